@@ -1,0 +1,735 @@
+//! The cart and its pricing rules: lines, discounts, tax, cash rounding and tenders.
+//!
+//! A `Cart` lives in memory while the cashier works; nothing reaches the ledger until
+//! `Till::complete_sale`. Pricing is a pure function of the cart and `PricingRules`:
+//!
+//! 1. Each line's gross is unit price x quantity. A line discount (a percentage, rounded half
+//!    away from zero, or an amount no larger than the gross) comes off first.
+//! 2. A cart discount is computed on the sum of the lines after their own discounts and shared
+//!    out in proportion to them, by the largest-remainder method, so the shares add up exactly.
+//! 3. Tax is computed per line on what remains, rounded half away from zero to one minor unit.
+//!    Inclusive stores report it out of the price (amount x rate / (1 + rate)); exclusive stores
+//!    add it. Sale totals are the sums of the line figures, never recomputed on the total.
+//! 4. Card tenders pay the exact amount due. When a cash tender settles the rest of a sale, the
+//!    rest is rounded to the store's cash increment (for example 0.10) and the difference is
+//!    recorded as the sale's rounding. A cash tender that does not settle is taken as it is.
+//!
+//! Once a tender has been taken, the lines and discounts are frozen until the tenders are
+//! removed, so the amount a customer has paid never silently changes meaning.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, CoreResult};
+use crate::money::{self, Minor};
+use crate::receipt::TenderKind;
+use crate::settings::TaxMode;
+
+/// The largest quantity on one line. A quantity above it is almost surely a scanner typing a
+/// barcode into the quantity field.
+pub const MAX_LINE_QUANTITY: i64 = 9_999;
+/// The most lines one sale may have.
+pub const MAX_LINES: usize = 500;
+/// The most tenders one sale may have.
+pub const MAX_TENDERS: usize = 20;
+/// The most change a cash tender may produce, in minor units: more is a typing slip.
+pub const MAX_CHANGE_MINOR: Minor = 10_000_000;
+/// The longest card terminal reference.
+pub const MAX_REFERENCE_LEN: usize = 64;
+
+/// A discount on a line or on the whole cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Discount {
+    /// A percentage in basis points: 1,000 is 10 %.
+    Percent { basis_points: u32 },
+    /// A fixed amount in minor units.
+    Amount { minor: Minor },
+}
+
+impl Discount {
+    fn amount_on(self, base: Minor) -> Minor {
+        match self {
+            Discount::Percent { basis_points } => money::percent_of(base, basis_points),
+            Discount::Amount { minor } => minor.min(base),
+        }
+    }
+
+    fn validate(self, base: Minor) -> CoreResult<()> {
+        match self {
+            Discount::Percent { basis_points } if basis_points == 0 || basis_points > 10_000 => {
+                Err(CoreError::BadDiscount(
+                    "a percentage discount must be more than 0 % and at most 100 %".into(),
+                ))
+            }
+            Discount::Amount { minor } if minor <= 0 => Err(CoreError::BadDiscount(
+                "a discount amount must be more than zero".into(),
+            )),
+            Discount::Amount { minor } if minor > base => Err(CoreError::BadDiscount(format!(
+                "a discount of {minor} is more than the {base} it applies to"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A product as priced at the moment it was scanned. The sale keeps this price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PricedItem {
+    pub product_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub barcode: Option<String>,
+    pub unit_price_minor: Minor,
+    pub tax_rate_bp: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub line_id: u32,
+    pub item: PricedItem,
+    pub quantity: i64,
+    pub discount: Option<Discount>,
+}
+
+/// A payment taken for the cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tender {
+    pub kind: TenderKind,
+    /// What the sale keeps from this tender.
+    pub amount_minor: Minor,
+    /// What the customer handed over (cash) or was charged (card).
+    pub tendered_minor: Minor,
+    pub change_minor: Minor,
+    /// The cash rounding this tender settled the sale with (zero unless it settled it).
+    pub rounding_minor: Minor,
+    pub reference: Option<String>,
+}
+
+/// The store rules pricing needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PricingRules {
+    pub tax_mode: TaxMode,
+    pub cash_rounding_minor: Minor,
+}
+
+/// One line's figures after all discounts and tax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineTotals {
+    pub line_id: u32,
+    pub gross_minor: Minor,
+    pub line_discount_minor: Minor,
+    pub cart_discount_share_minor: Minor,
+    pub tax_minor: Minor,
+    /// What the customer pays for the line: tax included in both tax modes.
+    pub total_minor: Minor,
+}
+
+impl LineTotals {
+    pub fn discount_minor(&self) -> Minor {
+        self.line_discount_minor + self.cart_discount_share_minor
+    }
+}
+
+/// The cart's figures. `due_minor` is what a card would still pay; `cash_due_minor` what cash
+/// would, after rounding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartTotals {
+    pub lines: Vec<LineTotals>,
+    pub subtotal_minor: Minor,
+    pub discount_minor: Minor,
+    pub tax_minor: Minor,
+    pub total_minor: Minor,
+    pub rounding_minor: Minor,
+    pub paid_minor: Minor,
+    pub due_minor: Minor,
+    pub cash_due_minor: Minor,
+    pub change_minor: Minor,
+    pub fully_paid: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cart {
+    lines: Vec<CartLine>,
+    next_line_id: u32,
+    cart_discount: Option<Discount>,
+    tenders: Vec<Tender>,
+}
+
+impl Cart {
+    pub fn new() -> Cart {
+        Cart::default()
+    }
+
+    pub fn lines(&self) -> &[CartLine] {
+        &self.lines
+    }
+
+    pub fn tenders(&self) -> &[Tender] {
+        &self.tenders
+    }
+
+    pub fn cart_discount(&self) -> Option<Discount> {
+        self.cart_discount
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn ensure_editable(&self) -> CoreResult<()> {
+        if self.tenders.is_empty() {
+            Ok(())
+        } else {
+            Err(CoreError::BadInput(
+                "payments have been taken: remove them before changing the cart".into(),
+            ))
+        }
+    }
+
+    fn line_index(&self, line_id: u32) -> CoreResult<usize> {
+        self.lines
+            .iter()
+            .position(|line| line.line_id == line_id)
+            .ok_or_else(|| CoreError::NotFound(format!("cart line {line_id}")))
+    }
+
+    fn check_quantity(quantity: i64) -> CoreResult<()> {
+        if (1..=MAX_LINE_QUANTITY).contains(&quantity) {
+            Ok(())
+        } else {
+            Err(CoreError::BadQuantity(quantity))
+        }
+    }
+
+    /// Adds `quantity` of an item. Scanning an item that is already on a line at the same price
+    /// adds to that line. Returns the line's id.
+    pub fn add_item(&mut self, item: PricedItem, quantity: i64) -> CoreResult<u32> {
+        self.ensure_editable()?;
+        Self::check_quantity(quantity)?;
+        if let Some(line) = self.lines.iter_mut().find(|line| {
+            line.item.product_id == item.product_id
+                && line.item.unit_price_minor == item.unit_price_minor
+        }) {
+            let new_quantity = line.quantity + quantity;
+            Self::check_quantity(new_quantity)?;
+            let gross = line.item.unit_price_minor * new_quantity;
+            if let Some(discount) = line.discount {
+                discount.validate(gross)?;
+            }
+            line.quantity = new_quantity;
+            return Ok(line.line_id);
+        }
+        if self.lines.len() >= MAX_LINES {
+            return Err(CoreError::BadInput(format!(
+                "a sale can have at most {MAX_LINES} lines"
+            )));
+        }
+        self.next_line_id += 1;
+        let line_id = self.next_line_id;
+        self.lines.push(CartLine {
+            line_id,
+            item,
+            quantity,
+            discount: None,
+        });
+        Ok(line_id)
+    }
+
+    pub fn set_quantity(&mut self, line_id: u32, quantity: i64) -> CoreResult<()> {
+        self.ensure_editable()?;
+        Self::check_quantity(quantity)?;
+        let index = self.line_index(line_id)?;
+        let line = &self.lines[index];
+        if let Some(discount) = line.discount {
+            discount.validate(line.item.unit_price_minor * quantity)?;
+        }
+        self.lines[index].quantity = quantity;
+        self.check_cart_discount_still_fits()
+    }
+
+    pub fn remove_line(&mut self, line_id: u32) -> CoreResult<()> {
+        self.ensure_editable()?;
+        let index = self.line_index(line_id)?;
+        self.lines.remove(index);
+        if self.lines.is_empty() {
+            self.cart_discount = None;
+        }
+        self.check_cart_discount_still_fits()
+    }
+
+    pub fn set_line_discount(&mut self, line_id: u32, discount: Option<Discount>) -> CoreResult<()> {
+        self.ensure_editable()?;
+        let index = self.line_index(line_id)?;
+        let line = &self.lines[index];
+        if let Some(discount) = discount {
+            discount.validate(line.item.unit_price_minor * line.quantity)?;
+        }
+        let previous = self.lines[index].discount;
+        self.lines[index].discount = discount;
+        if let Err(e) = self.check_cart_discount_still_fits() {
+            self.lines[index].discount = previous;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub fn set_cart_discount(&mut self, discount: Option<Discount>) -> CoreResult<()> {
+        self.ensure_editable()?;
+        if let Some(discount) = discount {
+            if self.lines.is_empty() {
+                return Err(CoreError::EmptyCart);
+            }
+            discount.validate(self.after_line_discounts())?;
+        }
+        self.cart_discount = discount;
+        Ok(())
+    }
+
+    /// An amount cart discount must keep fitting when lines shrink.
+    fn check_cart_discount_still_fits(&self) -> CoreResult<()> {
+        match self.cart_discount {
+            Some(discount) => discount.validate(self.after_line_discounts()),
+            None => Ok(()),
+        }
+    }
+
+    fn after_line_discounts(&self) -> Minor {
+        self.lines
+            .iter()
+            .map(|line| {
+                let gross = line.item.unit_price_minor * line.quantity;
+                gross - line.discount.map_or(0, |d| d.amount_on(gross))
+            })
+            .sum()
+    }
+
+    /// Takes a payment. For cash, `amount_minor` is what the customer hands over; for card, what
+    /// the terminal charged, which may not exceed what is due.
+    pub fn add_tender(
+        &mut self,
+        rules: PricingRules,
+        kind: TenderKind,
+        amount_minor: Minor,
+        reference: Option<&str>,
+    ) -> CoreResult<()> {
+        if self.lines.is_empty() {
+            return Err(CoreError::EmptyCart);
+        }
+        if self.tenders.len() >= MAX_TENDERS {
+            return Err(CoreError::BadTender(format!(
+                "a sale can have at most {MAX_TENDERS} payments"
+            )));
+        }
+        let totals = self.totals(rules);
+        if totals.fully_paid {
+            return Err(CoreError::BadTender("the sale is already fully paid".into()));
+        }
+        if amount_minor < 0 {
+            return Err(CoreError::BadTender("an amount cannot be negative".into()));
+        }
+        let tender = match kind {
+            TenderKind::Card => {
+                if amount_minor == 0 {
+                    return Err(CoreError::BadTender("enter the amount charged on the card".into()));
+                }
+                if amount_minor > totals.due_minor {
+                    return Err(CoreError::CardExceedsDue {
+                        card: amount_minor,
+                        due: totals.due_minor,
+                    });
+                }
+                let reference = reference.map(str::trim).unwrap_or("");
+                if reference.is_empty()
+                    || reference.chars().count() > MAX_REFERENCE_LEN
+                    || reference.chars().any(char::is_control)
+                {
+                    return Err(CoreError::BadTender(format!(
+                        "a card payment needs the terminal reference (1 to {MAX_REFERENCE_LEN} characters)"
+                    )));
+                }
+                Tender {
+                    kind,
+                    amount_minor,
+                    tendered_minor: amount_minor,
+                    change_minor: 0,
+                    rounding_minor: 0,
+                    reference: Some(reference.to_owned()),
+                }
+            }
+            TenderKind::Cash => {
+                let cash_due = totals.cash_due_minor;
+                if amount_minor == 0 && cash_due > 0 {
+                    return Err(CoreError::BadTender("enter the cash received".into()));
+                }
+                if amount_minor > cash_due.saturating_add(MAX_CHANGE_MINOR) {
+                    return Err(CoreError::BadTender(format!(
+                        "{amount_minor} in cash is far more than the {cash_due} due; check the amount"
+                    )));
+                }
+                if amount_minor >= cash_due {
+                    Tender {
+                        kind,
+                        amount_minor: cash_due,
+                        tendered_minor: amount_minor,
+                        change_minor: amount_minor - cash_due,
+                        rounding_minor: cash_due - totals.due_minor,
+                        reference: None,
+                    }
+                } else {
+                    Tender {
+                        kind,
+                        amount_minor,
+                        tendered_minor: amount_minor,
+                        change_minor: 0,
+                        rounding_minor: 0,
+                        reference: None,
+                    }
+                }
+            }
+        };
+        self.tenders.push(tender);
+        Ok(())
+    }
+
+    pub fn remove_tender(&mut self, index: usize) -> CoreResult<()> {
+        if index >= self.tenders.len() {
+            return Err(CoreError::NotFound(format!("payment {}", index + 1)));
+        }
+        self.tenders.remove(index);
+        Ok(())
+    }
+
+    /// Prices the cart.
+    pub fn totals(&self, rules: PricingRules) -> CartTotals {
+        let grosses: Vec<Minor> = self
+            .lines
+            .iter()
+            .map(|line| line.item.unit_price_minor * line.quantity)
+            .collect();
+        let line_discounts: Vec<Minor> = self
+            .lines
+            .iter()
+            .zip(&grosses)
+            .map(|(line, gross)| line.discount.map_or(0, |d| d.amount_on(*gross)))
+            .collect();
+        let after_line: Vec<Minor> = grosses
+            .iter()
+            .zip(&line_discounts)
+            .map(|(gross, discount)| gross - discount)
+            .collect();
+        let base: Minor = after_line.iter().sum();
+        let cart_discount = self.cart_discount.map_or(0, |d| d.amount_on(base));
+        let shares = allocate(cart_discount, &after_line);
+
+        let mut lines = Vec::with_capacity(self.lines.len());
+        for (index, line) in self.lines.iter().enumerate() {
+            let amount = after_line[index] - shares[index];
+            let (tax, total) = match rules.tax_mode {
+                TaxMode::Inclusive => (money::inclusive_tax(amount, line.item.tax_rate_bp), amount),
+                TaxMode::Exclusive => {
+                    let tax = money::exclusive_tax(amount, line.item.tax_rate_bp);
+                    (tax, amount + tax)
+                }
+            };
+            lines.push(LineTotals {
+                line_id: line.line_id,
+                gross_minor: grosses[index],
+                line_discount_minor: line_discounts[index],
+                cart_discount_share_minor: shares[index],
+                tax_minor: tax,
+                total_minor: total,
+            });
+        }
+        let subtotal = grosses.iter().sum();
+        let discount = lines.iter().map(LineTotals::discount_minor).sum();
+        let tax = lines.iter().map(|l| l.tax_minor).sum();
+        let total: Minor = lines.iter().map(|l| l.total_minor).sum();
+        let paid: Minor = self.tenders.iter().map(|t| t.amount_minor).sum();
+        let rounding: Minor = self.tenders.iter().map(|t| t.rounding_minor).sum();
+        let change = self.tenders.iter().map(|t| t.change_minor).sum();
+        let due = (total + rounding - paid).max(0);
+        let cash_due = money::round_to_increment(due, rules.cash_rounding_minor).max(0);
+        CartTotals {
+            lines,
+            subtotal_minor: subtotal,
+            discount_minor: discount,
+            tax_minor: tax,
+            total_minor: total,
+            rounding_minor: rounding,
+            paid_minor: paid,
+            due_minor: due,
+            cash_due_minor: cash_due,
+            change_minor: change,
+            fully_paid: !self.lines.is_empty() && due == 0,
+        }
+    }
+}
+
+/// Shares `amount` out over `weights` in proportion, largest remainder first (ties go to the
+/// earlier line), so the shares add up to exactly `amount`.
+pub fn allocate(amount: Minor, weights: &[Minor]) -> Vec<Minor> {
+    let total: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+    if amount == 0 || total <= 0 {
+        return vec![0; weights.len()];
+    }
+    let mut shares = Vec::with_capacity(weights.len());
+    let mut remainders = Vec::with_capacity(weights.len());
+    for (index, weight) in weights.iter().enumerate() {
+        let exact = i128::from(amount) * i128::from(*weight);
+        shares.push((exact / total) as Minor);
+        remainders.push((exact % total, index));
+    }
+    let mut left = amount - shares.iter().sum::<Minor>();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, index) in remainders {
+        if left <= 0 {
+            break;
+        }
+        shares[index] += 1;
+        left -= 1;
+    }
+    shares
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(product_id: i64, price: Minor, tax_rate_bp: u32) -> PricedItem {
+        PricedItem {
+            product_id,
+            sku: format!("SKU-{product_id}"),
+            name: format!("Product {product_id}"),
+            barcode: None,
+            unit_price_minor: price,
+            tax_rate_bp,
+        }
+    }
+
+    const INCLUSIVE: PricingRules = PricingRules {
+        tax_mode: TaxMode::Inclusive,
+        cash_rounding_minor: 1,
+    };
+    const EXCLUSIVE: PricingRules = PricingRules {
+        tax_mode: TaxMode::Exclusive,
+        cash_rounding_minor: 1,
+    };
+
+    #[test]
+    fn scanning_the_same_item_again_adds_to_its_line() {
+        let mut cart = Cart::new();
+        let first = cart.add_item(item(1, 100, 500), 1).expect("first scan");
+        let second = cart.add_item(item(1, 100, 500), 1).expect("second scan");
+        assert_eq!(first, second, "a repeat scan must not open a new line");
+        assert_eq!(cart.lines()[0].quantity, 2);
+    }
+
+    #[test]
+    fn quantities_outside_the_range_are_refused_and_leave_the_cart_alone() {
+        let mut cart = Cart::new();
+        let line = cart.add_item(item(1, 100, 500), 1).expect("scan");
+        for bad in [0, -1, 10_000, 100_000] {
+            assert!(
+                matches!(cart.set_quantity(line, bad), Err(CoreError::BadQuantity(q)) if q == bad),
+                "quantity {bad} must be refused"
+            );
+            assert_eq!(cart.lines()[0].quantity, 1, "a refused quantity must not change the line");
+        }
+    }
+
+    /// (tax mode, lines as (price, qty, rate, line discount), cart discount,
+    ///  expected subtotal, discount, tax, total)
+    type PricingCase = (
+        TaxMode,
+        Vec<(Minor, i64, u32, Option<Discount>)>,
+        Option<Discount>,
+        [Minor; 4],
+    );
+
+    #[test]
+    fn pricing_table() {
+        let pct = |bp| Some(Discount::Percent { basis_points: bp });
+        let amt = |minor| Some(Discount::Amount { minor });
+        let cases: Vec<PricingCase> = vec![
+            // Plain inclusive sale: 105.00 at 5 % holds 5.00 tax.
+            (TaxMode::Inclusive, vec![(10_500, 1, 500, None)], None, [10_500, 0, 500, 10_500]),
+            // Exclusive adds tax on top.
+            (TaxMode::Exclusive, vec![(10_000, 1, 500, None)], None, [10_000, 0, 500, 10_500]),
+            // Line percent discount rounds half away from zero: 10 % of 0.05 = 0.005 -> 0.01.
+            (TaxMode::Inclusive, vec![(5, 1, 0, pct(1_000))], None, [5, 1, 0, 4]),
+            // 33.33 % of 1.00 = 0.3333 -> 0.33.
+            (TaxMode::Inclusive, vec![(100, 1, 0, pct(3_333))], None, [100, 33, 0, 67]),
+            // Amount discount on a line with quantity.
+            (TaxMode::Inclusive, vec![(1_000, 3, 500, amt(500))], None, [3_000, 500, 119, 2_500]),
+            // Cart discount of 1.00 over three equal lines of 1.00: shares 34, 33, 33.
+            (
+                TaxMode::Inclusive,
+                vec![(100, 1, 0, None), (100, 1, 0, None), (100, 1, 0, None)],
+                amt(100),
+                [300, 100, 0, 200],
+            ),
+            // Cart percent on top of a line discount: (2000 - 200) * 10 % = 180.
+            (
+                TaxMode::Exclusive,
+                vec![(2_000, 1, 1_000, pct(1_000))],
+                pct(1_000),
+                [2_000, 380, 162, 1_782],
+            ),
+            // Mixed tax rates, exclusive: per-line tax 0.50 + 0 = 0.50.
+            (
+                TaxMode::Exclusive,
+                vec![(1_000, 1, 500, None), (1_000, 1, 0, None)],
+                None,
+                [2_000, 0, 50, 2_050],
+            ),
+            // 100 % discount makes a free line with no tax.
+            (TaxMode::Inclusive, vec![(999, 2, 500, pct(10_000))], None, [1_998, 1_998, 0, 0]),
+        ];
+        for (index, (mode, lines, cart_discount, expected)) in cases.into_iter().enumerate() {
+            let mut cart = Cart::new();
+            for (n, (price, qty, rate, discount)) in lines.into_iter().enumerate() {
+                let id = cart.add_item(item(n as i64 + 1, price, rate), qty).expect("add");
+                cart.set_line_discount(id, discount).expect("line discount");
+            }
+            cart.set_cart_discount(cart_discount).expect("cart discount");
+            let rules = PricingRules {
+                tax_mode: mode,
+                cash_rounding_minor: 1,
+            };
+            let t = cart.totals(rules);
+            assert_eq!(
+                [t.subtotal_minor, t.discount_minor, t.tax_minor, t.total_minor],
+                expected,
+                "case {index}: subtotal, discount, tax, total"
+            );
+            let line_sum: Minor = t.lines.iter().map(|l| l.total_minor).sum();
+            assert_eq!(line_sum, t.total_minor, "case {index}: the total is the sum of the lines");
+        }
+    }
+
+    #[test]
+    fn allocation_adds_up_exactly_and_favours_larger_remainders() {
+        let cases: &[(Minor, &[Minor], &[Minor])] = &[
+            (100, &[100, 100, 100], &[34, 33, 33]),
+            (10, &[1, 2, 7], &[1, 2, 7]),
+            (1, &[50, 50], &[1, 0]),
+            (7, &[0, 10], &[0, 7]),
+            (0, &[5, 5], &[0, 0]),
+            (5, &[0, 0], &[0, 0]),
+        ];
+        for (amount, weights, expected) in cases {
+            let shares = allocate(*amount, weights);
+            assert_eq!(&shares[..], *expected, "allocating {amount} over {weights:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_discounts_are_refused() {
+        let mut cart = Cart::new();
+        let line = cart.add_item(item(1, 1_000, 500), 1).expect("add");
+        for bad in [
+            Discount::Percent { basis_points: 0 },
+            Discount::Percent { basis_points: 10_001 },
+            Discount::Amount { minor: 0 },
+            Discount::Amount { minor: -5 },
+            Discount::Amount { minor: 1_001 },
+        ] {
+            assert!(
+                matches!(cart.set_line_discount(line, Some(bad)), Err(CoreError::BadDiscount(_))),
+                "{bad:?} must be refused on a 10.00 line"
+            );
+            assert!(
+                matches!(cart.set_cart_discount(Some(bad)), Err(CoreError::BadDiscount(_))),
+                "{bad:?} must be refused on a 10.00 cart"
+            );
+        }
+        assert_eq!(cart.totals(INCLUSIVE).total_minor, 1_000, "refusals leave the cart as it was");
+    }
+
+    #[test]
+    fn cash_settles_with_rounding_and_change() {
+        let rules = PricingRules {
+            tax_mode: TaxMode::Inclusive,
+            cash_rounding_minor: 10,
+        };
+        // (total, cash handed over, expected rounding, change, kept)
+        let cases: &[(Minor, Minor, Minor, Minor, Minor)] = &[
+            (1_234, 2_000, -4, 770, 1_230),
+            (1_235, 2_000, 5, 760, 1_240),
+            (1_230, 1_230, 0, 0, 1_230),
+            (1_236, 1_240, 4, 0, 1_240),
+        ];
+        for &(total, handed, rounding, change, kept) in cases {
+            let mut cart = Cart::new();
+            cart.add_item(item(1, total, 0), 1).expect("add");
+            cart.add_tender(rules, TenderKind::Cash, handed, None).expect("cash");
+            let t = cart.totals(rules);
+            assert!(t.fully_paid, "{handed} cash for {total} settles the sale");
+            assert_eq!(t.rounding_minor, rounding, "rounding of {total}");
+            assert_eq!(t.change_minor, change, "change for {handed} on {total}");
+            assert_eq!(t.paid_minor, kept, "the sale keeps the rounded amount");
+        }
+    }
+
+    #[test]
+    fn split_payment_cash_then_card_pays_exactly() {
+        let rules = PricingRules {
+            tax_mode: TaxMode::Inclusive,
+            cash_rounding_minor: 10,
+        };
+        let mut cart = Cart::new();
+        cart.add_item(item(1, 1_234, 500), 1).expect("add");
+        cart.add_tender(rules, TenderKind::Cash, 600, None).expect("part cash");
+        let t = cart.totals(rules);
+        assert_eq!(t.due_minor, 634, "card pays the exact rest");
+        assert_eq!(t.cash_due_minor, 630, "cash would pay the rounded rest");
+        assert!(
+            matches!(
+                cart.add_tender(rules, TenderKind::Card, 635, Some("T1")),
+                Err(CoreError::CardExceedsDue { card: 635, due: 634 })
+            ),
+            "a card tender above the due must be refused"
+        );
+        cart.add_tender(rules, TenderKind::Card, 634, Some("AUTH-77")).expect("card");
+        let t = cart.totals(rules);
+        assert!(t.fully_paid);
+        assert_eq!(t.rounding_minor, 0, "no rounding when a card settles");
+    }
+
+    #[test]
+    fn bad_tenders_are_refused_without_changing_the_cart() {
+        let mut cart = Cart::new();
+        assert!(matches!(
+            cart.add_tender(INCLUSIVE, TenderKind::Cash, 100, None),
+            Err(CoreError::EmptyCart)
+        ));
+        cart.add_item(item(1, 1_000, 500), 1).expect("add");
+        let cases: &[(TenderKind, Minor, Option<&str>)] = &[
+            (TenderKind::Cash, 0, None),
+            (TenderKind::Cash, -100, None),
+            (TenderKind::Cash, 1_000 + MAX_CHANGE_MINOR + 1, None),
+            (TenderKind::Card, 0, Some("ref")),
+            (TenderKind::Card, 500, None),
+            (TenderKind::Card, 500, Some("   ")),
+        ];
+        for &(kind, amount, reference) in cases {
+            assert!(
+                cart.add_tender(INCLUSIVE, kind, amount, reference).is_err(),
+                "{kind:?} {amount} {reference:?} must be refused"
+            );
+        }
+        assert!(cart.tenders().is_empty(), "refused tenders leave no trace");
+        assert_eq!(cart.totals(EXCLUSIVE).due_minor, 1_050);
+    }
+
+    #[test]
+    fn the_cart_is_frozen_while_payments_are_taken() {
+        let mut cart = Cart::new();
+        let line = cart.add_item(item(1, 1_000, 0), 1).expect("add");
+        cart.add_tender(INCLUSIVE, TenderKind::Cash, 500, None).expect("part cash");
+        assert!(cart.set_quantity(line, 2).is_err(), "quantity cannot change after payment");
+        assert!(cart.add_item(item(2, 10, 0), 1).is_err(), "lines cannot be added after payment");
+        cart.remove_tender(0).expect("remove payment");
+        cart.set_quantity(line, 2).expect("editable again");
+    }
+}

@@ -1,0 +1,296 @@
+//! The till's catalog cache: products, barcodes, effective-dated prices, and search.
+//!
+//! Barcode look-up is exact, on the normalised GTIN. Search has two FTS5 indexes:
+//! `product_fts` uses the trigram tokenizer and finds any substring of three or more
+//! characters in a name or SKU, Chinese included; `product_short_fts` holds each CJK
+//! character and CJK bigram of a name and each other word, so one- and two-character queries
+//! (茶, 烏龍, "te") are also answered from an index rather than a table scan. Prices are
+//! effective-dated: the price at time T is the latest row with `effective_from <= T`, so a price
+//! change scheduled for tomorrow applies tomorrow with no network.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::barcode;
+use crate::cart::PricedItem;
+use crate::error::{CoreError, CoreResult};
+use crate::money::Minor;
+
+/// The most results one search returns.
+pub const SEARCH_LIMIT: usize = 50;
+/// The longest search query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// A product to create or replace in the catalog.
+#[derive(Debug, Clone)]
+pub struct ProductRecord {
+    pub sku: String,
+    pub name: String,
+    pub tax_class: String,
+    pub active: bool,
+    pub barcodes: Vec<String>,
+    /// (effective from, price in minor units)
+    pub prices: Vec<(DateTime<Utc>, Minor)>,
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductHit {
+    pub product_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub barcode: Option<String>,
+    pub price_minor: Minor,
+    pub active: bool,
+}
+
+fn is_cjk(ch: char) -> bool {
+    matches!(ch as u32,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F
+        | 0x3040..=0x30FF | 0xAC00..=0xD7AF)
+}
+
+/// The tokens `product_short_fts` indexes for a name: every CJK character and CJK bigram, and
+/// every other run of letters and digits, lower-cased.
+pub fn short_grams(name: &str, sku: &str) -> String {
+    let mut grams: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut previous_cjk: Option<char> = None;
+    for ch in name.chars().chain([' ']).chain(sku.chars()) {
+        if is_cjk(ch) {
+            if !word.is_empty() {
+                grams.push(std::mem::take(&mut word));
+            }
+            grams.push(ch.to_string());
+            if let Some(previous) = previous_cjk {
+                grams.push(format!("{previous}{ch}"));
+            }
+            previous_cjk = Some(ch);
+        } else {
+            previous_cjk = None;
+            if ch.is_alphanumeric() {
+                word.extend(ch.to_lowercase());
+            } else if !word.is_empty() {
+                grams.push(std::mem::take(&mut word));
+            }
+        }
+    }
+    if !word.is_empty() {
+        grams.push(word);
+    }
+    grams.join(" ")
+}
+
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// Creates or replaces a product (matched by SKU), its barcodes and its price schedule.
+/// Every barcode must be a valid GTIN. Runs inside the caller's transaction.
+pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i64> {
+    let sku = record.sku.trim();
+    let name = record.name.trim();
+    if sku.is_empty() || sku.chars().count() > 64 {
+        return Err(CoreError::BadInput(format!("SKU {sku:?} must be 1 to 64 characters")));
+    }
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(CoreError::BadInput(format!("product name for {sku} must be 1 to 200 characters")));
+    }
+    let codes = record
+        .barcodes
+        .iter()
+        .map(|code| barcode::parse(code).map(|gtin| gtin.as_str().to_owned()))
+        .collect::<CoreResult<Vec<_>>>()?;
+    if record.prices.iter().any(|(_, price)| *price < 0) {
+        return Err(CoreError::BadInput(format!("a price for {sku} is negative")));
+    }
+    let existing: Option<i64> = conn
+        .query_row("SELECT id FROM product WHERE sku = ?1", [sku], |row| row.get(0))
+        .optional()?;
+    let product_id = match existing {
+        Some(id) => {
+            conn.execute(
+                "UPDATE product SET name = ?2, tax_class = ?3, active = ?4 WHERE id = ?1",
+                params![id, name, record.tax_class, record.active],
+            )?;
+            conn.execute("DELETE FROM product_short_fts WHERE rowid = ?1", [id])?;
+            conn.execute("DELETE FROM barcode WHERE product_id = ?1", [id])?;
+            conn.execute("DELETE FROM price WHERE product_id = ?1", [id])?;
+            id
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO product (sku, name, tax_class, active) VALUES (?1, ?2, ?3, ?4)",
+                params![sku, name, record.tax_class, record.active],
+            )?;
+            conn.last_insert_rowid()
+        }
+    };
+    conn.execute(
+        "INSERT INTO product_short_fts (rowid, grams) VALUES (?1, ?2)",
+        params![product_id, short_grams(name, sku)],
+    )?;
+    let mut insert_barcode = conn.prepare_cached(
+        "INSERT INTO barcode (code, product_id) VALUES (?1, ?2)
+         ON CONFLICT (code) DO UPDATE SET product_id = excluded.product_id",
+    )?;
+    for code in &codes {
+        insert_barcode.execute(params![code, product_id])?;
+    }
+    let mut insert_price = conn.prepare_cached(
+        "INSERT OR REPLACE INTO price (product_id, effective_from, price_minor) VALUES (?1, ?2, ?3)",
+    )?;
+    for (from, price) in &record.prices {
+        insert_price.execute(params![product_id, from.timestamp_millis(), price])?;
+    }
+    Ok(product_id)
+}
+
+fn price_at(conn: &Connection, product_id: i64, at: DateTime<Utc>) -> CoreResult<Option<Minor>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT price_minor FROM price WHERE product_id = ?1 AND effective_from <= ?2
+             ORDER BY effective_from DESC LIMIT 1",
+        )?
+        .query_row(params![product_id, at.timestamp_millis()], |row| row.get(0))
+        .optional()?)
+}
+
+/// Loads a product by id, priced at `at`. Inactive products and products with no price yet
+/// are refused, since they cannot be sold.
+pub fn priced_item(conn: &Connection, product_id: i64, barcode: Option<String>, at: DateTime<Utc>) -> CoreResult<PricedItem> {
+    let row: Option<(String, String, bool, u32)> = conn
+        .prepare_cached(
+            "SELECT p.sku, p.name, p.active, t.rate_bp FROM product p
+             JOIN tax_class t ON t.id = p.tax_class WHERE p.id = ?1",
+        )?
+        .query_row([product_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .optional()?;
+    let (sku, name, active, tax_rate_bp) =
+        row.ok_or_else(|| CoreError::NotFound(format!("product {product_id}")))?;
+    if !active {
+        return Err(CoreError::InactiveProduct(format!("{name} ({sku})")));
+    }
+    let unit_price_minor = price_at(conn, product_id, at)?
+        .ok_or_else(|| CoreError::InactiveProduct(format!("{name} ({sku}) has no price yet")))?;
+    let barcode = match barcode {
+        Some(code) => Some(code),
+        None => conn
+            .prepare_cached("SELECT code FROM barcode WHERE product_id = ?1 LIMIT 1")?
+            .query_row([product_id], |row| row.get(0))
+            .optional()?,
+    };
+    Ok(PricedItem {
+        product_id,
+        sku,
+        name,
+        barcode,
+        unit_price_minor,
+        tax_rate_bp,
+    })
+}
+
+/// Finds the product for a scanned barcode, priced at `at`.
+pub fn scan(conn: &Connection, code: &str, at: DateTime<Utc>) -> CoreResult<PricedItem> {
+    let gtin = barcode::parse(code)?;
+    let product_id: i64 = conn
+        .prepare_cached("SELECT product_id FROM barcode WHERE code = ?1")?
+        .query_row([gtin.as_str()], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| CoreError::UnknownBarcode(gtin.as_str().to_owned()))?;
+    priced_item(conn, product_id, Some(gtin.as_str().to_owned()), at)
+}
+
+/// Searches names and SKUs. Every whitespace-separated term must appear in the name or SKU.
+/// Returns at most `SEARCH_LIMIT` hits, products for sale first.
+pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<Vec<ProductHit>> {
+    let query = query.trim();
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(CoreError::BadInput(format!(
+            "a search can be at most {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    let terms: Vec<String> = query
+        .split_whitespace()
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (long, short): (Vec<&String>, Vec<&String>) =
+        terms.iter().partition(|t| t.chars().count() >= 3);
+
+    // Candidates come from one index; any remaining terms filter them.
+    let (sql, match_expr, filters): (&str, String, Vec<&String>) = if !long.is_empty() {
+        let expr = long.iter().map(|t| fts_phrase(t)).collect::<Vec<_>>().join(" AND ");
+        (
+            "SELECT rowid FROM product_fts WHERE product_fts MATCH ?1 LIMIT ?2",
+            expr,
+            short,
+        )
+    } else {
+        let first = short[0];
+        let expr = if first.chars().all(is_cjk) {
+            fts_phrase(first)
+        } else {
+            format!("{}*", fts_phrase(first))
+        };
+        (
+            "SELECT rowid FROM product_short_fts WHERE product_short_fts MATCH ?1 LIMIT ?2",
+            expr,
+            short[1..].to_vec(),
+        )
+    };
+    let fetch = if filters.is_empty() { SEARCH_LIMIT } else { SEARCH_LIMIT * 20 };
+    let ids: Vec<i64> = conn
+        .prepare_cached(sql)?
+        .query_map(params![match_expr, fetch as i64], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+
+    let mut hits = Vec::new();
+    let mut load = conn.prepare_cached(
+        "SELECT p.sku, p.name, p.active,
+                (SELECT code FROM barcode b WHERE b.product_id = p.id LIMIT 1)
+         FROM product p WHERE p.id = ?1",
+    )?;
+    for id in ids {
+        let (sku, name, active, barcode): (String, String, bool, Option<String>) = load
+            .query_row([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
+        if !filters.is_empty() {
+            let haystack = format!("{} {}", name.to_lowercase(), sku.to_lowercase());
+            if !filters.iter().all(|term| haystack.contains(term.as_str())) {
+                continue;
+            }
+        }
+        let price_minor = price_at(conn, id, at)?.unwrap_or(0);
+        hits.push(ProductHit {
+            product_id: id,
+            sku,
+            name,
+            barcode,
+            price_minor,
+            active,
+        });
+        if hits.len() >= SEARCH_LIMIT {
+            break;
+        }
+    }
+    hits.sort_by_key(|hit| !hit.active);
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_grams_cover_cjk_characters_bigrams_and_words() {
+        assert_eq!(
+            short_grams("烏龍茶 Oolong 150g", "TEA-001"),
+            "烏 龍 烏龍 茶 龍茶 oolong 150g tea 001"
+        );
+        assert_eq!(short_grams("T恤", "X"), "t 恤 x");
+    }
+}

@@ -1,0 +1,650 @@
+//! Writing sales and refunds to the ledger, and reading receipts back.
+//!
+//! Completing a sale is one `BEGIN IMMEDIATE` transaction that writes the sale, its lines and
+//! tenders, one stock movement per line, and one outbox operation; it commits whole or not at
+//! all. A refund is the same shape: refund rows, stock coming back, an outbox operation. Refund
+//! amounts are shares of what each line actually took (`money::pro_rata_floor`), so refunding a
+//! line in several steps gives back exactly its total and never more; the money goes back to
+//! the sale's own tenders, cards first, each capped at what it paid less what it already got.
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::cart::{Cart, PricingRules};
+use crate::error::{CoreError, CoreResult};
+use crate::money::{self, Minor};
+use crate::outbox::{self, RefundCompleted, RefundLineOp, SaleCompleted, SaleLineOp, TenderOp};
+use crate::receipt::{Receipt, ReceiptKind, ReceiptLine, ReceiptTender, TenderKind};
+use crate::settings::{StoreInfo, TaxMode};
+use crate::staff::{self, ManagerApproval, StaffSession};
+
+/// Who this till is, as recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub device_id: String,
+    pub receipt_prefix: String,
+}
+
+/// A line of a past sale and how much of it can still be refunded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundableLine {
+    pub line_no: i64,
+    pub name: String,
+    pub sku: String,
+    pub quantity_sold: i64,
+    pub quantity_refunded: i64,
+    pub refundable_quantity: i64,
+    pub unit_refund_minor: Minor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundableSale {
+    pub receipt_no: String,
+    pub created_at: String,
+    pub total_minor: Minor,
+    pub lines: Vec<RefundableLine>,
+    pub tenders: Vec<ReceiptTender>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptSummary {
+    pub kind: ReceiptKind,
+    pub receipt_no: String,
+    pub created_at: String,
+    pub total_minor: Minor,
+    pub staff_name: String,
+}
+
+fn local_time(store: &StoreInfo, at_ms: i64) -> String {
+    let offset = FixedOffset::east_opt(store.utc_offset_minutes * 60)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
+    match Utc.timestamp_millis_opt(at_ms).single() {
+        Some(at) => at.with_timezone(&offset).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        None => String::from("unknown time"),
+    }
+}
+
+/// Writes a fully paid cart as a sale. Returns the sale's id and receipt number.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn complete_sale(
+    conn: &mut Connection,
+    device: &Device,
+    store: &StoreInfo,
+    rules: PricingRules,
+    session: &StaffSession,
+    cart: &Cart,
+    sale_id: &str,
+    op_id: &str,
+    now: DateTime<Utc>,
+) -> CoreResult<String> {
+    if cart.is_empty() {
+        return Err(CoreError::EmptyCart);
+    }
+    let totals = cart.totals(rules);
+    if !totals.fully_paid {
+        return Err(CoreError::NotPaid { due: totals.due_minor });
+    }
+    let now_ms = now.timestamp_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let receipt_seq = outbox::next_counter(&tx, "receipt")?;
+    let receipt_no = format!("{}-{receipt_seq:06}", device.receipt_prefix);
+    let op_seq = outbox::next_counter(&tx, "outbox")?;
+
+    tx.prepare_cached(
+        "INSERT INTO sale (id, receipt_no, staff_id, created_at, currency, tax_mode, line_count,
+             subtotal_minor, discount_minor, tax_minor, rounding_minor, total_minor, change_minor, op_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        sale_id,
+        receipt_no,
+        session.id,
+        now_ms,
+        store.currency,
+        rules.tax_mode.as_str(),
+        cart.lines().len() as i64,
+        totals.subtotal_minor,
+        totals.discount_minor,
+        totals.tax_minor,
+        totals.rounding_minor,
+        totals.total_minor + totals.rounding_minor,
+        totals.change_minor,
+        op_seq,
+    ])?;
+
+    let mut line_ops = Vec::with_capacity(cart.lines().len());
+    {
+        let mut insert_line = tx.prepare_cached(
+            "INSERT INTO sale_line (sale_id, line_no, product_id, sku, name, barcode, quantity,
+                 unit_price_minor, discount_minor, tax_rate_bp, tax_minor, total_minor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        let mut insert_movement = tx.prepare_cached(
+            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, created_at)
+             VALUES (?1, ?2, 'sale', ?3, ?4)",
+        )?;
+        for (index, (line, figures)) in cart.lines().iter().zip(&totals.lines).enumerate() {
+            let line_no = index as i64 + 1;
+            insert_line.execute(params![
+                sale_id,
+                line_no,
+                line.item.product_id,
+                line.item.sku,
+                line.item.name,
+                line.item.barcode,
+                line.quantity,
+                line.item.unit_price_minor,
+                figures.discount_minor(),
+                line.item.tax_rate_bp,
+                figures.tax_minor,
+                figures.total_minor,
+            ])?;
+            insert_movement.execute(params![line.item.product_id, -line.quantity, sale_id, now_ms])?;
+            line_ops.push(SaleLineOp {
+                line_no,
+                sku: line.item.sku.clone(),
+                quantity: line.quantity,
+                unit_price_minor: line.item.unit_price_minor,
+                discount_minor: figures.discount_minor(),
+                tax_rate_bp: line.item.tax_rate_bp,
+                tax_minor: figures.tax_minor,
+                total_minor: figures.total_minor,
+            });
+        }
+        let mut insert_tender = tx.prepare_cached(
+            "INSERT INTO sale_tender (sale_id, tender_no, kind, amount_minor, tendered_minor,
+                 change_minor, reference)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for (index, tender) in cart.tenders().iter().enumerate() {
+            insert_tender.execute(params![
+                sale_id,
+                index as i64 + 1,
+                tender.kind.as_str(),
+                tender.amount_minor,
+                tender.tendered_minor,
+                tender.change_minor,
+                tender.reference,
+            ])?;
+        }
+    }
+    let op = SaleCompleted {
+        sale_id: sale_id.to_owned(),
+        receipt_no: receipt_no.clone(),
+        device_id: device.device_id.clone(),
+        staff_id: session.id.clone(),
+        created_at_ms: now_ms,
+        currency: store.currency.clone(),
+        tax_mode: rules.tax_mode.as_str().to_owned(),
+        subtotal_minor: totals.subtotal_minor,
+        discount_minor: totals.discount_minor,
+        tax_minor: totals.tax_minor,
+        rounding_minor: totals.rounding_minor,
+        total_minor: totals.total_minor + totals.rounding_minor,
+        lines: line_ops,
+        tenders: cart
+            .tenders()
+            .iter()
+            .map(|t| TenderOp {
+                kind: t.kind.as_str().to_owned(),
+                amount_minor: t.amount_minor,
+                reference: t.reference.clone(),
+            })
+            .collect(),
+    };
+    outbox::append(&tx, op_seq, op_id, outbox::SALE_COMPLETED, &op, now_ms)?;
+    tx.commit()?;
+    Ok(receipt_no)
+}
+
+struct SoldLine {
+    line_no: i64,
+    product_id: i64,
+    sku: String,
+    name: String,
+    quantity: i64,
+    tax_minor: Minor,
+    total_minor: Minor,
+    refunded: i64,
+}
+
+struct SaleHeader {
+    id: String,
+    receipt_no: String,
+    created_at: i64,
+    total_minor: Minor,
+}
+
+fn find_sale(conn: &Connection, receipt_no: &str) -> CoreResult<SaleHeader> {
+    conn.prepare_cached("SELECT id, receipt_no, created_at, total_minor FROM sale WHERE receipt_no = ?1")?
+        .query_row([receipt_no.trim()], |row| {
+            Ok(SaleHeader {
+                id: row.get(0)?,
+                receipt_no: row.get(1)?,
+                created_at: row.get(2)?,
+                total_minor: row.get(3)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound(format!("sale receipt {}", receipt_no.trim())))
+}
+
+fn sold_lines(conn: &Connection, sale_id: &str) -> CoreResult<Vec<SoldLine>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT l.line_no, l.product_id, l.sku, l.name, l.quantity, l.tax_minor, l.total_minor,
+                COALESCE((SELECT sum(rl.quantity) FROM refund_line rl JOIN refund r ON r.id = rl.refund_id
+                          WHERE r.sale_id = l.sale_id AND rl.line_no = l.line_no), 0)
+         FROM sale_line l WHERE l.sale_id = ?1 ORDER BY l.line_no",
+    )?;
+    let rows = statement.query_map([sale_id], |row| {
+        Ok(SoldLine {
+            line_no: row.get(0)?,
+            product_id: row.get(1)?,
+            sku: row.get(2)?,
+            name: row.get(3)?,
+            quantity: row.get(4)?,
+            tax_minor: row.get(5)?,
+            total_minor: row.get(6)?,
+            refunded: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn sale_tenders(conn: &Connection, sale_id: &str) -> CoreResult<Vec<(i64, ReceiptTender)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT tender_no, kind, amount_minor, tendered_minor, change_minor, reference
+         FROM sale_tender WHERE sale_id = ?1 ORDER BY tender_no",
+    )?;
+    let rows = statement.query_map([sale_id], |row| {
+        let kind: String = row.get(1)?;
+        Ok((
+            row.get::<_, i64>(0)?,
+            ReceiptTender {
+                kind: TenderKind::parse(&kind).unwrap_or(TenderKind::Cash),
+                amount_minor: row.get(2)?,
+                tendered_minor: row.get(3)?,
+                change_minor: row.get(4)?,
+                reference: row.get(5)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A past sale and what can still be refunded of it.
+pub(crate) fn refundable(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<RefundableSale> {
+    let sale = find_sale(conn, receipt_no)?;
+    let lines = sold_lines(conn, &sale.id)?
+        .into_iter()
+        .map(|line| RefundableLine {
+            line_no: line.line_no,
+            unit_refund_minor: money::pro_rata_floor(line.total_minor, 1, line.quantity),
+            refundable_quantity: line.quantity - line.refunded,
+            quantity_refunded: line.refunded,
+            quantity_sold: line.quantity,
+            name: line.name,
+            sku: line.sku,
+        })
+        .collect();
+    Ok(RefundableSale {
+        created_at: local_time(store, sale.created_at),
+        receipt_no: sale.receipt_no,
+        total_minor: sale.total_minor,
+        lines,
+        tenders: sale_tenders(conn, &sale.id)?.into_iter().map(|(_, t)| t).collect(),
+    })
+}
+
+/// Refunds `requests` (line number, quantity) of the sale with `receipt_no`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn refund(
+    conn: &mut Connection,
+    device: &Device,
+    session: &StaffSession,
+    approval: &ManagerApproval,
+    receipt_no: &str,
+    requests: &[(i64, i64)],
+    refund_id: &str,
+    op_id: &str,
+    now: DateTime<Utc>,
+) -> CoreResult<String> {
+    if requests.is_empty() || requests.iter().all(|(_, quantity)| *quantity == 0) {
+        return Err(CoreError::BadInput("choose at least one line and a quantity to refund".into()));
+    }
+    let now_ms = now.timestamp_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let sale = find_sale(&tx, receipt_no)?;
+    let lines = sold_lines(&tx, &sale.id)?;
+
+    let mut refund_lines: Vec<(&SoldLine, i64, Minor, Minor)> = Vec::new();
+    for (index, &(line_no, quantity)) in requests.iter().enumerate() {
+        if quantity == 0 {
+            continue;
+        }
+        if requests[..index].iter().any(|(earlier, _)| *earlier == line_no) {
+            return Err(CoreError::BadInput(format!("line {line_no} is listed twice")));
+        }
+        let line = lines
+            .iter()
+            .find(|line| line.line_no == line_no)
+            .ok_or_else(|| CoreError::NotFound(format!("line {line_no} of receipt {}", sale.receipt_no)))?;
+        let refundable = line.quantity - line.refunded;
+        if quantity < 0 || quantity > refundable {
+            return Err(CoreError::RefundExceedsSold { line_no, requested: quantity, refundable });
+        }
+        let before = line.refunded;
+        let after = before + quantity;
+        let total = money::pro_rata_floor(line.total_minor, after, line.quantity)
+            - money::pro_rata_floor(line.total_minor, before, line.quantity);
+        let tax = money::pro_rata_floor(line.tax_minor, after, line.quantity)
+            - money::pro_rata_floor(line.tax_minor, before, line.quantity);
+        refund_lines.push((line, quantity, tax, total));
+    }
+    let lines_total: Minor = refund_lines.iter().map(|(_, _, _, total)| total).sum();
+    let tax_total: Minor = refund_lines.iter().map(|(_, _, tax, _)| tax).sum();
+
+    // Money goes back to the sale's tenders: cards first, then cash, each capped at what it
+    // paid less what earlier refunds gave back to it.
+    let mut tenders = sale_tenders(&tx, &sale.id)?;
+    tenders.sort_by_key(|(tender_no, tender)| (tender.kind == TenderKind::Cash, *tender_no));
+    let mut left = lines_total;
+    let mut refund_tenders: Vec<(i64, TenderKind, Minor, Option<String>)> = Vec::new();
+    for (tender_no, tender) in &tenders {
+        if left == 0 {
+            break;
+        }
+        let already: Minor = tx
+            .prepare_cached(
+                "SELECT COALESCE(sum(rt.amount_minor), 0) FROM refund_tender rt
+                 JOIN refund r ON r.id = rt.refund_id WHERE r.sale_id = ?1 AND rt.tender_no = ?2",
+            )?
+            .query_row(params![sale.id, tender_no], |row| row.get(0))?;
+        let room = (tender.amount_minor - already).max(0);
+        let amount = room.min(left);
+        if amount > 0 {
+            refund_tenders.push((*tender_no, tender.kind, amount, tender.reference.clone()));
+            left -= amount;
+        }
+    }
+    // What no tender can take back is the sale's cash rounding, which stays rounded.
+    let rounding = -left;
+    let paid_back = lines_total + rounding;
+
+    let refund_seq = outbox::next_counter(&tx, "receipt")?;
+    let refund_receipt = format!("{}-{refund_seq:06}", device.receipt_prefix);
+    let op_seq = outbox::next_counter(&tx, "outbox")?;
+    tx.execute(
+        "INSERT INTO refund (id, receipt_no, sale_id, staff_id, approved_by, created_at, tax_minor,
+             rounding_minor, total_minor, op_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            refund_id,
+            refund_receipt,
+            sale.id,
+            session.id,
+            approval.manager_id,
+            now_ms,
+            tax_total,
+            rounding,
+            paid_back,
+            op_seq
+        ],
+    )?;
+    let mut line_ops = Vec::new();
+    for (line, quantity, tax, total) in &refund_lines {
+        tx.execute(
+            "INSERT INTO refund_line (refund_id, line_no, quantity, tax_minor, total_minor)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![refund_id, line.line_no, quantity, tax, total],
+        )?;
+        tx.execute(
+            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, created_at)
+             VALUES (?1, ?2, 'refund', ?3, ?4)",
+            params![line.product_id, quantity, refund_id, now_ms],
+        )?;
+        line_ops.push(RefundLineOp {
+            line_no: line.line_no,
+            sku: line.sku.clone(),
+            quantity: *quantity,
+            tax_minor: *tax,
+            total_minor: *total,
+        });
+    }
+    for (tender_no, kind, amount, reference) in &refund_tenders {
+        tx.execute(
+            "INSERT INTO refund_tender (refund_id, tender_no, kind, amount_minor, reference)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![refund_id, tender_no, kind.as_str(), amount, reference],
+        )?;
+    }
+    let op = RefundCompleted {
+        refund_id: refund_id.to_owned(),
+        receipt_no: refund_receipt.clone(),
+        sale_id: sale.id.clone(),
+        device_id: device.device_id.clone(),
+        staff_id: session.id.clone(),
+        approved_by: approval.manager_id.clone(),
+        created_at_ms: now_ms,
+        tax_minor: tax_total,
+        rounding_minor: rounding,
+        total_minor: paid_back,
+        lines: line_ops,
+        tenders: refund_tenders
+            .iter()
+            .map(|(_, kind, amount, reference)| TenderOp {
+                kind: kind.as_str().to_owned(),
+                amount_minor: *amount,
+                reference: reference.clone(),
+            })
+            .collect(),
+    };
+    outbox::append(&tx, op_seq, op_id, outbox::REFUND_COMPLETED, &op, now_ms)?;
+    tx.execute(
+        "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, 'refund.approved', ?3)",
+        params![
+            now_ms,
+            approval.manager_id,
+            format!("refund {refund_receipt} of {} approved for {}", sale.receipt_no, session.name)
+        ],
+    )?;
+    tx.commit()?;
+    Ok(refund_receipt)
+}
+
+/// Reads back any receipt, sale or refund, by its number.
+pub(crate) fn receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<Receipt> {
+    let receipt_no = receipt_no.trim();
+    if receipt_no.is_empty() || receipt_no.len() > 40 {
+        return Err(CoreError::NotFound(format!("receipt {receipt_no:?}")));
+    }
+    if let Some(receipt) = sale_receipt(conn, store, receipt_no)? {
+        return Ok(receipt);
+    }
+    if let Some(receipt) = refund_receipt(conn, store, receipt_no)? {
+        return Ok(receipt);
+    }
+    Err(CoreError::NotFound(format!("receipt {receipt_no}")))
+}
+
+fn sale_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<Option<Receipt>> {
+    let header = conn
+        .prepare_cached(
+            "SELECT id, staff_id, created_at, currency, tax_mode, subtotal_minor, discount_minor,
+                    tax_minor, rounding_minor, total_minor, change_minor
+             FROM sale WHERE receipt_no = ?1",
+        )?
+        .query_row([receipt_no], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                [row.get::<_, i64>(5)?, row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?],
+            ))
+        })
+        .optional()?;
+    let Some((sale_id, staff_id, created_at, currency, tax_mode, figures)) = header else {
+        return Ok(None);
+    };
+    let [subtotal, discount, tax, rounding, total, change] = figures;
+    let mut statement = conn.prepare_cached(
+        "SELECT name, sku, quantity, unit_price_minor, discount_minor, total_minor
+         FROM sale_line WHERE sale_id = ?1 ORDER BY line_no",
+    )?;
+    let lines = statement
+        .query_map([&sale_id], |row| {
+            Ok(ReceiptLine {
+                name: row.get(0)?,
+                sku: row.get(1)?,
+                quantity: row.get(2)?,
+                unit_price_minor: row.get(3)?,
+                discount_minor: row.get(4)?,
+                total_minor: row.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Receipt {
+        kind: ReceiptKind::Sale,
+        receipt_no: receipt_no.to_owned(),
+        original_receipt_no: None,
+        created_at: local_time(store, created_at),
+        store_name: store.name.clone(),
+        staff_name: staff::name_of(conn, &staff_id)?,
+        approved_by: None,
+        currency,
+        currency_exponent: store.currency_exponent,
+        tax_mode: TaxMode::parse(&tax_mode).unwrap_or(store.tax_mode),
+        lines,
+        subtotal_minor: subtotal,
+        discount_minor: discount,
+        tax_minor: tax,
+        rounding_minor: rounding,
+        total_minor: total,
+        tenders: sale_tenders(conn, &sale_id)?.into_iter().map(|(_, t)| t).collect(),
+        change_minor: change,
+    }))
+}
+
+fn refund_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<Option<Receipt>> {
+    let header = conn
+        .prepare_cached(
+            "SELECT r.id, r.staff_id, r.approved_by, r.created_at, s.receipt_no, s.currency, s.tax_mode,
+                    r.tax_minor, r.rounding_minor, r.total_minor, s.id
+             FROM refund r JOIN sale s ON s.id = r.sale_id WHERE r.receipt_no = ?1",
+        )?
+        .query_row([receipt_no], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                [row.get::<_, i64>(7)?, row.get(8)?, row.get(9)?],
+                row.get::<_, String>(10)?,
+            ))
+        })
+        .optional()?;
+    let Some((refund_id, staff_id, approver_id, created_at, original, currency, tax_mode, figures, sale_id)) = header
+    else {
+        return Ok(None);
+    };
+    let [tax, rounding, total] = figures;
+    let mut statement = conn.prepare_cached(
+        "SELECT l.name, l.sku, rl.quantity, l.unit_price_minor, rl.total_minor
+         FROM refund_line rl JOIN sale_line l ON l.sale_id = ?2 AND l.line_no = rl.line_no
+         WHERE rl.refund_id = ?1 ORDER BY rl.line_no",
+    )?;
+    let lines: Vec<ReceiptLine> = statement
+        .query_map(params![refund_id, sale_id], |row| {
+            Ok(ReceiptLine {
+                name: row.get(0)?,
+                sku: row.get(1)?,
+                quantity: row.get(2)?,
+                unit_price_minor: row.get(3)?,
+                discount_minor: 0,
+                total_minor: row.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut statement = conn.prepare_cached(
+        "SELECT kind, amount_minor, reference FROM refund_tender WHERE refund_id = ?1 ORDER BY tender_no",
+    )?;
+    let tenders = statement
+        .query_map([&refund_id], |row| {
+            let kind: String = row.get(0)?;
+            let amount: Minor = row.get(1)?;
+            Ok(ReceiptTender {
+                kind: TenderKind::parse(&kind).unwrap_or(TenderKind::Cash),
+                amount_minor: amount,
+                tendered_minor: amount,
+                change_minor: 0,
+                reference: row.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let subtotal = lines.iter().map(|line| line.total_minor).sum();
+    Ok(Some(Receipt {
+        kind: ReceiptKind::Refund,
+        receipt_no: receipt_no.to_owned(),
+        original_receipt_no: Some(original),
+        created_at: local_time(store, created_at),
+        store_name: store.name.clone(),
+        staff_name: staff::name_of(conn, &staff_id)?,
+        approved_by: Some(staff::name_of(conn, &approver_id)?),
+        currency,
+        currency_exponent: store.currency_exponent,
+        tax_mode: TaxMode::parse(&tax_mode).unwrap_or(store.tax_mode),
+        lines,
+        subtotal_minor: subtotal,
+        discount_minor: 0,
+        tax_minor: tax,
+        rounding_minor: rounding,
+        total_minor: total,
+        tenders,
+        change_minor: 0,
+    }))
+}
+
+/// The most recent receipts, newest first. Each table is read through its time index and the
+/// two short lists are merged, so this stays fast with millions of sales.
+pub(crate) fn recent(conn: &Connection, store: &StoreInfo, limit: usize) -> CoreResult<Vec<ReceiptSummary>> {
+    let mut rows: Vec<(ReceiptKind, String, i64, Minor, String)> = Vec::new();
+    for (kind, sql) in [
+        (
+            ReceiptKind::Sale,
+            "SELECT receipt_no, created_at, total_minor, staff_id FROM sale
+             ORDER BY created_at DESC LIMIT ?1",
+        ),
+        (
+            ReceiptKind::Refund,
+            "SELECT receipt_no, created_at, total_minor, staff_id FROM refund
+             ORDER BY created_at DESC LIMIT ?1",
+        ),
+    ] {
+        let mut statement = conn.prepare_cached(sql)?;
+        let found = statement.query_map([limit as i64], |row| {
+            Ok((kind, row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
+        for row in found {
+            rows.push(row?);
+        }
+    }
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| b.1.cmp(&a.1)));
+    rows.truncate(limit);
+    rows.into_iter()
+        .map(|(kind, receipt_no, created_at, total_minor, staff_id)| {
+            Ok(ReceiptSummary {
+                kind,
+                receipt_no,
+                created_at: local_time(store, created_at),
+                total_minor,
+                staff_name: staff::name_of(conn, &staff_id)?,
+            })
+        })
+        .collect()
+}

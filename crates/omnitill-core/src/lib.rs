@@ -1,0 +1,38 @@
+//! omnitill-core: the till's domain rules and its local store.
+//!
+//! Everything a till decides lives here, on a rusqlite connection and nothing else: no Tauri,
+//! no tokio, no HTTP. It fails only on its store (`CoreError::Store`, `DatabaseRefused`) or on
+//! bad input. Time and ids come from a `Clock` that the caller passes in.
+//!
+//! Layout: `till` is the entry point and holds one module per concern behind it: `db` (opening
+//! and migrating the ledger), `catalog` (products, barcodes, prices, search), `barcode`
+//! (GTIN parsing), `cart` (pricing, discounts, tax, tenders), `ledger` (writing sales and
+//! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
+//! permissions), `settings`, `money`, `receipt` (the receipt document) with its renderers
+//! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store).
+
+pub mod barcode;
+pub mod cart;
+pub mod catalog;
+pub mod clock;
+pub mod code128;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod escpos;
+pub mod ledger;
+pub mod money;
+pub mod outbox;
+pub mod receipt;
+pub mod receipt_text;
+pub mod settings;
+pub mod staff;
+pub mod till;
+
+pub use cart::{Cart, Discount, PricedItem, PricingRules};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{CoreError, CoreResult};
+pub use receipt::{Receipt, ReceiptKind, TenderKind};
+pub use settings::{Language, Settings, StoreInfo, TaxMode};
+pub use staff::{ManagerApproval, Role, StaffSession};
+pub use till::Till;

@@ -1,0 +1,151 @@
+//! The sync outbox: every fact the cloud must learn, written in the same transaction as the
+//! rows it describes.
+//!
+//! Each operation has a UUIDv7 `op_id` and this device's gap-free sequence number `seq`, taken
+//! from the `counter` table inside the transaction, so a rolled-back sale consumes no number.
+//! Payloads are JSON documents whose shape is fixed per `op_type`; a new meaning gets a new
+//! type, and old types keep theirs.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreResult;
+use crate::money::Minor;
+
+/// Operation type of a completed sale.
+pub const SALE_COMPLETED: &str = "sale.completed.v1";
+/// Operation type of a completed refund.
+pub const REFUND_COMPLETED: &str = "refund.completed.v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleLineOp {
+    pub line_no: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: Minor,
+    pub discount_minor: Minor,
+    pub tax_rate_bp: u32,
+    pub tax_minor: Minor,
+    pub total_minor: Minor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenderOp {
+    pub kind: String,
+    pub amount_minor: Minor,
+    pub reference: Option<String>,
+}
+
+/// What the cloud learns of a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleCompleted {
+    pub sale_id: String,
+    pub receipt_no: String,
+    pub device_id: String,
+    pub staff_id: String,
+    pub created_at_ms: i64,
+    pub currency: String,
+    pub tax_mode: String,
+    pub subtotal_minor: Minor,
+    pub discount_minor: Minor,
+    pub tax_minor: Minor,
+    pub rounding_minor: Minor,
+    pub total_minor: Minor,
+    pub lines: Vec<SaleLineOp>,
+    pub tenders: Vec<TenderOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundLineOp {
+    pub line_no: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub tax_minor: Minor,
+    pub total_minor: Minor,
+}
+
+/// What the cloud learns of a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundCompleted {
+    pub refund_id: String,
+    pub receipt_no: String,
+    pub sale_id: String,
+    pub device_id: String,
+    pub staff_id: String,
+    pub approved_by: String,
+    pub created_at_ms: i64,
+    pub tax_minor: Minor,
+    pub rounding_minor: Minor,
+    pub total_minor: Minor,
+    pub lines: Vec<RefundLineOp>,
+    pub tenders: Vec<TenderOp>,
+}
+
+/// An operation as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxOp {
+    pub seq: i64,
+    pub op_id: String,
+    pub op_type: String,
+    pub payload: String,
+    pub created_at_ms: i64,
+}
+
+/// Takes the next value of a named counter. Call only inside a write transaction.
+pub(crate) fn next_counter(conn: &Connection, name: &str) -> CoreResult<i64> {
+    let value: i64 = conn
+        .prepare_cached(
+            "INSERT INTO counter (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        )?
+        .query_row([name], |row| row.get(0))?;
+    Ok(value)
+}
+
+/// Appends an operation with sequence number `seq`. Call inside the business transaction.
+pub(crate) fn append(
+    conn: &Connection,
+    seq: i64,
+    op_id: &str,
+    op_type: &str,
+    payload: &impl Serialize,
+    created_at_ms: i64,
+) -> CoreResult<()> {
+    let json = serde_json::to_string(payload)
+        .map_err(|e| crate::error::CoreError::BadInput(format!("operation cannot be encoded: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (seq, op_id, op_type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![seq, op_id, op_type, json, created_at_ms])?;
+    Ok(())
+}
+
+/// Operations the cloud has not acknowledged yet, oldest first.
+pub fn pending(conn: &Connection, limit: usize) -> CoreResult<Vec<OutboxOp>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, op_id, op_type, payload, created_at FROM outbox
+         WHERE acked_at IS NULL ORDER BY seq LIMIT ?1",
+    )?;
+    let rows = statement.query_map([limit as i64], |row| {
+        Ok(OutboxOp {
+            seq: row.get(0)?,
+            op_id: row.get(1)?,
+            op_type: row.get(2)?,
+            payload: row.get(3)?,
+            created_at_ms: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The number of unacknowledged operations and the creation time of the oldest.
+pub fn pending_summary(conn: &Connection) -> CoreResult<(i64, Option<i64>)> {
+    Ok(conn
+        .query_row(
+            "SELECT count(*), min(created_at) FROM outbox WHERE acked_at IS NULL",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, None)))
+}

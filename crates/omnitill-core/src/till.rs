@@ -1,0 +1,261 @@
+//! `Till`: the one entry point the desktop shell, tests and benchmarks use.
+//!
+//! A `Till` owns the ledger connection, the clock, and this device's identity. Each method is
+//! one use case (log in, scan, complete a sale, refund, read a receipt, change settings) and
+//! checks its own permissions, so a caller cannot skip a rule by calling in a different order.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::cart::{Cart, PricedItem, PricingRules};
+use crate::catalog::{self, ProductHit};
+use crate::clock::Clock;
+use crate::db;
+use crate::error::{CoreError, CoreResult};
+use crate::ledger::{self, Device, ReceiptSummary, RefundableSale};
+use crate::outbox;
+use crate::receipt::Receipt;
+use crate::settings::{self, Language, Settings, StoreInfo};
+use crate::staff::{self, ManagerApproval, StaffSession};
+
+/// The alphabet of receipt prefixes: Crockford base 32, no I, L, O or U to misread.
+const PREFIX_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+pub struct Till {
+    conn: Connection,
+    clock: Arc<dyn Clock>,
+    device: Device,
+    path: PathBuf,
+}
+
+impl Till {
+    /// Opens the ledger at `path`, creating it on first use, and makes sure this device has an
+    /// identity. An unusable existing file is refused and left untouched.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> CoreResult<Till> {
+        let conn = db::open_ledger(path)?;
+        let device = ensure_device(&conn, clock.as_ref())?;
+        Ok(Till {
+            conn,
+            clock,
+            device,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The raw connection, for set-up code, tests and benchmarks.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn store(&self) -> CoreResult<StoreInfo> {
+        settings::load_store(&self.conn)
+    }
+
+    pub fn settings(&self) -> CoreResult<Settings> {
+        settings::load_settings(&self.conn)
+    }
+
+    pub fn pricing_rules(&self) -> CoreResult<PricingRules> {
+        let store = self.store()?;
+        Ok(PricingRules {
+            tax_mode: store.tax_mode,
+            cash_rounding_minor: store.cash_rounding_minor,
+        })
+    }
+
+    /// Changes settings. Only a manager may.
+    pub fn update_settings(&mut self, session: &StaffSession, new: &Settings) -> CoreResult<Settings> {
+        if !session.is_manager() {
+            return Err(CoreError::NotManager);
+        }
+        new.validate()?;
+        let now = self.clock.now().timestamp_millis();
+        let tx = self.conn.transaction()?;
+        settings::save_settings(&tx, new)?;
+        tx.execute(
+            "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, 'settings.changed', ?3)",
+            params![now, session.id, format!("{new:?}")],
+        )?;
+        tx.commit()?;
+        self.settings()
+    }
+
+    /// Switches the screen language. Anyone may, even before logging in.
+    pub fn set_language(&mut self, language: Language) -> CoreResult<Settings> {
+        settings::put(&self.conn, "language", language.as_str())?;
+        self.settings()
+    }
+
+    /// Logs a staff member in with their code and PIN.
+    pub fn login(&mut self, code: &str, pin: &str) -> CoreResult<StaffSession> {
+        let now = self.clock.now();
+        let result = staff::verify(&self.conn, code, pin, now);
+        let (staff_id, action) = match &result {
+            Ok(session) => (Some(session.id.clone()), "login"),
+            Err(_) => (None, "login.failed"),
+        };
+        self.conn.execute(
+            "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![now.timestamp_millis(), staff_id, action, format!("staff code {}", code.trim())],
+        )?;
+        result
+    }
+
+    /// Checks a manager's code and PIN for one approval (a refund, an override).
+    pub fn approve_as_manager(&mut self, code: &str, pin: &str) -> CoreResult<ManagerApproval> {
+        staff::approve(&self.conn, code, pin, self.clock.now())
+    }
+
+    /// Looks up a scanned barcode, priced now.
+    pub fn scan(&self, code: &str) -> CoreResult<PricedItem> {
+        catalog::scan(&self.conn, code, self.clock.now())
+    }
+
+    /// Looks up a product chosen from search, priced now.
+    pub fn item(&self, product_id: i64) -> CoreResult<PricedItem> {
+        catalog::priced_item(&self.conn, product_id, None, self.clock.now())
+    }
+
+    pub fn search(&self, query: &str) -> CoreResult<Vec<ProductHit>> {
+        catalog::search(&self.conn, query, self.clock.now())
+    }
+
+    /// Records a fully paid cart as a sale and returns its receipt.
+    pub fn complete_sale(&mut self, session: &StaffSession, cart: &Cart) -> CoreResult<Receipt> {
+        let store = self.store()?;
+        let rules = PricingRules {
+            tax_mode: store.tax_mode,
+            cash_rounding_minor: store.cash_rounding_minor,
+        };
+        let sale_id = self.clock.new_id().to_string();
+        let op_id = self.clock.new_id().to_string();
+        let now = self.clock.now();
+        let receipt_no = ledger::complete_sale(
+            &mut self.conn,
+            &self.device,
+            &store,
+            rules,
+            session,
+            cart,
+            &sale_id,
+            &op_id,
+            now,
+        )?;
+        ledger::receipt(&self.conn, &store, &receipt_no)
+    }
+
+    pub fn receipt(&self, receipt_no: &str) -> CoreResult<Receipt> {
+        ledger::receipt(&self.conn, &self.store()?, receipt_no)
+    }
+
+    pub fn recent_receipts(&self, limit: usize) -> CoreResult<Vec<ReceiptSummary>> {
+        ledger::recent(&self.conn, &self.store()?, limit.min(200))
+    }
+
+    pub fn refundable(&self, receipt_no: &str) -> CoreResult<RefundableSale> {
+        ledger::refundable(&self.conn, &self.store()?, receipt_no)
+    }
+
+    /// Refunds lines of a past sale, as (line number, quantity) pairs. A manager's approval is
+    /// required every time, even when the logged-in staff member is a manager.
+    pub fn refund(
+        &mut self,
+        session: &StaffSession,
+        approval: &ManagerApproval,
+        receipt_no: &str,
+        lines: &[(i64, i64)],
+    ) -> CoreResult<Receipt> {
+        let refund_id = self.clock.new_id().to_string();
+        let op_id = self.clock.new_id().to_string();
+        let now = self.clock.now();
+        let refund_no = ledger::refund(
+            &mut self.conn,
+            &self.device,
+            session,
+            approval,
+            receipt_no,
+            lines,
+            &refund_id,
+            &op_id,
+            now,
+        )?;
+        self.receipt(&refund_no)
+    }
+
+    /// Records that the till locked itself or was locked.
+    pub fn record_lock(&self, session: Option<&StaffSession>) -> CoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, 'lock', 'till locked')",
+            params![self.clock.now().timestamp_millis(), session.map(|s| s.id.clone())],
+        )?;
+        Ok(())
+    }
+
+    /// Unacknowledged outbox operations and the time of the oldest (Unix ms).
+    pub fn pending_operations(&self) -> CoreResult<(i64, Option<i64>)> {
+        outbox::pending_summary(&self.conn)
+    }
+
+    /// Runs SQLite's full integrity check.
+    pub fn integrity_check(&self) -> CoreResult<Vec<String>> {
+        db::integrity_check(&self.conn)
+    }
+
+    /// Stock on hand in this till's view: the sum of its movements.
+    pub fn stock_on_hand(&self, sku: &str) -> CoreResult<i64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
+                 JOIN product p ON p.id = m.product_id WHERE p.sku = ?1",
+                [sku],
+                |row| row.get(0),
+            )?)
+    }
+}
+
+fn ensure_device(conn: &Connection, clock: &dyn Clock) -> CoreResult<Device> {
+    let existing = conn
+        .query_row("SELECT device_id, receipt_prefix FROM device WHERE id = 1", [], |row| {
+            Ok(Device {
+                device_id: row.get(0)?,
+                receipt_prefix: row.get(1)?,
+            })
+        })
+        .optional()?;
+    if let Some(device) = existing {
+        return Ok(device);
+    }
+    let mut rng = rand::rng();
+    let prefix: String = (0..4)
+        .map(|_| PREFIX_ALPHABET[rng.random_range(0..PREFIX_ALPHABET.len())] as char)
+        .collect();
+    let device = Device {
+        device_id: clock.new_id().to_string(),
+        receipt_prefix: prefix,
+    };
+    conn.execute(
+        "INSERT INTO device (id, device_id, receipt_prefix, created_at) VALUES (1, ?1, ?2, ?3)",
+        params![device.device_id, device.receipt_prefix, clock.now().timestamp_millis()],
+    )?;
+    Ok(device)
+}

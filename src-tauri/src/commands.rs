@@ -1,0 +1,336 @@
+//! The IPC commands, one per use case in `ui/src/lib/api.ts`.
+//!
+//! Each command decodes its arguments leniently (a malformed call is a `bad_input` error, never
+//! a panic), calls one core function on the shell, and maps the result to a view. Rules,
+//! permissions and prices are core's business.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use omnitill_core::cart::PricingRules;
+use omnitill_core::catalog::ProductHit;
+use omnitill_core::ledger::{ReceiptSummary, RefundableSale};
+use omnitill_core::{Discount, Language, Settings, StaffSession, StoreInfo, TenderKind, escpos};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, State};
+
+use crate::args::{Lenient, optional, required};
+use crate::error::ApiError;
+use crate::printer;
+use crate::state::{AppState, Shell};
+use crate::views::{CartView, ReceiptView};
+
+/// How long the receipt printer may take to accept a receipt.
+const PRINTER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many receipts the reprint list shows.
+const RECENT_RECEIPTS: usize = 30;
+
+type Reply<T> = Result<T, ApiError>;
+
+#[derive(Debug, Serialize)]
+pub struct SyncStatus {
+    pub state: &'static str,
+    pub pending: i64,
+    pub oldest_pending_at: Option<String>,
+    pub last_sync_at: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppStatus {
+    pub error: Option<ApiError>,
+    pub store: Option<StoreInfo>,
+    pub settings: Option<Settings>,
+    pub receipt_prefix: Option<String>,
+    pub session: Option<StaffSession>,
+    pub sync: SyncStatus,
+}
+
+fn cart_view(shell: &Shell) -> Reply<CartView> {
+    let store = shell.till.store()?;
+    let rules = PricingRules {
+        tax_mode: store.tax_mode,
+        cash_rounding_minor: store.cash_rounding_minor,
+    };
+    Ok(CartView::new(&shell.cart, rules, &store.currency))
+}
+
+/// Runs a cart change for the logged-in staff member and returns the new cart.
+fn edit_cart(state: &AppState, f: impl FnOnce(&mut Shell) -> Reply<()>) -> Reply<CartView> {
+    state.with_shell(|shell| {
+        shell.session()?;
+        f(shell)?;
+        cart_view(shell)
+    })
+}
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
+    let Some(_) = &state.shell else {
+        return Ok(AppStatus {
+            error: state.startup_error.clone(),
+            store: None,
+            settings: None,
+            receipt_prefix: None,
+            session: None,
+            sync: SyncStatus {
+                state: "not_configured",
+                pending: 0,
+                oldest_pending_at: None,
+                last_sync_at: None,
+                message: None,
+            },
+        });
+    };
+    state.with_shell(|shell| {
+        let (pending, oldest) = shell.till.pending_operations()?;
+        Ok(AppStatus {
+            error: None,
+            store: Some(shell.till.store()?),
+            settings: Some(shell.till.settings()?),
+            receipt_prefix: Some(shell.till.device().receipt_prefix.clone()),
+            session: shell.session.clone(),
+            sync: SyncStatus {
+                state: "not_configured",
+                pending,
+                oldest_pending_at: oldest
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|at| at.to_rfc3339()),
+                last_sync_at: None,
+                message: None,
+            },
+        })
+    })
+}
+
+/// Called once by the UI after its first screen has rendered.
+#[tauri::command]
+pub async fn ui_ready(app: AppHandle, state: State<'_, AppState>) -> Reply<()> {
+    if !state.ready_reported.swap(true, Ordering::SeqCst) {
+        println!("OMNITILL_READY ms={}", state.started.elapsed().as_millis());
+        if state.options.exit_when_ready {
+            app.exit(0);
+        }
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn login(
+    state: State<'_, AppState>,
+    staff_code: Option<Lenient<String>>,
+    pin: Option<Lenient<String>>,
+) -> Reply<StaffSession> {
+    let code = required("staffCode", staff_code)?;
+    let pin = required("pin", pin)?;
+    state.with_shell(|shell| {
+        let session = shell.till.login(&code, &pin)?;
+        shell.session = Some(session.clone());
+        Ok(session)
+    })
+}
+
+#[tauri::command]
+pub async fn lock(state: State<'_, AppState>) -> Reply<()> {
+    state.with_shell(|shell| {
+        shell.till.record_lock(shell.session.as_ref())?;
+        shell.session = None;
+        Ok(())
+    })
+}
+
+#[tauri::command]
+pub async fn cart_get(state: State<'_, AppState>) -> Reply<CartView> {
+    edit_cart(&state, |_| Ok(()))
+}
+
+#[tauri::command]
+pub async fn cart_scan(state: State<'_, AppState>, code: Option<Lenient<String>>) -> Reply<CartView> {
+    let code = required("code", code)?;
+    edit_cart(&state, |shell| {
+        let item = shell.till.scan(&code)?;
+        shell.cart.add_item(item, 1)?;
+        Ok(())
+    })
+}
+
+#[tauri::command]
+pub async fn cart_add_product(state: State<'_, AppState>, product_id: Option<Lenient<i64>>) -> Reply<CartView> {
+    let product_id = required("productId", product_id)?;
+    edit_cart(&state, |shell| {
+        let item = shell.till.item(product_id)?;
+        shell.cart.add_item(item, 1)?;
+        Ok(())
+    })
+}
+
+#[tauri::command]
+pub async fn cart_set_quantity(
+    state: State<'_, AppState>,
+    line_id: Option<Lenient<u32>>,
+    quantity: Option<Lenient<i64>>,
+) -> Reply<CartView> {
+    let line_id = required("lineId", line_id)?;
+    let quantity = required("quantity", quantity)?;
+    edit_cart(&state, |shell| Ok(shell.cart.set_quantity(line_id, quantity)?))
+}
+
+#[tauri::command]
+pub async fn cart_remove_line(state: State<'_, AppState>, line_id: Option<Lenient<u32>>) -> Reply<CartView> {
+    let line_id = required("lineId", line_id)?;
+    edit_cart(&state, |shell| Ok(shell.cart.remove_line(line_id)?))
+}
+
+#[tauri::command]
+pub async fn cart_set_line_discount(
+    state: State<'_, AppState>,
+    line_id: Option<Lenient<u32>>,
+    discount: Option<Lenient<Option<Discount>>>,
+) -> Reply<CartView> {
+    let line_id = required("lineId", line_id)?;
+    let discount = optional("discount", discount)?;
+    edit_cart(&state, |shell| Ok(shell.cart.set_line_discount(line_id, discount)?))
+}
+
+#[tauri::command]
+pub async fn cart_set_cart_discount(
+    state: State<'_, AppState>,
+    discount: Option<Lenient<Option<Discount>>>,
+) -> Reply<CartView> {
+    let discount = optional("discount", discount)?;
+    edit_cart(&state, |shell| Ok(shell.cart.set_cart_discount(discount)?))
+}
+
+#[tauri::command]
+pub async fn cart_clear(state: State<'_, AppState>) -> Reply<CartView> {
+    edit_cart(&state, |shell| {
+        shell.cart = omnitill_core::Cart::new();
+        Ok(())
+    })
+}
+
+#[tauri::command]
+pub async fn cart_add_tender(
+    state: State<'_, AppState>,
+    kind: Option<Lenient<String>>,
+    amount_minor: Option<Lenient<i64>>,
+    reference: Option<Lenient<Option<String>>>,
+) -> Reply<CartView> {
+    let kind_text = required("kind", kind)?;
+    let kind = TenderKind::parse(&kind_text)
+        .ok_or_else(|| ApiError::bad_input(format!("tender kind {kind_text:?} is not cash or card")))?;
+    let amount = required("amountMinor", amount_minor)?;
+    let reference = optional("reference", reference)?;
+    edit_cart(&state, |shell| {
+        let rules = shell.till.pricing_rules()?;
+        Ok(shell.cart.add_tender(rules, kind, amount, reference.as_deref())?)
+    })
+}
+
+#[tauri::command]
+pub async fn cart_remove_tender(state: State<'_, AppState>, index: Option<Lenient<usize>>) -> Reply<CartView> {
+    let index = required("index", index)?;
+    edit_cart(&state, |shell| Ok(shell.cart.remove_tender(index)?))
+}
+
+#[tauri::command]
+pub async fn sale_complete(state: State<'_, AppState>) -> Reply<ReceiptView> {
+    state.with_shell(|shell| {
+        let session = shell.session()?;
+        let receipt = shell.till.complete_sale(&session, &shell.cart)?;
+        shell.cart = omnitill_core::Cart::new();
+        Ok(ReceiptView::new(receipt))
+    })
+}
+
+#[tauri::command]
+pub async fn catalog_search(state: State<'_, AppState>, query: Option<Lenient<String>>) -> Reply<Vec<ProductHit>> {
+    let query = required("query", query)?;
+    state.with_shell(|shell| {
+        shell.session()?;
+        Ok(shell.till.search(&query)?)
+    })
+}
+
+#[tauri::command]
+pub async fn receipt_get(state: State<'_, AppState>, receipt_no: Option<Lenient<String>>) -> Reply<ReceiptView> {
+    let receipt_no = required("receiptNo", receipt_no)?;
+    state.with_shell(|shell| {
+        shell.session()?;
+        Ok(ReceiptView::new(shell.till.receipt(&receipt_no)?))
+    })
+}
+
+/// Renders the receipt under the lock, then sends it to the printer without holding it.
+#[tauri::command]
+pub async fn receipt_print(state: State<'_, AppState>, receipt_no: Option<Lenient<String>>) -> Reply<()> {
+    let receipt_no = required("receiptNo", receipt_no)?;
+    let (address, bytes) = state.with_shell(|shell| {
+        shell.session()?;
+        let address = shell.till.settings()?.printer_address.ok_or_else(|| {
+            ApiError::new("printer", "no receipt printer is set up: add its address in Settings")
+        })?;
+        Ok((address, escpos::render_escpos(&shell.till.receipt(&receipt_no)?)))
+    })?;
+    tauri::async_runtime::spawn_blocking(move || printer::send_to_printer(&address, &bytes, PRINTER_TIMEOUT))
+        .await
+        .map_err(|e| ApiError::new("internal", format!("printing stopped: {e}")))?
+        .map_err(|e| ApiError::new("printer", e.to_string()))
+}
+
+#[tauri::command]
+pub async fn receipts_recent(state: State<'_, AppState>) -> Reply<Vec<ReceiptSummary>> {
+    state.with_shell(|shell| {
+        shell.session()?;
+        Ok(shell.till.recent_receipts(RECENT_RECEIPTS)?)
+    })
+}
+
+#[tauri::command]
+pub async fn refund_lookup(state: State<'_, AppState>, receipt_no: Option<Lenient<String>>) -> Reply<RefundableSale> {
+    let receipt_no = required("receiptNo", receipt_no)?;
+    state.with_shell(|shell| {
+        shell.session()?;
+        Ok(shell.till.refundable(&receipt_no)?)
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefundLineRequest {
+    pub line_no: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefundRequest {
+    pub receipt_no: String,
+    pub lines: Vec<RefundLineRequest>,
+    pub manager_code: String,
+    pub manager_pin: String,
+}
+
+#[tauri::command]
+pub async fn refund_complete(state: State<'_, AppState>, request: Option<Lenient<RefundRequest>>) -> Reply<ReceiptView> {
+    let request = required("request", request)?;
+    state.with_shell(|shell| {
+        let session = shell.session()?;
+        let approval = shell.till.approve_as_manager(&request.manager_code, &request.manager_pin)?;
+        let lines: Vec<(i64, i64)> = request.lines.iter().map(|l| (l.line_no, l.quantity)).collect();
+        Ok(ReceiptView::new(shell.till.refund(&session, &approval, &request.receipt_no, &lines)?))
+    })
+}
+
+#[tauri::command]
+pub async fn settings_update(state: State<'_, AppState>, settings: Option<Lenient<Settings>>) -> Reply<Settings> {
+    let settings = required("settings", settings)?;
+    state.with_shell(|shell| {
+        let session = shell.session()?;
+        Ok(shell.till.update_settings(&session, &settings)?)
+    })
+}
+
+#[tauri::command]
+pub async fn set_language(state: State<'_, AppState>, language: Option<Lenient<Language>>) -> Reply<Settings> {
+    let language = required("language", language)?;
+    state.with_shell(|shell| Ok(shell.till.set_language(language)?))
+}

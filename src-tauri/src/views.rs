@@ -1,0 +1,126 @@
+//! The shapes the UI receives: the cart with its figures, and receipts with their renderings.
+//!
+//! These mirror `ui/src/lib/api.ts`. They only copy and combine what core computed; no price,
+//! tax or rule is worked out here.
+
+use omnitill_core::cart::{Cart, CartTotals, Discount, PricingRules};
+use omnitill_core::{Receipt, TenderKind, code128, receipt_text};
+use serde::Serialize;
+
+/// Printed receipts are 42 columns wide.
+pub const RECEIPT_COLUMNS: usize = 42;
+
+#[derive(Debug, Serialize)]
+pub struct CartLineView {
+    pub line_id: u32,
+    pub product_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub barcode: Option<String>,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub gross_minor: i64,
+    pub line_discount: Option<Discount>,
+    pub discount_minor: i64,
+    pub total_minor: i64,
+    pub tax_minor: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenderView {
+    pub kind: TenderKind,
+    pub amount_minor: i64,
+    pub tendered_minor: i64,
+    pub change_minor: i64,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CartView {
+    pub currency: String,
+    pub lines: Vec<CartLineView>,
+    pub cart_discount: Option<Discount>,
+    pub subtotal_minor: i64,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub rounding_minor: i64,
+    pub tenders: Vec<TenderView>,
+    pub paid_minor: i64,
+    pub due_minor: i64,
+    pub cash_due_minor: i64,
+    pub change_minor: i64,
+    pub fully_paid: bool,
+}
+
+impl CartView {
+    pub fn new(cart: &Cart, rules: PricingRules, currency: &str) -> CartView {
+        let totals: CartTotals = cart.totals(rules);
+        let lines = cart
+            .lines()
+            .iter()
+            .zip(&totals.lines)
+            .map(|(line, figures)| CartLineView {
+                line_id: line.line_id,
+                product_id: line.item.product_id,
+                sku: line.item.sku.clone(),
+                name: line.item.name.clone(),
+                barcode: line.item.barcode.clone(),
+                quantity: line.quantity,
+                unit_price_minor: line.item.unit_price_minor,
+                gross_minor: figures.gross_minor,
+                line_discount: line.discount,
+                discount_minor: figures.discount_minor(),
+                total_minor: figures.total_minor,
+                tax_minor: figures.tax_minor,
+            })
+            .collect();
+        CartView {
+            currency: currency.to_owned(),
+            lines,
+            cart_discount: cart.cart_discount(),
+            subtotal_minor: totals.subtotal_minor,
+            discount_minor: totals.discount_minor,
+            tax_minor: totals.tax_minor,
+            total_minor: totals.total_minor,
+            rounding_minor: totals.rounding_minor,
+            tenders: cart
+                .tenders()
+                .iter()
+                .map(|t| TenderView {
+                    kind: t.kind,
+                    amount_minor: t.amount_minor,
+                    tendered_minor: t.tendered_minor,
+                    change_minor: t.change_minor,
+                    reference: t.reference.clone(),
+                })
+                .collect(),
+            paid_minor: totals.paid_minor,
+            due_minor: totals.due_minor,
+            cash_due_minor: totals.cash_due_minor,
+            change_minor: totals.change_minor,
+            fully_paid: totals.fully_paid,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReceiptView {
+    #[serde(flatten)]
+    pub receipt: Receipt,
+    pub barcode_modules: String,
+    pub text_lines: Vec<String>,
+}
+
+impl ReceiptView {
+    pub fn new(receipt: Receipt) -> ReceiptView {
+        // Receipt numbers are ASCII by construction; an empty pattern only hides the barcode.
+        let barcode_modules = code128::encode(&receipt.receipt_no).unwrap_or_default();
+        let text_lines = receipt_text::render_text(&receipt, RECEIPT_COLUMNS);
+        ReceiptView {
+            receipt,
+            barcode_modules,
+            text_lines,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+// The IPC contract between the UI and the till shell (src-tauri/src/commands.rs).
+// Every command returns a promise; a failure rejects with an `ApiError` whose `code` is one of
+// `ErrorCode`. The UI switches on the code and shows the message from the dictionary.
+import { invoke } from "@tauri-apps/api/core";
+
+export type ErrorCode =
+  | "bad_input" // a malformed request or value the UI should never send
+  | "unknown_barcode" // well-formed barcode that is not in the catalog
+  | "bad_check_digit" // EAN-13 / EAN-8 / UPC-A check digit is wrong
+  | "bad_barcode" // not a barcode shape at all (letters, wrong length)
+  | "bad_quantity" // 0, negative, or above the maximum line quantity
+  | "bad_discount" // a discount below zero or above the line/cart amount
+  | "bad_tender" // empty, zero, negative or absurd tender amount
+  | "card_exceeds_due" // a card tender larger than what is still due
+  | "not_paid" // completing a sale that is not fully paid
+  | "empty_cart" // paying or completing with no lines
+  | "inactive_product" // product exists but is not for sale
+  | "not_found" // receipt number, product or line that does not exist
+  | "wrong_pin" // staff code / PIN pair is wrong
+  | "locked_out" // too many wrong PINs for this staff code; wait a minute
+  | "not_manager" // a manager is needed for this action
+  | "not_logged_in" // no staff session (the till is locked)
+  | "refund_exceeds_sold" // refund quantity above what remains refundable
+  | "printer" // the network receipt printer failed or is not configured
+  | "database_refused" // the ledger file is corrupt or from a newer version
+  | "store" // the ledger failed (disk full, I/O)
+  | "internal";
+
+export interface ApiError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Role = "cashier" | "manager";
+export interface Staff {
+  id: string;
+  code: string;
+  name: string;
+  role: Role;
+}
+
+export type Language = "en" | "zh-Hant";
+export type TaxMode = "inclusive" | "exclusive";
+
+export interface StoreInfo {
+  name: string;
+  currency: string; // ISO 4217, e.g. "TWD"
+  currency_exponent: number; // minor digits, e.g. 2
+  tax_mode: TaxMode;
+  cash_rounding_minor: number; // e.g. 10 = round cash to 0.10; 1 = no rounding
+}
+
+export interface Settings {
+  language: Language;
+  idle_lock_seconds: number; // 0 = never lock
+  printer_address: string | null; // "host:port", port 9100 by default
+  cash_rounding_minor: number;
+  tax_mode: TaxMode;
+}
+
+export interface AppStatus {
+  // When `error` is set the ledger could not be opened; the UI shows only that message.
+  error: ApiError | null;
+  store: StoreInfo | null;
+  settings: Settings | null;
+  receipt_prefix: string | null;
+  session: Staff | null;
+  sync: SyncStatus;
+}
+
+// Filled by the sync engine in a later issue; for now state is always "not_configured".
+export interface SyncStatus {
+  state: "not_configured" | "online" | "offline" | "syncing";
+  pending: number;
+  oldest_pending_at: string | null;
+  last_sync_at: string | null;
+  message: string | null;
+}
+
+export type Discount =
+  | { kind: "percent"; basis_points: number } // 1000 = 10%
+  | { kind: "amount"; minor: number };
+
+export interface CartLine {
+  line_id: number;
+  product_id: number;
+  sku: string;
+  name: string;
+  barcode: string | null;
+  quantity: number;
+  unit_price_minor: number;
+  gross_minor: number; // unit price x quantity
+  line_discount: Discount | null;
+  discount_minor: number; // line discount + this line's share of the cart discount
+  total_minor: number; // what the customer pays for this line (tax included when tax is inclusive)
+  tax_minor: number;
+}
+
+export type Tender =
+  | {
+      kind: "cash";
+      amount_minor: number; // applied to the sale
+      tendered_minor: number; // handed over by the customer
+      change_minor: number;
+      reference: null;
+    }
+  | {
+      kind: "card";
+      amount_minor: number;
+      tendered_minor: number;
+      change_minor: 0;
+      reference: string; // terminal reference typed by the cashier
+    };
+
+export interface Cart {
+  currency: string;
+  lines: CartLine[];
+  cart_discount: Discount | null;
+  subtotal_minor: number; // sum of gross
+  discount_minor: number; // all discounts
+  tax_minor: number;
+  total_minor: number; // amount due before cash rounding
+  rounding_minor: number; // cash rounding applied so far (+/-)
+  tenders: Tender[];
+  paid_minor: number;
+  due_minor: number; // still to pay by card (exact)
+  cash_due_minor: number; // still to pay if the rest is paid in cash (rounded)
+  change_minor: number;
+  fully_paid: boolean;
+}
+
+export interface ProductHit {
+  product_id: number;
+  sku: string;
+  name: string;
+  barcode: string | null;
+  price_minor: number;
+  active: boolean;
+}
+
+export interface ReceiptLine {
+  name: string;
+  sku: string;
+  quantity: number;
+  unit_price_minor: number;
+  discount_minor: number;
+  total_minor: number;
+}
+
+export interface Receipt {
+  kind: "sale" | "refund";
+  receipt_no: string;
+  original_receipt_no: string | null; // for refunds
+  created_at: string; // RFC 3339
+  store_name: string;
+  staff_name: string;
+  approved_by: string | null; // manager who approved a refund
+  currency: string;
+  tax_mode: TaxMode;
+  lines: ReceiptLine[];
+  subtotal_minor: number;
+  discount_minor: number;
+  tax_minor: number;
+  rounding_minor: number;
+  total_minor: number;
+  tenders: Tender[];
+  change_minor: number;
+  // Code 128 of the receipt number as bar/space modules: "1" = black module, "0" = white.
+  barcode_modules: string;
+  // The receipt as the 42-column printer renders it, one string per line.
+  text_lines: string[];
+}
+
+export interface ReceiptSummary {
+  kind: "sale" | "refund";
+  receipt_no: string;
+  created_at: string;
+  total_minor: number;
+  staff_name: string;
+}
+
+export interface RefundableLine {
+  line_no: number;
+  name: string;
+  sku: string;
+  quantity_sold: number;
+  quantity_refunded: number;
+  refundable_quantity: number;
+  unit_refund_minor: number; // what one unit refunds (after discounts)
+}
+
+export interface RefundableSale {
+  receipt_no: string;
+  created_at: string;
+  total_minor: number;
+  lines: RefundableLine[];
+  tenders: Tender[];
+}
+
+export interface RefundRequest {
+  receipt_no: string;
+  lines: { line_no: number; quantity: number }[];
+  manager_code: string;
+  manager_pin: string;
+}
+
+export const api = {
+  appStatus: () => invoke<AppStatus>("app_status"),
+  uiReady: () => invoke<void>("ui_ready"),
+  login: (staffCode: string, pin: string) => invoke<Staff>("login", { staffCode, pin }),
+  lock: () => invoke<void>("lock"),
+  cartGet: () => invoke<Cart>("cart_get"),
+  cartScan: (code: string) => invoke<Cart>("cart_scan", { code }),
+  cartAddProduct: (productId: number) => invoke<Cart>("cart_add_product", { productId }),
+  cartSetQuantity: (lineId: number, quantity: number) =>
+    invoke<Cart>("cart_set_quantity", { lineId, quantity }),
+  cartRemoveLine: (lineId: number) => invoke<Cart>("cart_remove_line", { lineId }),
+  cartSetLineDiscount: (lineId: number, discount: Discount | null) =>
+    invoke<Cart>("cart_set_line_discount", { lineId, discount }),
+  cartSetCartDiscount: (discount: Discount | null) =>
+    invoke<Cart>("cart_set_cart_discount", { discount }),
+  cartClear: () => invoke<Cart>("cart_clear"),
+  // Cash: amount is what the customer hands over. Card: amount is charged on the terminal.
+  cartAddTender: (kind: "cash" | "card", amountMinor: number, reference: string | null) =>
+    invoke<Cart>("cart_add_tender", { kind, amountMinor, reference }),
+  cartRemoveTender: (index: number) => invoke<Cart>("cart_remove_tender", { index }),
+  saleComplete: () => invoke<Receipt>("sale_complete"),
+  catalogSearch: (query: string) => invoke<ProductHit[]>("catalog_search", { query }),
+  receiptGet: (receiptNo: string) => invoke<Receipt>("receipt_get", { receiptNo }),
+  receiptPrint: (receiptNo: string) => invoke<void>("receipt_print", { receiptNo }),
+  receiptsRecent: () => invoke<ReceiptSummary[]>("receipts_recent"),
+  refundLookup: (receiptNo: string) => invoke<RefundableSale>("refund_lookup", { receiptNo }),
+  refundComplete: (request: RefundRequest) => invoke<Receipt>("refund_complete", { request }),
+  settingsUpdate: (settings: Settings) => invoke<Settings>("settings_update", { settings }),
+  setLanguage: (language: Language) => invoke<Settings>("set_language", { language }),
+};

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { classifyScan, type ScanInput } from "./scan";
+
+describe("classifyScan", () => {
+  const cases: [string, ScanInput][] = [
+    ["", { kind: "empty" }],
+    ["   ", { kind: "empty" }],
+    ["\t", { kind: "empty" }],
+    ["4710088432045", { kind: "barcode", code: "4710088432045" }],
+    ["  4710088432045 ", { kind: "barcode", code: "4710088432045" }],
+    ["96385074", { kind: "barcode", code: "96385074" }],
+    ["SKU-001", { kind: "barcode", code: "SKU-001" }],
+    ["４７１００８８", { kind: "barcode", code: "4710088" }],
+    ["*3", { kind: "quantity", quantity: 3 }],
+    ["+3", { kind: "quantity", quantity: 3 }],
+    ["*12", { kind: "quantity", quantity: 12 }],
+    ["+ 5", { kind: "quantity", quantity: 5 }],
+    ["*007", { kind: "quantity", quantity: 7 }],
+    ["*0", { kind: "quantity", quantity: 0 }],
+    ["*9999", { kind: "quantity", quantity: 9999 }],
+    ["＊３", { kind: "quantity", quantity: 3 }],
+    ["*99999999999999999999", { kind: "quantity", quantity: Number.MAX_SAFE_INTEGER }],
+    ["*", { kind: "barcode", code: "*" }],
+    ["+", { kind: "barcode", code: "+" }],
+    ["*-3", { kind: "barcode", code: "*-3" }],
+    ["*3.5", { kind: "barcode", code: "*3.5" }],
+    ["*abc", { kind: "barcode", code: "*abc" }],
+    ["3*", { kind: "barcode", code: "3*" }],
+  ];
+  it.each(cases)("classifyScan(%j) is %j", (raw, expected) => {
+    expect(classifyScan(raw), `what the scan field does with "${raw}"`).toEqual(expected);
+  });
+});

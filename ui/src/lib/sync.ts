@@ -1,0 +1,47 @@
+// The status bar's words for the sync engine's state. Pure, so the wording can be tested without
+// a screen: the caller passes its translation and clock functions.
+
+import type { SyncStatus } from "./api";
+import type { MessageKey, Params } from "./i18n";
+import { ageParts } from "./time";
+
+export type Translate = (key: MessageKey, params?: Params) => string;
+
+export interface SyncSummary {
+  state: SyncStatus["state"];
+  label: string; // "Online", "Sync: not set up"
+  details: string[]; // "3 waiting to sync", "oldest 5 min", "last sync 14:02"
+  message: string | null; // the engine's own words, e.g. why it is offline
+}
+
+// The state, then (once sync is set up) how many operations wait and how old the oldest is, and
+// when the last sync succeeded. `formatTime` turns an RFC 3339 time into clock text.
+export function describeSync(
+  sync: SyncStatus,
+  nowMs: number,
+  t: Translate,
+  formatTime: (rfc3339: string) => string,
+): SyncSummary {
+  const details: string[] = [];
+  if (sync.state !== "not_configured") {
+    if (sync.pending > 0) {
+      details.push(t("status.pending", { count: sync.pending }));
+      const oldest = sync.oldest_pending_at ? Date.parse(sync.oldest_pending_at) : NaN;
+      if (!Number.isNaN(oldest)) {
+        const age = ageParts(oldest, nowMs);
+        details.push(t("status.oldest", { age: t(`age.${age.unit}`, { n: age.value }) }));
+      }
+    }
+    details.push(
+      sync.last_sync_at
+        ? t("status.lastSync", { time: formatTime(sync.last_sync_at) })
+        : t("status.neverSynced"),
+    );
+  }
+  return {
+    state: sync.state,
+    label: t(`status.sync.${sync.state}`),
+    details,
+    message: sync.message,
+  };
+}

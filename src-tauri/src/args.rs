@@ -23,7 +23,11 @@ pub struct Options {
 }
 
 /// Parses the till's options. Unknown options are refused with a message.
-pub fn parse(args: impl IntoIterator<Item = String>, env_data_dir: Option<String>, home: Option<String>) -> Result<Options, String> {
+pub fn parse(
+    args: impl IntoIterator<Item = String>,
+    env_data_dir: Option<String>,
+    home: Option<String>,
+) -> Result<Options, String> {
     let mut data_dir = env_data_dir.filter(|d| !d.is_empty()).map(PathBuf::from);
     let mut seed_demo = false;
     let mut exit_when_ready = false;
@@ -39,7 +43,11 @@ pub fn parse(args: impl IntoIterator<Item = String>, env_data_dir: Option<String
             }
             "--seed-demo" => seed_demo = true,
             "--exit-when-ready" => exit_when_ready = true,
-            other => return Err(format!("unknown option {other:?}; use --data-dir DIR, --seed-demo, --exit-when-ready")),
+            other => {
+                return Err(format!(
+                    "unknown option {other:?}; use --data-dir DIR, --seed-demo, --exit-when-ready"
+                ));
+            }
         }
     }
     let data_dir = match data_dir {
@@ -62,7 +70,9 @@ pub struct Lenient<T>(Result<T, String>);
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        Ok(Lenient(serde_json::from_value(value).map_err(|e| e.to_string())))
+        Ok(Lenient(
+            serde_json::from_value(value).map_err(|e| e.to_string()),
+        ))
     }
 }
 
@@ -70,7 +80,9 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
 pub fn required<T>(name: &str, value: Option<Lenient<T>>) -> Result<T, ApiError> {
     match value {
         Some(Lenient(Ok(value))) => Ok(value),
-        Some(Lenient(Err(reason))) => Err(ApiError::bad_input(format!("argument {name} is malformed: {reason}"))),
+        Some(Lenient(Err(reason))) => Err(ApiError::bad_input(format!(
+            "argument {name} is malformed: {reason}"
+        ))),
         None => Err(ApiError::bad_input(format!("argument {name} is missing"))),
     }
 }
@@ -88,24 +100,45 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> Vec<String> {
-        std::iter::once("omnitill").chain(list.iter().copied()).map(String::from).collect()
+        std::iter::once("omnitill")
+            .chain(list.iter().copied())
+            .map(String::from)
+            .collect()
     }
 
     #[test]
     fn data_dir_comes_from_the_flag_then_the_environment_then_home() {
-        let flag = parse(args(&["--data-dir", "/tmp/a"]), Some("/tmp/env".into()), Some("/home/x".into()));
-        assert_eq!(flag.map(|o| o.data_dir), Ok(PathBuf::from("/tmp/a")), "the flag wins");
+        let flag = parse(
+            args(&["--data-dir", "/tmp/a"]),
+            Some("/tmp/env".into()),
+            Some("/home/x".into()),
+        );
+        assert_eq!(
+            flag.map(|o| o.data_dir),
+            Ok(PathBuf::from("/tmp/a")),
+            "the flag wins"
+        );
         let env = parse(args(&[]), Some("/tmp/env".into()), Some("/home/x".into()));
-        assert_eq!(env.map(|o| o.data_dir), Ok(PathBuf::from("/tmp/env")), "then the variable");
+        assert_eq!(
+            env.map(|o| o.data_dir),
+            Ok(PathBuf::from("/tmp/env")),
+            "then the variable"
+        );
         let home = parse(args(&[]), None, Some("/home/x".into()));
-        assert_eq!(home.map(|o| o.data_dir), Ok(PathBuf::from("/home/x/.local/share/omnitill")));
+        assert_eq!(
+            home.map(|o| o.data_dir),
+            Ok(PathBuf::from("/home/x/.local/share/omnitill"))
+        );
     }
 
     #[test]
     fn bad_options_are_refused_with_a_message() {
         assert!(parse(args(&["--data-dir"]), None, Some("/h".into())).is_err());
         assert!(parse(args(&["--frobnicate"]), None, Some("/h".into())).is_err());
-        assert!(parse(args(&[]), None, None).is_err(), "no HOME and no data dir");
+        assert!(
+            parse(args(&[]), None, None).is_err(),
+            "no HOME and no data dir"
+        );
     }
 
     #[test]

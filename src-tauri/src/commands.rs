@@ -145,7 +145,10 @@ pub async fn cart_get(state: State<'_, AppState>) -> Reply<CartView> {
 }
 
 #[tauri::command]
-pub async fn cart_scan(state: State<'_, AppState>, code: Option<Lenient<String>>) -> Reply<CartView> {
+pub async fn cart_scan(
+    state: State<'_, AppState>,
+    code: Option<Lenient<String>>,
+) -> Reply<CartView> {
     let code = required("code", code)?;
     edit_cart(&state, |shell| {
         let item = shell.till.scan(&code)?;
@@ -155,7 +158,10 @@ pub async fn cart_scan(state: State<'_, AppState>, code: Option<Lenient<String>>
 }
 
 #[tauri::command]
-pub async fn cart_add_product(state: State<'_, AppState>, product_id: Option<Lenient<i64>>) -> Reply<CartView> {
+pub async fn cart_add_product(
+    state: State<'_, AppState>,
+    product_id: Option<Lenient<i64>>,
+) -> Reply<CartView> {
     let product_id = required("productId", product_id)?;
     edit_cart(&state, |shell| {
         let item = shell.till.item(product_id)?;
@@ -172,11 +178,16 @@ pub async fn cart_set_quantity(
 ) -> Reply<CartView> {
     let line_id = required("lineId", line_id)?;
     let quantity = required("quantity", quantity)?;
-    edit_cart(&state, |shell| Ok(shell.cart.set_quantity(line_id, quantity)?))
+    edit_cart(&state, |shell| {
+        Ok(shell.cart.set_quantity(line_id, quantity)?)
+    })
 }
 
 #[tauri::command]
-pub async fn cart_remove_line(state: State<'_, AppState>, line_id: Option<Lenient<u32>>) -> Reply<CartView> {
+pub async fn cart_remove_line(
+    state: State<'_, AppState>,
+    line_id: Option<Lenient<u32>>,
+) -> Reply<CartView> {
     let line_id = required("lineId", line_id)?;
     edit_cart(&state, |shell| Ok(shell.cart.remove_line(line_id)?))
 }
@@ -189,7 +200,9 @@ pub async fn cart_set_line_discount(
 ) -> Reply<CartView> {
     let line_id = required("lineId", line_id)?;
     let discount = optional("discount", discount)?;
-    edit_cart(&state, |shell| Ok(shell.cart.set_line_discount(line_id, discount)?))
+    edit_cart(&state, |shell| {
+        Ok(shell.cart.set_line_discount(line_id, discount)?)
+    })
 }
 
 #[tauri::command]
@@ -198,7 +211,9 @@ pub async fn cart_set_cart_discount(
     discount: Option<Lenient<Option<Discount>>>,
 ) -> Reply<CartView> {
     let discount = optional("discount", discount)?;
-    edit_cart(&state, |shell| Ok(shell.cart.set_cart_discount(discount)?))
+    edit_cart(&state, |shell| {
+        Ok(shell.cart.set_cart_discount(discount)?)
+    })
 }
 
 #[tauri::command]
@@ -217,18 +232,24 @@ pub async fn cart_add_tender(
     reference: Option<Lenient<Option<String>>>,
 ) -> Reply<CartView> {
     let kind_text = required("kind", kind)?;
-    let kind = TenderKind::parse(&kind_text)
-        .ok_or_else(|| ApiError::bad_input(format!("tender kind {kind_text:?} is not cash or card")))?;
+    let kind = TenderKind::parse(&kind_text).ok_or_else(|| {
+        ApiError::bad_input(format!("tender kind {kind_text:?} is not cash or card"))
+    })?;
     let amount = required("amountMinor", amount_minor)?;
     let reference = optional("reference", reference)?;
     edit_cart(&state, |shell| {
         let rules = shell.till.pricing_rules()?;
-        Ok(shell.cart.add_tender(rules, kind, amount, reference.as_deref())?)
+        Ok(shell
+            .cart
+            .add_tender(rules, kind, amount, reference.as_deref())?)
     })
 }
 
 #[tauri::command]
-pub async fn cart_remove_tender(state: State<'_, AppState>, index: Option<Lenient<usize>>) -> Reply<CartView> {
+pub async fn cart_remove_tender(
+    state: State<'_, AppState>,
+    index: Option<Lenient<usize>>,
+) -> Reply<CartView> {
     let index = required("index", index)?;
     edit_cart(&state, |shell| Ok(shell.cart.remove_tender(index)?))
 }
@@ -244,7 +265,10 @@ pub async fn sale_complete(state: State<'_, AppState>) -> Reply<ReceiptView> {
 }
 
 #[tauri::command]
-pub async fn catalog_search(state: State<'_, AppState>, query: Option<Lenient<String>>) -> Reply<Vec<ProductHit>> {
+pub async fn catalog_search(
+    state: State<'_, AppState>,
+    query: Option<Lenient<String>>,
+) -> Reply<Vec<ProductHit>> {
     let query = required("query", query)?;
     state.with_shell(|shell| {
         shell.session()?;
@@ -253,7 +277,10 @@ pub async fn catalog_search(state: State<'_, AppState>, query: Option<Lenient<St
 }
 
 #[tauri::command]
-pub async fn receipt_get(state: State<'_, AppState>, receipt_no: Option<Lenient<String>>) -> Reply<ReceiptView> {
+pub async fn receipt_get(
+    state: State<'_, AppState>,
+    receipt_no: Option<Lenient<String>>,
+) -> Reply<ReceiptView> {
     let receipt_no = required("receiptNo", receipt_no)?;
     state.with_shell(|shell| {
         shell.session()?;
@@ -263,19 +290,30 @@ pub async fn receipt_get(state: State<'_, AppState>, receipt_no: Option<Lenient<
 
 /// Renders the receipt under the lock, then sends it to the printer without holding it.
 #[tauri::command]
-pub async fn receipt_print(state: State<'_, AppState>, receipt_no: Option<Lenient<String>>) -> Reply<()> {
+pub async fn receipt_print(
+    state: State<'_, AppState>,
+    receipt_no: Option<Lenient<String>>,
+) -> Reply<()> {
     let receipt_no = required("receiptNo", receipt_no)?;
     let (address, bytes) = state.with_shell(|shell| {
         shell.session()?;
         let address = shell.till.settings()?.printer_address.ok_or_else(|| {
-            ApiError::new("printer", "no receipt printer is set up: add its address in Settings")
+            ApiError::new(
+                "printer",
+                "no receipt printer is set up: add its address in Settings",
+            )
         })?;
-        Ok((address, escpos::render_escpos(&shell.till.receipt(&receipt_no)?)))
+        Ok((
+            address,
+            escpos::render_escpos(&shell.till.receipt(&receipt_no)?),
+        ))
     })?;
-    tauri::async_runtime::spawn_blocking(move || printer::send_to_printer(&address, &bytes, PRINTER_TIMEOUT))
-        .await
-        .map_err(|e| ApiError::new("internal", format!("printing stopped: {e}")))?
-        .map_err(|e| ApiError::new("printer", e.to_string()))
+    tauri::async_runtime::spawn_blocking(move || {
+        printer::send_to_printer(&address, &bytes, PRINTER_TIMEOUT)
+    })
+    .await
+    .map_err(|e| ApiError::new("internal", format!("printing stopped: {e}")))?
+    .map_err(|e| ApiError::new("printer", e.to_string()))
 }
 
 #[tauri::command]
@@ -287,7 +325,10 @@ pub async fn receipts_recent(state: State<'_, AppState>) -> Reply<Vec<ReceiptSum
 }
 
 #[tauri::command]
-pub async fn refund_lookup(state: State<'_, AppState>, receipt_no: Option<Lenient<String>>) -> Reply<RefundableSale> {
+pub async fn refund_lookup(
+    state: State<'_, AppState>,
+    receipt_no: Option<Lenient<String>>,
+) -> Reply<RefundableSale> {
     let receipt_no = required("receiptNo", receipt_no)?;
     state.with_shell(|shell| {
         shell.session()?;
@@ -310,18 +351,35 @@ pub struct RefundRequest {
 }
 
 #[tauri::command]
-pub async fn refund_complete(state: State<'_, AppState>, request: Option<Lenient<RefundRequest>>) -> Reply<ReceiptView> {
+pub async fn refund_complete(
+    state: State<'_, AppState>,
+    request: Option<Lenient<RefundRequest>>,
+) -> Reply<ReceiptView> {
     let request = required("request", request)?;
     state.with_shell(|shell| {
         let session = shell.session()?;
-        let approval = shell.till.approve_as_manager(&request.manager_code, &request.manager_pin)?;
-        let lines: Vec<(i64, i64)> = request.lines.iter().map(|l| (l.line_no, l.quantity)).collect();
-        Ok(ReceiptView::new(shell.till.refund(&session, &approval, &request.receipt_no, &lines)?))
+        let approval = shell
+            .till
+            .approve_as_manager(&request.manager_code, &request.manager_pin)?;
+        let lines: Vec<(i64, i64)> = request
+            .lines
+            .iter()
+            .map(|l| (l.line_no, l.quantity))
+            .collect();
+        Ok(ReceiptView::new(shell.till.refund(
+            &session,
+            &approval,
+            &request.receipt_no,
+            &lines,
+        )?))
     })
 }
 
 #[tauri::command]
-pub async fn settings_update(state: State<'_, AppState>, settings: Option<Lenient<Settings>>) -> Reply<Settings> {
+pub async fn settings_update(
+    state: State<'_, AppState>,
+    settings: Option<Lenient<Settings>>,
+) -> Reply<Settings> {
     let settings = required("settings", settings)?;
     state.with_shell(|shell| {
         let session = shell.session()?;
@@ -330,7 +388,10 @@ pub async fn settings_update(state: State<'_, AppState>, settings: Option<Lenien
 }
 
 #[tauri::command]
-pub async fn set_language(state: State<'_, AppState>, language: Option<Lenient<Language>>) -> Reply<Settings> {
+pub async fn set_language(
+    state: State<'_, AppState>,
+    language: Option<Lenient<Language>>,
+) -> Reply<Settings> {
     let language = required("language", language)?;
     state.with_shell(|shell| Ok(shell.till.set_language(language)?))
 }

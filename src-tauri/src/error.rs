@@ -79,7 +79,11 @@ mod tests {
             CoreError::WrongPin,
             CoreError::LockedOut(String::new()),
             CoreError::NotManager,
-            CoreError::RefundExceedsSold { line_no: 0, requested: 0, refundable: 0 },
+            CoreError::RefundExceedsSold {
+                line_no: 0,
+                requested: 0,
+                refundable: 0,
+            },
         ];
         for error in &samples {
             let code = code_of(error);
@@ -89,7 +93,10 @@ mod tests {
             );
         }
         for code in ["store", "internal", "printer"] {
-            assert!(api_ts.contains(&format!("\"{code}\"")), "code {code} is in the union");
+            assert!(
+                api_ts.contains(&format!("\"{code}\"")),
+                "code {code} is in the union"
+            );
         }
     }
 }

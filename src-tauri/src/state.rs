@@ -37,7 +37,10 @@ pub struct AppState {
 
 impl AppState {
     /// Runs `f` on the shell, or returns the start-up error when the ledger did not open.
-    pub fn with_shell<T>(&self, f: impl FnOnce(&mut Shell) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    pub fn with_shell<T>(
+        &self,
+        f: impl FnOnce(&mut Shell) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let Some(shell) = &self.shell else {
             return Err(self
                 .startup_error

@@ -84,7 +84,14 @@ mod tests {
 
     #[test]
     fn non_barcodes_are_refused() {
-        for input in ["", "abc", "12345", "40063813339311", "4006381333g31", "-96385074"] {
+        for input in [
+            "",
+            "abc",
+            "12345",
+            "40063813339311",
+            "4006381333g31",
+            "-96385074",
+        ] {
             assert!(
                 matches!(parse(input), Err(CoreError::BadBarcode(_))),
                 "{input:?} is not a barcode shape"
@@ -97,7 +104,10 @@ mod tests {
         for payload in [0, 1, 471_000_000_001, 999_999_999_999] {
             let code = ean13_from_payload(payload);
             assert_eq!(code.len(), 13);
-            assert!(parse(&code).is_ok(), "{code} generated from {payload} must validate");
+            assert!(
+                parse(&code).is_ok(),
+                "{code} generated from {payload} must validate"
+            );
         }
     }
 }

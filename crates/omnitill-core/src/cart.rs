@@ -257,7 +257,11 @@ impl Cart {
         self.check_cart_discount_still_fits()
     }
 
-    pub fn set_line_discount(&mut self, line_id: u32, discount: Option<Discount>) -> CoreResult<()> {
+    pub fn set_line_discount(
+        &mut self,
+        line_id: u32,
+        discount: Option<Discount>,
+    ) -> CoreResult<()> {
         self.ensure_editable()?;
         let index = self.line_index(line_id)?;
         let line = &self.lines[index];
@@ -322,7 +326,9 @@ impl Cart {
         }
         let totals = self.totals(rules);
         if totals.fully_paid {
-            return Err(CoreError::BadTender("the sale is already fully paid".into()));
+            return Err(CoreError::BadTender(
+                "the sale is already fully paid".into(),
+            ));
         }
         if amount_minor < 0 {
             return Err(CoreError::BadTender("an amount cannot be negative".into()));
@@ -330,7 +336,9 @@ impl Cart {
         let tender = match kind {
             TenderKind::Card => {
                 if amount_minor == 0 {
-                    return Err(CoreError::BadTender("enter the amount charged on the card".into()));
+                    return Err(CoreError::BadTender(
+                        "enter the amount charged on the card".into(),
+                    ));
                 }
                 if amount_minor > totals.due_minor {
                     return Err(CoreError::CardExceedsDue {
@@ -533,7 +541,11 @@ mod tests {
                 matches!(cart.set_quantity(line, bad), Err(CoreError::BadQuantity(q)) if q == bad),
                 "quantity {bad} must be refused"
             );
-            assert_eq!(cart.lines()[0].quantity, 1, "a refused quantity must not change the line");
+            assert_eq!(
+                cart.lines()[0].quantity,
+                1,
+                "a refused quantity must not change the line"
+            );
         }
     }
 
@@ -552,15 +564,40 @@ mod tests {
         let amt = |minor| Some(Discount::Amount { minor });
         let cases: Vec<PricingCase> = vec![
             // Plain inclusive sale: 105.00 at 5 % holds 5.00 tax.
-            (TaxMode::Inclusive, vec![(10_500, 1, 500, None)], None, [10_500, 0, 500, 10_500]),
+            (
+                TaxMode::Inclusive,
+                vec![(10_500, 1, 500, None)],
+                None,
+                [10_500, 0, 500, 10_500],
+            ),
             // Exclusive adds tax on top.
-            (TaxMode::Exclusive, vec![(10_000, 1, 500, None)], None, [10_000, 0, 500, 10_500]),
+            (
+                TaxMode::Exclusive,
+                vec![(10_000, 1, 500, None)],
+                None,
+                [10_000, 0, 500, 10_500],
+            ),
             // Line percent discount rounds half away from zero: 10 % of 0.05 = 0.005 -> 0.01.
-            (TaxMode::Inclusive, vec![(5, 1, 0, pct(1_000))], None, [5, 1, 0, 4]),
+            (
+                TaxMode::Inclusive,
+                vec![(5, 1, 0, pct(1_000))],
+                None,
+                [5, 1, 0, 4],
+            ),
             // 33.33 % of 1.00 = 0.3333 -> 0.33.
-            (TaxMode::Inclusive, vec![(100, 1, 0, pct(3_333))], None, [100, 33, 0, 67]),
+            (
+                TaxMode::Inclusive,
+                vec![(100, 1, 0, pct(3_333))],
+                None,
+                [100, 33, 0, 67],
+            ),
             // Amount discount on a line with quantity.
-            (TaxMode::Inclusive, vec![(1_000, 3, 500, amt(500))], None, [3_000, 500, 119, 2_500]),
+            (
+                TaxMode::Inclusive,
+                vec![(1_000, 3, 500, amt(500))],
+                None,
+                [3_000, 500, 119, 2_500],
+            ),
             // Cart discount of 1.00 over three equal lines of 1.00: shares 34, 33, 33.
             (
                 TaxMode::Inclusive,
@@ -583,27 +620,43 @@ mod tests {
                 [2_000, 0, 50, 2_050],
             ),
             // 100 % discount makes a free line with no tax.
-            (TaxMode::Inclusive, vec![(999, 2, 500, pct(10_000))], None, [1_998, 1_998, 0, 0]),
+            (
+                TaxMode::Inclusive,
+                vec![(999, 2, 500, pct(10_000))],
+                None,
+                [1_998, 1_998, 0, 0],
+            ),
         ];
         for (index, (mode, lines, cart_discount, expected)) in cases.into_iter().enumerate() {
             let mut cart = Cart::new();
             for (n, (price, qty, rate, discount)) in lines.into_iter().enumerate() {
-                let id = cart.add_item(item(n as i64 + 1, price, rate), qty).expect("add");
+                let id = cart
+                    .add_item(item(n as i64 + 1, price, rate), qty)
+                    .expect("add");
                 cart.set_line_discount(id, discount).expect("line discount");
             }
-            cart.set_cart_discount(cart_discount).expect("cart discount");
+            cart.set_cart_discount(cart_discount)
+                .expect("cart discount");
             let rules = PricingRules {
                 tax_mode: mode,
                 cash_rounding_minor: 1,
             };
             let t = cart.totals(rules);
             assert_eq!(
-                [t.subtotal_minor, t.discount_minor, t.tax_minor, t.total_minor],
+                [
+                    t.subtotal_minor,
+                    t.discount_minor,
+                    t.tax_minor,
+                    t.total_minor
+                ],
                 expected,
                 "case {index}: subtotal, discount, tax, total"
             );
             let line_sum: Minor = t.lines.iter().map(|l| l.total_minor).sum();
-            assert_eq!(line_sum, t.total_minor, "case {index}: the total is the sum of the lines");
+            assert_eq!(
+                line_sum, t.total_minor,
+                "case {index}: the total is the sum of the lines"
+            );
         }
     }
 
@@ -619,7 +672,11 @@ mod tests {
         ];
         for (amount, weights, expected) in cases {
             let shares = allocate(*amount, weights);
-            assert_eq!(&shares[..], *expected, "allocating {amount} over {weights:?}");
+            assert_eq!(
+                &shares[..],
+                *expected,
+                "allocating {amount} over {weights:?}"
+            );
         }
     }
 
@@ -629,21 +686,33 @@ mod tests {
         let line = cart.add_item(item(1, 1_000, 500), 1).expect("add");
         for bad in [
             Discount::Percent { basis_points: 0 },
-            Discount::Percent { basis_points: 10_001 },
+            Discount::Percent {
+                basis_points: 10_001,
+            },
             Discount::Amount { minor: 0 },
             Discount::Amount { minor: -5 },
             Discount::Amount { minor: 1_001 },
         ] {
             assert!(
-                matches!(cart.set_line_discount(line, Some(bad)), Err(CoreError::BadDiscount(_))),
+                matches!(
+                    cart.set_line_discount(line, Some(bad)),
+                    Err(CoreError::BadDiscount(_))
+                ),
                 "{bad:?} must be refused on a 10.00 line"
             );
             assert!(
-                matches!(cart.set_cart_discount(Some(bad)), Err(CoreError::BadDiscount(_))),
+                matches!(
+                    cart.set_cart_discount(Some(bad)),
+                    Err(CoreError::BadDiscount(_))
+                ),
                 "{bad:?} must be refused on a 10.00 cart"
             );
         }
-        assert_eq!(cart.totals(INCLUSIVE).total_minor, 1_000, "refusals leave the cart as it was");
+        assert_eq!(
+            cart.totals(INCLUSIVE).total_minor,
+            1_000,
+            "refusals leave the cart as it was"
+        );
     }
 
     #[test]
@@ -662,7 +731,8 @@ mod tests {
         for &(total, handed, rounding, change, kept) in cases {
             let mut cart = Cart::new();
             cart.add_item(item(1, total, 0), 1).expect("add");
-            cart.add_tender(rules, TenderKind::Cash, handed, None).expect("cash");
+            cart.add_tender(rules, TenderKind::Cash, handed, None)
+                .expect("cash");
             let t = cart.totals(rules);
             assert!(t.fully_paid, "{handed} cash for {total} settles the sale");
             assert_eq!(t.rounding_minor, rounding, "rounding of {total}");
@@ -679,18 +749,23 @@ mod tests {
         };
         let mut cart = Cart::new();
         cart.add_item(item(1, 1_234, 500), 1).expect("add");
-        cart.add_tender(rules, TenderKind::Cash, 600, None).expect("part cash");
+        cart.add_tender(rules, TenderKind::Cash, 600, None)
+            .expect("part cash");
         let t = cart.totals(rules);
         assert_eq!(t.due_minor, 634, "card pays the exact rest");
         assert_eq!(t.cash_due_minor, 630, "cash would pay the rounded rest");
         assert!(
             matches!(
                 cart.add_tender(rules, TenderKind::Card, 635, Some("T1")),
-                Err(CoreError::CardExceedsDue { card: 635, due: 634 })
+                Err(CoreError::CardExceedsDue {
+                    card: 635,
+                    due: 634
+                })
             ),
             "a card tender above the due must be refused"
         );
-        cart.add_tender(rules, TenderKind::Card, 634, Some("AUTH-77")).expect("card");
+        cart.add_tender(rules, TenderKind::Card, 634, Some("AUTH-77"))
+            .expect("card");
         let t = cart.totals(rules);
         assert!(t.fully_paid);
         assert_eq!(t.rounding_minor, 0, "no rounding when a card settles");
@@ -726,9 +801,16 @@ mod tests {
     fn the_cart_is_frozen_while_payments_are_taken() {
         let mut cart = Cart::new();
         let line = cart.add_item(item(1, 1_000, 0), 1).expect("add");
-        cart.add_tender(INCLUSIVE, TenderKind::Cash, 500, None).expect("part cash");
-        assert!(cart.set_quantity(line, 2).is_err(), "quantity cannot change after payment");
-        assert!(cart.add_item(item(2, 10, 0), 1).is_err(), "lines cannot be added after payment");
+        cart.add_tender(INCLUSIVE, TenderKind::Cash, 500, None)
+            .expect("part cash");
+        assert!(
+            cart.set_quantity(line, 2).is_err(),
+            "quantity cannot change after payment"
+        );
+        assert!(
+            cart.add_item(item(2, 10, 0), 1).is_err(),
+            "lines cannot be added after payment"
+        );
         cart.remove_tender(0).expect("remove payment");
         cart.set_quantity(line, 2).expect("editable again");
     }

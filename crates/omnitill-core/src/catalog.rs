@@ -92,10 +92,14 @@ pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i
     let sku = record.sku.trim();
     let name = record.name.trim();
     if sku.is_empty() || sku.chars().count() > 64 {
-        return Err(CoreError::BadInput(format!("SKU {sku:?} must be 1 to 64 characters")));
+        return Err(CoreError::BadInput(format!(
+            "SKU {sku:?} must be 1 to 64 characters"
+        )));
     }
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(CoreError::BadInput(format!("product name for {sku} must be 1 to 200 characters")));
+        return Err(CoreError::BadInput(format!(
+            "product name for {sku} must be 1 to 200 characters"
+        )));
     }
     let codes = record
         .barcodes
@@ -103,10 +107,14 @@ pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i
         .map(|code| barcode::parse(code).map(|gtin| gtin.as_str().to_owned()))
         .collect::<CoreResult<Vec<_>>>()?;
     if record.prices.iter().any(|(_, price)| *price < 0) {
-        return Err(CoreError::BadInput(format!("a price for {sku} is negative")));
+        return Err(CoreError::BadInput(format!(
+            "a price for {sku} is negative"
+        )));
     }
     let existing: Option<i64> = conn
-        .query_row("SELECT id FROM product WHERE sku = ?1", [sku], |row| row.get(0))
+        .query_row("SELECT id FROM product WHERE sku = ?1", [sku], |row| {
+            row.get(0)
+        })
         .optional()?;
     let product_id = match existing {
         Some(id) => {
@@ -159,13 +167,20 @@ fn price_at(conn: &Connection, product_id: i64, at: DateTime<Utc>) -> CoreResult
 
 /// Loads a product by id, priced at `at`. Inactive products and products with no price yet
 /// are refused, since they cannot be sold.
-pub fn priced_item(conn: &Connection, product_id: i64, barcode: Option<String>, at: DateTime<Utc>) -> CoreResult<PricedItem> {
+pub fn priced_item(
+    conn: &Connection,
+    product_id: i64,
+    barcode: Option<String>,
+    at: DateTime<Utc>,
+) -> CoreResult<PricedItem> {
     let row: Option<(String, String, bool, u32)> = conn
         .prepare_cached(
             "SELECT p.sku, p.name, p.active, t.rate_bp FROM product p
              JOIN tax_class t ON t.id = p.tax_class WHERE p.id = ?1",
         )?
-        .query_row([product_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .query_row([product_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .optional()?;
     let (sku, name, active, tax_rate_bp) =
         row.ok_or_else(|| CoreError::NotFound(format!("product {product_id}")))?;
@@ -224,7 +239,11 @@ pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<V
 
     // Candidates come from one index; any remaining terms filter them.
     let (sql, match_expr, filters): (&str, String, Vec<&String>) = if !long.is_empty() {
-        let expr = long.iter().map(|t| fts_phrase(t)).collect::<Vec<_>>().join(" AND ");
+        let expr = long
+            .iter()
+            .map(|t| fts_phrase(t))
+            .collect::<Vec<_>>()
+            .join(" AND ");
         (
             "SELECT rowid FROM product_fts WHERE product_fts MATCH ?1 LIMIT ?2",
             expr,
@@ -243,7 +262,11 @@ pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<V
             short[1..].to_vec(),
         )
     };
-    let fetch = if filters.is_empty() { SEARCH_LIMIT } else { SEARCH_LIMIT * 20 };
+    let fetch = if filters.is_empty() {
+        SEARCH_LIMIT
+    } else {
+        SEARCH_LIMIT * 20
+    };
     let ids: Vec<i64> = conn
         .prepare_cached(sql)?
         .query_map(params![match_expr, fetch as i64], |row| row.get(0))?
@@ -257,7 +280,9 @@ pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<V
     )?;
     for id in ids {
         let (sku, name, active, barcode): (String, String, bool, Option<String>) = load
-            .query_row([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
+            .query_row([id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
         if !filters.is_empty() {
             let haystack = format!("{} {}", name.to_lowercase(), sku.to_lowercase());
             if !filters.iter().all(|term| haystack.contains(term.as_str())) {

@@ -129,7 +129,9 @@ fn check_existing_file(path: &Path) -> Result<bool, CoreError> {
     let mut header = [0u8; 16];
     let read = fs::File::open(path)
         .and_then(|mut file| file.read(&mut header))
-        .map_err(|e| CoreError::DatabaseRefused(format!("{} cannot be read: {e}", path.display())))?;
+        .map_err(|e| {
+            CoreError::DatabaseRefused(format!("{} cannot be read: {e}", path.display()))
+        })?;
     if read < header.len() || &header != SQLITE_MAGIC {
         return Err(CoreError::DatabaseRefused(format!(
             "{} is not an Omnitill ledger (it is not an SQLite database, or its header is \

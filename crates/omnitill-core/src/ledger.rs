@@ -60,7 +60,9 @@ fn local_time(store: &StoreInfo, at_ms: i64) -> String {
     let offset = FixedOffset::east_opt(store.utc_offset_minutes * 60)
         .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
     match Utc.timestamp_millis_opt(at_ms).single() {
-        Some(at) => at.with_timezone(&offset).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        Some(at) => at
+            .with_timezone(&offset)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         None => String::from("unknown time"),
     }
 }
@@ -83,7 +85,9 @@ pub(crate) fn complete_sale(
     }
     let totals = cart.totals(rules);
     if !totals.fully_paid {
-        return Err(CoreError::NotPaid { due: totals.due_minor });
+        return Err(CoreError::NotPaid {
+            due: totals.due_minor,
+        });
     }
     let now_ms = now.timestamp_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -140,7 +144,12 @@ pub(crate) fn complete_sale(
                 figures.tax_minor,
                 figures.total_minor,
             ])?;
-            insert_movement.execute(params![line.item.product_id, -line.quantity, sale_id, now_ms])?;
+            insert_movement.execute(params![
+                line.item.product_id,
+                -line.quantity,
+                sale_id,
+                now_ms
+            ])?;
             line_ops.push(SaleLineOp {
                 line_no,
                 sku: line.item.sku.clone(),
@@ -217,17 +226,19 @@ struct SaleHeader {
 }
 
 fn find_sale(conn: &Connection, receipt_no: &str) -> CoreResult<SaleHeader> {
-    conn.prepare_cached("SELECT id, receipt_no, created_at, total_minor FROM sale WHERE receipt_no = ?1")?
-        .query_row([receipt_no.trim()], |row| {
-            Ok(SaleHeader {
-                id: row.get(0)?,
-                receipt_no: row.get(1)?,
-                created_at: row.get(2)?,
-                total_minor: row.get(3)?,
-            })
+    conn.prepare_cached(
+        "SELECT id, receipt_no, created_at, total_minor FROM sale WHERE receipt_no = ?1",
+    )?
+    .query_row([receipt_no.trim()], |row| {
+        Ok(SaleHeader {
+            id: row.get(0)?,
+            receipt_no: row.get(1)?,
+            created_at: row.get(2)?,
+            total_minor: row.get(3)?,
         })
-        .optional()?
-        .ok_or_else(|| CoreError::NotFound(format!("sale receipt {}", receipt_no.trim())))
+    })
+    .optional()?
+    .ok_or_else(|| CoreError::NotFound(format!("sale receipt {}", receipt_no.trim())))
 }
 
 fn sold_lines(conn: &Connection, sale_id: &str) -> CoreResult<Vec<SoldLine>> {
@@ -274,7 +285,11 @@ fn sale_tenders(conn: &Connection, sale_id: &str) -> CoreResult<Vec<(i64, Receip
 }
 
 /// A past sale and what can still be refunded of it.
-pub(crate) fn refundable(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<RefundableSale> {
+pub(crate) fn refundable(
+    conn: &Connection,
+    store: &StoreInfo,
+    receipt_no: &str,
+) -> CoreResult<RefundableSale> {
     let sale = find_sale(conn, receipt_no)?;
     let lines = sold_lines(conn, &sale.id)?
         .into_iter()
@@ -293,7 +308,10 @@ pub(crate) fn refundable(conn: &Connection, store: &StoreInfo, receipt_no: &str)
         receipt_no: sale.receipt_no,
         total_minor: sale.total_minor,
         lines,
-        tenders: sale_tenders(conn, &sale.id)?.into_iter().map(|(_, t)| t).collect(),
+        tenders: sale_tenders(conn, &sale.id)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect(),
     })
 }
 
@@ -311,7 +329,9 @@ pub(crate) fn refund(
     now: DateTime<Utc>,
 ) -> CoreResult<String> {
     if requests.is_empty() || requests.iter().all(|(_, quantity)| *quantity == 0) {
-        return Err(CoreError::BadInput("choose at least one line and a quantity to refund".into()));
+        return Err(CoreError::BadInput(
+            "choose at least one line and a quantity to refund".into(),
+        ));
     }
     let now_ms = now.timestamp_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -323,16 +343,27 @@ pub(crate) fn refund(
         if quantity == 0 {
             continue;
         }
-        if requests[..index].iter().any(|(earlier, _)| *earlier == line_no) {
-            return Err(CoreError::BadInput(format!("line {line_no} is listed twice")));
+        if requests[..index]
+            .iter()
+            .any(|(earlier, _)| *earlier == line_no)
+        {
+            return Err(CoreError::BadInput(format!(
+                "line {line_no} is listed twice"
+            )));
         }
         let line = lines
             .iter()
             .find(|line| line.line_no == line_no)
-            .ok_or_else(|| CoreError::NotFound(format!("line {line_no} of receipt {}", sale.receipt_no)))?;
+            .ok_or_else(|| {
+                CoreError::NotFound(format!("line {line_no} of receipt {}", sale.receipt_no))
+            })?;
         let refundable = line.quantity - line.refunded;
         if quantity < 0 || quantity > refundable {
-            return Err(CoreError::RefundExceedsSold { line_no, requested: quantity, refundable });
+            return Err(CoreError::RefundExceedsSold {
+                line_no,
+                requested: quantity,
+                refundable,
+            });
         }
         let before = line.refunded;
         let after = before + quantity;
@@ -446,7 +477,10 @@ pub(crate) fn refund(
         params![
             now_ms,
             approval.manager_id,
-            format!("refund {refund_receipt} of {} approved for {}", sale.receipt_no, session.name)
+            format!(
+                "refund {refund_receipt} of {} approved for {}",
+                sale.receipt_no, session.name
+            )
         ],
     )?;
     tx.commit()?;
@@ -454,7 +488,11 @@ pub(crate) fn refund(
 }
 
 /// Reads back any receipt, sale or refund, by its number.
-pub(crate) fn receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<Receipt> {
+pub(crate) fn receipt(
+    conn: &Connection,
+    store: &StoreInfo,
+    receipt_no: &str,
+) -> CoreResult<Receipt> {
     let receipt_no = receipt_no.trim();
     if receipt_no.is_empty() || receipt_no.len() > 40 {
         return Err(CoreError::NotFound(format!("receipt {receipt_no:?}")));
@@ -468,7 +506,11 @@ pub(crate) fn receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) ->
     Err(CoreError::NotFound(format!("receipt {receipt_no}")))
 }
 
-fn sale_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<Option<Receipt>> {
+fn sale_receipt(
+    conn: &Connection,
+    store: &StoreInfo,
+    receipt_no: &str,
+) -> CoreResult<Option<Receipt>> {
     let header = conn
         .prepare_cached(
             "SELECT id, staff_id, created_at, currency, tax_mode, subtotal_minor, discount_minor,
@@ -482,7 +524,14 @@ fn sale_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreR
                 row.get::<_, i64>(2)?,
                 row.get::<_, String>(3)?,
                 row.get::<_, String>(4)?,
-                [row.get::<_, i64>(5)?, row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?],
+                [
+                    row.get::<_, i64>(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                ],
             ))
         })
         .optional()?;
@@ -523,12 +572,19 @@ fn sale_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreR
         tax_minor: tax,
         rounding_minor: rounding,
         total_minor: total,
-        tenders: sale_tenders(conn, &sale_id)?.into_iter().map(|(_, t)| t).collect(),
+        tenders: sale_tenders(conn, &sale_id)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect(),
         change_minor: change,
     }))
 }
 
-fn refund_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> CoreResult<Option<Receipt>> {
+fn refund_receipt(
+    conn: &Connection,
+    store: &StoreInfo,
+    receipt_no: &str,
+) -> CoreResult<Option<Receipt>> {
     let header = conn
         .prepare_cached(
             "SELECT r.id, r.staff_id, r.approved_by, r.created_at, s.receipt_no, s.currency, s.tax_mode,
@@ -549,7 +605,17 @@ fn refund_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> Cor
             ))
         })
         .optional()?;
-    let Some((refund_id, staff_id, approver_id, created_at, original, currency, tax_mode, figures, sale_id)) = header
+    let Some((
+        refund_id,
+        staff_id,
+        approver_id,
+        created_at,
+        original,
+        currency,
+        tax_mode,
+        figures,
+        sale_id,
+    )) = header
     else {
         return Ok(None);
     };
@@ -612,7 +678,11 @@ fn refund_receipt(conn: &Connection, store: &StoreInfo, receipt_no: &str) -> Cor
 
 /// The most recent receipts, newest first. Each table is read through its time index and the
 /// two short lists are merged, so this stays fast with millions of sales.
-pub(crate) fn recent(conn: &Connection, store: &StoreInfo, limit: usize) -> CoreResult<Vec<ReceiptSummary>> {
+pub(crate) fn recent(
+    conn: &Connection,
+    store: &StoreInfo,
+    limit: usize,
+) -> CoreResult<Vec<ReceiptSummary>> {
     let mut rows: Vec<(ReceiptKind, String, i64, Minor, String)> = Vec::new();
     for (kind, sql) in [
         (

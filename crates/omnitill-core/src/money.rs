@@ -115,16 +115,24 @@ mod tests {
         let cases: &[(Minor, u32, Minor, Minor)] = &[
             (10_500, 500, 500, 525),
             (100, 500, 5, 5),
-            (21, 500, 1, 1),  // 21*5/105 = 1.0 exactly; 21*0.05 = 1.05 -> 1
-            (10, 500, 0, 1),  // 10*5/105 = 0.476 -> 0; 10*0.05 = 0.5 -> 1 (half away)
+            (21, 500, 1, 1), // 21*5/105 = 1.0 exactly; 21*0.05 = 1.05 -> 1
+            (10, 500, 0, 1), // 10*5/105 = 0.476 -> 0; 10*0.05 = 0.5 -> 1 (half away)
             (-10, 500, 0, -1),
             (0, 500, 0, 0),
             (99_999, 0, 0, 0),
             (12_345, 1_000, 1_122, 1_235), // 12345/11 = 1122.27; 1234.5 -> 1235
         ];
         for &(amount, rate, inc, exc) in cases {
-            assert_eq!(inclusive_tax(amount, rate), inc, "inclusive tax of {amount} at {rate}bp");
-            assert_eq!(exclusive_tax(amount, rate), exc, "exclusive tax of {amount} at {rate}bp");
+            assert_eq!(
+                inclusive_tax(amount, rate),
+                inc,
+                "inclusive tax of {amount} at {rate}bp"
+            );
+            assert_eq!(
+                exclusive_tax(amount, rate),
+                exc,
+                "exclusive tax of {amount} at {rate}bp"
+            );
         }
     }
 
@@ -160,7 +168,10 @@ mod tests {
             let share = pro_rata_floor(total, step, whole) - pro_rata_floor(total, step - 1, whole);
             given += share;
         }
-        assert_eq!(given, total, "refunding every unit in steps must give back exactly the total");
+        assert_eq!(
+            given, total,
+            "refunding every unit in steps must give back exactly the total"
+        );
     }
 
     #[test]

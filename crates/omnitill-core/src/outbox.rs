@@ -111,8 +111,9 @@ pub(crate) fn append(
     payload: &impl Serialize,
     created_at_ms: i64,
 ) -> CoreResult<()> {
-    let json = serde_json::to_string(payload)
-        .map_err(|e| crate::error::CoreError::BadInput(format!("operation cannot be encoded: {e}")))?;
+    let json = serde_json::to_string(payload).map_err(|e| {
+        crate::error::CoreError::BadInput(format!("operation cannot be encoded: {e}"))
+    })?;
     conn.prepare_cached(
         "INSERT INTO outbox (seq, op_id, op_type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?

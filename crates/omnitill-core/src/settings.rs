@@ -119,11 +119,7 @@ pub fn validate_printer_address(address: &str) -> Result<(), CoreError> {
     }
     match trimmed.rsplit_once(':') {
         None => Ok(()),
-        Some((host, port))
-            if !host.is_empty() && !host.contains(':') && port.parse::<u16>().is_ok_and(|p| p != 0) =>
-        {
-            Ok(())
-        }
+        Some((host, port)) if is_host(host) && port.parse::<u16>().is_ok_and(|p| p != 0) => Ok(()),
         Some(_) => Err(bad()),
     }
 }
@@ -145,6 +141,14 @@ pub(crate) fn put(conn: &Connection, key: &str, value: &str) -> Result<(), CoreE
     Ok(())
 }
 
+/// A host name, an IPv4 address, or an IPv6 address in brackets.
+fn is_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty() && !host.contains(':')
+}
+
 fn corrupt(key: &str, value: &str) -> CoreError {
     CoreError::DatabaseRefused(format!("setting {key} holds an unreadable value {value:?}"))
 }
@@ -153,7 +157,11 @@ fn get_or(conn: &Connection, key: &str, default: &str) -> Result<String, CoreErr
     Ok(get(conn, key)?.unwrap_or_else(|| default.to_owned()))
 }
 
-fn get_number<T: std::str::FromStr>(conn: &Connection, key: &str, default: &str) -> Result<T, CoreError> {
+fn get_number<T: std::str::FromStr>(
+    conn: &Connection,
+    key: &str,
+    default: &str,
+) -> Result<T, CoreError> {
     let value = get_or(conn, key, default)?;
     value.parse().map_err(|_| corrupt(key, &value))
 }
@@ -164,7 +172,8 @@ pub(crate) fn load_store(conn: &Connection) -> Result<StoreInfo, CoreError> {
         name: get_or(conn, "store_name", "Omnitill store")?,
         currency: get_or(conn, "currency", "TWD")?,
         currency_exponent: get_number(conn, "currency_exponent", "2")?,
-        tax_mode: TaxMode::parse(&tax_mode_text).ok_or_else(|| corrupt("tax_mode", &tax_mode_text))?,
+        tax_mode: TaxMode::parse(&tax_mode_text)
+            .ok_or_else(|| corrupt("tax_mode", &tax_mode_text))?,
         cash_rounding_minor: get_number(conn, "cash_rounding_minor", "1")?,
         utc_offset_minutes: get_number(conn, "utc_offset_minutes", "0")?,
     })
@@ -174,7 +183,8 @@ pub(crate) fn load_settings(conn: &Connection) -> Result<Settings, CoreError> {
     let store = load_store(conn)?;
     let language_text = get_or(conn, "language", "en")?;
     Ok(Settings {
-        language: Language::parse(&language_text).ok_or_else(|| corrupt("language", &language_text))?,
+        language: Language::parse(&language_text)
+            .ok_or_else(|| corrupt("language", &language_text))?,
         idle_lock_seconds: get_number(conn, "idle_lock_seconds", "300")?,
         printer_address: get(conn, "printer_address")?.filter(|a| !a.is_empty()),
         cash_rounding_minor: store.cash_rounding_minor,
@@ -185,13 +195,25 @@ pub(crate) fn load_settings(conn: &Connection) -> Result<Settings, CoreError> {
 pub(crate) fn save_settings(conn: &Connection, settings: &Settings) -> Result<(), CoreError> {
     settings.validate()?;
     put(conn, "language", settings.language.as_str())?;
-    put(conn, "idle_lock_seconds", &settings.idle_lock_seconds.to_string())?;
+    put(
+        conn,
+        "idle_lock_seconds",
+        &settings.idle_lock_seconds.to_string(),
+    )?;
     put(
         conn,
         "printer_address",
-        settings.printer_address.as_deref().map(str::trim).unwrap_or(""),
+        settings
+            .printer_address
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(""),
     )?;
-    put(conn, "cash_rounding_minor", &settings.cash_rounding_minor.to_string())?;
+    put(
+        conn,
+        "cash_rounding_minor",
+        &settings.cash_rounding_minor.to_string(),
+    )?;
     put(conn, "tax_mode", settings.tax_mode.as_str())?;
     Ok(())
 }
@@ -202,11 +224,32 @@ mod tests {
 
     #[test]
     fn printer_addresses_are_checked() {
-        for good in ["127.0.0.1:9100", "printer.local", "10.0.0.5", "pos-printer:9101"] {
-            assert!(validate_printer_address(good).is_ok(), "{good} is a usable address");
+        for good in [
+            "127.0.0.1:9100",
+            "printer.local",
+            "10.0.0.5",
+            "pos-printer:9101",
+            "[::1]:9100",
+        ] {
+            assert!(
+                validate_printer_address(good).is_ok(),
+                "{good} is a usable address"
+            );
         }
-        for bad in ["", " ", "host:", ":9100", "host:0", "host:99999", "a b:9100", "::1:9100"] {
-            assert!(validate_printer_address(bad).is_err(), "{bad:?} must be refused");
+        for bad in [
+            "",
+            " ",
+            "host:",
+            ":9100",
+            "host:0",
+            "host:99999",
+            "a b:9100",
+            "::1:9100",
+        ] {
+            assert!(
+                validate_printer_address(bad).is_err(),
+                "{bad:?} must be refused"
+            );
         }
     }
 }

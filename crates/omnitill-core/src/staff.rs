@@ -6,8 +6,8 @@
 //! checked. Five wrong PINs in a row lock that
 //! staff code for a minute, which stops guessing at an unattended till.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -101,12 +101,23 @@ pub fn hash_pin(pin: &str) -> CoreResult<String> {
 }
 
 /// Adds a staff member. `code` is what they type at the login screen.
-pub fn add_staff(conn: &Connection, id: &str, code: &str, name: &str, role: Role, pin: &str) -> CoreResult<()> {
+pub fn add_staff(
+    conn: &Connection,
+    id: &str,
+    code: &str,
+    name: &str,
+    role: Role,
+    pin: &str,
+) -> CoreResult<()> {
     if code.is_empty() || code.len() > 16 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(CoreError::BadInput("a staff code is 1 to 16 letters or digits".into()));
+        return Err(CoreError::BadInput(
+            "a staff code is 1 to 16 letters or digits".into(),
+        ));
     }
     if name.trim().is_empty() || name.chars().count() > 80 {
-        return Err(CoreError::BadInput("a staff name is 1 to 80 characters".into()));
+        return Err(CoreError::BadInput(
+            "a staff name is 1 to 80 characters".into(),
+        ));
     }
     let hash = hash_pin(pin)?;
     conn.execute(
@@ -127,7 +138,12 @@ struct StaffRow {
 }
 
 /// Checks a staff code and PIN. Wrong PINs count towards a lock-out; a right one resets it.
-pub fn verify(conn: &Connection, code: &str, pin: &str, now: DateTime<Utc>) -> CoreResult<StaffSession> {
+pub fn verify(
+    conn: &Connection,
+    code: &str,
+    pin: &str,
+    now: DateTime<Utc>,
+) -> CoreResult<StaffSession> {
     let code = code.trim();
     if code.is_empty() || code.len() > 16 || pin.len() > 8 {
         return Err(CoreError::WrongPin);
@@ -153,19 +169,40 @@ pub fn verify(conn: &Connection, code: &str, pin: &str, now: DateTime<Utc>) -> C
     let Some((id, code, name, role, pin_hash, failed_attempts, locked_until)) = row else {
         return Err(CoreError::WrongPin);
     };
-    let role = Role::parse(&role)
-        .ok_or_else(|| CoreError::DatabaseRefused(format!("staff {code} has an unknown role {role:?}")))?;
-    let staff = StaffRow { id, code, name, role, pin_hash, failed_attempts, locked_until };
+    let role = Role::parse(&role).ok_or_else(|| {
+        CoreError::DatabaseRefused(format!("staff {code} has an unknown role {role:?}"))
+    })?;
+    let staff = StaffRow {
+        id,
+        code,
+        name,
+        role,
+        pin_hash,
+        failed_attempts,
+        locked_until,
+    };
     let now_ms = now.timestamp_millis();
     if staff.locked_until > now_ms {
         return Err(CoreError::LockedOut(staff.code));
     }
-    let parsed = PasswordHash::new(&staff.pin_hash)
-        .map_err(|_| CoreError::DatabaseRefused(format!("staff {} has a damaged PIN hash", staff.code)))?;
-    if Argon2::default().verify_password(pin.as_bytes(), &parsed).is_err() {
+    let parsed = PasswordHash::new(&staff.pin_hash).map_err(|_| {
+        CoreError::DatabaseRefused(format!("staff {} has a damaged PIN hash", staff.code))
+    })?;
+    if Argon2::default()
+        .verify_password(pin.as_bytes(), &parsed)
+        .is_err()
+    {
         let failed = staff.failed_attempts + 1;
-        let locked_until = if failed >= MAX_FAILED_ATTEMPTS { now_ms + LOCKOUT_MILLIS } else { 0 };
-        let failed = if failed >= MAX_FAILED_ATTEMPTS { 0 } else { failed };
+        let locked_until = if failed >= MAX_FAILED_ATTEMPTS {
+            now_ms + LOCKOUT_MILLIS
+        } else {
+            0
+        };
+        let failed = if failed >= MAX_FAILED_ATTEMPTS {
+            0
+        } else {
+            failed
+        };
         conn.execute(
             "UPDATE staff SET failed_attempts = ?2, locked_until = ?3 WHERE id = ?1",
             params![staff.id, failed, locked_until],
@@ -187,7 +224,12 @@ pub fn verify(conn: &Connection, code: &str, pin: &str, now: DateTime<Utc>) -> C
 }
 
 /// Checks a manager's code and PIN for one approval.
-pub fn approve(conn: &Connection, code: &str, pin: &str, now: DateTime<Utc>) -> CoreResult<ManagerApproval> {
+pub fn approve(
+    conn: &Connection,
+    code: &str,
+    pin: &str,
+    now: DateTime<Utc>,
+) -> CoreResult<ManagerApproval> {
     let session = verify(conn, code, pin, now)?;
     ManagerApproval::from_session(&session)
 }

@@ -83,7 +83,11 @@ impl Till {
     }
 
     /// Changes settings. Only a manager may.
-    pub fn update_settings(&mut self, session: &StaffSession, new: &Settings) -> CoreResult<Settings> {
+    pub fn update_settings(
+        &mut self,
+        session: &StaffSession,
+        new: &Settings,
+    ) -> CoreResult<Settings> {
         if !session.is_manager() {
             return Err(CoreError::NotManager);
         }
@@ -115,7 +119,12 @@ impl Till {
         };
         self.conn.execute(
             "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![now.timestamp_millis(), staff_id, action, format!("staff code {}", code.trim())],
+            params![
+                now.timestamp_millis(),
+                staff_id,
+                action,
+                format!("staff code {}", code.trim())
+            ],
         )?;
         result
     }
@@ -222,25 +231,27 @@ impl Till {
 
     /// Stock on hand in this till's view: the sum of its movements.
     pub fn stock_on_hand(&self, sku: &str) -> CoreResult<i64> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
                  JOIN product p ON p.id = m.product_id WHERE p.sku = ?1",
-                [sku],
-                |row| row.get(0),
-            )?)
+            [sku],
+            |row| row.get(0),
+        )?)
     }
 }
 
 fn ensure_device(conn: &Connection, clock: &dyn Clock) -> CoreResult<Device> {
     let existing = conn
-        .query_row("SELECT device_id, receipt_prefix FROM device WHERE id = 1", [], |row| {
-            Ok(Device {
-                device_id: row.get(0)?,
-                receipt_prefix: row.get(1)?,
-            })
-        })
+        .query_row(
+            "SELECT device_id, receipt_prefix FROM device WHERE id = 1",
+            [],
+            |row| {
+                Ok(Device {
+                    device_id: row.get(0)?,
+                    receipt_prefix: row.get(1)?,
+                })
+            },
+        )
         .optional()?;
     if let Some(device) = existing {
         return Ok(device);
@@ -255,7 +266,11 @@ fn ensure_device(conn: &Connection, clock: &dyn Clock) -> CoreResult<Device> {
     };
     conn.execute(
         "INSERT INTO device (id, device_id, receipt_prefix, created_at) VALUES (1, ?1, ?2, ?3)",
-        params![device.device_id, device.receipt_prefix, clock.now().timestamp_millis()],
+        params![
+            device.device_id,
+            device.receipt_prefix,
+            clock.now().timestamp_millis()
+        ],
     )?;
     Ok(device)
 }

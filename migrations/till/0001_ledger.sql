@@ -58,7 +58,7 @@ CREATE VIRTUAL TABLE product_fts USING fts5 (
 -- Search for one- and two-character queries: each CJK character and CJK bigram of a name is a
 -- token, and each other word is a token for prefix queries. Filled by core (see catalog.rs).
 CREATE VIRTUAL TABLE product_short_fts USING fts5 (
-    grams, content = '', contentless_delete = 1, tokenize = 'unicode61', prefix = '1 2'
+    grams, content = '', contentless_delete = 1, tokenize = 'unicode61', prefix = '1 2 3'
 );
 
 CREATE TRIGGER product_fts_insert AFTER INSERT ON product BEGIN
@@ -182,6 +182,8 @@ CREATE TABLE outbox (
     created_at INTEGER NOT NULL,
     acked_at   INTEGER
 );
+-- What is still to push, in order, without scanning the acknowledged history.
+CREATE INDEX outbox_pending ON outbox (seq, created_at) WHERE acked_at IS NULL;
 
 CREATE TABLE audit (
     id         INTEGER PRIMARY KEY,

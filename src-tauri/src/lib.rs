@@ -43,6 +43,33 @@ pub fn open_till(options: &Options) -> Result<Till, ApiError> {
     Ok(till)
 }
 
+/// How often the background thread copies the write-ahead log into the ledger file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Checkpoints the ledger from its own connection every few seconds, so commits at the counter
+/// never stall on a checkpoint. The thread ends with the process.
+fn spawn_checkpointer(path: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("ledger-checkpoint".into())
+        .spawn(move || {
+            let checkpointer = match omnitill_core::db::Checkpointer::open(&path) {
+                Ok(checkpointer) => checkpointer,
+                Err(error) => {
+                    eprintln!("omnitill: background checkpoints are off: {error}");
+                    return;
+                }
+            };
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                // A busy moment only defers the copy to the next round.
+                let _ = checkpointer.checkpoint();
+            }
+        });
+    if let Err(error) = spawned {
+        eprintln!("omnitill: background checkpoints are off: {error}");
+    }
+}
+
 pub fn run() {
     let started = Instant::now();
     let options = match args::parse(
@@ -57,14 +84,17 @@ pub fn run() {
         }
     };
     let (shell, startup_error) = match open_till(&options) {
-        Ok(till) => (
-            Some(Mutex::new(Shell {
-                till,
-                session: None,
-                cart: Cart::new(),
-            })),
-            None,
-        ),
+        Ok(till) => {
+            spawn_checkpointer(till.path().to_owned());
+            (
+                Some(Mutex::new(Shell {
+                    till,
+                    session: None,
+                    cart: Cart::new(),
+                })),
+                None,
+            )
+        }
         Err(error) => {
             eprintln!("omnitill: {}", error.message);
             (None, Some(error))

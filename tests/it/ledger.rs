@@ -331,6 +331,9 @@ fn search_finds_chinese_substrings_of_any_length_and_english_words() {
         ("cotton tee", "Cotton Tee"),
         ("te", "Te"),
         ("TEA-DDO", "凍頂烏龍茶"),
+        ("烏龍 75g", "Oolong 75g"),
+        ("oolong 凍頂", "凍頂烏龍茶"),
+        ("tee 棉", "Cotton Tee"),
     ];
     for (query, expected) in cases {
         let hits = t.till.search(query).expect("search runs");

@@ -33,6 +33,13 @@ pub struct App {
 /// Resident memory once ready, in KiB.
 pub struct Memory {
     pub app_kib: u64,
+    /// The app's `RssAnon`, `RssFile` and `RssShmem` lines, to say where its memory is.
+    pub app_breakdown: String,
+    /// Proportional set size: shared library pages counted once across the processes sharing
+    /// them (WebKitGTK's libraries are shared with its web process).
+    pub app_pss_kib: Option<u64>,
+    /// The app's own anonymous memory (heap, stacks), `RssAnon`.
+    pub app_anon_kib: Option<u64>,
     pub descendants_kib: u64,
     /// The processes below the app, as (pid, name, KiB).
     pub descendants: Vec<(u32, String, u64)>,
@@ -57,7 +64,10 @@ impl App {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.binary.display()))?;
-        let stdout = child.stdout.take().context("the app's stdout was not captured")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("the app's stdout was not captured")?;
         let (ready_tx, ready_rx) = mpsc::channel();
         // The reader keeps draining stdout after the ready line, so the app never blocks on it.
         thread::spawn(move || {
@@ -74,10 +84,17 @@ impl App {
                 let _ = child.kill();
                 let _ = child.wait();
                 let why = match reason {
-                    mpsc::RecvTimeoutError::Timeout => format!("no ready line within {READY_TIMEOUT:?}"),
-                    mpsc::RecvTimeoutError::Disconnected => "it exited without a ready line".to_owned(),
+                    mpsc::RecvTimeoutError::Timeout => {
+                        format!("no ready line within {READY_TIMEOUT:?}")
+                    }
+                    mpsc::RecvTimeoutError::Disconnected => {
+                        "it exited without a ready line".to_owned()
+                    }
                 };
-                bail!("the app did not become ready: {why}; its stderr ends with:\n{}", self.log_tail())
+                bail!(
+                    "the app did not become ready: {why}; its stderr ends with:\n{}",
+                    self.log_tail()
+                )
             }
         }
     }
@@ -121,8 +138,20 @@ fn read_memory(pid: u32) -> Result<Memory> {
             Some((child, process_name(child), rss))
         })
         .collect();
+    let app_breakdown = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("Rss"))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let app_pss_kib = kib_line(&format!("/proc/{pid}/smaps_rollup"), "Pss:");
+    let app_anon_kib = kib_line(&format!("/proc/{pid}/status"), "RssAnon:");
     Ok(Memory {
         app_kib,
+        app_breakdown,
+        app_pss_kib,
+        app_anon_kib,
         descendants_kib: descendants.iter().map(|(_, _, rss)| rss).sum(),
         descendants,
     })
@@ -154,15 +183,34 @@ fn stop(child: &mut Child, helpers: &[u32]) -> Result<()> {
         child.wait()?;
     }
     let deadline = Instant::now() + Duration::from_secs(3);
-    while helpers.iter().any(|pid| Path::new(&format!("/proc/{pid}")).exists()) && Instant::now() < deadline {
+    while helpers
+        .iter()
+        .any(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        && Instant::now() < deadline
+    {
         thread::sleep(Duration::from_millis(50));
     }
     for pid in helpers {
         if Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
         }
     }
     Ok(())
+}
+
+/// The KiB figure of the first line starting with `label` in a /proc file.
+fn kib_line(path: &str, label: &str) -> Option<u64> {
+    fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find(|line| line.starts_with(label))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// `VmRSS` of a process, in KiB.
@@ -224,7 +272,11 @@ mod tests {
 
     #[test]
     fn parent_pid_is_read_after_the_process_name() {
-        assert_eq!(parent_of("42 (omnitill) S 7 42 42 0"), Some(7), "the field after the state is the parent");
+        assert_eq!(
+            parent_of("42 (omnitill) S 7 42 42 0"),
+            Some(7),
+            "the field after the state is the parent"
+        );
         assert_eq!(
             parent_of("43 (Web Content (x)) S 42 1 1 0"),
             Some(42),

@@ -28,7 +28,7 @@ use rusqlite::{Connection, Transaction, params};
 use crate::words;
 
 /// Bump when the generated data changes shape, so old cache entries are not reused.
-pub const DATA_VERSION: u32 = 1;
+pub const DATA_VERSION: u32 = 2;
 /// The seed of every random choice in generation.
 const SEED: u64 = 0x0A11_7111;
 /// The first 12 digits of generated EAN-13 codes are this plus the product number.
@@ -73,7 +73,7 @@ pub fn barcode(n: u64) -> String {
 
 /// Whether generated product `n` is for sale; one in 250 is discontinued.
 pub fn is_active(n: u64) -> bool {
-    n % 250 != 0
+    !n.is_multiple_of(250)
 }
 
 /// A random product number that can be sold.
@@ -172,8 +172,10 @@ fn generate(path: &Path, size: Size) -> Result<()> {
     let device = till.device().clone();
     let conn = till.connection_mut();
     let staff_id = |code: &str| -> Result<String> {
-        conn.query_row("SELECT id FROM staff WHERE code = ?1", [code], |row| row.get(0))
-            .with_context(|| format!("the demo store has no staff code {code}"))
+        conn.query_row("SELECT id FROM staff WHERE code = ?1", [code], |row| {
+            row.get(0)
+        })
+        .with_context(|| format!("the demo store has no staff code {code}"))
     };
     let refs = StoreRefs {
         receipt_prefix: device.receipt_prefix,
@@ -185,7 +187,10 @@ fn generate(path: &Path, size: Size) -> Result<()> {
     // Generation only: the file is not in place until it is complete, so nothing needs a
     // journal or durable commits, and consistency is by construction.
     let mode: String = conn.query_row("PRAGMA journal_mode = OFF", [], |row| row.get(0))?;
-    anyhow::ensure!(mode.eq_ignore_ascii_case("off"), "journal_mode stayed {mode}");
+    anyhow::ensure!(
+        mode.eq_ignore_ascii_case("off"),
+        "journal_mode stayed {mode}"
+    );
     conn.pragma_update(None, "synchronous", "OFF")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "cache_size", -GENERATION_CACHE_KIB)?;
@@ -208,7 +213,10 @@ fn generate(path: &Path, size: Size) -> Result<()> {
 
     // Back to what the till runs with.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "journal_mode stayed {mode}");
+    anyhow::ensure!(
+        mode.eq_ignore_ascii_case("wal"),
+        "journal_mode stayed {mode}"
+    );
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -239,7 +247,11 @@ fn product_name(rng: &mut impl Rng) -> String {
     name
 }
 
-fn insert_products(conn: &mut Connection, rng: &mut StdRng, count: u64) -> Result<Vec<GeneratedProduct>> {
+fn insert_products(
+    conn: &mut Connection,
+    rng: &mut StdRng,
+    count: u64,
+) -> Result<Vec<GeneratedProduct>> {
     let price_from = HISTORY_END_MS - HISTORY_SPAN_MS;
     let older_price_from = price_from - 365 * 24 * 3_600_000;
     let mut products = Vec::with_capacity(count as usize);
@@ -268,13 +280,15 @@ fn insert_product(
     let sku = sku(n);
     let zero_rated = rng.random_ratio(1, 20);
     let price_minor = rng.random_range(30..=3_000) * 100;
-    tx.prepare_cached("INSERT INTO product (sku, name, tax_class, active) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![
-            sku,
-            name,
-            if zero_rated { "zero" } else { "standard" },
-            is_active(n)
-        ])?;
+    tx.prepare_cached(
+        "INSERT INTO product (sku, name, tax_class, active) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        sku,
+        name,
+        if zero_rated { "zero" } else { "standard" },
+        is_active(n)
+    ])?;
     let id = tx.last_insert_rowid();
     // The trigram index is filled by the product trigger; the short-query index by core's grams.
     tx.prepare_cached("INSERT INTO product_short_fts (rowid, grams) VALUES (?1, ?2)")?
@@ -352,7 +366,11 @@ fn insert_sale(
     let sale_id = uuid_v7(rng, created_at);
     let op_id = uuid_v7(rng, created_at);
     let receipt_no = format!("{}-{i:06}", refs.receipt_prefix);
-    let staff_id = if rng.random_ratio(3, 20) { &refs.manager_id } else { &refs.cashier_id };
+    let staff_id = if rng.random_ratio(3, 20) {
+        &refs.manager_id
+    } else {
+        &refs.cashier_id
+    };
 
     let mut chosen: Vec<u64> = Vec::with_capacity(5);
     let line_count = rng.random_range(3..=5);
@@ -416,7 +434,11 @@ fn insert_sale(
         ("card", subtotal, subtotal, 0, Some(reference))
     } else {
         let due = money::round_to_increment(subtotal, 100);
-        let tendered = if rng.random_ratio(1, 4) { due } else { (due / 10_000 + 1) * 10_000 };
+        let tendered = if rng.random_ratio(1, 4) {
+            due
+        } else {
+            (due / 10_000 + 1) * 10_000
+        };
         ("cash", due, tendered, due - subtotal, None)
     };
     let change = tendered - amount;
@@ -500,7 +522,11 @@ mod tests {
             );
         }
         assert_ne!(sku(1), sku(11), "SKUs of different products must differ");
-        assert_eq!(sku(12), "SNK-0000012", "SKUs carry a department and the product number");
+        assert_eq!(
+            sku(12),
+            "APP-0000012",
+            "SKUs carry a department and the product number"
+        );
     }
 
     #[test]
@@ -514,7 +540,9 @@ mod tests {
                 "a name starts with Chinese words: {name}"
             );
             assert!(
-                name.split(' ').skip(1).any(|word| word.len() >= 3 && word.is_ascii()),
+                name.split(' ')
+                    .skip(1)
+                    .any(|word| word.len() >= 3 && word.is_ascii()),
                 "a name has English words: {name}"
             );
         }

@@ -1,1 +1,445 @@
-fn main(){}
+//! omnitill-bench: the till's performance report, printed as one table.
+//!
+//! It measures a till holding a realistic amount of data: `generate` makes (or finds in the
+//! cache under `target/bench-data/`) a ledger of 1,000,000 products and 1,000,000 past sales;
+//! each run works on a fresh copy of it. `measure` times barcode look-up, name search and the
+//! durable commit of a sale beside a raw SQLite baseline, in this process; `app` times the
+//! desktop app's cold start and reads its memory; `table` prints the report. Progress goes to
+//! stderr and the table to stdout. The exit code is 0 when targets are missed (it is a report,
+//! not a test) and 1 only when the benchmark itself cannot run.
+//!
+//! Usage: `omnitill-bench [--quick] [--skip-app]`. `--quick` uses 100,000 products and sales
+//! and fewer iterations; `--skip-app` leaves out the app's cold start and memory.
+
+mod app;
+mod generate;
+mod measure;
+mod table;
+mod words;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use omnitill_core::{SystemClock, Till};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::generate::Size;
+use crate::measure::QueryClass;
+use crate::table::{Table, Verdict, thousands};
+
+/// The ledger file's name inside the app's data directory.
+const LEDGER_FILE: &str = "till.sqlite3";
+/// The seed of the measurements' random choices.
+const MEASURE_SEED: u64 = 20_250_101;
+
+/// What one run measures, and how many times.
+struct Plan {
+    size: Size,
+    scan_iterations: usize,
+    search_per_class: usize,
+    commit_iterations: usize,
+    cold_starts: usize,
+    skip_app: bool,
+}
+
+impl Plan {
+    fn from_args() -> Result<Plan> {
+        let mut quick = false;
+        let mut skip_app = false;
+        for arg in std::env::args().skip(1) {
+            match arg.as_str() {
+                "--quick" => quick = true,
+                "--skip-app" => skip_app = true,
+                "-h" | "--help" => {
+                    println!("usage: omnitill-bench [--quick] [--skip-app]");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown option {other:?}; use --quick or --skip-app"),
+            }
+        }
+        Ok(if quick {
+            Plan {
+                size: Size {
+                    products: 100_000,
+                    sales: 100_000,
+                },
+                scan_iterations: 5_000,
+                search_per_class: 100,
+                commit_iterations: 300,
+                cold_starts: 3,
+                skip_app,
+            }
+        } else {
+            Plan {
+                size: Size {
+                    products: 1_000_000,
+                    sales: 1_000_000,
+                },
+                scan_iterations: 20_000,
+                search_per_class: 500,
+                commit_iterations: 2_000,
+                cold_starts: 5,
+                skip_app,
+            }
+        })
+    }
+}
+
+/// A directory for one run's copy of the ledger, removed when the run ends.
+struct RunDir(PathBuf);
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.0) {
+            eprintln!("omnitill-bench: could not remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omnitill-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let run_started = Instant::now();
+    let plan = Plan::from_args()?;
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let bin_dir = exe
+        .parent()
+        .context("this program has no directory")?
+        .to_owned();
+    let target_dir = bin_dir
+        .parent()
+        .context("this program is not in a target directory")?;
+    let cache_dir = target_dir.join("bench-data");
+
+    let dataset = generate::ensure(&cache_dir, plan.size)?;
+    let run_dir = RunDir(cache_dir.join(format!("run-{}", std::process::id())));
+    fs::create_dir_all(&run_dir.0)
+        .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
+    let ledger = run_dir.0.join(LEDGER_FILE);
+    let copy_started = Instant::now();
+    let ledger_bytes = fs::copy(&dataset.path, &ledger).with_context(|| {
+        format!(
+            "cannot copy {} to {}",
+            dataset.path.display(),
+            ledger.display()
+        )
+    })?;
+    eprintln!(
+        "copied the ledger ({:.2} GB) for this run in {:.1} s",
+        ledger_bytes as f64 / 1e9,
+        copy_started.elapsed().as_secs_f64()
+    );
+
+    let mut table = Table::default();
+    let mut rng = StdRng::seed_from_u64(MEASURE_SEED);
+    {
+        let mut till = Till::open(&ledger, Arc::new(SystemClock))
+            .with_context(|| format!("cannot open {}", ledger.display()))?;
+        data_rows(&mut table, &till, &dataset, ledger_bytes)?;
+        let products = dataset.size.products;
+
+        eprintln!("timing barcode look-up ({} scans)", plan.scan_iterations);
+        let scans = measure::barcode_lookup(&till, &mut rng, products, plan.scan_iterations)?;
+        table.duration("barcode look-up p50", scans.p50(), None);
+        table.duration(
+            "barcode look-up p99",
+            scans.p99(),
+            Some((Duration::from_micros(500), "< 0.5 ms")),
+        );
+
+        eprintln!(
+            "timing name search ({} queries)",
+            plan.search_per_class * QueryClass::ALL.len()
+        );
+        let search = measure::name_search(&till, &mut rng, products, plan.search_per_class)?;
+        let ten_ms = Some((Duration::from_millis(10), "< 10 ms"));
+        table.duration("name search p50, all queries", search.all.p50(), None);
+        table.duration("name search p99, all queries", search.all.p99(), ten_ms);
+        for (class, samples) in &search.by_class {
+            table.duration(
+                format!("  search p99, {}", class.label()),
+                samples.p99(),
+                ten_ms,
+            );
+            let empty = search.empty_by_class.get(class).copied().unwrap_or(0);
+            if empty > 0 {
+                eprintln!(
+                    "  {empty} of {} {} queries found nothing",
+                    samples.len(),
+                    class.label()
+                );
+            }
+        }
+
+        eprintln!(
+            "timing durable commits ({} sales and {} baseline commits)",
+            plan.commit_iterations, plan.commit_iterations
+        );
+        let commits = measure::commits(&mut till, &mut rng, products, plan.commit_iterations)?;
+        let two_ms = Some((Duration::from_millis(2), "< 2 ms"));
+        table.duration(
+            "complete sale, 5 lines, durable p50",
+            commits.till.p50(),
+            None,
+        );
+        table.duration(
+            "complete sale, 5 lines, durable p99",
+            commits.till.p99(),
+            two_ms,
+        );
+        table.duration(
+            "baseline raw SQLite commit p50",
+            commits.baseline.p50(),
+            None,
+        );
+        table.duration(
+            "baseline raw SQLite commit p99",
+            commits.baseline.p99(),
+            None,
+        );
+        let baseline_p99 = commits.baseline.p99().as_secs_f64();
+        let ratio = if baseline_p99 > 0.0 {
+            commits.till.p99().as_secs_f64() / baseline_p99
+        } else {
+            f64::INFINITY
+        };
+        table.row(
+            "commit p99 / baseline p99",
+            format!("{ratio:.2}"),
+            "x",
+            "≤ 4",
+            Verdict::from_check(ratio <= 4.0),
+        );
+        eprintln!(
+            "  each commit wrote an outbox payload of about {} bytes",
+            commits.payload_bytes
+        );
+    }
+
+    if plan.skip_app {
+        eprintln!("skipping the app's cold start and memory (--skip-app)");
+    } else {
+        app_rows(&mut table, &plan, &bin_dir, &run_dir.0)?;
+    }
+
+    println!();
+    print!("{}", table.render());
+    println!();
+    println!(
+        "data: {} products, {} past sales; generation {:.1} s ({}); this run {:.1} s",
+        thousands(dataset.size.products),
+        thousands(dataset.size.sales),
+        dataset.generation_secs,
+        if dataset.generated_now {
+            "this run"
+        } else {
+            "cached from an earlier run"
+        },
+        run_started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Rows that say what data the measurements ran on.
+fn data_rows(
+    table: &mut Table,
+    till: &Till,
+    dataset: &generate::Dataset,
+    ledger_bytes: u64,
+) -> Result<()> {
+    let count = |sql: &str| -> Result<u64> {
+        let n: i64 = till.connection().query_row(sql, [], |row| row.get(0))?;
+        Ok(n.unsigned_abs())
+    };
+    let products = count("SELECT count(*) FROM product")?;
+    let sales = count("SELECT count(*) FROM sale")?;
+    let (want_products, want_sales) = (dataset.size.products, dataset.size.sales);
+    table.row(
+        "catalog",
+        thousands(products),
+        "products",
+        &format!("≥ {}", thousands(want_products)),
+        Verdict::from_check(products >= want_products),
+    );
+    table.row(
+        "ledger",
+        thousands(sales),
+        "past sales",
+        &format!("≥ {}", thousands(want_sales)),
+        Verdict::from_check(sales >= want_sales),
+    );
+    table.row(
+        "ledger file",
+        format!("{:.2}", ledger_bytes as f64 / 1e9),
+        "GB",
+        "—",
+        Verdict::Info,
+    );
+    let how = if dataset.generated_now {
+        "data generation (this run)"
+    } else {
+        "data generation (cached)"
+    };
+    table.row(
+        how,
+        format!("{:.1}", dataset.generation_secs),
+        "s",
+        "—",
+        Verdict::Info,
+    );
+    Ok(())
+}
+
+/// Cold start and memory of the app, or rows that say why they could not be measured.
+fn app_rows(table: &mut Table, plan: &Plan, bin_dir: &Path, data_dir: &Path) -> Result<()> {
+    let binary = bin_dir.join("omnitill");
+    let problem = if std::env::var_os("DISPLAY").is_none() {
+        Some("no DISPLAY (run through scripts/bench, or pass --skip-app)".to_owned())
+    } else if !binary.is_file() {
+        Some(format!("{} is not built", binary.display()))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        eprintln!("cannot measure the app: {problem}");
+        table.row(
+            "cold start to ready screen",
+            "not measured",
+            "",
+            "< 1 s",
+            Verdict::Miss,
+        );
+        table.row(
+            "RSS, till process",
+            "not measured",
+            "",
+            "< 150 MB",
+            Verdict::Miss,
+        );
+        return Ok(());
+    }
+    let app = app::App {
+        binary,
+        data_dir: data_dir.to_owned(),
+        log: data_dir.join("app-stderr.log"),
+    };
+
+    eprintln!("timing {} cold starts of the app", plan.cold_starts);
+    let mut starts = Vec::new();
+    let mut failure = None;
+    for run in 1..=plan.cold_starts {
+        match app.cold_start() {
+            Ok(ready) => {
+                eprintln!("  run {run}: ready after {} ms", ready.as_millis());
+                starts.push(ready);
+            }
+            Err(e) => {
+                eprintln!("  run {run} failed: {e:#}");
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = failure.filter(|_| starts.is_empty()) {
+        eprintln!("cannot measure the app: {e:#}");
+        table.row(
+            "cold start to ready screen",
+            "failed",
+            "",
+            "< 1 s",
+            Verdict::Miss,
+        );
+        table.row(
+            "RSS, till process",
+            "not measured",
+            "",
+            "< 150 MB",
+            Verdict::Miss,
+        );
+        return Ok(());
+    }
+    let all_runs: Vec<String> = starts.iter().map(|d| d.as_millis().to_string()).collect();
+    let mut sorted = starts.clone();
+    sorted.sort_unstable();
+    let median = sorted[(sorted.len() - 1) / 2];
+    let max = sorted[sorted.len() - 1];
+    let one_s = Some((Duration::from_secs(1), "< 1 s"));
+    table.duration(
+        format!("cold start to ready screen, median of {}", starts.len()),
+        median,
+        one_s,
+    );
+    table.duration("cold start to ready screen, max", max, one_s);
+    table.row(
+        "  cold start, each run in order",
+        all_runs.join(", "),
+        "ms",
+        "—",
+        Verdict::Info,
+    );
+
+    eprintln!("reading the app's memory once ready");
+    match app.memory() {
+        Ok(memory) => {
+            eprintln!("  till process: {}", memory.app_breakdown);
+            for (pid, name, kib) in &memory.descendants {
+                eprintln!(
+                    "  helper process {pid} {name}: {:.1} MB",
+                    *kib as f64 * 1024.0 / 1e6
+                );
+            }
+            let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+            let own = mb(memory.app_kib);
+            table.row(
+                "RSS, till process",
+                format!("{own:.1}"),
+                "MB",
+                "< 150 MB",
+                Verdict::from_check(own < 150.0),
+            );
+            if let Some(pss) = memory.app_pss_kib {
+                table.row(
+                    "  PSS, till process (shared pages split)",
+                    format!("{:.1}", mb(pss)),
+                    "MB",
+                    "—",
+                    Verdict::Info,
+                );
+            }
+            if let Some(anon) = memory.app_anon_kib {
+                table.row(
+                    "  anonymous (heap), till process",
+                    format!("{:.1}", mb(anon)),
+                    "MB",
+                    "—",
+                    Verdict::Info,
+                );
+            }
+            table.row(
+                format!("RSS, till + web processes ({})", memory.descendants.len()),
+                format!("{:.1}", mb(memory.app_kib + memory.descendants_kib)),
+                "MB",
+                "—",
+                Verdict::Info,
+            );
+        }
+        Err(e) => {
+            eprintln!("cannot read the app's memory: {e:#}");
+            table.row("RSS, till process", "failed", "", "< 150 MB", Verdict::Miss);
+        }
+    }
+    Ok(())
+}

@@ -25,6 +25,8 @@ const WARM_UP: usize = 50;
 const LINES_PER_SALE: usize = 5;
 /// Baseline sales and their outbox rows use numbers from here up, far above the till's own.
 const BASELINE_SEQ_BASE: i64 = 2_000_000_000;
+/// How often the background connection checkpoints during the commit loop.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Timings of one measurement.
 #[derive(Debug, Clone, Default)]
@@ -62,14 +64,21 @@ impl Samples {
 }
 
 /// Times `Till::scan` on random barcodes of sellable generated products.
-pub fn barcode_lookup(till: &Till, rng: &mut impl Rng, products: u64, iterations: usize) -> Result<Samples> {
+pub fn barcode_lookup(
+    till: &Till,
+    rng: &mut impl Rng,
+    products: u64,
+    iterations: usize,
+) -> Result<Samples> {
     let codes: Vec<String> = (0..WARM_UP + iterations)
         .map(|_| generate::barcode(generate::random_active(rng, products)))
         .collect();
     let mut samples = Vec::with_capacity(iterations);
     for (index, code) in codes.iter().enumerate() {
         let started = Instant::now();
-        let item = till.scan(code).with_context(|| format!("scanning {code}"))?;
+        let item = till
+            .scan(code)
+            .with_context(|| format!("scanning {code}"))?;
         let elapsed = started.elapsed();
         black_box(item);
         if index >= WARM_UP {
@@ -126,7 +135,9 @@ fn name_parts(till: &Till, n: u64) -> Result<NameParts> {
     let sku = generate::sku(n);
     let name: String = till
         .connection()
-        .query_row("SELECT name FROM product WHERE sku = ?1", [&sku], |row| row.get(0))
+        .query_row("SELECT name FROM product WHERE sku = ?1", [&sku], |row| {
+            row.get(0)
+        })
         .with_context(|| format!("product {sku} is missing from the generated catalog"))?;
     let mut tokens = name.split(' ');
     let chinese = tokens.next().unwrap_or_default().chars().collect();
@@ -134,7 +145,11 @@ fn name_parts(till: &Till, n: u64) -> Result<NameParts> {
         .filter(|word| word.len() >= 3 && word.chars().all(|ch| ch.is_ascii_alphabetic()))
         .map(str::to_owned)
         .collect();
-    Ok(NameParts { chinese, english, sku })
+    Ok(NameParts {
+        chinese,
+        english,
+        sku,
+    })
 }
 
 /// A random run of `len` characters of `chars`.
@@ -147,10 +162,14 @@ fn window(rng: &mut impl Rng, chars: &[char], len: usize) -> String {
 fn make_query(till: &Till, rng: &mut impl Rng, products: u64, class: QueryClass) -> Result<String> {
     loop {
         let parts = name_parts(till, rng.random_range(1..=products))?;
-        let english = parts.english.get(rng.random_range(0..parts.english.len().max(1)));
+        let english = parts
+            .english
+            .get(rng.random_range(0..parts.english.len().max(1)));
         let query = match class {
             QueryClass::ChineseOneChar => window(rng, &parts.chinese, 1),
-            QueryClass::ChineseTwoChars if parts.chinese.len() >= 2 => window(rng, &parts.chinese, 2),
+            QueryClass::ChineseTwoChars if parts.chinese.len() >= 2 => {
+                window(rng, &parts.chinese, 2)
+            }
             QueryClass::ChineseLong if parts.chinese.len() >= 3 => {
                 let len = rng.random_range(3..=parts.chinese.len().min(5));
                 window(rng, &parts.chinese, len)
@@ -197,7 +216,12 @@ pub struct SearchResult {
 }
 
 /// Times `Till::search` over `per_class` queries of each class, shuffled together.
-pub fn name_search(till: &Till, rng: &mut impl Rng, products: u64, per_class: usize) -> Result<SearchResult> {
+pub fn name_search(
+    till: &Till,
+    rng: &mut impl Rng,
+    products: u64,
+    per_class: usize,
+) -> Result<SearchResult> {
     let mut queries = Vec::with_capacity(per_class * QueryClass::ALL.len());
     for class in QueryClass::ALL {
         for _ in 0..per_class {
@@ -206,7 +230,10 @@ pub fn name_search(till: &Till, rng: &mut impl Rng, products: u64, per_class: us
     }
     queries.shuffle(rng);
     for (_, query) in queries.iter().take(WARM_UP) {
-        black_box(till.search(query).with_context(|| format!("searching {query:?}"))?);
+        black_box(
+            till.search(query)
+                .with_context(|| format!("searching {query:?}"))?,
+        );
     }
 
     let mut all = Vec::with_capacity(queries.len());
@@ -214,7 +241,9 @@ pub fn name_search(till: &Till, rng: &mut impl Rng, products: u64, per_class: us
     let mut empty_by_class: BTreeMap<QueryClass, usize> = BTreeMap::new();
     for (class, query) in &queries {
         let started = Instant::now();
-        let hits = till.search(query).with_context(|| format!("searching {query:?}"))?;
+        let hits = till
+            .search(query)
+            .with_context(|| format!("searching {query:?}"))?;
         let elapsed = started.elapsed();
         if hits.is_empty() {
             *empty_by_class.entry(*class).or_default() += 1;
@@ -241,7 +270,12 @@ pub struct CommitResult {
 }
 
 /// A cart of `LINES_PER_SALE` different scanned products, paid by card.
-fn card_paid_cart(till: &Till, rng: &mut impl Rng, products: u64, rules: PricingRules) -> Result<Cart> {
+fn card_paid_cart(
+    till: &Till,
+    rng: &mut impl Rng,
+    products: u64,
+    rules: PricingRules,
+) -> Result<Cart> {
     let mut chosen: Vec<u64> = Vec::with_capacity(LINES_PER_SALE);
     while chosen.len() < LINES_PER_SALE {
         let n = generate::random_active(rng, products);
@@ -252,7 +286,9 @@ fn card_paid_cart(till: &Till, rng: &mut impl Rng, products: u64, rules: Pricing
     let mut cart = Cart::new();
     for n in chosen {
         let code = generate::barcode(n);
-        let item = till.scan(&code).with_context(|| format!("scanning {code}"))?;
+        let item = till
+            .scan(&code)
+            .with_context(|| format!("scanning {code}"))?;
         cart.add_item(item, 1)?;
     }
     let due = cart.totals(rules).due_minor;
@@ -275,7 +311,13 @@ struct BaselineSale {
     payload: String,
 }
 
-fn baseline_sale(till: &Till, session: &StaffSession, cart: Cart, rules: PricingRules, index: usize) -> Result<BaselineSale> {
+fn baseline_sale(
+    till: &Till,
+    session: &StaffSession,
+    cart: Cart,
+    rules: PricingRules,
+    index: usize,
+) -> Result<BaselineSale> {
     let clock = till.clock();
     let sale_id = clock.new_id().to_string();
     let op_id = clock.new_id().to_string();
@@ -385,7 +427,12 @@ fn baseline_commit(conn: &mut Connection, sale: &BaselineSale) -> rusqlite::Resu
                 figures.tax_minor,
                 figures.total_minor,
             ])?;
-            insert_movement.execute(params![line.item.product_id, -line.quantity, sale.sale_id, sale.created_at])?;
+            insert_movement.execute(params![
+                line.item.product_id,
+                -line.quantity,
+                sale.sale_id,
+                sale.created_at
+            ])?;
         }
         let mut insert_tender = tx.prepare_cached(
             "INSERT INTO sale_tender (sale_id, tender_no, kind, amount_minor, tendered_minor,
@@ -419,27 +466,82 @@ fn baseline_commit(conn: &mut Connection, sale: &BaselineSale) -> rusqlite::Resu
 
 /// Times `Till::complete_sale` of a five-line card sale and the raw baseline, alternating which
 /// goes first, so both see the same file, cache and write-ahead log.
-pub fn commits(till: &mut Till, rng: &mut impl Rng, products: u64, iterations: usize) -> Result<CommitResult> {
+pub fn commits(
+    till: &mut Till,
+    rng: &mut impl Rng,
+    products: u64,
+    iterations: usize,
+) -> Result<CommitResult> {
     let (code, pin) = omnitill_core::demo::CASHIER;
-    let session = till.login(code, pin).context("the demo cashier cannot log in")?;
+    let session = till
+        .login(code, pin)
+        .context("the demo cashier cannot log in")?;
     let rules = till.pricing_rules()?;
-    let synchronous: i64 = till.connection().query_row("PRAGMA synchronous", [], |row| row.get(0))?;
-    let journal: String = till.connection().query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    let synchronous: i64 = till
+        .connection()
+        .query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+    let journal: String = till
+        .connection()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
     if synchronous != 2 || !journal.eq_ignore_ascii_case("wal") {
-        bail!("the till must run in WAL with synchronous=FULL (2), not {journal} with {synchronous}");
+        bail!(
+            "the till must run in WAL with synchronous=FULL (2), not {journal} with {synchronous}"
+        );
     }
 
+    // The app copies the write-ahead log back from a second connection in the background, so
+    // no sale pays for a checkpoint; do the same here, more often, since this loop commits far
+    // faster than a counter does.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpointer = {
+        let stop = stop.clone();
+        let path = till.path().to_owned();
+        std::thread::spawn(move || -> Result<()> {
+            let checkpointer = omnitill_core::db::Checkpointer::open(&path)?;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                checkpointer.checkpoint()?;
+            }
+            Ok(())
+        })
+    };
+    let measured = commit_loop(till, rng, products, iterations, &session, rules);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    checkpointer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the checkpoint thread panicked"))?
+        .context("background checkpoints")?;
+    measured
+}
+
+fn commit_loop(
+    till: &mut Till,
+    rng: &mut impl Rng,
+    products: u64,
+    iterations: usize,
+    session: &omnitill_core::StaffSession,
+    rules: omnitill_core::PricingRules,
+) -> Result<CommitResult> {
+    let session = session.clone();
     let mut till_samples = Vec::with_capacity(iterations);
     let mut baseline_samples = Vec::with_capacity(iterations);
     let mut payload_bytes = 0;
     for index in 0..WARM_UP + iterations {
         let cart = card_paid_cart(till, rng, products, rules)?;
-        let baseline = baseline_sale(till, &session, card_paid_cart(till, rng, products, rules)?, rules, index)?;
+        let baseline = baseline_sale(
+            till,
+            &session,
+            card_paid_cart(till, rng, products, rules)?,
+            rules,
+            index,
+        )?;
         payload_bytes = baseline.payload.len();
 
-        let mut time_till = |till: &mut Till| -> Result<Duration> {
+        let time_till = |till: &mut Till| -> Result<Duration> {
             let started = Instant::now();
-            let receipt = till.complete_sale(&session, &cart).context("completing a sale")?;
+            let receipt = till
+                .complete_sale(&session, &cart)
+                .context("completing a sale")?;
             let elapsed = started.elapsed();
             black_box(receipt);
             Ok(elapsed)
@@ -475,10 +577,26 @@ mod tests {
     #[test]
     fn percentiles_take_the_sample_at_ceil_q_n_minus_one() {
         let samples = Samples::from_unsorted((1..=200).rev().map(Duration::from_micros).collect());
-        assert_eq!(samples.p50(), Duration::from_micros(100), "p50 of 1..=200 is the 100th");
-        assert_eq!(samples.p99(), Duration::from_micros(198), "p99 of 1..=200 is the 198th");
+        assert_eq!(
+            samples.p50(),
+            Duration::from_micros(100),
+            "p50 of 1..=200 is the 100th"
+        );
+        assert_eq!(
+            samples.p99(),
+            Duration::from_micros(198),
+            "p99 of 1..=200 is the 198th"
+        );
         let one = Samples::from_unsorted(vec![Duration::from_micros(7)]);
-        assert_eq!(one.p99(), Duration::from_micros(7), "a single sample is every percentile");
-        assert_eq!(Samples::default().p99(), Duration::ZERO, "no samples report zero");
+        assert_eq!(
+            one.p99(),
+            Duration::from_micros(7),
+            "a single sample is every percentile"
+        );
+        assert_eq!(
+            Samples::default().p99(),
+            Duration::ZERO,
+            "no samples report zero"
+        );
     }
 }

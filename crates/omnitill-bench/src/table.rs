@@ -63,7 +63,7 @@ pub fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, ch) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -72,7 +72,14 @@ pub fn thousands(value: u64) -> String {
 }
 
 impl Table {
-    pub fn row(&mut self, metric: impl Into<String>, value: impl Into<String>, unit: &str, target: &str, verdict: Verdict) {
+    pub fn row(
+        &mut self,
+        metric: impl Into<String>,
+        value: impl Into<String>,
+        unit: &str,
+        target: &str,
+        verdict: Verdict,
+    ) {
         self.rows.push(Row {
             metric: metric.into(),
             value: value.into(),
@@ -83,10 +90,21 @@ impl Table {
     }
 
     /// A timing row. With a limit, the row is ok when the duration is below it.
-    pub fn duration(&mut self, metric: impl Into<String>, duration: Duration, limit: Option<(Duration, &str)>) {
+    pub fn duration(
+        &mut self,
+        metric: impl Into<String>,
+        duration: Duration,
+        limit: Option<(Duration, &str)>,
+    ) {
         let (value, unit) = duration_parts(duration);
         match limit {
-            Some((limit, target)) => self.row(metric, value, unit, target, Verdict::from_check(duration < limit)),
+            Some((limit, target)) => self.row(
+                metric,
+                value,
+                unit,
+                target,
+                Verdict::from_check(duration < limit),
+            ),
             None => self.row(metric, value, unit, "—", Verdict::Info),
         }
     }
@@ -106,7 +124,11 @@ impl Table {
                 row.value.clone(),
                 row.unit.clone(),
                 row.target.clone(),
-                if header_row { "ok?".to_owned() } else { row.verdict.as_str().to_owned() },
+                if header_row {
+                    "ok?".to_owned()
+                } else {
+                    row.verdict.as_str().to_owned()
+                },
             ]
         };
         let mut all = vec![cells(&header, true)];
@@ -126,7 +148,11 @@ impl Table {
                 .map(|(column, (cell, width))| {
                     let pad = " ".repeat(width - display_width(cell));
                     // Values are right-aligned so their digits line up.
-                    if column == 1 && index > 0 { format!("{pad}{cell}") } else { format!("{cell}{pad}") }
+                    if column == 1 && index > 0 {
+                        format!("{pad}{cell}")
+                    } else {
+                        format!("{cell}{pad}")
+                    }
                 })
                 .collect();
             let _ = writeln!(out, "| {} |", line.join(" | "));
@@ -143,8 +169,14 @@ impl Table {
 fn display_width(text: &str) -> usize {
     text.chars()
         .map(|ch| match ch as u32 {
-            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
-            | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD => 2,
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x20000..=0x3FFFD => 2,
             _ => 1,
         })
         .sum()
@@ -156,9 +188,18 @@ mod tests {
 
     #[test]
     fn durations_use_microseconds_below_a_millisecond() {
-        assert_eq!(duration_parts(Duration::from_nanos(38_250)), ("38.2".to_owned(), "µs"));
-        assert_eq!(duration_parts(Duration::from_micros(1_500)), ("1.50".to_owned(), "ms"));
-        assert_eq!(duration_parts(Duration::from_millis(812)), ("812".to_owned(), "ms"));
+        assert_eq!(
+            duration_parts(Duration::from_nanos(38_250)),
+            ("38.2".to_owned(), "µs")
+        );
+        assert_eq!(
+            duration_parts(Duration::from_micros(1_500)),
+            ("1.50".to_owned(), "ms")
+        );
+        assert_eq!(
+            duration_parts(Duration::from_millis(812)),
+            ("812".to_owned(), "ms")
+        );
     }
 
     #[test]
@@ -171,13 +212,33 @@ mod tests {
     #[test]
     fn rows_line_up_and_misses_are_marked() {
         let mut table = Table::default();
-        table.duration("barcode look-up p99", Duration::from_micros(40), Some((Duration::from_micros(500), "< 0.5 ms")));
-        table.duration("commit p99", Duration::from_millis(3), Some((Duration::from_millis(2), "< 2 ms")));
-        table.row("search p99, 1-char Chinese (茶)", "1.2", "ms", "—", Verdict::Info);
+        table.duration(
+            "barcode look-up p99",
+            Duration::from_micros(40),
+            Some((Duration::from_micros(500), "< 0.5 ms")),
+        );
+        table.duration(
+            "commit p99",
+            Duration::from_millis(3),
+            Some((Duration::from_millis(2), "< 2 ms")),
+        );
+        table.row(
+            "search p99, 1-char Chinese (茶)",
+            "1.2",
+            "ms",
+            "—",
+            Verdict::Info,
+        );
         let text = table.render();
         let widths: Vec<usize> = text.lines().map(display_width).collect();
-        assert!(widths.windows(2).all(|w| w[0] == w[1]), "every line has the same width:\n{text}");
+        assert!(
+            widths.windows(2).all(|w| w[0] == w[1]),
+            "every line has the same width:\n{text}"
+        );
         assert!(text.contains("| ok "), "a met target is marked ok:\n{text}");
-        assert!(text.contains("| MISS |"), "a missed target is marked MISS:\n{text}");
+        assert!(
+            text.contains("| MISS |"),
+            "a missed target is marked MISS:\n{text}"
+        );
     }
 }

@@ -86,6 +86,23 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// How one search term is looked up in `product_short_fts`: a CJK term of one or two characters
+/// is a token itself, a longer one is all its bigrams, and anything else is a word prefix.
+fn short_term_expr(term: &str) -> String {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.iter().all(|c| is_cjk(*c)) {
+        if chars.len() <= 2 {
+            return fts_phrase(term);
+        }
+        let bigrams: Vec<String> = chars
+            .windows(2)
+            .map(|pair| fts_phrase(&pair.iter().collect::<String>()))
+            .collect();
+        return format!("({})", bigrams.join(" AND "));
+    }
+    format!("{}*", fts_phrase(term))
+}
+
 /// Creates or replaces a product (matched by SKU), its barcodes and its price schedule.
 /// Every barcode must be a valid GTIN. Runs inside the caller's transaction.
 pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i64> {
@@ -234,43 +251,43 @@ pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<V
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    let (long, short): (Vec<&String>, Vec<&String>) =
-        terms.iter().partition(|t| t.chars().count() >= 3);
-
-    // Candidates come from one index; any remaining terms filter them.
-    let (sql, match_expr, filters): (&str, String, Vec<&String>) = if !long.is_empty() {
-        let expr = long
-            .iter()
-            .map(|t| fts_phrase(t))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+    // Every term of three or more characters: the trigram index answers exactly. Any shorter
+    // term: the short-gram index answers, with each CJK term as its characters or bigrams and
+    // each other term as a word prefix; the substrings are then checked here.
+    let all_long = terms.iter().all(|t| t.chars().count() >= 3);
+    let (sql, match_expr) = if all_long {
         (
             "SELECT rowid FROM product_fts WHERE product_fts MATCH ?1 LIMIT ?2",
-            expr,
-            short,
+            terms
+                .iter()
+                .map(|t| fts_phrase(t))
+                .collect::<Vec<_>>()
+                .join(" AND "),
         )
     } else {
-        let first = short[0];
-        let expr = if first.chars().all(is_cjk) {
-            fts_phrase(first)
-        } else {
-            format!("{}*", fts_phrase(first))
-        };
         (
             "SELECT rowid FROM product_short_fts WHERE product_short_fts MATCH ?1 LIMIT ?2",
-            expr,
-            short[1..].to_vec(),
+            terms
+                .iter()
+                .map(|t| short_term_expr(t))
+                .collect::<Vec<_>>()
+                .join(" AND "),
         )
     };
-    let fetch = if filters.is_empty() {
+    let fetch = if all_long {
         SEARCH_LIMIT
     } else {
-        SEARCH_LIMIT * 20
+        SEARCH_LIMIT * 10
     };
     let ids: Vec<i64> = conn
         .prepare_cached(sql)?
         .query_map(params![match_expr, fetch as i64], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
+    let filters: Vec<&String> = if all_long {
+        Vec::new()
+    } else {
+        terms.iter().collect()
+    };
 
     let mut hits = Vec::new();
     let mut load = conn.prepare_cached(

@@ -48,6 +48,7 @@ export interface StoreInfo {
   currency_exponent: number; // minor digits, e.g. 2
   tax_mode: TaxMode;
   cash_rounding_minor: number; // e.g. 10 = round cash to 0.10; 1 = no rounding
+  utc_offset_minutes: number; // the store's local time, e.g. 480 for Taipei (UTC+8)
 }
 
 export interface Settings {

@@ -18,6 +18,7 @@ const en = {
 
   "login.title": "Sign in",
   "login.locked": "The till is locked. The sale in progress is kept.",
+  "login.welcome": "Sign in with your staff code and PIN to start selling.",
   "login.code": "Staff code",
   "login.pin": "PIN",
   "login.submit": "Sign in",
@@ -43,6 +44,7 @@ const en = {
   "cart.discount": "Discount",
   "cart.total": "Line total",
   "cart.count": "{count} items",
+  "cart.countOne": "1 item",
   "cart.cartDiscount": "Cart discount {value}",
 
   "totals.subtotal": "Subtotal",
@@ -248,6 +250,7 @@ const zhHant: Record<MessageKey, string> = {
 
   "login.title": "登入",
   "login.locked": "收銀機已鎖定，進行中的交易會保留。",
+  "login.welcome": "請輸入員工代碼與密碼登入開始結帳。",
   "login.code": "員工代碼",
   "login.pin": "密碼",
   "login.submit": "登入",
@@ -273,6 +276,7 @@ const zhHant: Record<MessageKey, string> = {
   "cart.discount": "折扣",
   "cart.total": "小計",
   "cart.count": "共 {count} 件",
+  "cart.countOne": "共 1 件",
   "cart.cartDiscount": "整筆折扣 {value}",
 
   "totals.subtotal": "小計",

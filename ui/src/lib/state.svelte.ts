@@ -49,6 +49,10 @@ class AppState {
   language: Language = $derived(this.status?.settings?.language ?? "en");
   exponent: number = $derived(this.status?.store?.currency_exponent ?? 2);
   currency: string = $derived(this.status?.store?.currency ?? "");
+  // The store's offset from UTC; before the till answers, the machine's own.
+  utcOffset: number = $derived(
+    this.status?.store?.utc_offset_minutes ?? -new Date().getTimezoneOffset(),
+  );
   isManager: boolean = $derived(this.status?.session?.role === "manager");
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ageParts } from "./time";
+import { ageParts, formatClock, formatTimestamp } from "./time";
 
 describe("ageParts", () => {
   const now = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -15,5 +15,21 @@ describe("ageParts", () => {
     [10 * 86400, { value: 10, unit: "d" }],
   ] as [number, { value: number; unit: string }][])("%i seconds ago is %j", (seconds, expected) => {
     expect(ageParts(now - seconds * 1000, now), "age in the largest whole unit").toEqual(expected);
+  });
+});
+
+describe("store time", () => {
+  it.each([
+    [0, "02:50"],
+    [480, "10:50"], // Taipei, UTC+8
+    [-300, "21:50"], // New York winter, UTC-5, the day before
+  ] as [number, string][])("02:50 UTC at offset %i minutes is %s", (offset, expected) => {
+    const instant = new Date(Date.UTC(2026, 10, 23, 2, 50, 0));
+    expect(formatClock(instant, "en", offset), "the clock shows the store's local time").toBe(expected);
+  });
+
+  it("formats a receipt time in the store's time, not the machine's", () => {
+    const text = formatTimestamp("2026-11-23T10:50:00+08:00", "en", 480);
+    expect(text, "a Taipei receipt made at 10:50 reads 10:50").toContain("10:50");
   });
 });

@@ -6,27 +6,36 @@ export function localeFor(language: Language): string {
   return language === "zh-Hant" ? "zh-TW" : "en-GB";
 }
 
-// "14:05" in the till's local time zone.
-export function formatClock(date: Date, language: Language): string {
+// Times are shown in the store's local time, whatever the machine's time zone is, so the screen
+// agrees with the printed receipt. The instant is shifted by the store's offset and formatted
+// as UTC, which every engine supports.
+function inStoreTime(date: Date, offsetMinutes: number): Date {
+  return new Date(date.getTime() + offsetMinutes * 60_000);
+}
+
+// "14:05" in the store's local time.
+export function formatClock(date: Date, language: Language, offsetMinutes: number): string {
   return new Intl.DateTimeFormat(localeFor(language), {
     hour: "2-digit",
     minute: "2-digit",
     hour12: false,
-  }).format(date);
+    timeZone: "UTC",
+  }).format(inStoreTime(date, offsetMinutes));
 }
 
 // "Mon 3 Mar 2025" or "2025年3月3日 週一".
-export function formatDate(date: Date, language: Language): string {
+export function formatDate(date: Date, language: Language, offsetMinutes: number): string {
   return new Intl.DateTimeFormat(localeFor(language), {
     weekday: "short",
     year: "numeric",
     month: "short",
     day: "numeric",
-  }).format(date);
+    timeZone: "UTC",
+  }).format(inStoreTime(date, offsetMinutes));
 }
 
 // "3 Mar 14:05" for an RFC 3339 timestamp, or the text itself when it cannot be read.
-export function formatTimestamp(rfc3339: string, language: Language): string {
+export function formatTimestamp(rfc3339: string, language: Language, offsetMinutes: number): string {
   const date = new Date(rfc3339);
   if (Number.isNaN(date.getTime())) return rfc3339;
   return new Intl.DateTimeFormat(localeFor(language), {
@@ -35,7 +44,8 @@ export function formatTimestamp(rfc3339: string, language: Language): string {
     hour: "2-digit",
     minute: "2-digit",
     hour12: false,
-  }).format(date);
+    timeZone: "UTC",
+  }).format(inStoreTime(date, offsetMinutes));
 }
 
 export type AgeUnit = "s" | "min" | "h" | "d";

@@ -161,16 +161,19 @@ CREATE TABLE refund_tender (
     PRIMARY KEY (refund_id, tender_no)
 ) WITHOUT ROWID;
 
--- Stock is a sum of movements. ref_id names the sale or refund that caused one.
+-- Stock is a sum of movements. ref_id names the sale or refund that caused one, and op_seq
+-- the outbox operation that carries it to the cloud, so the till can tell which movements the
+-- cloud's stock levels already include (those up to the device's last applied seq).
 CREATE TABLE stock_movement (
     id          INTEGER PRIMARY KEY,
     product_id  INTEGER NOT NULL REFERENCES product (id),
     delta       INTEGER NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'receive', 'adjust')),
     ref_id      TEXT,
+    op_seq      INTEGER,
     created_at  INTEGER NOT NULL
 );
-CREATE INDEX stock_movement_by_product ON stock_movement (product_id);
+CREATE INDEX stock_movement_by_product ON stock_movement (product_id, op_seq);
 
 -- Everything that must reach the cloud, written in the same transaction as the rows it
 -- describes. seq is this device's gap-free sequence; acked_at is set once the cloud has it.
@@ -191,4 +194,40 @@ CREATE TABLE audit (
     staff_id   TEXT,
     action     TEXT NOT NULL,
     detail     TEXT NOT NULL
+);
+
+-- The link to the brand's cloud, once a manager has enrolled this till (one row, or none).
+-- cursor is the store change feed's position; last_applied_seq the cloud's write checkpoint
+-- for this device: operations up to it are in the cloud's data.
+CREATE TABLE sync_state (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    cloud_url        TEXT NOT NULL,
+    cloud_device_id  TEXT NOT NULL,
+    store_id         TEXT NOT NULL,
+    token            TEXT NOT NULL,
+    cursor           INTEGER NOT NULL DEFAULT 0,
+    last_applied_seq INTEGER NOT NULL DEFAULT 0,
+    last_sync_at     INTEGER,
+    revoked          INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
+    enrolled_at      INTEGER NOT NULL
+);
+
+-- What the cloud said of each operation it refused or flagged, for the manager's review list.
+CREATE TABLE op_outcome (
+    seq         INTEGER PRIMARY KEY REFERENCES outbox (seq),
+    status      TEXT NOT NULL,
+    reason      TEXT,
+    received_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    resolved_by TEXT,
+    note        TEXT
+);
+
+-- The cloud's stock level per product as of the last pull (which includes this till's
+-- operations up to sync_state.last_applied_seq). The till shows this plus its own movements
+-- with a higher op_seq.
+CREATE TABLE stock_level (
+    product_id INTEGER PRIMARY KEY REFERENCES product (id),
+    on_hand    INTEGER NOT NULL,
+    synced_at  INTEGER NOT NULL
 );

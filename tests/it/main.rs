@@ -5,6 +5,7 @@
 //! files; `crash` kills a child process with SIGKILL while it commits sales; `ui` runs the
 //! real app under Xvfb through tauri-driver.
 
+mod cloud;
 mod crash;
 mod ledger;
 mod support;

@@ -28,7 +28,7 @@ use rusqlite::{Connection, Transaction, params};
 use crate::words;
 
 /// Bump when the generated data changes shape, so old cache entries are not reused.
-pub const DATA_VERSION: u32 = 2;
+pub const DATA_VERSION: u32 = 3;
 /// The seed of every random choice in generation.
 const SEED: u64 = 0x0A11_7111;
 /// The first 12 digits of generated EAN-13 codes are this plus the product number.

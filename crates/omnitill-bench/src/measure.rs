@@ -409,8 +409,8 @@ fn baseline_commit(conn: &mut Connection, sale: &BaselineSale) -> rusqlite::Resu
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut insert_movement = tx.prepare_cached(
-            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, created_at)
-             VALUES (?1, ?2, 'sale', ?3, ?4)",
+            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, op_seq, created_at)
+             VALUES (?1, ?2, 'sale', ?3, ?4, ?5)",
         )?;
         for (index, (line, figures)) in sale.cart.lines().iter().zip(&totals.lines).enumerate() {
             insert_line.execute(params![
@@ -431,6 +431,7 @@ fn baseline_commit(conn: &mut Connection, sale: &BaselineSale) -> rusqlite::Resu
                 line.item.product_id,
                 -line.quantity,
                 sale.sale_id,
+                sale.seq,
                 sale.created_at
             ])?;
         }

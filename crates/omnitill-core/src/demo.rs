@@ -404,7 +404,8 @@ const HOME: &[Family] = &[
     },
 ];
 
-fn records(now: DateTime<Utc>) -> Vec<ProductRecord> {
+/// The demo catalog: every product with its barcodes and price schedule, as of `now`.
+pub fn records(now: DateTime<Utc>) -> Vec<ProductRecord> {
     let since = now - Duration::days(30);
     let tomorrow = now + Duration::days(1);
     let mut records = Vec::new();

@@ -125,8 +125,8 @@ pub(crate) fn complete_sale(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut insert_movement = tx.prepare_cached(
-            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, created_at)
-             VALUES (?1, ?2, 'sale', ?3, ?4)",
+            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, op_seq, created_at)
+             VALUES (?1, ?2, 'sale', ?3, ?4, ?5)",
         )?;
         for (index, (line, figures)) in cart.lines().iter().zip(&totals.lines).enumerate() {
             let line_no = index as i64 + 1;
@@ -148,6 +148,7 @@ pub(crate) fn complete_sale(
                 line.item.product_id,
                 -line.quantity,
                 sale_id,
+                op_seq,
                 now_ms
             ])?;
             line_ops.push(SaleLineOp {
@@ -431,9 +432,9 @@ pub(crate) fn refund(
             params![refund_id, line.line_no, quantity, tax, total],
         )?;
         tx.execute(
-            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, created_at)
-             VALUES (?1, ?2, 'refund', ?3, ?4)",
-            params![line.product_id, quantity, refund_id, now_ms],
+            "INSERT INTO stock_movement (product_id, delta, kind, ref_id, op_seq, created_at)
+             VALUES (?1, ?2, 'refund', ?3, ?4, ?5)",
+            params![line.product_id, quantity, refund_id, op_seq, now_ms],
         )?;
         line_ops.push(RefundLineOp {
             line_no: line.line_no,

@@ -7,79 +7,14 @@
 //! type, and old types keep theirs.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::CoreResult;
-use crate::money::Minor;
 
-/// Operation type of a completed sale.
-pub const SALE_COMPLETED: &str = "sale.completed.v1";
-/// Operation type of a completed refund.
-pub const REFUND_COMPLETED: &str = "refund.completed.v1";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SaleLineOp {
-    pub line_no: i64,
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_price_minor: Minor,
-    pub discount_minor: Minor,
-    pub tax_rate_bp: u32,
-    pub tax_minor: Minor,
-    pub total_minor: Minor,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenderOp {
-    pub kind: String,
-    pub amount_minor: Minor,
-    pub reference: Option<String>,
-}
-
-/// What the cloud learns of a sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SaleCompleted {
-    pub sale_id: String,
-    pub receipt_no: String,
-    pub device_id: String,
-    pub staff_id: String,
-    pub created_at_ms: i64,
-    pub currency: String,
-    pub tax_mode: String,
-    pub subtotal_minor: Minor,
-    pub discount_minor: Minor,
-    pub tax_minor: Minor,
-    pub rounding_minor: Minor,
-    pub total_minor: Minor,
-    pub lines: Vec<SaleLineOp>,
-    pub tenders: Vec<TenderOp>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundLineOp {
-    pub line_no: i64,
-    pub sku: String,
-    pub quantity: i64,
-    pub tax_minor: Minor,
-    pub total_minor: Minor,
-}
-
-/// What the cloud learns of a refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundCompleted {
-    pub refund_id: String,
-    pub receipt_no: String,
-    pub sale_id: String,
-    pub device_id: String,
-    pub staff_id: String,
-    pub approved_by: String,
-    pub created_at_ms: i64,
-    pub tax_minor: Minor,
-    pub rounding_minor: Minor,
-    pub total_minor: Minor,
-    pub lines: Vec<RefundLineOp>,
-    pub tenders: Vec<TenderOp>,
-}
+pub use omnitill_protocol::ops::{
+    REFUND_COMPLETED, RefundCompleted, RefundLineOp, SALE_COMPLETED, SaleCompleted, SaleLineOp,
+    TenderOp,
+};
 
 /// An operation as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,7 @@
-//! Shared test support: temporary tills on real SQLite files.
+//! Shared test support: temporary tills on real SQLite files, a real cloud process, and the
+//! WebDriver harness.
+
+pub mod cloud;
 
 pub mod webdriver;
 

@@ -1,0 +1,338 @@
+//! The HTTP API: sync endpoints for tills, an API for the e-shop, and the OpenAPI document.
+//!
+//! Tills authenticate with their device token and must send the protocol version header; the
+//! e-shop authenticates with an API key. Bodies are limited to `MAX_BODY_BYTES`, malformed or
+//! oversized ones get a JSON error and write nothing, and responses are gzip-compressed when
+//! the client accepts it.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
+use omnitill_protocol::pull::PullResponse;
+use omnitill_protocol::push::{PushRequest, PushResponse};
+use omnitill_protocol::{MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use serde::{Deserialize, Serialize};
+use tower_http::compression::CompressionLayer;
+
+use crate::db::Db;
+use crate::devices::{self, Device};
+use crate::error::{CloudError, CloudResult};
+use crate::{catalog, online, openapi, stock, sync};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let tills = Router::new()
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/sync/push", post(push))
+        .route("/v1/sync/pull", get(pull))
+        .layer(middleware::from_fn(require_protocol));
+    let eshop = Router::new()
+        .route("/v1/stores", get(list_stores))
+        .route("/v1/stores/{store}/stock", get(store_stock))
+        .route("/v1/stores/{store}/oversold", get(store_oversold))
+        .route("/v1/stores/{store}/sales", get(store_sales))
+        .route("/v1/online-sales", post(online_sale))
+        .route("/v1/products/{sku}/prices", put(set_price));
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi_document))
+        .merge(tills)
+        .merge(eshop)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(stamp_version))
+        .with_state(state)
+}
+
+/// Every response names the protocol version this cloud speaks.
+async fn stamp_version(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    response
+}
+
+/// Till requests must speak this cloud's protocol version.
+async fn require_protocol(request: Request, next: Next) -> Response {
+    let sent = request
+        .headers()
+        .get(PROTOCOL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match sent.as_deref().map(str::parse::<u32>) {
+        Some(Ok(version)) if version == PROTOCOL_VERSION => next.run(request).await,
+        Some(Ok(version)) => CloudError::VersionMismatch(format!(
+            "this till speaks protocol version {version} and this cloud speaks version \
+             {PROTOCOL_VERSION}; update the older of the two"
+        ))
+        .into_response(),
+        _ => CloudError::VersionMismatch(format!(
+            "the request has no usable {PROTOCOL_HEADER} header; this cloud speaks protocol \
+             version {PROTOCOL_VERSION}"
+        ))
+        .into_response(),
+    }
+}
+
+/// A JSON body whose every refusal is a JSON `CloudError`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = CloudError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(CloudError::PayloadTooLarge(MAX_BODY_BYTES))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(CloudError::BadRequest(
+                "the body must be JSON with Content-Type: application/json".into(),
+            )),
+            Err(rejection) => Err(CloudError::BadRequest(format!(
+                "the body is not valid: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+}
+
+/// An authenticated till.
+pub struct TillAuth(pub Device);
+
+impl FromRequestParts<AppState> for TillAuth {
+    type Rejection = CloudError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok_or_else(|| CloudError::Unauthorized("a device token is required".into()))?;
+        Ok(TillAuth(devices::authenticate(&state.db, token).await?))
+    }
+}
+
+/// An authenticated e-shop or other system.
+pub struct ApiKey;
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = CloudError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = bearer(parts)
+            .ok_or_else(|| CloudError::Unauthorized("an API key is required".into()))?;
+        devices::check_api_key(&state.db, key).await?;
+        Ok(ApiKey)
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true, "protocol": PROTOCOL_VERSION }))
+}
+
+async fn openapi_document() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<EnrolRequest>,
+) -> CloudResult<Json<EnrolResponse>> {
+    Ok(Json(
+        devices::enrol(&state.db, &request.code, &request.device_name).await?,
+    ))
+}
+
+async fn push(
+    State(state): State<AppState>,
+    TillAuth(device): TillAuth,
+    JsonBody(request): JsonBody<PushRequest>,
+) -> CloudResult<Json<PushResponse>> {
+    Ok(Json(sync::push(&state.db, &device, &request).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct PullQuery {
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    TillAuth(device): TillAuth,
+    query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+) -> CloudResult<Json<PullResponse>> {
+    let Query(query) = query.map_err(|e| {
+        CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
+    })?;
+    Ok(Json(
+        sync::pull(
+            &state.db,
+            &device,
+            query.cursor.unwrap_or(0),
+            query.limit.unwrap_or(1_000),
+        )
+        .await?,
+    ))
+}
+
+async fn list_stores(
+    State(state): State<AppState>,
+    _: ApiKey,
+) -> CloudResult<Json<Vec<devices::Store>>> {
+    Ok(Json(devices::list_stores(&state.db).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct StockQuery {
+    sku: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StockLevel {
+    sku: String,
+    on_hand: i64,
+}
+
+async fn store_stock(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(store): Path<String>,
+    Query(query): Query<StockQuery>,
+) -> CloudResult<Json<Vec<StockLevel>>> {
+    let store_id = if store == stock::ONLINE_POOL {
+        store
+    } else {
+        devices::find_store(&state.db, &store).await?.id
+    };
+    let levels = stock::levels(&state.db, &store_id, query.sku.as_deref()).await?;
+    Ok(Json(
+        levels
+            .into_iter()
+            .map(|(sku, on_hand)| StockLevel { sku, on_hand })
+            .collect(),
+    ))
+}
+
+async fn store_oversold(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(store): Path<String>,
+) -> CloudResult<Json<Vec<StockLevel>>> {
+    let store = devices::find_store(&state.db, &store).await?;
+    let levels = stock::oversold(&state.db, &store.id).await?;
+    Ok(Json(
+        levels
+            .into_iter()
+            .map(|(sku, on_hand)| StockLevel { sku, on_hand })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+struct SaleSummary {
+    id: String,
+    receipt_no: String,
+    channel: String,
+    device_id: Option<String>,
+    created_at_ms: i64,
+    total_minor: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SalesQuery {
+    limit: Option<i64>,
+}
+
+async fn store_sales(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(store): Path<String>,
+    Query(query): Query<SalesQuery>,
+) -> CloudResult<Json<Vec<SaleSummary>>> {
+    let store = devices::find_store(&state.db, &store).await?;
+    let rows: Vec<(String, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT id, receipt_no, channel, device_id, created_at, total_minor FROM sale
+         WHERE store_id = $1 ORDER BY created_at DESC, receipt_no DESC LIMIT $2",
+    )
+    .bind(&store.id)
+    .bind(query.limit.unwrap_or(100).clamp(1, 10_000))
+    .fetch_all(&state.db.read)
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(
+                |(id, receipt_no, channel, device_id, created_at_ms, total_minor)| SaleSummary {
+                    id,
+                    receipt_no,
+                    channel,
+                    device_id,
+                    created_at_ms,
+                    total_minor,
+                },
+            )
+            .collect(),
+    ))
+}
+
+async fn online_sale(
+    State(state): State<AppState>,
+    _: ApiKey,
+    JsonBody(order): JsonBody<online::OnlineOrder>,
+) -> CloudResult<(StatusCode, Json<online::OnlineSaleRecorded>)> {
+    let (created, recorded) = online::record(&state.db, &order).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(recorded)))
+}
+
+#[derive(Debug, Deserialize)]
+struct PriceChange {
+    effective_from_ms: i64,
+    price_minor: i64,
+}
+
+async fn set_price(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(sku): Path<String>,
+    JsonBody(change): JsonBody<PriceChange>,
+) -> CloudResult<StatusCode> {
+    catalog::set_price(
+        &state.db,
+        &sku,
+        change.effective_from_ms,
+        change.price_minor,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

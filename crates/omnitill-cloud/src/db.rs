@@ -1,0 +1,162 @@
+//! The cloud's storage: one SQLite file by default, PostgreSQL in production, behind sqlx's
+//! `Any` driver with SQL that both understand (`$1` parameters, TEXT and BIGINT columns,
+//! `ON CONFLICT`, `RETURNING`).
+//!
+//! SQLite gets one writer connection (every write transaction goes through it, so writers never
+//! race for the lock) and a few readers, in WAL mode with `synchronous=FULL`. PostgreSQL gets a
+//! pool; writers that touch the change feed serialise on its counter row, which keeps feed
+//! cursors in commit order. Migrations are the numbered files in `migrations/cloud/`,
+//! recorded in `schema_migration`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{CloudError, CloudResult};
+
+/// The cloud's migrations, in order. Never edit one that has landed.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "0001_cloud",
+    include_str!("../../../migrations/cloud/0001_cloud.sql"),
+)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The pools: `write` for transactions that change data, `read` for queries.
+#[derive(Clone)]
+pub struct Db {
+    pub backend: Backend,
+    pub write: AnyPool,
+    pub read: AnyPool,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://FILE` or a bare file path, or `postgres://...`) and migrates.
+    pub async fn connect(url: &str) -> CloudResult<Db> {
+        install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        };
+        let db = match backend {
+            Backend::Sqlite => {
+                let setup = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(setup).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                Db {
+                    backend,
+                    write,
+                    read,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(&url)
+                    .await?;
+                Db {
+                    backend,
+                    write: pool.clone(),
+                    read: pool,
+                }
+            }
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> CloudResult<()> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migration (
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.write)
+        .await?;
+        let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM schema_migration")
+            .fetch_all(&self.write)
+            .await?;
+        let newest_known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if let Some(newer) = applied.iter().map(|v| v.0).find(|v| *v > newest_known) {
+            return Err(CloudError::Internal(format!(
+                "the database has migration {newer}, newer than this cloud knows ({newest_known}); \
+                 update the cloud service"
+            )));
+        }
+        for (version, name, sql) in MIGRATIONS {
+            if applied.iter().any(|v| v.0 == *version) {
+                continue;
+            }
+            let mut tx = self.write.begin().await?;
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO schema_migration (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(*version)
+            .bind(*name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Takes the next value of a named counter inside a transaction. On PostgreSQL the row lock is
+/// held until commit, so counters advance in commit order.
+pub async fn next_counter(tx: &mut sqlx::AnyConnection, name: &str) -> CloudResult<i64> {
+    let (value,): (i64,) = sqlx::query_as(
+        "INSERT INTO counter (name, value) VALUES ($1, 1)
+         ON CONFLICT (name) DO UPDATE SET value = counter.value + 1 RETURNING value",
+    )
+    .bind(name)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(value)
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Backend, String> {
+        match text {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres),
+            other => Err(format!("unknown backend {other}")),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Stores, tills and their credentials: enrolment codes, device tokens, API keys, revocation.
+//!
+//! Secrets (enrolment codes, tokens, API keys) are random, shown once, and stored only as
+//! SHA-256 hashes, so a copy of the database grants no access. A device token opens exactly
+//! one store; a revoked token is refused with `revoked`, which the till shows in words.
+
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, now_ms};
+use crate::error::{CloudError, CloudResult};
+
+/// How long an enrolment code stays valid.
+pub const ENROLMENT_CODE_TTL_MS: i64 = 24 * 3_600_000;
+
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
+const PREFIX_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.trim().as_bytes()))
+}
+
+fn random_text(alphabet: &[u8], len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+/// A store as the cloud keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Store {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub currency: String,
+    pub currency_exponent: i64,
+    pub tax_mode: String,
+    pub cash_rounding_minor: i64,
+    pub utc_offset_minutes: i64,
+}
+
+/// An authenticated till.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub store_id: String,
+    pub last_applied_seq: i64,
+}
+
+pub struct NewStore<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub currency: &'a str,
+    pub currency_exponent: i64,
+    pub tax_mode: &'a str,
+    pub cash_rounding_minor: i64,
+    pub utc_offset_minutes: i64,
+}
+
+/// Creates a store and publishes its settings to its feed.
+pub async fn create_store(db: &Db, new: &NewStore<'_>) -> CloudResult<Store> {
+    let code = new.code.trim();
+    if code.is_empty()
+        || code.len() > 16
+        || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(CloudError::BadRequest(
+            "a store code is 1 to 16 letters, digits or dashes".into(),
+        ));
+    }
+    if new.name.trim().is_empty() {
+        return Err(CloudError::BadRequest("a store needs a name".into()));
+    }
+    if !matches!(new.tax_mode, "inclusive" | "exclusive") {
+        return Err(CloudError::BadRequest(
+            "tax mode is inclusive or exclusive".into(),
+        ));
+    }
+    let store = Store {
+        id: uuid::Uuid::now_v7().to_string(),
+        code: code.to_owned(),
+        name: new.name.trim().to_owned(),
+        currency: new.currency.to_owned(),
+        currency_exponent: new.currency_exponent,
+        tax_mode: new.tax_mode.to_owned(),
+        cash_rounding_minor: new.cash_rounding_minor,
+        utc_offset_minutes: new.utc_offset_minutes,
+    };
+    let mut tx = db.write.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO store (id, code, name, currency, currency_exponent, tax_mode,
+             cash_rounding_minor, utc_offset_minutes, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(&store.id)
+    .bind(&store.code)
+    .bind(&store.name)
+    .bind(&store.currency)
+    .bind(store.currency_exponent)
+    .bind(&store.tax_mode)
+    .bind(store.cash_rounding_minor)
+    .bind(store.utc_offset_minutes)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(CloudError::BadRequest(format!(
+            "store code {code} is taken"
+        )));
+    }
+    let change = omnitill_protocol::pull::Change::Store {
+        name: store.name.clone(),
+        currency: store.currency.clone(),
+        currency_exponent: store.currency_exponent as u32,
+        tax_mode: store.tax_mode.clone(),
+        cash_rounding_minor: store.cash_rounding_minor,
+        utc_offset_minutes: store.utc_offset_minutes as i32,
+    };
+    crate::feed::publish(&mut tx, &store.id, "store", &store.id, &change).await?;
+    tx.commit().await?;
+    Ok(store)
+}
+
+type StoreRow = (String, String, String, String, i64, String, i64, i64);
+
+fn store_from(row: StoreRow) -> Store {
+    Store {
+        id: row.0,
+        code: row.1,
+        name: row.2,
+        currency: row.3,
+        currency_exponent: row.4,
+        tax_mode: row.5,
+        cash_rounding_minor: row.6,
+        utc_offset_minutes: row.7,
+    }
+}
+
+/// Finds a store by its id or its code.
+pub async fn find_store(db: &Db, id_or_code: &str) -> CloudResult<Store> {
+    let row: Option<StoreRow> = sqlx::query_as(
+        "SELECT id, code, name, currency, currency_exponent, tax_mode, cash_rounding_minor,
+                utc_offset_minutes
+         FROM store WHERE id = $1 OR code = $1",
+    )
+    .bind(id_or_code)
+    .fetch_optional(&db.read)
+    .await?;
+    row.map(store_from)
+        .ok_or_else(|| CloudError::NotFound(format!("store {id_or_code}")))
+}
+
+pub async fn list_stores(db: &Db) -> CloudResult<Vec<Store>> {
+    let rows: Vec<StoreRow> = sqlx::query_as(
+        "SELECT id, code, name, currency, currency_exponent, tax_mode, cash_rounding_minor,
+                utc_offset_minutes
+         FROM store ORDER BY code",
+    )
+    .fetch_all(&db.read)
+    .await?;
+    Ok(rows.into_iter().map(store_from).collect())
+}
+
+/// Issues a one-time enrolment code for a store; returns the code (shown once).
+pub async fn issue_enrolment_code(db: &Db, store: &str) -> CloudResult<String> {
+    let store = find_store(db, store).await?;
+    let code = random_text(CODE_ALPHABET, 10);
+    sqlx::query("INSERT INTO enrolment_code (code_hash, store_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(hash_secret(&code))
+        .bind(&store.id)
+        .bind(now_ms() + ENROLMENT_CODE_TTL_MS)
+        .execute(&db.write)
+        .await?;
+    Ok(code)
+}
+
+/// Enrols a till with a one-time code. Returns the device, its store, token and prefix.
+pub async fn enrol(
+    db: &Db,
+    code: &str,
+    device_name: &str,
+) -> CloudResult<omnitill_protocol::enrol::EnrolResponse> {
+    let name = device_name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(CloudError::BadRequest(
+            "a till name is 1 to 80 characters".into(),
+        ));
+    }
+    let code = code.trim().to_ascii_uppercase();
+    if code.is_empty() || code.len() > 64 {
+        return Err(CloudError::BadEnrolmentCode(
+            "the enrolment code is not valid".into(),
+        ));
+    }
+    let now = now_ms();
+    let mut tx = db.write.begin().await?;
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT store_id, expires_at, used_at FROM enrolment_code WHERE code_hash = $1",
+    )
+    .bind(hash_secret(&code))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let store_id = match row {
+        None => {
+            return Err(CloudError::BadEnrolmentCode(
+                "the enrolment code is not valid".into(),
+            ));
+        }
+        Some((_, _, Some(_))) => {
+            return Err(CloudError::BadEnrolmentCode(
+                "the enrolment code was already used".into(),
+            ));
+        }
+        Some((_, expires_at, None)) if expires_at < now => {
+            return Err(CloudError::BadEnrolmentCode(
+                "the enrolment code has expired".into(),
+            ));
+        }
+        Some((store_id, _, None)) => store_id,
+    };
+    let device_id = uuid::Uuid::now_v7().to_string();
+    let token = format!("otd_{}", random_text(PREFIX_ALPHABET, 40));
+    let mut prefix = String::new();
+    for _ in 0..20 {
+        let candidate = random_text(PREFIX_ALPHABET, 4);
+        let taken: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM device WHERE receipt_prefix = $1")
+                .bind(&candidate)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_none() {
+            prefix = candidate;
+            break;
+        }
+    }
+    if prefix.is_empty() {
+        return Err(CloudError::Internal(
+            "no free receipt prefix was found".into(),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&device_id)
+    .bind(&store_id)
+    .bind(name)
+    .bind(hash_secret(&token))
+    .bind(&prefix)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE enrolment_code SET used_at = $1, device_id = $2 WHERE code_hash = $3")
+        .bind(now)
+        .bind(&device_id)
+        .bind(hash_secret(&code))
+        .execute(&mut *tx)
+        .await?;
+    let (store_name,): (String,) = sqlx::query_as("SELECT name FROM store WHERE id = $1")
+        .bind(&store_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(omnitill_protocol::enrol::EnrolResponse {
+        device_id,
+        store_id,
+        store_name,
+        token,
+        receipt_prefix: prefix,
+    })
+}
+
+/// Finds the device a bearer token belongs to.
+pub async fn authenticate(db: &Db, token: &str) -> CloudResult<Device> {
+    let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, store_id, last_applied_seq, revoked_at FROM device WHERE token_hash = $1",
+    )
+    .bind(hash_secret(token))
+    .fetch_optional(&db.read)
+    .await?;
+    match row {
+        None => Err(CloudError::Unauthorized(
+            "the device token is not known".into(),
+        )),
+        Some((_, _, _, Some(_))) => Err(CloudError::Revoked),
+        Some((id, store_id, last_applied_seq, None)) => Ok(Device {
+            id,
+            store_id,
+            last_applied_seq,
+        }),
+    }
+}
+
+/// Revokes a device: its token is refused from now on.
+pub async fn revoke(db: &Db, device_id: &str) -> CloudResult<()> {
+    let done =
+        sqlx::query("UPDATE device SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(device_id)
+            .execute(&db.write)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(CloudError::NotFound(format!("active device {device_id}")));
+    }
+    Ok(())
+}
+
+/// Creates an API key for the e-shop or another system; returns it (shown once).
+pub async fn create_api_key(db: &Db, name: &str) -> CloudResult<String> {
+    let key = format!("otk_{}", random_text(PREFIX_ALPHABET, 40));
+    sqlx::query("INSERT INTO api_key (key_hash, name, created_at) VALUES ($1, $2, $3)")
+        .bind(hash_secret(&key))
+        .bind(name)
+        .bind(now_ms())
+        .execute(&db.write)
+        .await?;
+    Ok(key)
+}
+
+/// Checks an API key.
+pub async fn check_api_key(db: &Db, key: &str) -> CloudResult<()> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT revoked_at FROM api_key WHERE key_hash = $1")
+            .bind(hash_secret(key))
+            .fetch_optional(&db.read)
+            .await?;
+    match row {
+        Some((None,)) => Ok(()),
+        Some((Some(_),)) => Err(CloudError::Unauthorized("the API key was revoked".into())),
+        None => Err(CloudError::Unauthorized("the API key is not known".into())),
+    }
+}

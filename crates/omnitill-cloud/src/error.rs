@@ -1,0 +1,89 @@
+//! The cloud's one error type, and how it becomes an HTTP response.
+//!
+//! Every refusal is a JSON `ErrorBody` with a code from the protocol crate and a sentence a
+//! person can act on. Storage errors are logged in full and answered as `internal`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use omnitill_protocol::{ErrorBody, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request body is larger than the {0} bytes the cloud accepts")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("this till was revoked")]
+    Revoked,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    VersionMismatch(String),
+    #[error("{0}")]
+    BadEnrolmentCode(String),
+    #[error("operation seq {got} skips ahead; the cloud expects seq {expected} next")]
+    SequenceGap { expected: i64, got: i64 },
+    #[error("{0} was not found")]
+    NotFound(String),
+    #[error("the cloud's database failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type CloudResult<T> = Result<T, CloudError>;
+
+impl CloudError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CloudError::BadRequest(_) => ErrorCode::BadRequest,
+            CloudError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            CloudError::Unauthorized(_) => ErrorCode::Unauthorized,
+            CloudError::Revoked => ErrorCode::Revoked,
+            CloudError::Forbidden(_) => ErrorCode::Forbidden,
+            CloudError::VersionMismatch(_) => ErrorCode::VersionMismatch,
+            CloudError::BadEnrolmentCode(_) => ErrorCode::BadEnrolmentCode,
+            CloudError::SequenceGap { .. } => ErrorCode::SequenceGap,
+            CloudError::NotFound(_) => ErrorCode::NotFound,
+            CloudError::Database(_) | CloudError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            CloudError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            CloudError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            CloudError::Unauthorized(_) | CloudError::Revoked => StatusCode::UNAUTHORIZED,
+            CloudError::Forbidden(_) => StatusCode::FORBIDDEN,
+            CloudError::VersionMismatch(_) => StatusCode::BAD_REQUEST,
+            CloudError::BadEnrolmentCode(_) => StatusCode::BAD_REQUEST,
+            CloudError::SequenceGap { .. } => StatusCode::CONFLICT,
+            CloudError::NotFound(_) => StatusCode::NOT_FOUND,
+            CloudError::Database(_) | CloudError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for CloudError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            CloudError::Database(e) => {
+                eprintln!("omnitill-cloud: database error: {e}");
+                "the cloud could not complete the request; try again".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (
+            status,
+            Json(ErrorBody {
+                code: self.code(),
+                message,
+            }),
+        )
+            .into_response()
+    }
+}

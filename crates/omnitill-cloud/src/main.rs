@@ -1,0 +1,244 @@
+//! The `omnitill-cloud` command: serve the API, and the admin tasks of brand IT.
+//!
+//! Every command takes `--database URL` (or `OMNITILL_CLOUD_DATABASE`): a SQLite file path or
+//! `sqlite://FILE` (the default is `omnitill-cloud.sqlite3`), or `postgres://...`.
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use omnitill_cloud::catalog::{self, ProductInput};
+use omnitill_cloud::devices::{self, NewStore};
+use omnitill_cloud::{Db, demo};
+
+const USAGE: &str = "usage: omnitill-cloud [--database URL] COMMAND
+commands:
+  serve --listen ADDR [--demo]          serve the API (--demo seeds the demo brand first)
+  demo                                  seed the demo brand into an empty cloud
+  store create --code CODE --name NAME [--currency TWD] [--exponent 2]
+               [--tax-mode inclusive|exclusive] [--cash-rounding MINOR] [--utc-offset MINUTES]
+  store list
+  enrolment-code --store CODE           issue a one-time till enrolment code
+  device revoke DEVICE_ID               refuse a till's token from now on
+  api-key create --name NAME            create a key for the e-shop API
+  catalog import FILE.csv               import products: sku,name,tax_class,active,barcodes,price_minor
+                                        (barcodes separated by |; a header row is skipped)";
+
+struct Args {
+    words: Vec<String>,
+}
+
+impl Args {
+    fn flag(&mut self, name: &str) -> bool {
+        if let Some(index) = self.words.iter().position(|w| w == name) {
+            self.words.remove(index);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self, name: &str) -> Result<Option<String>> {
+        let Some(index) = self.words.iter().position(|w| w == name) else {
+            return Ok(None);
+        };
+        if index + 1 >= self.words.len() {
+            bail!("{name} needs a value\n{USAGE}");
+        }
+        let value = self.words.remove(index + 1);
+        self.words.remove(index);
+        Ok(Some(value))
+    }
+
+    fn required(&mut self, name: &str) -> Result<String> {
+        self.value(name)?
+            .with_context(|| format!("{name} is required\n{USAGE}"))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("omnitill-cloud: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let mut args = Args {
+        words: std::env::args().skip(1).collect(),
+    };
+    let database = match args.value("--database")? {
+        Some(url) => url,
+        None => std::env::var("OMNITILL_CLOUD_DATABASE")
+            .unwrap_or_else(|_| "omnitill-cloud.sqlite3".into()),
+    };
+    let command: Vec<String> = args
+        .words
+        .iter()
+        .filter(|w| !w.starts_with("--"))
+        .take(2)
+        .cloned()
+        .collect();
+    let first = command.first().map(String::as_str).unwrap_or("");
+    let second = command.get(1).map(String::as_str).unwrap_or("");
+    if first.is_empty() || args.flag("--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let db = Db::connect(&database)
+        .await
+        .with_context(|| format!("opening {database}"))?;
+    match (first, second) {
+        ("serve", _) => {
+            let listen = args.required("--listen")?;
+            if args.flag("--demo") {
+                seed_demo(&db).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            let address = listener.local_addr()?;
+            println!("OMNITILL_CLOUD_LISTENING {address}");
+            std::io::stdout().flush()?;
+            omnitill_cloud::serve(db, listener, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        }
+        ("demo", _) => seed_demo(&db).await?,
+        ("store", "create") => {
+            let code = args.required("--code")?;
+            let name = args.required("--name")?;
+            let currency = args.value("--currency")?.unwrap_or_else(|| "TWD".into());
+            let exponent = args
+                .value("--exponent")?
+                .map_or(Ok(2), |v| v.parse())
+                .context("--exponent")?;
+            let tax_mode = args
+                .value("--tax-mode")?
+                .unwrap_or_else(|| "inclusive".into());
+            let rounding = args
+                .value("--cash-rounding")?
+                .map_or(Ok(1), |v| v.parse())
+                .context("--cash-rounding")?;
+            let offset = args
+                .value("--utc-offset")?
+                .map_or(Ok(0), |v| v.parse())
+                .context("--utc-offset")?;
+            let store = devices::create_store(
+                &db,
+                &NewStore {
+                    code: &code,
+                    name: &name,
+                    currency: &currency,
+                    currency_exponent: exponent,
+                    tax_mode: &tax_mode,
+                    cash_rounding_minor: rounding,
+                    utc_offset_minutes: offset,
+                },
+            )
+            .await?;
+            println!("store {} created with id {}", store.code, store.id);
+        }
+        ("store", "list") => {
+            for store in devices::list_stores(&db).await? {
+                println!("{}\t{}\t{}", store.code, store.id, store.name);
+            }
+        }
+        ("enrolment-code", _) => {
+            let store = args.required("--store")?;
+            let code = devices::issue_enrolment_code(&db, &store).await?;
+            println!("{code}");
+        }
+        ("device", "revoke") => {
+            let device = command_argument(&args, 2).context("device revoke needs a device id")?;
+            devices::revoke(&db, &device).await?;
+            println!("device {device} revoked");
+        }
+        ("api-key", "create") => {
+            let name = args.required("--name")?;
+            println!("{}", devices::create_api_key(&db, &name).await?);
+        }
+        ("catalog", "import") => {
+            let file = command_argument(&args, 2).context("catalog import needs a CSV file")?;
+            import_catalog(&db, &file).await?;
+        }
+        _ => bail!("unknown command {first} {second}\n{USAGE}"),
+    }
+    Ok(())
+}
+
+fn command_argument(args: &Args, index: usize) -> Option<String> {
+    args.words
+        .iter()
+        .filter(|w| !w.starts_with("--"))
+        .nth(index)
+        .cloned()
+}
+
+async fn seed_demo(db: &Db) -> Result<()> {
+    match demo::seed(db).await? {
+        Some(seeded) => {
+            println!("demo brand seeded: {} products", seeded.products);
+            for store in &seeded.stores {
+                println!("  store {} ({})", store.code, store.name);
+            }
+        }
+        None => println!("the cloud already has stores; demo seeding skipped"),
+    }
+    Ok(())
+}
+
+async fn import_catalog(db: &Db, file: &str) -> Result<()> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_path(file)
+        .with_context(|| format!("opening {file}"))?;
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {file}"))?;
+    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} products ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    for chunk in rows.chunks(1_000) {
+        let mut tx = db.write.begin().await?;
+        for row in chunk {
+            let line = row.position().map_or(0, |p| p.line());
+            let field = |i: usize| row.get(i).unwrap_or("").trim().to_owned();
+            let price: i64 = field(5).parse().with_context(|| {
+                format!(
+                    "line {line}: price_minor {:?} is not a whole number",
+                    field(5)
+                )
+            })?;
+            let input = ProductInput {
+                sku: field(0),
+                name: field(1),
+                tax_class: field(2),
+                active: !matches!(field(3).as_str(), "0" | "false" | "no"),
+                barcodes: field(4)
+                    .split('|')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect(),
+                prices: vec![(now, price)],
+            };
+            catalog::upsert_product(&mut tx, &input)
+                .await
+                .with_context(|| format!("line {line}"))?;
+        }
+        tx.commit().await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish();
+    println!("imported {} products from {file}", rows.len());
+    Ok(())
+}

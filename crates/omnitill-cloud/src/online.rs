@@ -1,0 +1,149 @@
+//! Online sales: an e-shop order takes stock from the online pool or from a store.
+//!
+//! An order is recorded once per `order_ref`: sending the same order again (a retry after a
+//! lost response) returns the first record and moves no stock.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Db, now_ms};
+use crate::devices;
+use crate::error::{CloudError, CloudResult};
+use crate::stock::{self, ONLINE_POOL};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OnlineLine {
+    pub sku: String,
+    pub quantity: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OnlineOrder {
+    /// The e-shop's own order number; the idempotency key.
+    pub order_ref: String,
+    /// "online" for the e-shop's warehouse, or a store id or code (ship-from-store).
+    pub stock_from: String,
+    pub currency: String,
+    pub lines: Vec<OnlineLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineSaleRecorded {
+    pub sale_id: String,
+    pub receipt_no: String,
+    pub stock_from: String,
+    pub total_minor: i64,
+}
+
+/// Records an order. Returns whether it was new, and the record.
+pub async fn record(db: &Db, order: &OnlineOrder) -> CloudResult<(bool, OnlineSaleRecorded)> {
+    let order_ref = order.order_ref.trim();
+    if order_ref.is_empty() || order_ref.len() > 64 {
+        return Err(CloudError::BadRequest(
+            "order_ref must be 1 to 64 characters".into(),
+        ));
+    }
+    if order.lines.is_empty() || order.lines.len() > 500 {
+        return Err(CloudError::BadRequest("an order has 1 to 500 lines".into()));
+    }
+    for line in &order.lines {
+        if !(1..=9_999).contains(&line.quantity) {
+            return Err(CloudError::BadRequest(format!(
+                "quantity {} of {} is out of range",
+                line.quantity, line.sku
+            )));
+        }
+        if line.total_minor < 0 {
+            return Err(CloudError::BadRequest(format!(
+                "the total of {} is negative",
+                line.sku
+            )));
+        }
+    }
+    let pool = if order.stock_from == ONLINE_POOL {
+        ONLINE_POOL.to_owned()
+    } else {
+        devices::find_store(db, &order.stock_from).await?.id
+    };
+    let receipt_no = format!("WEB-{order_ref}");
+    let mut tx = db.write.begin().await?;
+    let existing: Option<(String, String, i64)> =
+        sqlx::query_as("SELECT id, store_id, total_minor FROM sale WHERE receipt_no = $1")
+            .bind(&receipt_no)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((sale_id, stock_from, total_minor)) = existing {
+        return Ok((
+            false,
+            OnlineSaleRecorded {
+                sale_id,
+                receipt_no,
+                stock_from,
+                total_minor,
+            },
+        ));
+    }
+    for line in &order.lines {
+        let known: Option<(String,)> = sqlx::query_as("SELECT sku FROM product WHERE sku = $1")
+            .bind(&line.sku)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(CloudError::BadRequest(format!(
+                "SKU {} is not in the catalog",
+                line.sku
+            )));
+        }
+    }
+    let sale_id = uuid::Uuid::now_v7().to_string();
+    let total: i64 = order.lines.iter().map(|l| l.total_minor).sum();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sale (id, store_id, device_id, channel, receipt_no, staff_id, created_at,
+             currency, tax_minor, total_minor, payload)
+         VALUES ($1, $2, NULL, 'online', $3, NULL, $4, $5, 0, $6, $7)",
+    )
+    .bind(&sale_id)
+    .bind(&pool)
+    .bind(&receipt_no)
+    .bind(now)
+    .bind(&order.currency)
+    .bind(total)
+    .bind(format!(
+        "{{\"order_ref\":{}}}",
+        serde_json::Value::String(order_ref.to_owned())
+    ))
+    .execute(&mut *tx)
+    .await?;
+    for (index, line) in order.lines.iter().enumerate() {
+        sqlx::query("INSERT INTO sale_line (sale_id, line_no, sku, quantity, total_minor) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&sale_id)
+            .bind(index as i64 + 1)
+            .bind(&line.sku)
+            .bind(line.quantity)
+            .bind(line.total_minor)
+            .execute(&mut *tx)
+            .await?;
+        stock::move_stock(
+            &mut tx,
+            &format!("{sale_id}:{}", index + 1),
+            &pool,
+            &line.sku,
+            -line.quantity,
+            "online_sale",
+            &sale_id,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((
+        true,
+        OnlineSaleRecorded {
+            sale_id,
+            receipt_no,
+            stock_from: pool,
+            total_minor: total,
+        },
+    ))
+}

@@ -1,0 +1,284 @@
+//! omnitill-protocol: the wire types shared by the till's sync engine and the cloud.
+//!
+//! Every request carries `PROTOCOL_HEADER` with `PROTOCOL_VERSION` and, except enrolment, the
+//! device token as `Authorization: Bearer <token>`. Bodies are JSON. A peer that speaks another
+//! version gets `ErrorCode::VersionMismatch` with both versions named. Additions are new
+//! operation types and new change kinds; existing ones keep their meaning.
+//!
+//! Layout: `errors` (the error body and its codes), `enrol`, `push` (the outbox going up),
+//! `pull` (the store's change feed coming down).
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The header that carries the protocol version on every request and response.
+pub const PROTOCOL_HEADER: &str = "x-omnitill-protocol";
+/// The largest request body the cloud accepts, in bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The most operations one push may carry.
+pub const MAX_PUSH_OPS: usize = 500;
+/// The most changes one pull page returns.
+pub const MAX_PULL_CHANGES: usize = 5_000;
+
+/// Why a request failed, as the cloud says it. `code` is one of `ErrorCode`'s names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The closed set of error codes. Unknown codes from a newer peer decode as `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON of the right shape, or a field is out of range.
+    BadRequest,
+    /// The body is larger than `MAX_BODY_BYTES`.
+    PayloadTooLarge,
+    /// No token, or a token the cloud does not know.
+    Unauthorized,
+    /// The device's token was revoked.
+    Revoked,
+    /// The device may not touch this store.
+    Forbidden,
+    /// The peer speaks another protocol version.
+    VersionMismatch,
+    /// An enrolment code is unknown, used or expired.
+    BadEnrolmentCode,
+    /// A push skipped a sequence number.
+    SequenceGap,
+    NotFound,
+    Internal,
+    #[serde(other)]
+    Other,
+}
+
+/// The operations a till pushes. Each `op_type` names one payload shape forever; a changed
+/// meaning gets a new type.
+pub mod ops {
+    use super::*;
+
+    /// Operation type of a completed sale.
+    pub const SALE_COMPLETED: &str = "sale.completed.v1";
+    /// Operation type of a completed refund.
+    pub const REFUND_COMPLETED: &str = "refund.completed.v1";
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SaleLineOp {
+        pub line_no: i64,
+        pub sku: String,
+        pub quantity: i64,
+        pub unit_price_minor: i64,
+        pub discount_minor: i64,
+        pub tax_rate_bp: u32,
+        pub tax_minor: i64,
+        pub total_minor: i64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct TenderOp {
+        pub kind: String,
+        pub amount_minor: i64,
+        pub reference: Option<String>,
+    }
+
+    /// What the cloud learns of a sale.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SaleCompleted {
+        pub sale_id: String,
+        pub receipt_no: String,
+        pub device_id: String,
+        pub staff_id: String,
+        pub created_at_ms: i64,
+        pub currency: String,
+        pub tax_mode: String,
+        pub subtotal_minor: i64,
+        pub discount_minor: i64,
+        pub tax_minor: i64,
+        pub rounding_minor: i64,
+        pub total_minor: i64,
+        pub lines: Vec<SaleLineOp>,
+        pub tenders: Vec<TenderOp>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RefundLineOp {
+        pub line_no: i64,
+        pub sku: String,
+        pub quantity: i64,
+        pub tax_minor: i64,
+        pub total_minor: i64,
+    }
+
+    /// What the cloud learns of a refund.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RefundCompleted {
+        pub refund_id: String,
+        pub receipt_no: String,
+        pub sale_id: String,
+        pub device_id: String,
+        pub staff_id: String,
+        pub approved_by: String,
+        pub created_at_ms: i64,
+        pub tax_minor: i64,
+        pub rounding_minor: i64,
+        pub total_minor: i64,
+        pub lines: Vec<RefundLineOp>,
+        pub tenders: Vec<TenderOp>,
+    }
+}
+
+/// Enrolment: a manager types the cloud's address and a one-time code at the till.
+pub mod enrol {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct EnrolRequest {
+        pub code: String,
+        /// A name for the till, shown to brand IT ("Counter 1").
+        pub device_name: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct EnrolResponse {
+        pub device_id: String,
+        pub store_id: String,
+        pub store_name: String,
+        /// The bearer token for every later request. Shown once, stored by the till.
+        pub token: String,
+        /// Unique across the brand, so receipt numbers never collide.
+        pub receipt_prefix: String,
+    }
+}
+
+/// Push: the till sends its outbox in `seq` order.
+pub mod push {
+    use super::*;
+
+    /// One outbox operation as it travels.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Operation {
+        pub seq: i64,
+        pub op_id: String,
+        pub op_type: String,
+        pub created_at_ms: i64,
+        pub payload: serde_json::Value,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PushRequest {
+        pub operations: Vec<Operation>,
+    }
+
+    /// What became of one operation.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Status {
+        /// Applied now.
+        Applied,
+        /// Applied before (a retried push); nothing changed.
+        Duplicate,
+        /// Refused for a business reason, stored as its outcome; later operations go on.
+        Rejected,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Outcome {
+        pub seq: i64,
+        pub op_id: String,
+        pub status: Status,
+        pub reason: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PushResponse {
+        pub outcomes: Vec<Outcome>,
+        /// The device's last applied `seq` after this push.
+        pub last_applied_seq: i64,
+    }
+}
+
+/// Pull: the store's change feed, after a cursor.
+pub mod pull {
+    use super::*;
+
+    /// One change to reference data the till caches. New kinds are additions; a till that
+    /// does not know a kind skips it and says so in its status.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum Change {
+        Store {
+            name: String,
+            currency: String,
+            currency_exponent: u32,
+            tax_mode: String,
+            cash_rounding_minor: i64,
+            utc_offset_minutes: i32,
+        },
+        TaxClass {
+            id: String,
+            name: String,
+            rate_bp: u32,
+        },
+        Product {
+            sku: String,
+            name: String,
+            tax_class: String,
+            active: bool,
+            barcodes: Vec<String>,
+            /// (effective from, Unix ms; price in minor units)
+            prices: Vec<(i64, i64)>,
+        },
+        /// The store's stock of one SKU, including every operation up to the pull's
+        /// `last_applied_seq` from this device.
+        Stock { sku: String, on_hand: i64 },
+        #[serde(other)]
+        Unknown,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct FeedEntry {
+        pub cursor: i64,
+        pub change: Change,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PullResponse {
+        pub entries: Vec<FeedEntry>,
+        /// The cursor to send next time.
+        pub cursor: i64,
+        pub has_more: bool,
+        /// The till's cursor is older than the feed keeps: drop the reference cache and pull
+        /// again from zero. The outbox is kept.
+        pub reset: bool,
+        /// The write checkpoint: the cloud's data includes this device's operations up to it.
+        pub last_applied_seq: i64,
+        /// How many entries the whole feed holds after the cursor, for a progress bar.
+        pub remaining: i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_change_kind_from_a_newer_cloud_decodes_as_unknown() {
+        let entry: pull::FeedEntry =
+            serde_json::from_str(r#"{"cursor": 7, "change": {"kind": "hologram", "x": 1}}"#)
+                .expect("a newer kind still decodes");
+        assert_eq!(
+            entry.change,
+            pull::Change::Unknown,
+            "it is skipped, not an error"
+        );
+    }
+
+    #[test]
+    fn an_unknown_error_code_decodes_as_other() {
+        let body: ErrorBody = serde_json::from_str(r#"{"code": "teapot", "message": "m"}"#)
+            .expect("a newer code still decodes");
+        assert_eq!(body.code, ErrorCode::Other);
+    }
+}

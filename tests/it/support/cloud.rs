@@ -1,0 +1,183 @@
+//! A real cloud process on a loopback port, on SQLite or PostgreSQL, for cross-crate tests.
+//!
+//! `CloudProcess::start` runs `omnitill-cloud serve --listen 127.0.0.1:0 --demo` against a new
+//! database (a file in a temporary directory, or a new PostgreSQL database that is dropped
+//! afterwards), waits for its "listening" line, and kills it on drop. `TillClient` speaks the
+//! sync protocol for a test the way a till does.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use serde_json::Value;
+
+/// The PostgreSQL server the tests use; `scripts/setup` creates this role.
+pub const DEFAULT_POSTGRES: &str = "postgres://omnitill:omnitill@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/debug above target/debug/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p omnitill-cloud` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("OMNITILL_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
+}
+
+fn psql(sql: &str) {
+    let output = Command::new("psql")
+        .arg(postgres_admin_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("psql runs (scripts/setup installs PostgreSQL)");
+    assert!(
+        output.status.success(),
+        "psql {sql:?} failed: {} (is PostgreSQL running? scripts/setup starts it)",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub struct CloudProcess {
+    pub database: String,
+    pub base_url: String,
+    child: Child,
+    postgres_db: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl CloudProcess {
+    pub fn start(backend: Backend) -> CloudProcess {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database, postgres_db) = match backend {
+            Backend::Sqlite => (dir.path().join("cloud.sqlite3").display().to_string(), None),
+            Backend::Postgres => {
+                let name = format!("omnitill_test_{}", uuid::Uuid::now_v7().simple());
+                psql(&format!("CREATE DATABASE {name}"));
+                let admin = postgres_admin_url();
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base)
+                    .to_owned();
+                (format!("{base}/{name}"), Some(name))
+            }
+        };
+        let mut child = Command::new(binary("omnitill-cloud"))
+            .args([
+                "--database",
+                &database,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--demo",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the cloud starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(address) = line.strip_prefix("OMNITILL_CLOUD_LISTENING ") {
+                        break address.to_owned();
+                    }
+                }
+                _ => panic!("the cloud exited before it listened ({backend:?})"),
+            }
+        };
+        // Keep draining stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        CloudProcess {
+            database,
+            base_url: format!("http://{address}"),
+            child,
+            postgres_db,
+            _dir: dir,
+        }
+    }
+
+    /// Runs an admin command against this cloud's database and returns what it printed.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let output = Command::new(binary("omnitill-cloud"))
+            .args(["--database", &self.database])
+            .args(args)
+            .output()
+            .expect("the admin command runs");
+        assert!(
+            output.status.success(),
+            "omnitill-cloud {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    pub fn api_key(&self) -> String {
+        self.admin(&["api-key", "create", "--name", "test e-shop"])
+    }
+
+    /// Enrols a till for a store and returns its enrolment answer.
+    pub fn enrol(&self, store_code: &str, name: &str) -> Value {
+        let code = self.admin(&["enrolment-code", "--store", store_code]);
+        let response = http()
+            .post(format!("{}/v1/enrol", self.base_url))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
+            .json(&serde_json::json!({ "code": code, "device_name": name }))
+            .send()
+            .expect("enrol request");
+        assert_eq!(
+            response.status(),
+            200,
+            "enrolment with a fresh code succeeds"
+        );
+        response.json().expect("enrolment JSON")
+    }
+
+    pub fn get_with_key(&self, key: &str, path: &str) -> Value {
+        let response = http()
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(key)
+            .send()
+            .expect("API request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().expect("JSON")
+    }
+}
+
+impl Drop for CloudProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(name) = &self.postgres_db {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}

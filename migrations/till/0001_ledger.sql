@@ -227,7 +227,7 @@ CREATE TABLE op_outcome (
 -- operations up to sync_state.last_applied_seq). The till shows this plus its own movements
 -- with a higher op_seq.
 CREATE TABLE stock_level (
-    product_id INTEGER PRIMARY KEY REFERENCES product (id),
-    on_hand    INTEGER NOT NULL,
-    synced_at  INTEGER NOT NULL
-);
+    sku       TEXT PRIMARY KEY,
+    on_hand   INTEGER NOT NULL,
+    synced_at INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -9,4 +9,5 @@ mod cloud;
 mod crash;
 mod ledger;
 mod support;
+mod sync;
 mod ui;

@@ -8,7 +8,7 @@
 //! and migrating the ledger), `catalog` (products, barcodes, prices, search), `barcode`
 //! (GTIN parsing), `cart` (pricing, discounts, tax, tenders), `ledger` (writing sales and
 //! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
-//! permissions), `settings`, `money`, `receipt` (the receipt document) with its renderers
+//! permissions), `sync` (what the sync engine learns, written to the ledger), `settings`, `money`, `receipt` (the receipt document) with its renderers
 //! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store).
 
 pub mod barcode;
@@ -27,6 +27,7 @@ pub mod receipt;
 pub mod receipt_text;
 pub mod settings;
 pub mod staff;
+pub mod sync;
 pub mod till;
 
 pub use cart::{Cart, Discount, PricedItem, PricingRules};

@@ -229,14 +229,15 @@ impl Till {
         db::integrity_check(&self.conn)
     }
 
-    /// Stock on hand in this till's view: the sum of its movements.
+    /// Stock on hand in this till's view (see `sync::stock_on_hand`).
     pub fn stock_on_hand(&self, sku: &str) -> CoreResult<i64> {
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
-                 JOIN product p ON p.id = m.product_id WHERE p.sku = ?1",
-            [sku],
-            |row| row.get(0),
-        )?)
+        crate::sync::stock_on_hand(&self.conn, sku)
+    }
+
+    /// Re-reads this device's identity (its receipt prefix changes at enrolment).
+    pub fn reload_device(&mut self) -> CoreResult<()> {
+        self.device = ensure_device(&self.conn, self.clock.as_ref())?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,266 @@
+//! The till's side of synchronisation with the cloud, as ledger operations.
+//!
+//! The sync engine (crates/omnitill-sync) does the network IO; everything it learns is written
+//! here, each in one transaction: the enrolment (`record_enrolment`), what the cloud said of a
+//! push (`record_push`: operations at or below the cloud's checkpoint are acknowledged and
+//! refusals are kept for the manager's review list), and a page of the change feed
+//! (`apply_pull`: catalog, prices, tax classes, store settings and stock levels, with the new
+//! cursor and write checkpoint). The outbox is never deleted.
+
+use chrono::{DateTime, Utc};
+use omnitill_protocol::enrol::EnrolResponse;
+use omnitill_protocol::pull::{Change, PullResponse};
+use omnitill_protocol::push::{PushResponse, Status};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::catalog::{self, ProductRecord};
+use crate::error::{CoreError, CoreResult};
+use crate::settings;
+
+/// This till's link to the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncLink {
+    pub cloud_url: String,
+    pub cloud_device_id: String,
+    pub store_id: String,
+    pub token: String,
+    pub cursor: i64,
+    pub last_applied_seq: i64,
+    pub last_sync_at: Option<i64>,
+    pub revoked: bool,
+}
+
+/// The link, once the till is enrolled.
+pub fn link(conn: &Connection) -> CoreResult<Option<SyncLink>> {
+    Ok(conn
+        .query_row(
+            "SELECT cloud_url, cloud_device_id, store_id, token, cursor, last_applied_seq,
+                    last_sync_at, revoked
+             FROM sync_state WHERE id = 1",
+            [],
+            |row| {
+                Ok(SyncLink {
+                    cloud_url: row.get(0)?,
+                    cloud_device_id: row.get(1)?,
+                    store_id: row.get(2)?,
+                    token: row.get(3)?,
+                    cursor: row.get(4)?,
+                    last_applied_seq: row.get(5)?,
+                    last_sync_at: row.get(6)?,
+                    revoked: row.get(7)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Records a successful enrolment. Receipts from now on carry the prefix the cloud assigned,
+/// which is unique across the brand; the receipt counter carries on.
+pub fn record_enrolment(
+    conn: &mut Connection,
+    cloud_url: &str,
+    enrolment: &EnrolResponse,
+    now: DateTime<Utc>,
+) -> CoreResult<()> {
+    let prefix = enrolment.receipt_prefix.trim();
+    if prefix.is_empty() || prefix.len() > 12 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(CoreError::BadInput(format!(
+            "the cloud sent an unusable receipt prefix {prefix:?}"
+        )));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT INTO sync_state (id, cloud_url, cloud_device_id, store_id, token, enrolled_at)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET cloud_url = excluded.cloud_url,
+             cloud_device_id = excluded.cloud_device_id, store_id = excluded.store_id,
+             token = excluded.token, cursor = 0, last_applied_seq = 0, last_sync_at = NULL,
+             revoked = 0, enrolled_at = excluded.enrolled_at",
+        params![
+            cloud_url.trim_end_matches('/'),
+            enrolment.device_id,
+            enrolment.store_id,
+            enrolment.token,
+            now.timestamp_millis()
+        ],
+    )?;
+    tx.execute(
+        "UPDATE device SET receipt_prefix = ?1 WHERE id = 1",
+        [prefix],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records what the cloud said of a push: every operation at or below its checkpoint is
+/// acknowledged, and refusals are kept for review.
+pub fn record_push(
+    conn: &mut Connection,
+    response: &PushResponse,
+    now: DateTime<Utc>,
+) -> CoreResult<()> {
+    let now_ms = now.timestamp_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for outcome in &response.outcomes {
+        if outcome.status == Status::Rejected {
+            tx.execute(
+                "INSERT INTO op_outcome (seq, status, reason, received_at) VALUES (?1, 'rejected', ?2, ?3)
+                 ON CONFLICT (seq) DO NOTHING",
+                params![outcome.seq, outcome.reason, now_ms],
+            )?;
+        }
+    }
+    tx.execute(
+        "UPDATE outbox SET acked_at = ?2 WHERE acked_at IS NULL AND seq <= ?1",
+        params![response.last_applied_seq, now_ms],
+    )?;
+    tx.execute(
+        "UPDATE sync_state SET last_sync_at = ?1 WHERE id = 1",
+        params![now_ms],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// What one pull page changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullApplied {
+    pub applied: usize,
+    /// Changes of a kind this till does not know (from a newer cloud), skipped.
+    pub skipped: usize,
+}
+
+/// Applies a page of the change feed and moves the cursor and the write checkpoint, in one
+/// transaction. A reset moves the cursor back to zero so the next pull downloads everything.
+pub fn apply_pull(
+    conn: &mut Connection,
+    page: &PullResponse,
+    now: DateTime<Utc>,
+) -> CoreResult<PullApplied> {
+    let now_ms = now.timestamp_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut result = PullApplied::default();
+    if page.reset {
+        tx.execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
+        tx.execute("DELETE FROM stock_level", [])?;
+        tx.commit()?;
+        return Ok(result);
+    }
+    for entry in &page.entries {
+        match &entry.change {
+            Change::Store {
+                name,
+                currency,
+                currency_exponent,
+                tax_mode,
+                cash_rounding_minor,
+                utc_offset_minutes,
+            } => {
+                settings::put(&tx, "store_name", name)?;
+                settings::put(&tx, "currency", currency)?;
+                settings::put(&tx, "currency_exponent", &currency_exponent.to_string())?;
+                settings::put(&tx, "tax_mode", tax_mode)?;
+                settings::put(&tx, "cash_rounding_minor", &cash_rounding_minor.to_string())?;
+                settings::put(&tx, "utc_offset_minutes", &utc_offset_minutes.to_string())?;
+            }
+            Change::TaxClass { id, name, rate_bp } => {
+                tx.execute(
+                    "INSERT INTO tax_class (id, name, rate_bp) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, rate_bp = excluded.rate_bp",
+                    params![id, name, rate_bp],
+                )?;
+            }
+            Change::Product {
+                sku,
+                name,
+                tax_class,
+                active,
+                barcodes,
+                prices,
+            } => {
+                let prices = prices
+                    .iter()
+                    .filter_map(|(from, price)| {
+                        DateTime::from_timestamp_millis(*from).map(|at| (at, *price))
+                    })
+                    .collect();
+                catalog::upsert_product(
+                    &tx,
+                    &ProductRecord {
+                        sku: sku.clone(),
+                        name: name.clone(),
+                        tax_class: tax_class.clone(),
+                        active: *active,
+                        barcodes: barcodes.clone(),
+                        prices,
+                    },
+                )?;
+            }
+            Change::Stock { sku, on_hand } => {
+                tx.execute(
+                    "INSERT INTO stock_level (sku, on_hand, synced_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, synced_at = excluded.synced_at",
+                    params![sku, on_hand, now_ms],
+                )?;
+            }
+            Change::Unknown => {
+                result.skipped += 1;
+                continue;
+            }
+        }
+        result.applied += 1;
+    }
+    tx.execute(
+        "UPDATE sync_state SET cursor = ?1, last_applied_seq = max(last_applied_seq, ?2), last_sync_at = ?3
+         WHERE id = 1",
+        params![page.cursor, page.last_applied_seq, now_ms],
+    )?;
+    tx.commit()?;
+    Ok(result)
+}
+
+/// Records that the cloud refused this till's token as revoked.
+pub fn mark_revoked(conn: &Connection) -> CoreResult<()> {
+    conn.execute("UPDATE sync_state SET revoked = 1 WHERE id = 1", [])?;
+    Ok(())
+}
+
+/// Stock of a SKU as this till sees it: before the first sync, the sum of its own movements;
+/// after, the cloud's level as of the write checkpoint plus this till's movements that the
+/// checkpoint does not cover yet.
+pub fn stock_on_hand(conn: &Connection, sku: &str) -> CoreResult<i64> {
+    let synced: Option<i64> = conn
+        .query_row(
+            "SELECT on_hand FROM stock_level WHERE sku = ?1",
+            [sku],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match synced {
+        None => Ok(conn.query_row(
+            "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
+             JOIN product p ON p.id = m.product_id WHERE p.sku = ?1",
+            [sku],
+            |row| row.get(0),
+        )?),
+        Some(level) => {
+            let checkpoint: i64 = conn
+                .query_row(
+                    "SELECT last_applied_seq FROM sync_state WHERE id = 1",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let unsynced: i64 = conn.query_row(
+                "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
+                 JOIN product p ON p.id = m.product_id
+                 WHERE p.sku = ?1 AND m.op_seq > ?2",
+                params![sku, checkpoint],
+                |row| row.get(0),
+            )?;
+            Ok(level + unsynced)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The protocol over HTTP: enrol, push, pull, with failures sorted by what to do about them.
+
+use std::time::Duration;
+
+use omnitill_core::outbox::OutboxOp;
+use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
+use omnitill_protocol::pull::PullResponse;
+use omnitill_protocol::push::{Operation, PushRequest, PushResponse};
+use omnitill_protocol::{ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use serde::de::DeserializeOwned;
+
+/// How long one request may take, end to end.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No answer: refused, reset, timed out. Retried with backoff.
+    #[error("the cloud cannot be reached: {0}")]
+    Unreachable(String),
+    /// The cloud failed (5xx) or sent something unreadable. Retried with backoff.
+    #[error("the cloud had a problem: {0}")]
+    Server(String),
+    /// The cloud refused this till's token as revoked. Permanent.
+    #[error("this till was revoked")]
+    Revoked,
+    /// The cloud refused the request for good (version mismatch, unknown token, bad request).
+    #[error("the cloud refused: {message}")]
+    Refused { code: ErrorCode, message: String },
+    #[error("the ledger failed: {0}")]
+    Ledger(#[from] omnitill_core::CoreError),
+}
+
+impl SyncError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Unreachable(_) | SyncError::Server(_))
+    }
+}
+
+/// A client for one cloud, as one till.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Client, SyncError> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| SyncError::Unreachable(format!("no HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let builder = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION);
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<T, SyncError> {
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| SyncError::Unreachable(format!("the answer was cut off: {e}")))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| SyncError::Server(format!("an unreadable answer ({status}): {e}")));
+        }
+        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        if status.is_server_error() || body.is_none() {
+            return Err(SyncError::Server(format!(
+                "{status}: {}",
+                body.map_or_else(
+                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    |b| b.message
+                )
+            )));
+        }
+        let body = body.unwrap_or(ErrorBody {
+            code: ErrorCode::Other,
+            message: status.to_string(),
+        });
+        if body.code == ErrorCode::Revoked {
+            return Err(SyncError::Revoked);
+        }
+        Err(SyncError::Refused {
+            code: body.code,
+            message: body.message,
+        })
+    }
+
+    pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, SyncError> {
+        let request = EnrolRequest {
+            code: code.to_owned(),
+            device_name: device_name.to_owned(),
+        };
+        self.send(
+            self.request(reqwest::Method::POST, "/v1/enrol")
+                .json(&request),
+        )
+        .await
+    }
+
+    pub async fn push(&self, ops: &[OutboxOp]) -> Result<PushResponse, SyncError> {
+        let operations = ops
+            .iter()
+            .map(|op| Operation {
+                seq: op.seq,
+                op_id: op.op_id.clone(),
+                op_type: op.op_type.clone(),
+                created_at_ms: op.created_at_ms,
+                payload: serde_json::from_str(&op.payload).unwrap_or(serde_json::Value::Null),
+            })
+            .collect();
+        let request = PushRequest { operations };
+        self.send(
+            self.request(reqwest::Method::POST, "/v1/sync/push")
+                .json(&request),
+        )
+        .await
+    }
+
+    pub async fn pull(&self, cursor: i64, limit: i64) -> Result<PullResponse, SyncError> {
+        self.send(self.request(
+            reqwest::Method::GET,
+            &format!("/v1/sync/pull?cursor={cursor}&limit={limit}"),
+        ))
+        .await
+    }
+}

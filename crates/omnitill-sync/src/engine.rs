@@ -1,0 +1,138 @@
+//! Sync rounds against the cloud, and the state the status bar shows.
+//!
+//! `sync_once` runs one round: push every pending operation in batches, then pull the change
+//! feed until it is drained. Each database step runs on a blocking thread in its own short
+//! transaction; none is held while a request is in flight.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use omnitill_core::{SystemClock, Till, outbox, sync};
+
+use crate::client::{Client, SyncError};
+use crate::plan::{self, PlanInput, Step};
+
+/// How many feed entries one pull asks for.
+pub const PULL_PAGE: i64 = 2_000;
+
+/// The link as the status bar names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    NotConfigured,
+    Online,
+    Offline,
+    Syncing,
+    Revoked,
+}
+
+/// What the engine reports after each step.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EngineStatus {
+    pub state: LinkState,
+    pub pending: i64,
+    pub oldest_pending_at_ms: Option<i64>,
+    pub last_sync_at_ms: Option<i64>,
+    pub message: Option<String>,
+    /// Feed entries downloaded and still to download in this round, for a progress bar.
+    pub downloaded: i64,
+    pub remaining: i64,
+}
+
+/// What a round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundReport {
+    pub pushed: usize,
+    pub pulled: usize,
+}
+
+type Shared = Arc<Mutex<Till>>;
+
+async fn on_ledger<T: Send + 'static>(
+    till: &Shared,
+    work: impl FnOnce(&mut Till) -> Result<T, SyncError> + Send + 'static,
+) -> Result<T, SyncError> {
+    let till = till.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = till.lock().unwrap_or_else(|poison| poison.into_inner());
+        work(&mut guard)
+    })
+    .await
+    .map_err(|e| SyncError::Server(format!("a ledger step stopped: {e}")))?
+}
+
+/// Opens the engine's own connection to the ledger.
+pub fn open_ledger(path: &Path) -> Result<Shared, SyncError> {
+    Ok(Arc::new(Mutex::new(Till::open(
+        path,
+        Arc::new(SystemClock),
+    )?)))
+}
+
+/// Runs one sync round on the ledger.
+pub async fn sync_once(till: &Shared) -> Result<RoundReport, SyncError> {
+    let link = on_ledger(till, |t| Ok(sync::link(t.connection())?)).await?;
+    let Some(link) = link else {
+        return Ok(RoundReport::default());
+    };
+    let client = Client::new(&link.cloud_url, Some(link.token.clone()))?;
+    let mut report = RoundReport::default();
+    let mut pulled_this_round = false;
+    let mut more_to_pull = false;
+    loop {
+        let (pending, _) = on_ledger(till, |t| Ok(t.pending_operations()?)).await?;
+        let revoked = on_ledger(till, |t| {
+            Ok(sync::link(t.connection())?.is_some_and(|l| l.revoked))
+        })
+        .await?;
+        let step = plan::next_step(PlanInput {
+            enrolled: true,
+            revoked,
+            pending,
+            more_to_pull,
+            pulled_this_round,
+        });
+        match step {
+            Step::Stop | Step::Done => return Ok(report),
+            Step::Push(limit) => {
+                let ops =
+                    on_ledger(till, move |t| Ok(outbox::pending(t.connection(), limit)?)).await?;
+                let response = match client.push(&ops).await {
+                    Err(SyncError::Revoked) => {
+                        on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
+                        return Err(SyncError::Revoked);
+                    }
+                    other => other?,
+                };
+                report.pushed += ops.len();
+                on_ledger(till, move |t| {
+                    let now = t.clock().now();
+                    Ok(sync::record_push(t.connection_mut(), &response, now)?)
+                })
+                .await?;
+            }
+            Step::Pull => {
+                let cursor = on_ledger(till, |t| {
+                    Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
+                })
+                .await?;
+                let page = match client.pull(cursor, PULL_PAGE).await {
+                    Err(SyncError::Revoked) => {
+                        on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
+                        return Err(SyncError::Revoked);
+                    }
+                    other => other?,
+                };
+                more_to_pull = page.has_more || page.reset;
+                pulled_this_round = true;
+                report.pulled += page.entries.len();
+                on_ledger(till, move |t| {
+                    let now = t.clock().now();
+                    sync::apply_pull(t.connection_mut(), &page, now)?;
+                    Ok(())
+                })
+                .await?;
+            }
+        }
+    }
+}

@@ -20,6 +20,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub seed_demo: bool,
     pub exit_when_ready: bool,
+    /// Enrol with this cloud and one-time code at start, if the till is not linked yet.
+    pub enrol: Option<(String, String)>,
 }
 
 /// Parses the till's options. Unknown options are refused with a message.
@@ -31,6 +33,8 @@ pub fn parse(
     let mut data_dir = env_data_dir.filter(|d| !d.is_empty()).map(PathBuf::from);
     let mut seed_demo = false;
     let mut exit_when_ready = false;
+    let mut enrol_url = None;
+    let mut enrol_code = None;
     let mut args = args.into_iter().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,6 +47,12 @@ pub fn parse(
             }
             "--seed-demo" => seed_demo = true,
             "--exit-when-ready" => exit_when_ready = true,
+            "--enrol-url" => {
+                enrol_url = Some(args.next().ok_or("--enrol-url needs the cloud's address")?)
+            }
+            "--enrol-code" => {
+                enrol_code = Some(args.next().ok_or("--enrol-code needs a one-time code")?)
+            }
             other => {
                 return Err(format!(
                     "unknown option {other:?}; use --data-dir DIR, --seed-demo, --exit-when-ready"
@@ -57,10 +67,16 @@ pub fn parse(
             PathBuf::from(home).join(".local/share/omnitill")
         }
     };
+    let enrol = match (enrol_url, enrol_code) {
+        (Some(url), Some(code)) => Some((url, code)),
+        (None, None) => None,
+        _ => return Err("--enrol-url and --enrol-code go together".into()),
+    };
     Ok(Options {
         data_dir,
         seed_demo,
         exit_when_ready,
+        enrol,
     })
 }
 

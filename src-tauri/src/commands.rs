@@ -11,6 +11,7 @@ use omnitill_core::cart::PricingRules;
 use omnitill_core::catalog::ProductHit;
 use omnitill_core::ledger::{ReceiptSummary, RefundableSale};
 use omnitill_core::{Discount, Language, Settings, StaffSession, StoreInfo, TenderKind, escpos};
+use omnitill_sync::engine::LinkState;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
@@ -29,7 +30,7 @@ type Reply<T> = Result<T, ApiError>;
 
 #[derive(Debug, Serialize)]
 pub struct SyncStatus {
-    pub state: &'static str,
+    pub state: LinkState,
     pub pending: i64,
     pub oldest_pending_at: Option<String>,
     pub last_sync_at: Option<String>,
@@ -74,7 +75,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
             receipt_prefix: None,
             session: None,
             sync: SyncStatus {
-                state: "not_configured",
+                state: LinkState::NotConfigured,
                 pending: 0,
                 oldest_pending_at: None,
                 last_sync_at: None,
@@ -82,8 +83,23 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
             },
         });
     };
+    let engine = state
+        .sync
+        .as_ref()
+        .filter(|s| s.is_started())
+        .map(|s| s.status());
     state.with_shell(|shell| {
+        // Enrolment on the engine's connection changes the receipt prefix.
+        shell.till.reload_device()?;
         let (pending, oldest) = shell.till.pending_operations()?;
+        let link = omnitill_core::sync::link(shell.till.connection())?;
+        let link_state = match (&link, &engine) {
+            (None, _) => LinkState::NotConfigured,
+            (Some(l), _) if l.revoked => LinkState::Revoked,
+            (Some(_), Some(engine)) => engine.state,
+            (Some(_), None) => LinkState::Offline,
+        };
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|at| at.to_rfc3339());
         Ok(AppStatus {
             error: None,
             store: Some(shell.till.store()?),
@@ -91,13 +107,11 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
             receipt_prefix: Some(shell.till.device().receipt_prefix.clone()),
             session: shell.session.clone(),
             sync: SyncStatus {
-                state: "not_configured",
+                state: link_state,
                 pending,
-                oldest_pending_at: oldest
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|at| at.to_rfc3339()),
-                last_sync_at: None,
-                message: None,
+                oldest_pending_at: oldest.and_then(at),
+                last_sync_at: link.and_then(|l| l.last_sync_at).and_then(at),
+                message: engine.and_then(|e| e.message),
             },
         })
     })
@@ -256,12 +270,21 @@ pub async fn cart_remove_tender(
 
 #[tauri::command]
 pub async fn sale_complete(state: State<'_, AppState>) -> Reply<ReceiptView> {
-    state.with_shell(|shell| {
-        let session = shell.session()?;
-        let receipt = shell.till.complete_sale(&session, &shell.cart)?;
-        shell.cart = omnitill_core::Cart::new();
-        Ok(ReceiptView::new(receipt))
-    })
+    state
+        .with_shell(|shell| {
+            let session = shell.session()?;
+            let receipt = shell.till.complete_sale(&session, &shell.cart)?;
+            shell.cart = omnitill_core::Cart::new();
+            Ok(ReceiptView::new(receipt))
+        })
+        .inspect(|_| wake_sync(&state))
+}
+
+/// Tells the sync engine a new operation is waiting.
+fn wake_sync(state: &AppState) {
+    if let Some(sync) = &state.sync {
+        sync.wake();
+    }
 }
 
 #[tauri::command]
@@ -394,4 +417,50 @@ pub async fn set_language(
 ) -> Reply<Settings> {
     let language = required("language", language)?;
     state.with_shell(|shell| Ok(shell.till.set_language(language)?))
+}
+
+/// Enrols this till with the brand's cloud: a manager types the cloud's address and a one-time
+/// code. The request runs without holding the till; only recording it takes the lock.
+#[tauri::command]
+pub async fn enrol(
+    state: State<'_, AppState>,
+    cloud_url: Option<Lenient<String>>,
+    code: Option<Lenient<String>>,
+) -> Reply<AppStatus> {
+    let cloud_url = required("cloudUrl", cloud_url)?.trim().to_owned();
+    let code = required("code", code)?;
+    if !(cloud_url.starts_with("http://") || cloud_url.starts_with("https://"))
+        || cloud_url.len() > 200
+    {
+        return Err(ApiError::bad_input(
+            "the cloud address must start with http:// or https://",
+        ));
+    }
+    let name = state.with_shell(|shell| {
+        let session = shell.session()?;
+        omnitill_core::ManagerApproval::from_session(&session)?;
+        Ok(shell.till.store()?.name)
+    })?;
+    let client = omnitill_sync::Client::new(&cloud_url, None)
+        .map_err(|e| ApiError::new("sync", e.to_string()))?;
+    let enrolment = client
+        .enrol(&code, &format!("Till at {name}"))
+        .await
+        .map_err(|e| ApiError::new("sync", e.to_string()))?;
+    state.with_shell(|shell| {
+        let now = shell.till.clock().now();
+        omnitill_core::sync::record_enrolment(
+            shell.till.connection_mut(),
+            &cloud_url,
+            &enrolment,
+            now,
+        )?;
+        shell.till.reload_device()?;
+        Ok(())
+    })?;
+    if let Some(sync) = &state.sync {
+        sync.start(None)?;
+        sync.wake();
+    }
+    app_status(state).await
 }

@@ -92,7 +92,7 @@ mod tests {
                 "code {code} must be in the UI's ErrorCode union so the UI can show it"
             );
         }
-        for code in ["store", "internal", "printer"] {
+        for code in ["store", "internal", "printer", "sync", "not_logged_in"] {
             assert!(
                 api_ts.contains(&format!("\"{code}\"")),
                 "code {code} is in the union"

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod error;
 pub mod printer;
 pub mod state;
+pub mod sync_link;
 pub mod views;
 
 use std::sync::atomic::AtomicBool;
@@ -83,9 +84,11 @@ pub fn run() {
             std::process::exit(2);
         }
     };
+    let mut sync = None;
     let (shell, startup_error) = match open_till(&options) {
         Ok(till) => {
             spawn_checkpointer(till.path().to_owned());
+            sync = Some(sync_link::SyncLink::new(till.path().to_owned()));
             (
                 Some(Mutex::new(Shell {
                     till,
@@ -100,14 +103,34 @@ pub fn run() {
             (None, Some(error))
         }
     };
+    let enrol = options.enrol.clone();
+    let linked = shell.as_ref().is_some_and(|shell| {
+        let guard = shell.lock().unwrap_or_else(|p| p.into_inner());
+        omnitill_core::sync::link(guard.till.connection())
+            .ok()
+            .flatten()
+            .is_some()
+    });
     let state = AppState {
         shell,
         startup_error,
         options,
         started,
         ready_reported: AtomicBool::new(false),
+        sync,
     };
-    let result = tauri::Builder::default()
+    let app = tauri::Builder::default()
+        .setup(move |app| {
+            use tauri::Manager;
+            let state = app.state::<AppState>();
+            if let Some(sync) = &state.sync
+                && (linked || enrol.is_some())
+                && let Err(error) = sync.start(enrol)
+            {
+                eprintln!("omnitill: sync cannot start: {}", error.message);
+            }
+            Ok(())
+        })
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
@@ -133,12 +156,24 @@ pub fn run() {
             commands::refund_complete,
             commands::settings_update,
             commands::set_language,
+            commands::enrol,
         ])
-        .run(tauri::generate_context!());
-    if let Err(error) = result {
-        eprintln!("omnitill: the window could not start: {error}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("omnitill: the window could not start: {error}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            use tauri::Manager;
+            if let Some(sync) = &handle.state::<AppState>().sync {
+                sync.stop();
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use omnitill_core::{Cart, StaffSession, Till};
 
 use crate::args::Options;
 use crate::error::ApiError;
+use crate::sync_link::SyncLink;
 
 pub struct Shell {
     pub till: Till,
@@ -33,6 +34,8 @@ pub struct AppState {
     pub options: Options,
     pub started: Instant,
     pub ready_reported: AtomicBool,
+    /// The background sync engine, when the ledger opened.
+    pub sync: Option<SyncLink>,
 }
 
 impl AppState {

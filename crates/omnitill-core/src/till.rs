@@ -150,6 +150,9 @@ impl Till {
 
     /// Records a fully paid cart as a sale and returns its receipt.
     pub fn complete_sale(&mut self, session: &StaffSession, cart: &Cart) -> CoreResult<Receipt> {
+        // The sync engine may have enrolled this till (a new receipt prefix) on its own
+        // connection since the last sale.
+        self.reload_device()?;
         let store = self.store()?;
         let rules = PricingRules {
             tax_mode: store.tax_mode,
@@ -193,6 +196,7 @@ impl Till {
         receipt_no: &str,
         lines: &[(i64, i64)],
     ) -> CoreResult<Receipt> {
+        self.reload_device()?;
         let refund_id = self.clock.new_id().to_string();
         let op_id = self.clock.new_id().to_string();
         let now = self.clock.now();

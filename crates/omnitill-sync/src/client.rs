@@ -16,8 +16,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// No answer: refused, reset, timed out. Retried with backoff.
-    #[error("the cloud cannot be reached: {0}")]
+    /// No answer: refused, reset, timed out. Retried with backoff. The detail is for logs; the
+    /// status bar says it in words.
+    #[error("the cloud cannot be reached")]
     Unreachable(String),
     /// The cloud failed (5xx) or sent something unreadable. Retried with backoff.
     #[error("the cloud had a problem: {0}")]

@@ -136,3 +136,121 @@ pub async fn sync_once(till: &Shared) -> Result<RoundReport, SyncError> {
         }
     }
 }
+
+/// How the background engine paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// The round timer when all is well.
+    pub interval: std::time::Duration,
+    /// The first retry delay after a transient failure; it doubles, with jitter, up to `max_backoff`.
+    pub min_backoff: std::time::Duration,
+    pub max_backoff: std::time::Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Pacing {
+        Pacing {
+            interval: std::time::Duration::from_secs(5),
+            min_backoff: std::time::Duration::from_millis(500),
+            max_backoff: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Reads what the status bar shows from the ledger, with the engine's own view of the link.
+pub fn status_of(
+    till: &Till,
+    state: LinkState,
+    message: Option<String>,
+) -> Result<EngineStatus, SyncError> {
+    let (pending, oldest) = till.pending_operations()?;
+    let link = sync::link(till.connection())?;
+    let state = match &link {
+        None => LinkState::NotConfigured,
+        Some(link) if link.revoked => LinkState::Revoked,
+        Some(_) => state,
+    };
+    Ok(EngineStatus {
+        state,
+        pending,
+        oldest_pending_at_ms: oldest,
+        last_sync_at_ms: link.and_then(|l| l.last_sync_at),
+        message,
+        downloaded: 0,
+        remaining: 0,
+    })
+}
+
+fn backoff(pacing: Pacing) -> impl Iterator<Item = std::time::Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(pacing.min_backoff)
+        .with_max_delay(pacing.max_backoff)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// Runs sync rounds until `shutdown` turns true: after each new operation (`wake`), on the
+/// timer, and, while the cloud cannot be reached, on a backoff that notices when it returns.
+pub async fn run(
+    till: Shared,
+    wake: Arc<tokio::sync::Notify>,
+    status: tokio::sync::watch::Sender<EngineStatus>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    pacing: Pacing,
+) {
+    let mut delays = backoff(pacing);
+    loop {
+        // Syncing shows only while there is something to push; a quiet round keeps the
+        // previous state, so the status bar does not flicker every few seconds.
+        let publish = |state: LinkState, message: Option<String>| {
+            let till = till.clone();
+            let status = status.clone();
+            let previous = status.borrow().state;
+            async move {
+                if let Ok(Ok(mut report)) = tokio::task::spawn_blocking(move || {
+                    let guard = till.lock().unwrap_or_else(|poison| poison.into_inner());
+                    status_of(&guard, state, message)
+                })
+                .await
+                {
+                    if state == LinkState::Syncing
+                        && report.pending == 0
+                        && report.state == LinkState::Syncing
+                    {
+                        report.state = previous;
+                    }
+                    status.send_replace(report);
+                }
+            }
+        };
+        publish(LinkState::Syncing, None).await;
+        let wait = match sync_once(&till).await {
+            Ok(_) => {
+                delays = backoff(pacing);
+                publish(LinkState::Online, None).await;
+                pacing.interval
+            }
+            Err(error) if error.is_transient() => {
+                if let SyncError::Unreachable(detail) | SyncError::Server(detail) = &error {
+                    eprintln!("omnitill-sync: {error}: {detail}");
+                }
+                publish(LinkState::Offline, Some(error.to_string())).await;
+                delays.next().unwrap_or(pacing.max_backoff)
+            }
+            Err(error) => {
+                publish(LinkState::Offline, Some(error.to_string())).await;
+                pacing.max_backoff
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}

@@ -22,6 +22,7 @@ export type ErrorCode =
   | "not_logged_in" // no staff session (the till is locked)
   | "refund_exceeds_sold" // refund quantity above what remains refundable
   | "printer" // the network receipt printer failed or is not configured
+  | "sync" // the cloud could not be reached, or refused an enrolment
   | "database_refused" // the ledger file is corrupt or from a newer version
   | "store" // the ledger failed (disk full, I/O)
   | "internal";
@@ -69,9 +70,9 @@ export interface AppStatus {
   sync: SyncStatus;
 }
 
-// Filled by the sync engine in a later issue; for now state is always "not_configured".
+// The sync engine's state: "not_configured" until a manager enrols the till with the cloud.
 export interface SyncStatus {
-  state: "not_configured" | "online" | "offline" | "syncing";
+  state: "not_configured" | "online" | "offline" | "syncing" | "revoked";
   pending: number;
   oldest_pending_at: string | null;
   last_sync_at: string | null;
@@ -234,4 +235,6 @@ export const api = {
   refundComplete: (request: RefundRequest) => invoke<Receipt>("refund_complete", { request }),
   settingsUpdate: (settings: Settings) => invoke<Settings>("settings_update", { settings }),
   setLanguage: (language: Language) => invoke<Settings>("set_language", { language }),
+  // A manager links the till to the brand's cloud with its address and a one-time code.
+  enrol: (cloudUrl: string, code: string) => invoke<AppStatus>("enrol", { cloudUrl, code }),
 };

@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   "not_logged_in",
   "refund_exceeds_sold",
   "printer",
+  "sync",
   "database_refused",
   "store",
   "internal",

@@ -1,0 +1,113 @@
+//! The shell's handle on the background sync engine: start it, wake it, read its status, stop
+//! it with the app.
+//!
+//! The engine runs on Tauri's async runtime with its own ledger connection (omnitill-sync). A
+//! sale or refund wakes it; the status bar reads its last `EngineStatus`. `--enrol-url` and
+//! `--enrol-code` enrol a till that is not linked yet before the first round, which the demo and
+//! the tests use; a manager can also enrol from Settings (`enrol`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use omnitill_sync::engine::{self, EngineStatus, LinkState, Pacing};
+use tokio::sync::{Notify, watch};
+
+use crate::error::ApiError;
+
+pub struct SyncLink {
+    ledger: PathBuf,
+    wake: Arc<Notify>,
+    status: watch::Receiver<EngineStatus>,
+    status_tx: watch::Sender<EngineStatus>,
+    shutdown: watch::Sender<bool>,
+    started: Mutex<bool>,
+}
+
+impl SyncLink {
+    pub fn new(ledger: PathBuf) -> SyncLink {
+        let (status_tx, status) = watch::channel(EngineStatus {
+            state: LinkState::NotConfigured,
+            pending: 0,
+            oldest_pending_at_ms: None,
+            last_sync_at_ms: None,
+            message: None,
+            downloaded: 0,
+            remaining: 0,
+        });
+        let (shutdown, _) = watch::channel(false);
+        SyncLink {
+            ledger,
+            wake: Arc::new(Notify::new()),
+            status,
+            status_tx,
+            shutdown,
+            started: Mutex::new(false),
+        }
+    }
+
+    /// Starts the engine once. `enrol` is a (cloud URL, code) to enrol with first if the till is
+    /// not linked yet.
+    pub fn start(&self, enrol: Option<(String, String)>) -> Result<(), ApiError> {
+        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        if *started {
+            return Ok(());
+        }
+        let till =
+            engine::open_ledger(&self.ledger).map_err(|e| ApiError::new("store", e.to_string()))?;
+        let wake = self.wake.clone();
+        let status = self.status_tx.clone();
+        let shutdown = self.shutdown.subscribe();
+        tauri::async_runtime::spawn(async move {
+            if let Some((url, code)) = enrol
+                && let Err(error) = enrol_if_unlinked(&till, &url, &code).await
+            {
+                eprintln!("omnitill: enrolment with {url} failed: {error}");
+                status.send_modify(|s| s.message = Some(format!("enrolment failed: {error}")));
+            }
+            engine::run(till, wake, status, shutdown, Pacing::default()).await;
+        });
+        *started = true;
+        Ok(())
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn is_started(&self) -> bool {
+        *self.started.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stop(&self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+async fn enrol_if_unlinked(
+    till: &Arc<Mutex<omnitill_core::Till>>,
+    url: &str,
+    code: &str,
+) -> Result<(), String> {
+    let linked = {
+        let guard = till.lock().unwrap_or_else(|p| p.into_inner());
+        omnitill_core::sync::link(guard.connection())
+            .map_err(|e| e.to_string())?
+            .is_some()
+    };
+    if linked {
+        return Ok(());
+    }
+    let client = omnitill_sync::Client::new(url, None).map_err(|e| e.to_string())?;
+    let enrolment = client
+        .enrol(code, "Till")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut guard = till.lock().unwrap_or_else(|p| p.into_inner());
+    let now = guard.clock().now();
+    omnitill_core::sync::record_enrolment(guard.connection_mut(), url, &enrolment, now)
+        .map_err(|e| e.to_string())
+}

@@ -14,7 +14,7 @@ use omnitill_core::{barcode, demo};
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 
-use crate::support::webdriver::{TillWindow, WebDriver, keys};
+use crate::support::webdriver::{TillWindow, WebDriver, keys, poll_until};
 
 /// Held by every test that opens a window, so they run one after another.
 static WINDOW: Mutex<()> = Mutex::new(());
@@ -700,4 +700,98 @@ fn malformed_ipc_calls_get_a_typed_error() {
         SUN_MOON_LAKE_75G.price_minor,
         "after the malformed calls the till still sells"
     );
+}
+
+/// Pays the whole cart in cash (the prefilled amount) and starts the next sale.
+fn pay_cash_and_start_next_sale(driver: &WebDriver) {
+    press(driver, keys::F12);
+    driver.wait_for("#pay-dialog");
+    driver
+        .wait_for("#tender-amount[data-kind='cash']")
+        .send_keys(keys::ENTER);
+    driver.wait_for("#receipt[data-kind='sale']");
+    press(driver, keys::ENTER);
+    driver.wait_for("#checkout #scan");
+}
+
+/// How long the status bar may take to follow the link: the engine retries at most every 10 s
+/// (with jitter) and the UI polls every 2 s.
+const SYNC_WAIT: Duration = Duration::from_secs(40);
+
+fn sync_state(driver: &WebDriver) -> Option<(String, i64)> {
+    let status = driver.try_find("#sync-status").ok()?;
+    let state = status.attr("data-state")?;
+    let pending = status.attr("data-pending")?.parse().ok()?;
+    Some((state, pending))
+}
+
+#[test]
+fn sales_made_while_the_cloud_is_down_wait_as_pending_and_reach_it_when_it_returns() {
+    use crate::support::cloud::{Backend, CloudProcess};
+
+    let _one = one_window_at_a_time();
+    let mut cloud = CloudProcess::start(Backend::Sqlite);
+    let key = cloud.api_key();
+    let code = cloud.admin(&["enrolment-code", "--store", "TPE-XINYI"]);
+    let window = TillWindow::start_with_args(
+        "offline_then_online",
+        &["--enrol-url", &cloud.base_url, "--enrol-code", &code],
+    );
+    let driver = window.driver();
+    sign_in(driver, demo::CASHIER.0, demo::CASHIER.1);
+    poll_until("the till to be online with the cloud", SYNC_WAIT, || {
+        sync_state(driver).filter(|(state, _)| state == "online")
+    });
+
+    cloud.stop();
+    for product in [&DONGDING_75G, &ALISHAN_75G, &SUN_MOON_LAKE_75G] {
+        scan(driver, &demo::demo_barcode(product.n));
+        wait_for_cart(driver, &[(product.sku, 1)]);
+        pay_cash_and_start_next_sale(driver);
+    }
+    let (state, pending) = poll_until(
+        "the status bar to show offline with 3 pending",
+        SYNC_WAIT,
+        || sync_state(driver).filter(|(state, pending)| state == "offline" && *pending == 3),
+    );
+    assert_eq!(
+        (state.as_str(), pending),
+        ("offline", 3),
+        "three sales wait while the cloud is down"
+    );
+    let words = driver.find("#sync-status").text();
+    assert!(
+        words.contains('3'),
+        "the status bar says how many wait: {words:?}"
+    );
+    window.shot("offline-three-pending");
+    let sales = cloud_sales(&cloud, &key);
+    assert!(
+        sales.is_none(),
+        "the cloud is down, so its API does not answer"
+    );
+
+    cloud.restart();
+    poll_until(
+        "the status bar to show online with nothing pending",
+        SYNC_WAIT,
+        || sync_state(driver).filter(|(state, pending)| state == "online" && *pending == 0),
+    );
+    window.shot("online-nothing-pending");
+    let sales = cloud_sales(&cloud, &key).expect("the cloud answers again");
+    assert_eq!(
+        sales.len(),
+        3,
+        "the three offline sales are in the cloud, once each"
+    );
+}
+
+/// The store's sales through the cloud's API, or None when it does not answer.
+fn cloud_sales(cloud: &crate::support::cloud::CloudProcess, key: &str) -> Option<Vec<Value>> {
+    let response = crate::support::cloud::http()
+        .get(format!("{}/v1/stores/TPE-XINYI/sales", cloud.base_url))
+        .bearer_auth(key)
+        .send()
+        .ok()?;
+    response.json::<Vec<Value>>().ok()
 }

@@ -57,6 +57,7 @@ fn psql(sql: &str) {
 pub struct CloudProcess {
     pub database: String,
     pub base_url: String,
+    address: String,
     child: Child,
     postgres_db: Option<String>,
     _dir: tempfile::TempDir,
@@ -78,40 +79,28 @@ impl CloudProcess {
                 (format!("{base}/{name}"), Some(name))
             }
         };
-        let mut child = Command::new(binary("omnitill-cloud"))
-            .args([
-                "--database",
-                &database,
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--demo",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the cloud starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let address = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(address) = line.strip_prefix("OMNITILL_CLOUD_LISTENING ") {
-                        break address.to_owned();
-                    }
-                }
-                _ => panic!("the cloud exited before it listened ({backend:?})"),
-            }
-        };
-        // Keep draining stdout so the process never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, address) = spawn_serve(&database, "127.0.0.1:0", true);
         CloudProcess {
             database,
             base_url: format!("http://{address}"),
+            address,
             child,
             postgres_db,
             _dir: dir,
         }
+    }
+
+    /// Stops the cloud as a crash would (SIGKILL): the link goes down.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the cloud again on the same address and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, _) = spawn_serve(&self.database, &self.address, false);
+        self.child = child;
     }
 
     /// Runs an admin command against this cloud's database and returns what it printed.
@@ -163,6 +152,35 @@ impl CloudProcess {
         );
         response.json().expect("JSON")
     }
+}
+
+/// Starts `omnitill-cloud serve` and waits for the address it listens on.
+fn spawn_serve(database: &str, listen: &str, demo: bool) -> (Child, String) {
+    let mut command = Command::new(binary("omnitill-cloud"));
+    command.args(["--database", database, "serve", "--listen", listen]);
+    if demo {
+        command.arg("--demo");
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the cloud starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(address) = line.strip_prefix("OMNITILL_CLOUD_LISTENING ") {
+                    break address.to_owned();
+                }
+            }
+            _ => panic!("the cloud exited before it listened on {listen}"),
+        }
+    };
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
 }
 
 impl Drop for CloudProcess {

@@ -623,6 +623,11 @@ impl TillWindow {
     /// Starts Xvfb, tauri-driver and the app; `name` names the folder for screenshots and
     /// logs, target/ui-shots/<name>/.
     pub fn start(name: &str) -> TillWindow {
+        TillWindow::start_with_args(name, &[])
+    }
+
+    /// As `start`, with more command-line arguments for the app (an enrolment, say).
+    pub fn start_with_args(name: &str, extra_args: &[&str]) -> TillWindow {
         let app = app_binary();
         let shots = target_dir().join("ui-shots").join(name);
         std::fs::create_dir_all(&shots).expect("the screenshot folder can be created");
@@ -699,11 +704,17 @@ impl TillWindow {
             }
         }
 
+        let mut app_args = vec![
+            json!("--data-dir"),
+            json!(data_dir.path()),
+            json!("--seed-demo"),
+        ];
+        app_args.extend(extra_args.iter().map(|arg| json!(arg)));
         let capabilities = json!({
             "alwaysMatch": {
                 "tauri:options": {
                     "application": app,
-                    "args": ["--data-dir", data_dir.path(), "--seed-demo"],
+                    "args": app_args,
                 }
             }
         });

@@ -3,6 +3,10 @@
 
 pub mod cloud;
 
+pub mod proxy;
+
+pub mod tills;
+
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};

@@ -49,7 +49,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for the cloud at `base_url` (`http://` on loopback or a private network, or
+    /// `https://`, verified against the system's certificate authorities).
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, SyncError> {
+        // reqwest is built with rustls and no default crypto provider; ring is ours. Installing
+        // it again (a second client) is a harmless no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -150,5 +155,48 @@ impl Client {
             &format!("/v1/sync/pull?cursor={cursor}&limit={limit}"),
         ))
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// An https cloud URL must be spoken to over TLS: the first bytes on the wire are a TLS
+    /// handshake record (0x16, version 3.x), not plain HTTP and not an "unsupported scheme".
+    #[tokio::test]
+    async fn an_https_cloud_is_spoken_to_over_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("the till connects");
+            let mut first = [0u8; 3];
+            socket
+                .read_exact(&mut first)
+                .await
+                .expect("the till sends a handshake");
+            first
+        });
+        let client = Client::new(&format!("https://{address}"), Some("token".into()))
+            .expect("a client for an https URL");
+        let outcome = client.pull(0, 10).await;
+        let first = server.await.expect("the listener ran");
+        assert_eq!(
+            (first[0], first[1]),
+            (0x16, 0x03),
+            "the first record is a TLS handshake"
+        );
+        assert!(
+            matches!(outcome, Err(SyncError::Unreachable(_))),
+            "a cloud that never completes the handshake is unreachable, got {outcome:?}"
+        );
+    }
+
+    #[test]
+    fn plain_http_urls_still_work_for_loopback_clouds() {
+        assert!(Client::new("http://127.0.0.1:7300/", None).is_ok());
     }
 }

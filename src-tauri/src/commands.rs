@@ -35,6 +35,10 @@ pub struct SyncStatus {
     pub oldest_pending_at: Option<String>,
     pub last_sync_at: Option<String>,
     pub message: Option<String>,
+    /// Feed entries downloaded in the current round, and still to download: the first sync's
+    /// progress bar. Both 0 when no download is under way.
+    pub downloaded: i64,
+    pub remaining: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +84,8 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 oldest_pending_at: None,
                 last_sync_at: None,
                 message: None,
+                downloaded: 0,
+                remaining: 0,
             },
         });
     };
@@ -111,6 +117,8 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 pending,
                 oldest_pending_at: oldest.and_then(at),
                 last_sync_at: link.and_then(|l| l.last_sync_at).and_then(at),
+                downloaded: engine.as_ref().map_or(0, |e| e.downloaded),
+                remaining: engine.as_ref().map_or(0, |e| e.remaining),
                 message: engine.and_then(|e| e.message),
             },
         })

@@ -48,3 +48,47 @@ fn three_tills_converge_with_a_cloud_on_sqlite() {
 fn three_tills_converge_with_a_cloud_on_postgresql() {
     scenario(Backend::Postgres);
 }
+
+#[test]
+fn first_sync_reports_download_progress_until_nothing_remains() {
+    let runtime = tills::runtime();
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let till = SyncedTill::enrol(&runtime, &cloud, "TPE-DAAN", false);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |step: omnitill_sync::engine::Progress| {
+        seen.lock().expect("progress list").push(step);
+    };
+    let options = omnitill_sync::engine::RoundOptions {
+        pull_page: 100,
+        progress: &record,
+    };
+    let report = runtime
+        .block_on(omnitill_sync::engine::sync_once_with(
+            &till.engine,
+            &options,
+        ))
+        .expect("the first sync succeeds");
+    let seen = seen.into_inner().expect("progress list");
+    assert!(
+        seen.len() >= 3,
+        "a catalog of hundreds of products arrives in several pages of 100, each reported: {seen:?}"
+    );
+    let total = seen[0].downloaded + seen[0].remaining;
+    for pair in seen.windows(2) {
+        assert!(
+            pair[1].downloaded > pair[0].downloaded,
+            "the downloaded count only grows: {seen:?}"
+        );
+        assert_eq!(
+            pair[1].downloaded + pair[1].remaining,
+            total,
+            "with no changes meanwhile, done + remaining is the whole feed: {seen:?}"
+        );
+    }
+    let last = seen.last().expect("a last step");
+    assert_eq!(last.remaining, 0, "the bar ends with nothing left");
+    assert_eq!(
+        last.downloaded as usize, report.pulled,
+        "the bar's count is what was applied"
+    );
+}

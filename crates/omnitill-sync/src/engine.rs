@@ -69,8 +69,41 @@ pub fn open_ledger(path: &Path) -> Result<Shared, SyncError> {
     )?)))
 }
 
+/// Where a round's download stands: feed entries applied so far in this round, and how many the
+/// cloud still holds after them. The first sync of a large catalog shows this as a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub downloaded: i64,
+    pub remaining: i64,
+}
+
+/// How a round runs.
+pub struct RoundOptions<'a> {
+    /// Feed entries asked for per pull.
+    pub pull_page: i64,
+    /// Called after each pulled page is applied.
+    pub progress: &'a (dyn Fn(Progress) + Send + Sync),
+}
+
+impl Default for RoundOptions<'_> {
+    fn default() -> Self {
+        RoundOptions {
+            pull_page: PULL_PAGE,
+            progress: &|_| {},
+        }
+    }
+}
+
 /// Runs one sync round on the ledger.
 pub async fn sync_once(till: &Shared) -> Result<RoundReport, SyncError> {
+    sync_once_with(till, &RoundOptions::default()).await
+}
+
+/// Runs one sync round on the ledger, reporting the download's progress.
+pub async fn sync_once_with(
+    till: &Shared,
+    options: &RoundOptions<'_>,
+) -> Result<RoundReport, SyncError> {
     let link = on_ledger(till, |t| Ok(sync::link(t.connection())?)).await?;
     let Some(link) = link else {
         return Ok(RoundReport::default());
@@ -116,7 +149,7 @@ pub async fn sync_once(till: &Shared) -> Result<RoundReport, SyncError> {
                     Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
                 })
                 .await?;
-                let page = match client.pull(cursor, PULL_PAGE).await {
+                let page = match client.pull(cursor, options.pull_page).await {
                     Err(SyncError::Revoked) => {
                         on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
                         return Err(SyncError::Revoked);
@@ -126,12 +159,17 @@ pub async fn sync_once(till: &Shared) -> Result<RoundReport, SyncError> {
                 more_to_pull = page.has_more || page.reset;
                 pulled_this_round = true;
                 report.pulled += page.entries.len();
+                let remaining = page.remaining;
                 on_ledger(till, move |t| {
                     let now = t.clock().now();
                     sync::apply_pull(t.connection_mut(), &page, now)?;
                     Ok(())
                 })
                 .await?;
+                (options.progress)(Progress {
+                    downloaded: report.pulled as i64,
+                    remaining,
+                });
             }
         }
     }
@@ -226,7 +264,18 @@ pub async fn run(
             }
         };
         publish(LinkState::Syncing, None).await;
-        let wait = match sync_once(&till).await {
+        let progress = |step: Progress| {
+            status.send_modify(|shown| {
+                shown.state = LinkState::Syncing;
+                shown.downloaded = step.downloaded;
+                shown.remaining = step.remaining;
+            });
+        };
+        let options = RoundOptions {
+            pull_page: PULL_PAGE,
+            progress: &progress,
+        };
+        let wait = match sync_once_with(&till, &options).await {
             Ok(_) => {
                 delays = backoff(pacing);
                 publish(LinkState::Online, None).await;

@@ -77,6 +77,10 @@ export interface SyncStatus {
   oldest_pending_at: string | null;
   last_sync_at: string | null;
   message: string | null;
+  // Feed entries downloaded in the current round and still to come (the first sync of a large
+  // catalog); both 0 when nothing is downloading.
+  downloaded: number;
+  remaining: number;
 }
 
 export type Discount =

@@ -15,6 +15,8 @@ function status(partial: Partial<SyncStatus>): SyncStatus {
     oldest_pending_at: null,
     last_sync_at: null,
     message: null,
+    downloaded: 0,
+    remaining: 0,
     ...partial,
   };
 }
@@ -52,5 +54,36 @@ describe("describeSync", () => {
     const s = describeSync(status({ state: "syncing" }), now, en, clock);
     expect(s.label).toBe("Syncing…");
     expect(s.details, "no pending, so only the last-sync part").toEqual(["never synced"]);
+  });
+});
+
+describe("download progress", () => {
+  it("shows counts and a percentage while a first sync downloads", () => {
+    const s = describeSync(status({ state: "syncing", downloaded: 250_000, remaining: 750_000 }), now, en, clock);
+    expect(s.progress, "a large first download must show how far it got").toEqual({
+      done: 250_000,
+      total: 1_000_000,
+      percent: 25,
+      label: "Downloading catalog and stock: 250,000 of 1,000,000",
+    });
+  });
+
+  it("shows no bar when nothing is left to download", () => {
+    const s = describeSync(status({ state: "online", downloaded: 600, remaining: 0 }), now, en, clock);
+    expect(s.progress, "a finished download leaves no bar behind").toBeNull();
+  });
+
+  it("shows no bar for a revoked or unconfigured till", () => {
+    for (const state of ["revoked", "not_configured"] as const) {
+      const s = describeSync(status({ state, downloaded: 5, remaining: 5 }), now, en, clock);
+      expect(s.progress, `${state}: nothing downloads`).toBeNull();
+    }
+  });
+
+  it("says the counts in Chinese too", () => {
+    const zh = (key: Parameters<typeof translate>[1], params?: Parameters<typeof translate>[2]) =>
+      translate("zh-Hant", key, params);
+    const s = describeSync(status({ state: "syncing", downloaded: 1, remaining: 3 }), now, zh, clock);
+    expect(s.progress?.label).toBe("下載商品與庫存中：1 / 4");
   });
 });

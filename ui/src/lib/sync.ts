@@ -12,6 +12,8 @@ export interface SyncSummary {
   label: string; // "Online", "Sync: not set up"
   details: string[]; // "3 waiting to sync", "oldest 5 min", "last sync 14:02"
   message: string | null; // the engine's own words, e.g. why it is offline
+  // A download under way: entries done of the round's total, and the words for it.
+  progress: { done: number; total: number; percent: number; label: string } | null;
 }
 
 // The state, then (once sync is set up) how many operations wait and how old the oldest is, and
@@ -43,5 +45,20 @@ export function describeSync(
     label: t(`status.sync.${sync.state}`),
     details,
     message: sync.message,
+    progress: describeProgress(sync, t),
   };
+}
+
+// The download's progress, shown while a round still has feed entries to fetch. Counts are
+// grouped in thousands so "120,000 of 1,000,000" reads at a glance.
+export function describeProgress(sync: SyncStatus, t: Translate): SyncSummary["progress"] {
+  const done = Math.max(0, Math.floor(sync.downloaded ?? 0));
+  const left = Math.max(0, Math.floor(sync.remaining ?? 0));
+  if (sync.state === "not_configured" || sync.state === "revoked" || left === 0) {
+    return null;
+  }
+  const total = done + left;
+  const percent = Math.min(100, Math.floor((done * 100) / total));
+  const group = (n: number) => n.toLocaleString("en-US");
+  return { done, total, percent, label: t("status.downloading", { done: group(done), total: group(total) }) };
 }

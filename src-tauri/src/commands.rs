@@ -10,6 +10,7 @@ use std::time::Duration;
 use omnitill_core::cart::PricingRules;
 use omnitill_core::catalog::ProductHit;
 use omnitill_core::ledger::{ReceiptSummary, RefundableSale};
+use omnitill_core::review::Refusal;
 use omnitill_core::{Discount, Language, Settings, StaffSession, StoreInfo, TenderKind, escpos};
 use omnitill_sync::engine::LinkState;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,8 @@ pub struct SyncStatus {
     /// progress bar. Both 0 when no download is under way.
     pub downloaded: i64,
     pub remaining: i64,
+    /// Operations the cloud refused that no manager has reviewed yet.
+    pub needs_review: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +89,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 message: None,
                 downloaded: 0,
                 remaining: 0,
+                needs_review: 0,
             },
         });
     };
@@ -117,6 +121,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 pending,
                 oldest_pending_at: oldest.and_then(at),
                 last_sync_at: link.and_then(|l| l.last_sync_at).and_then(at),
+                needs_review: shell.till.unreviewed_refusals()?,
                 downloaded: engine.as_ref().map_or(0, |e| e.downloaded),
                 remaining: engine.as_ref().map_or(0, |e| e.remaining),
                 message: engine.and_then(|e| e.message),
@@ -352,6 +357,36 @@ pub async fn receipts_recent(state: State<'_, AppState>) -> Reply<Vec<ReceiptSum
     state.with_shell(|shell| {
         shell.session()?;
         Ok(shell.till.recent_receipts(RECENT_RECEIPTS)?)
+    })
+}
+
+/// The manager's review list of operations the cloud refused: those to review, or all.
+#[tauri::command]
+pub async fn refusals_list(
+    state: State<'_, AppState>,
+    include_reviewed: Option<Lenient<bool>>,
+) -> Reply<Vec<Refusal>> {
+    let include_reviewed = required("includeReviewed", include_reviewed)?;
+    state.with_shell(|shell| {
+        if !shell.session()?.is_manager() {
+            return Err(omnitill_core::CoreError::NotManager.into());
+        }
+        Ok(shell.till.refusals(include_reviewed)?)
+    })
+}
+
+/// A manager marks a refused operation reviewed, with a note of what was done about it.
+#[tauri::command]
+pub async fn refusal_review(
+    state: State<'_, AppState>,
+    seq: Option<Lenient<i64>>,
+    note: Option<Lenient<String>>,
+) -> Reply<Refusal> {
+    let seq = required("seq", seq)?;
+    let note = required("note", note)?;
+    state.with_shell(|shell| {
+        let session = shell.session()?;
+        Ok(shell.till.mark_refusal_reviewed(&session, seq, &note)?)
     })
 }
 

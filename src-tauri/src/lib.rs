@@ -157,6 +157,8 @@ pub fn run() {
             commands::settings_update,
             commands::set_language,
             commands::enrol,
+            commands::refusals_list,
+            commands::refusal_review,
         ])
         .build(tauri::generate_context!());
     let app = match app {

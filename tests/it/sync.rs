@@ -92,3 +92,109 @@ fn first_sync_reports_download_progress_until_nothing_remains() {
         "the bar's count is what was applied"
     );
 }
+
+/// Puts an operation of a type this cloud does not know into the till's outbox, as a newer
+/// till would, under the next sequence number.
+fn queue_unknown_operation(till: &mut SyncedTill) -> i64 {
+    let conn = till.temp.till.connection_mut();
+    let tx = conn.transaction().expect("a transaction");
+    let seq: i64 = tx
+        .query_row(
+            "INSERT INTO counter (name, value) VALUES ('outbox', 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the next seq");
+    tx.execute(
+        "INSERT INTO outbox (seq, op_id, op_type, payload, created_at) VALUES (?1, ?2, 'member.points_redeemed.v9', '{\"receipt_no\":\"X-1\"}', 0)",
+        rusqlite::params![seq, uuid::Uuid::now_v7().to_string()],
+    )
+    .expect("the operation is queued");
+    tx.commit().expect("commit");
+    seq
+}
+
+#[test]
+fn a_refused_operation_goes_to_the_review_list_without_blocking_later_sales() {
+    let runtime = tills::runtime();
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let key = cloud.api_key();
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    till.sell_randomly(&mut rng, 1);
+    let refused_seq = queue_unknown_operation(&mut till);
+    till.sell_randomly(&mut rng, 2);
+    till.sync(&runtime)
+        .expect("the round succeeds despite the refusal");
+    assert_eq!(
+        till.pending(),
+        0,
+        "the refusal is acknowledged like any outcome, so nothing stays queued behind it"
+    );
+    assert_eq!(
+        tills::cloud_receipts(&cloud, &key, "TPE-XINYI").len(),
+        3,
+        "the sales before and after the refused operation reached the cloud"
+    );
+    let list = till.temp.till.refusals(false).expect("the review list");
+    assert_eq!(list.len(), 1, "one refusal waits for review: {list:?}");
+    assert_eq!(list[0].seq, refused_seq);
+    assert_eq!(list[0].op_type, "member.points_redeemed.v9");
+    assert_eq!(list[0].receipt_no.as_deref(), Some("X-1"));
+    assert!(
+        list[0].reason.contains("member.points_redeemed.v9"),
+        "the cloud's reason names what it could not apply: {:?}",
+        list[0].reason
+    );
+    assert_eq!(till.temp.till.unreviewed_refusals().expect("count"), 1);
+
+    let cashier = till.temp.cashier();
+    assert!(
+        matches!(
+            till.temp
+                .till
+                .mark_refusal_reviewed(&cashier, refused_seq, "seen"),
+            Err(omnitill_core::CoreError::NotManager)
+        ),
+        "only a manager may clear the review list"
+    );
+    let manager = till.temp.manager();
+    let reviewed = till
+        .temp
+        .till
+        .mark_refusal_reviewed(
+            &manager,
+            refused_seq,
+            "points redeemed by hand in the e-shop admin",
+        )
+        .expect("the manager marks it reviewed");
+    assert!(reviewed.resolved_at_ms.is_some());
+    assert!(
+        reviewed.resolved_by.is_some(),
+        "the list says who reviewed it"
+    );
+    assert!(
+        till.temp.till.refusals(false).expect("list").is_empty(),
+        "a reviewed refusal leaves the to-do list"
+    );
+    assert_eq!(
+        till.temp.till.refusals(true).expect("list").len(),
+        1,
+        "and stays in the full history"
+    );
+    assert!(
+        till.temp
+            .till
+            .mark_refusal_reviewed(&manager, refused_seq, "again")
+            .is_err(),
+        "a refusal is reviewed once"
+    );
+    assert!(
+        till.temp
+            .till
+            .mark_refusal_reviewed(&manager, 999_999, "none")
+            .is_err(),
+        "an unknown operation cannot be marked"
+    );
+}

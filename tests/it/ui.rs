@@ -795,3 +795,100 @@ fn cloud_sales(cloud: &crate::support::cloud::CloudProcess, key: &str) -> Option
         .ok()?;
     response.json::<Vec<Value>>().ok()
 }
+
+#[test]
+fn a_manager_reviews_an_operation_the_cloud_refused() {
+    use crate::support::cloud::{Backend, CloudProcess};
+
+    let _one = one_window_at_a_time();
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let code = cloud.admin(&["enrolment-code", "--store", "TPE-XINYI"]);
+    let window = TillWindow::start_with_args(
+        "review_refusal",
+        &["--enrol-url", &cloud.base_url, "--enrol-code", &code],
+    );
+    let driver = window.driver();
+    sign_in(driver, demo::MANAGER.0, demo::MANAGER.1);
+    poll_until("the till to be online with the cloud", SYNC_WAIT, || {
+        sync_state(driver).filter(|(state, _)| state == "online")
+    });
+
+    // A newer till's kind of operation, which this cloud cannot apply, queued beside the app's
+    // own connection (WAL lets a second writer in between the app's transactions).
+    let mut ledger = Connection::open(window.ledger_path()).expect("the ledger opens for writing");
+    ledger
+        .busy_timeout(Duration::from_secs(10))
+        .expect("a busy timeout");
+    let tx = ledger.transaction().expect("a transaction");
+    let seq: i64 = tx
+        .query_row(
+            "UPDATE counter SET value = value + 1 WHERE name = 'outbox' RETURNING value",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap_or(1);
+    if seq == 1 {
+        tx.execute("INSERT INTO counter (name, value) VALUES ('outbox', 1)", [])
+            .expect("the first outbox number");
+    }
+    tx.execute(
+        "INSERT INTO outbox (seq, op_id, op_type, payload, created_at) VALUES (?1, ?2, 'member.points_redeemed.v9', '{\"receipt_no\":\"W-77\"}', ?3)",
+        params![seq, uuid::Uuid::now_v7().to_string(), chrono::Utc::now().timestamp_millis()],
+    )
+    .expect("the operation is queued");
+    tx.commit().expect("commit");
+
+    // The next sale wakes the engine, which pushes both; the refusal does not hold the sale back.
+    scan(driver, &demo::demo_barcode(DONGDING_75G.n));
+    wait_for_cart(driver, &[(DONGDING_75G.sku, 1)]);
+    pay_cash_and_start_next_sale(driver);
+    let flagged = poll_until(
+        "the status bar to flag one refusal for review",
+        SYNC_WAIT,
+        || {
+            let flag = driver.try_find("#sync-review").ok()?;
+            (flag.attr("data-count")?.as_str() == "1").then(|| flag.text())
+        },
+    );
+    assert!(
+        flagged.contains('1'),
+        "the status bar says how many refusals wait: {flagged:?}"
+    );
+    poll_until("nothing pending after the refusal", SYNC_WAIT, || {
+        sync_state(driver).filter(|(_, pending)| *pending == 0)
+    });
+
+    press(driver, keys::F11);
+    driver.wait_for("#settings #open-review");
+    window.shot("settings-with-refusal");
+    press(driver, keys::F9);
+    let row = driver.wait_for(&format!("#review-list tr[data-seq='{seq}']"));
+    let text = row.text();
+    assert!(
+        text.contains("W-77") && text.contains("member.points_redeemed.v9"),
+        "the row names the receipt and the cloud's reason: {text:?}"
+    );
+    window.shot("review-list");
+    driver
+        .wait_for("#review-note")
+        .send_keys("points redeemed by hand in the e-shop admin");
+    driver.find("#review-note").send_keys(keys::ENTER);
+    driver.wait_for("#review-empty");
+    poll_until("the status bar flag to clear", SYNC_WAIT, || {
+        driver.try_find("#sync-review").err().map(|_| ())
+    });
+    window.shot("review-done");
+    let reader = open_ledger_read_only(&window);
+    let (resolved_by, note): (String, String) = reader
+        .query_row(
+            "SELECT resolved_by, note FROM op_outcome WHERE seq = ?1",
+            [seq],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("the refusal's outcome is in the ledger");
+    assert!(
+        !resolved_by.is_empty(),
+        "the ledger records which manager reviewed it"
+    );
+    assert_eq!(note, "points redeemed by hand in the e-shop admin");
+}

@@ -25,6 +25,7 @@ pub mod money;
 pub mod outbox;
 pub mod receipt;
 pub mod receipt_text;
+pub mod review;
 pub mod settings;
 pub mod staff;
 pub mod sync;

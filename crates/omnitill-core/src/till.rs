@@ -23,6 +23,8 @@ use crate::staff::{self, ManagerApproval, StaffSession};
 
 /// The alphabet of receipt prefixes: Crockford base 32, no I, L, O or U to misread.
 const PREFIX_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// How many refusals the review list shows at most.
+const REVIEW_LIST_LIMIT: usize = 200;
 
 pub struct Till {
     conn: Connection,
@@ -226,6 +228,27 @@ impl Till {
     /// Unacknowledged outbox operations and the time of the oldest (Unix ms).
     pub fn pending_operations(&self) -> CoreResult<(i64, Option<i64>)> {
         outbox::pending_summary(&self.conn)
+    }
+
+    /// Operations the cloud refused, newest first: those still to review, or all.
+    pub fn refusals(&self, include_reviewed: bool) -> CoreResult<Vec<crate::review::Refusal>> {
+        crate::review::refusals(&self.conn, include_reviewed, REVIEW_LIST_LIMIT)
+    }
+
+    /// How many refusals wait for a manager's review.
+    pub fn unreviewed_refusals(&self) -> CoreResult<i64> {
+        crate::review::unreviewed_count(&self.conn)
+    }
+
+    /// Marks a refusal reviewed, with the manager's note. Only a manager may.
+    pub fn mark_refusal_reviewed(
+        &mut self,
+        session: &StaffSession,
+        seq: i64,
+        note: &str,
+    ) -> CoreResult<crate::review::Refusal> {
+        let now = self.clock.now();
+        crate::review::mark_reviewed(&mut self.conn, session, seq, note, now)
     }
 
     /// Runs SQLite's full integrity check.

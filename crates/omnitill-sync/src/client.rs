@@ -52,9 +52,7 @@ impl Client {
     /// A client for the cloud at `base_url` (`http://` on loopback or a private network, or
     /// `https://`, verified against the system's certificate authorities).
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, SyncError> {
-        // reqwest is built with rustls and no default crypto provider; ring is ours. Installing
-        // it again (a second client) is a harmless no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)

@@ -12,3 +12,11 @@ pub mod plan;
 
 pub use client::{Client, SyncError};
 pub use engine::{EngineStatus, LinkState, sync_once};
+
+/// Installs the TLS crypto provider (ring) for every reqwest client in this process. reqwest is
+/// built with rustls and no provider of its own, so a process that builds reqwest clients
+/// without going through `Client::new` (a test harness, a tool) calls this first. Calling it
+/// again is a no-op.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

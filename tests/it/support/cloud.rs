@@ -194,6 +194,7 @@ impl Drop for CloudProcess {
 }
 
 pub fn http() -> reqwest::blocking::Client {
+    omnitill_sync::install_tls_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

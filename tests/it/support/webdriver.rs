@@ -35,6 +35,7 @@ pub mod keys {
     pub const ENTER: &str = "\u{E007}";
     pub const F4: &str = "\u{E034}";
     pub const F9: &str = "\u{E039}";
+    pub const F11: &str = "\u{E03B}";
     pub const F12: &str = "\u{E03C}";
 }
 
@@ -151,6 +152,7 @@ impl WebDriver {
     /// Opens a new session on the WebDriver server at `base` (for example
     /// `http://127.0.0.1:4444`) with the given W3C capabilities.
     pub fn new_session(base: &str, capabilities: Value) -> WdResult<WebDriver> {
+        omnitill_sync::install_tls_provider();
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(90))
             .no_proxy()

@@ -81,6 +81,20 @@ export interface SyncStatus {
   // catalog); both 0 when nothing is downloading.
   downloaded: number;
   remaining: number;
+  needs_review: number; // operations the cloud refused that no manager has reviewed yet
+}
+
+// An operation the cloud refused for a business reason (the manager's review list).
+export interface Refusal {
+  seq: number;
+  op_type: string; // "sale.completed", "refund.completed", or a newer type
+  receipt_no: string | null;
+  created_at_ms: number;
+  reason: string; // the cloud's words
+  received_at_ms: number;
+  resolved_at_ms: number | null;
+  resolved_by: string | null; // the reviewing manager's name
+  note: string | null;
 }
 
 export type Discount =
@@ -241,4 +255,7 @@ export const api = {
   setLanguage: (language: Language) => invoke<Settings>("set_language", { language }),
   // A manager links the till to the brand's cloud with its address and a one-time code.
   enrol: (cloudUrl: string, code: string) => invoke<AppStatus>("enrol", { cloudUrl, code }),
+  // The manager's review list of refused operations, and marking one reviewed.
+  refusalsList: (includeReviewed: boolean) => invoke<Refusal[]>("refusals_list", { includeReviewed }),
+  refusalReview: (seq: number, note: string) => invoke<Refusal>("refusal_review", { seq, note }),
 };

@@ -17,7 +17,8 @@ export type Screen =
   | "receipt"
   | "refund"
   | "receipts"
-  | "settings";
+  | "settings"
+  | "review";
 
 export interface Message {
   // error: red, from the till or a value the till would refuse; warning: amber, a hint from the

@@ -17,6 +17,7 @@ function status(partial: Partial<SyncStatus>): SyncStatus {
     message: null,
     downloaded: 0,
     remaining: 0,
+    needs_review: 0,
     ...partial,
   };
 }

@@ -198,3 +198,110 @@ fn a_refused_operation_goes_to_the_review_list_without_blocking_later_sales() {
         "an unknown operation cannot be marked"
     );
 }
+
+#[test]
+fn a_till_behind_the_feed_floor_downloads_again_keeps_its_outbox_and_drops_retired_products() {
+    behind_the_floor(Backend::Sqlite);
+}
+
+#[test]
+fn a_till_behind_the_feed_floor_downloads_again_with_a_cloud_on_postgresql() {
+    behind_the_floor(Backend::Postgres);
+}
+
+fn behind_the_floor(backend: Backend) {
+    let runtime = tills::runtime();
+    let cloud = CloudProcess::start(backend);
+    let key = cloud.api_key();
+    let initial: HashMap<&'static str, _> =
+        HashMap::from([("TPE-XINYI", tills::cloud_stock(&cloud, &key, "TPE-XINYI"))]);
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
+    till.sync(&runtime).expect("the first sync");
+    let cursor_before = ledger_link(&till).cursor;
+    assert!(cursor_before > 0, "the first sync moved the cursor");
+
+    // Offline sales wait in the outbox while the brand retires a product and prunes the feed.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    till.sell_randomly(&mut rng, 3);
+    let retired = omnitill_core::demo::demo_barcode(120);
+    let item = till
+        .temp
+        .till
+        .scan(&retired)
+        .expect("the product sells before it is retired");
+    let tax_class: String = till
+        .temp
+        .till
+        .connection()
+        .query_row(
+            "SELECT tax_class FROM product WHERE sku = ?1",
+            [&item.sku],
+            |r| r.get(0),
+        )
+        .expect("the product's tax class");
+    let csv = till.temp._dir.path().join("retire.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "sku,name,tax_class,active,barcodes,price_minor\n{},\"{}\",{},false,{},{}\n",
+            item.sku, item.name, tax_class, retired, item.unit_price_minor
+        ),
+    )
+    .expect("the CSV is written");
+    cloud.admin(&["catalog", "import", &csv.display().to_string()]);
+    let pruned = cloud.admin(&["feed", "prune-retired"]);
+    let count: u64 = pruned
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        count >= 1,
+        "the retired product (and the demo's discontinued ones) left the feed: {pruned}"
+    );
+
+    till.sync(&runtime)
+        .expect("the round after the prune succeeds");
+    assert_eq!(
+        till.pending(),
+        0,
+        "the outbox survived the re-download and was pushed"
+    );
+    assert!(
+        matches!(
+            till.temp.till.scan(&retired),
+            Err(omnitill_core::CoreError::InactiveProduct(_))
+        ),
+        "a product the new download did not bring can no longer be sold"
+    );
+    assert!(
+        till.temp
+            .till
+            .scan(&omnitill_core::demo::demo_barcode(1))
+            .is_ok(),
+        "products still in the catalog sell as before"
+    );
+    let unseen: i64 = till
+        .temp
+        .till
+        .connection()
+        .query_row("SELECT count(*) FROM resync_unseen", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(
+        unseen, 0,
+        "the re-download finished and left no bookkeeping behind"
+    );
+    tills::assert_invariants(
+        &cloud,
+        &key,
+        &initial,
+        std::slice::from_ref(&till),
+        "after a reset",
+    );
+}
+
+fn ledger_link(till: &SyncedTill) -> omnitill_core::sync::SyncLink {
+    omnitill_core::sync::link(till.temp.till.connection())
+        .expect("the link reads")
+        .expect("the till is enrolled")
+}

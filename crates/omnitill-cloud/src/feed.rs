@@ -5,11 +5,16 @@
 //! a row to that store (its stock). A till pulls the rows after its cursor for `*` and its own
 //! store, so pulling from zero is a full snapshot and pulling from its cursor is every change
 //! since, with older versions of the same row already folded away.
+//!
+//! `prune_retired` takes retired (inactive) products out of the feed, so new tills never
+//! download them. A till whose cursor is older than the newest pruned row could miss that a
+//! product was retired, so the feed's floor (counter `feed_floor`) rises to that row's cursor,
+//! and a till pulling from below the floor is told to download everything again (`reset`).
 
 use omnitill_protocol::pull::{Change, FeedEntry};
 use sqlx::AnyConnection;
 
-use crate::db::next_counter;
+use crate::db::{Db, next_counter};
 use crate::error::{CloudError, CloudResult};
 
 /// The scope every store sees.
@@ -51,4 +56,55 @@ pub fn entry(cursor: i64, data: &str) -> FeedEntry {
         cursor,
         change: serde_json::from_str(data).unwrap_or(Change::Unknown),
     }
+}
+
+/// The oldest cursor the feed can continue from; a till below it must download again.
+pub async fn floor(tx: &mut AnyConnection) -> CloudResult<i64> {
+    let (floor,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(value), 0) FROM counter WHERE name = 'feed_floor'")
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(floor)
+}
+
+/// What `prune_retired` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub rows: u64,
+    pub floor: i64,
+}
+
+/// Removes the feed rows of retired products (inactive in the catalog) and raises the floor to
+/// the newest removed row, in one transaction.
+pub async fn prune_retired(db: &Db) -> CloudResult<Pruned> {
+    let mut tx = db.write.begin().await?;
+    let (newest,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(MAX(f.cursor), 0) FROM feed f
+         JOIN product p ON p.sku = f.entity_key
+         WHERE f.scope = $1 AND f.entity = 'product' AND p.active = 0",
+    )
+    .bind(ALL_STORES)
+    .fetch_one(&mut *tx)
+    .await?;
+    let rows = sqlx::query(
+        "DELETE FROM feed WHERE scope = $1 AND entity = 'product'
+         AND entity_key IN (SELECT sku FROM product WHERE active = 0)",
+    )
+    .bind(ALL_STORES)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let mut floor = floor(&mut tx).await?;
+    if newest > floor {
+        sqlx::query(
+            "INSERT INTO counter (name, value) VALUES ('feed_floor', $1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(newest)
+        .execute(&mut *tx)
+        .await?;
+        floor = newest;
+    }
+    tx.commit().await?;
+    Ok(Pruned { rows, floor })
 }

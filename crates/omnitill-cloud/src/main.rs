@@ -21,7 +21,9 @@ commands:
   device revoke DEVICE_ID               refuse a till's token from now on
   api-key create --name NAME            create a key for the e-shop API
   catalog import FILE.csv               import products: sku,name,tax_class,active,barcodes,price_minor
-                                        (barcodes separated by |; a header row is skipped)";
+                                        (barcodes separated by |; a header row is skipped)
+  feed prune-retired                    take retired (inactive) products out of the tills' feed;
+                                        tills that synced before download their catalog again";
 
 struct Args {
     words: Vec<String>,
@@ -162,6 +164,13 @@ async fn run() -> Result<()> {
         ("catalog", "import") => {
             let file = command_argument(&args, 2).context("catalog import needs a CSV file")?;
             import_catalog(&db, &file).await?;
+        }
+        ("feed", "prune-retired") => {
+            let pruned = omnitill_cloud::feed::prune_retired(&db).await?;
+            println!(
+                "{} retired product(s) taken out of the feed; tills with a cursor below {} will download the catalog again",
+                pruned.rows, pruned.floor
+            );
         }
         _ => bail!("unknown command {first} {second}\n{USAGE}"),
     }

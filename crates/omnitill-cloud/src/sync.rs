@@ -346,9 +346,11 @@ pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudRes
         sqlx::query_as("SELECT COALESCE(MAX(value), 0) FROM counter WHERE name = 'feed'")
             .fetch_one(&mut *tx)
             .await?;
-    if cursor > newest {
-        // The till has seen cursors this database never issued: the cloud was restored or
-        // replaced. The till must download its reference data again.
+    let floor = feed::floor(&mut tx).await?;
+    if cursor > newest || (cursor > 0 && cursor < floor) {
+        // Either the till has seen cursors this database never issued (the cloud was restored
+        // or replaced), or its cursor is older than the feed keeps (rows after it were
+        // pruned). Either way it must download its reference data again.
         tx.commit().await?;
         return Ok(PullResponse {
             entries: Vec::new(),

@@ -129,6 +129,8 @@ pub struct PullApplied {
     pub applied: usize,
     /// Changes of a kind this till does not know (from a newer cloud), skipped.
     pub skipped: usize,
+    /// Products made inactive because a full re-download ended without them.
+    pub retired: usize,
 }
 
 /// Applies a page of the change feed and moves the cursor and the write checkpoint, in one
@@ -142,11 +144,20 @@ pub fn apply_pull(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut result = PullApplied::default();
     if page.reset {
+        // Download everything again. The outbox is kept; products the new download does not
+        // bring are retired at its end (see `resync_unseen`).
         tx.execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
         tx.execute("DELETE FROM stock_level", [])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO resync_unseen (product_id) SELECT id FROM product",
+            [],
+        )?;
         tx.commit()?;
         return Ok(result);
     }
+    let resyncing: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM resync_unseen)", [], |r| {
+        r.get(0)
+    })?;
     for entry in &page.entries {
         match &entry.change {
             Change::Store {
@@ -185,7 +196,7 @@ pub fn apply_pull(
                         DateTime::from_timestamp_millis(*from).map(|at| (at, *price))
                     })
                     .collect();
-                catalog::upsert_product(
+                let product_id = catalog::upsert_product(
                     &tx,
                     &ProductRecord {
                         sku: sku.clone(),
@@ -196,6 +207,12 @@ pub fn apply_pull(
                         prices,
                     },
                 )?;
+                if resyncing {
+                    tx.execute(
+                        "DELETE FROM resync_unseen WHERE product_id = ?1",
+                        [product_id],
+                    )?;
+                }
             }
             Change::Stock { sku, on_hand } => {
                 tx.execute(
@@ -210,6 +227,15 @@ pub fn apply_pull(
             }
         }
         result.applied += 1;
+    }
+    if resyncing && !page.has_more {
+        // The new download is complete: what it did not bring has left the catalog.
+        result.retired = tx.execute(
+            "UPDATE product SET active = 0
+             WHERE active = 1 AND id IN (SELECT product_id FROM resync_unseen)",
+            [],
+        )?;
+        tx.execute("DELETE FROM resync_unseen", [])?;
     }
     tx.execute(
         "UPDATE sync_state SET cursor = ?1, last_applied_seq = max(last_applied_seq, ?2), last_sync_at = ?3

@@ -2,12 +2,14 @@
 //!
 //! `support` holds what the scenarios share: temporary tills, the demo store, and the
 //! WebDriver harness for the real app window. `ledger` drives omnitill-core on real SQLite
-//! files; `crash` kills a child process with SIGKILL while it commits sales; `ui` runs the
-//! real app under Xvfb through tauri-driver.
+//! files; `crash` kills a child process with SIGKILL while it commits sales; `sync_crash` kills
+//! a syncing till process and the cloud process with SIGKILL mid-push; `ui` runs the real app
+//! under Xvfb through tauri-driver.
 
 mod cloud;
 mod crash;
 mod ledger;
 mod support;
 mod sync;
+mod sync_crash;
 mod ui;

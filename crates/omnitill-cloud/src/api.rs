@@ -52,7 +52,21 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(stamp_version))
+        .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
+}
+
+/// Every request runs to its end, even when its client goes away mid-request: a till killed
+/// during a push, a dropped link. Axum drops a request's future when its connection closes,
+/// and a future dropped while sqlx waits for PostgreSQL's answer to `BEGIN` leaves that pooled
+/// connection inside a transaction nothing ends (sqlx issue #4393): the pool hands it to later
+/// requests, whose statements then run, and hold locks, inside it. Run on its own task, a
+/// request's transactions always end in a commit or a rollback.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(error) => CloudError::Internal(format!("the request stopped: {error}")).into_response(),
+    }
 }
 
 /// Every response names the protocol version this cloud speaks.

@@ -43,6 +43,8 @@ pub enum Fault {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub connections: AtomicU64,
+    /// Connections whose relay has ended (both directions closed).
+    pub connections_ended: AtomicU64,
     /// Reads from the till that were relayed to the cloud (a request, or part of one).
     pub requests_forwarded: AtomicU64,
     /// Reads from the till that were thrown away by `DropRequest`.
@@ -161,6 +163,14 @@ impl FaultProxy {
         &self.shared.counters
     }
 
+    /// Connections accepted and not yet ended. Once it is zero after a peer died, nothing of
+    /// that peer's traffic can still move a counter.
+    pub fn open_connections(&self) -> u64 {
+        let counters = &self.shared.counters;
+        let ended = counters.connections_ended.load(Ordering::SeqCst);
+        counters.connections.load(Ordering::SeqCst) - ended
+    }
+
     /// Cuts every open connection now (the peers see a closed connection).
     pub fn cut_connections(&self) {
         self.shared.cut_all();
@@ -234,8 +244,16 @@ fn accept_loop(listener: TcpListener, address: SocketAddr, shared: &Arc<Shared>)
     }
 }
 
-/// Relays one connection in both directions, applying the faults.
+/// Relays one connection in both directions, applying the faults, and counts its end.
 fn relay(number: u64, till_side: TcpStream, shared: &Arc<Shared>) {
+    relay_until_closed(number, till_side, shared);
+    shared
+        .counters
+        .connections_ended
+        .fetch_add(1, Ordering::SeqCst);
+}
+
+fn relay_until_closed(number: u64, till_side: TcpStream, shared: &Arc<Shared>) {
     let Ok(cloud_side) = TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(3))
     else {
         // The cloud is down: the till sees its connection closed.

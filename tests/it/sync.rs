@@ -305,3 +305,38 @@ fn ledger_link(till: &SyncedTill) -> omnitill_core::sync::SyncLink {
         .expect("the link reads")
         .expect("the till is enrolled")
 }
+
+#[test]
+fn a_refusal_whose_answer_was_lost_still_reaches_the_review_list() {
+    use crate::support::proxy::Fault;
+
+    let runtime = tills::runtime();
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-DAAN", true);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    till.sell_randomly(&mut rng, 1);
+    let refused_seq = queue_unknown_operation(&mut till);
+    till.proxy().once(Fault::DropResponse);
+    assert!(
+        till.sync(&runtime).is_err(),
+        "the push's answer was lost on the way back"
+    );
+    assert_eq!(
+        till.pending(),
+        2,
+        "the till does not know yet what the cloud did with its push"
+    );
+    till.sync(&runtime).expect("the re-sent push is answered");
+    assert_eq!(till.pending(), 0, "the re-sent operations are acknowledged");
+    let list = till.temp.till.refusals(false).expect("the review list");
+    assert_eq!(
+        list.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![refused_seq],
+        "the cloud repeats its stored refusal for a re-sent operation, so the manager sees it"
+    );
+    assert!(
+        list[0].reason.contains("member.points_redeemed.v9"),
+        "with the cloud's original reason: {:?}",
+        list[0].reason
+    );
+}

@@ -61,14 +61,39 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
             got: first.seq,
         });
     }
+    // A re-sent operation changes nothing. If the cloud refused it the first time, it says so
+    // again with the stored reason: the till may never have received the first answer, and the
+    // refusal must still reach its manager's review list.
+    let mut refused_before: std::collections::HashMap<i64, String> = Default::default();
+    if let Some(first) = request.operations.first()
+        && first.seq <= last
+    {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT seq, reason FROM operation
+             WHERE device_id = $1 AND seq BETWEEN $2 AND $3 AND status = 'rejected'",
+        )
+        .bind(&device.id)
+        .bind(first.seq)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await?;
+        refused_before = rows
+            .into_iter()
+            .map(|(seq, reason)| (seq, reason.unwrap_or_default()))
+            .collect();
+    }
     let mut outcomes = Vec::with_capacity(request.operations.len());
     for op in &request.operations {
         if op.seq <= last {
+            let (status, reason) = match refused_before.remove(&op.seq) {
+                Some(reason) => (Status::Rejected, Some(reason)),
+                None => (Status::Duplicate, None),
+            };
             outcomes.push(Outcome {
                 seq: op.seq,
                 op_id: op.op_id.clone(),
-                status: Status::Duplicate,
-                reason: None,
+                status,
+                reason,
             });
             continue;
         }

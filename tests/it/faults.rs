@@ -10,8 +10,9 @@
 //! The scenarios: the cloud refuses connections; a request is dropped before the cloud sees it;
 //! an answer is dropped, or reset half-way, after the cloud committed; every request is delayed
 //! by seconds; the cashier completes a sale while a push waits for its answer; one till is
-//! partitioned for long enough to need several push batches; and a price changed in the cloud
-//! during a partition reaches the till once the link heals.
+//! partitioned for long enough to need several push batches; a price changed in the cloud
+//! during a partition reaches the till once the link heals; and the link drops between two
+//! pages of the change feed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -440,6 +441,98 @@ fn a_till_partitioned_for_long_catches_up_in_several_batches_on_sqlite() {
 #[test]
 fn a_till_partitioned_for_long_catches_up_in_several_batches_on_postgresql() {
     long_partition(Backend::Postgres);
+}
+
+/// Imports `count` new products into the cloud's catalog, which puts that many entries on the
+/// change feed.
+fn import_products(rig: &Rig, count: usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("products.csv");
+    let mut csv = String::from("sku,name,tax_class,active,barcodes,price_minor\n");
+    for n in 0..count {
+        csv.push_str(&format!("BULK-{n:05},Bulk item {n},standard,1,,1000\n"));
+    }
+    std::fs::write(&path, csv).expect("the CSV is written");
+    rig.cloud
+        .admin(&["catalog", "import", &path.display().to_string()]);
+}
+
+/// Runs a round whose first request is answered, and whose every later request is dropped.
+fn round_cut_after_first_answer(rig: &Rig, till: usize) -> Result<RoundReport, SyncError> {
+    let proxy = rig.proxy(till);
+    let answered = proxy.counters().responses_started.load(Ordering::SeqCst);
+    proxy.set(Fault::HoldResponses);
+    let engine = rig.tills[till].engine.clone();
+    let runtime = &rig.runtime;
+    std::thread::scope(|scope| {
+        let round = scope.spawn(|| runtime.block_on(engine::sync_once(&engine)));
+        let held = proxy.wait_for(PATIENCE, |c| {
+            c.responses_started.load(Ordering::SeqCst) > answered
+        });
+        // Releases the held answer; the request that follows it is dropped.
+        proxy.set(Fault::DropRequest);
+        let result = round.join().expect("the sync round does not panic");
+        assert!(held, "the cloud answered the round's first request");
+        result
+    })
+}
+
+/// Asserts that the till shows the cloud's stock for every SKU it sold.
+fn assert_stock_counts_own_sales(rig: &Rig, till: usize, why: &str) {
+    let cloud = tills::cloud_stock(&rig.cloud, &rig.key, rig.tills[till].store);
+    for sku in rig.tills[till].net_sold().keys() {
+        assert_eq!(
+            rig.tills[till]
+                .temp
+                .till
+                .stock_on_hand(sku)
+                .expect("the till's stock"),
+            cloud[sku],
+            "{sku}: {why}"
+        );
+    }
+}
+
+fn fault_between_pull_pages(backend: Backend) {
+    let mut rig = Rig::start(backend, &[XINYI]);
+    // More catalog changes than one pull page holds: a round pulls two pages, and the stock
+    // levels the till's own sales changed come after the catalog, on the second page.
+    import_products(&rig, engine::PULL_PAGE as usize + 100);
+    rig.sell(0, 3);
+    assert_transient(
+        round_cut_after_first_answer(&rig, 0),
+        "the push is answered, then the pull is dropped",
+    );
+    assert_eq!(rig.tills[0].pending(), 0, "the cloud acknowledged the push");
+    assert_stock_counts_own_sales(
+        &rig,
+        0,
+        "before it pulls, the till counts its own sales on top of the level it last pulled",
+    );
+    fault_tills::heal(rig.proxy(0));
+    let result = round_cut_after_first_answer(&rig, 0);
+    assert_transient(
+        result,
+        "the first page is answered, then the second is dropped",
+    );
+    assert_stock_counts_own_sales(
+        &rig,
+        0,
+        "a link lost between two pages of the feed must not make the till forget its own \
+         sales: the first page's write checkpoint covers them, but their stock levels are on \
+         the page that never came",
+    );
+    rig.heal_and_check("a fault between two pages of the feed");
+}
+
+#[test]
+fn a_link_lost_between_pull_pages_keeps_the_tills_own_sales_in_its_stock_on_sqlite() {
+    fault_between_pull_pages(Backend::Sqlite);
+}
+
+#[test]
+fn a_link_lost_between_pull_pages_keeps_the_tills_own_sales_in_its_stock_on_postgresql() {
+    fault_between_pull_pages(Backend::Postgres);
 }
 
 /// Sells one unit of the demo product numbered `n` by card.

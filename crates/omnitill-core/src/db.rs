@@ -20,10 +20,16 @@ use crate::error::CoreError;
 pub const APPLICATION_ID: i32 = 0x4F4D_4E54;
 
 /// The till's migrations, in order. Never edit one that has landed; add a new file.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_ledger",
-    include_str!("../../../migrations/till/0001_ledger.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_ledger",
+        include_str!("../../../migrations/till/0001_ledger.sql"),
+    ),
+    (
+        "0002_stock_level_as_of",
+        include_str!("../../../migrations/till/0002_stock_level_as_of.sql"),
+    ),
+];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 

@@ -2,18 +2,21 @@
 //!
 //! A schedule is a random sequence of steps over three tills, two in one store and one in
 //! another, each reaching the cloud through its own `FaultProxy`: sell some sales, refund one,
-//! run a sync round, set a fault on one till's link (refused, request dropped, answer dropped
-//! or reset after the commit, a short delay; for one event or until healed), heal a link, hold
-//! a round's answer and release it or cut the link (selling meanwhile), and kill and restart
-//! the cloud. During a schedule every failed round must be a transient error. Afterwards every
-//! link is healed, the tills converge, and `tills::assert_invariants` must hold.
+//! run a sync round (or one on every till at once), set a fault on one till's link (refused,
+//! request dropped, answer dropped or reset after the commit, a short delay; for one event or
+//! until healed), heal a link, hold a round's answer (selling meanwhile) and then release it,
+//! cut the link or restart the cloud, and kill and restart the cloud. During a schedule every
+//! failed round must be a transient error, and right after a round of one till succeeds that
+//! till must show the cloud's stock. Afterwards every link is healed, the tills converge, and
+//! `tills::assert_invariants` must hold.
 //!
 //! Everything a schedule does comes from its seed (`schedule`, then the same generator picks
 //! the products sold), so a failing seed replays the same schedule:
 //! `OMNITILL_SYNC_SEED=<seed>` runs that seed alone, and `OMNITILL_SYNC_SCHEDULES=<n>` changes
-//! how many seeds run (seeds 0 to n-1; PostgreSQL runs a tenth as many). One cloud process
-//! serves all the schedules of a test; each schedule gets two new stores of its own, so its
-//! invariants hold in isolation. New stores start with no stock, and the initial stock is what
+//! how many seeds run (seeds 0 to n-1; PostgreSQL runs a tenth as many). Schedules run on two
+//! workers (`OMNITILL_SYNC_WORKERS`), each with a cloud process of its own that serves all its
+//! schedules; each schedule gets two new stores of its own, so its invariants hold in
+//! isolation and do not depend on which worker ran it or what ran before. New stores start with no stock, and the initial stock is what
 //! the cloud reports for them. Tills are copies of one seeded ledger (`LedgerTemplate`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +60,8 @@ enum Step {
     Sync {
         till: usize,
     },
+    /// Every till runs a round at the same time.
+    SyncAtOnce,
     /// Sets `fault` on the till's link, for its next event only when `once`.
     Fault {
         till: usize,
@@ -66,13 +71,24 @@ enum Step {
     Heal {
         till: usize,
     },
-    /// Runs a round on another thread, holds the cloud's first answer, optionally sells
-    /// meanwhile, then releases the answer or cuts the link.
+    /// Runs a round on another thread and holds the cloud's first answer; optionally sells
+    /// meanwhile; then ends the hold as `end` says.
     Hold {
         till: usize,
         sell_meanwhile: bool,
-        cut: bool,
+        end: HoldEnd,
     },
+    RestartCloud,
+}
+
+/// How a `Hold` step ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HoldEnd {
+    /// The answer goes on to the till.
+    Release,
+    /// The link is cut: the till never gets the answer the cloud committed.
+    Cut,
+    /// The cloud is killed and restarted, then the answer it sent before it died goes on.
     RestartCloud,
 }
 
@@ -97,7 +113,8 @@ fn schedule(seed: u64) -> (Vec<Step>, StdRng) {
                     till,
                     pick: rng.random_range(0..1_000),
                 },
-                33..63 => Step::Sync { till },
+                33..60 => Step::Sync { till },
+                60..63 => Step::SyncAtOnce,
                 63..78 => {
                     let fault = match rng.random_range(0..5) {
                         0 => Fault::Refuse,
@@ -116,7 +133,11 @@ fn schedule(seed: u64) -> (Vec<Step>, StdRng) {
                 90..97 => Step::Hold {
                     till,
                     sell_meanwhile: rng.random_bool(0.5),
-                    cut: rng.random_bool(0.3),
+                    end: match rng.random_range(0..10) {
+                        0..6 => HoldEnd::Release,
+                        6..9 => HoldEnd::Cut,
+                        _ => HoldEnd::RestartCloud,
+                    },
                 },
                 _ => Step::RestartCloud,
             }
@@ -203,13 +224,27 @@ fn run_schedule(world: &mut World, seed: u64) {
                     );
                 }
             }
-            Step::Sync { till } => {
-                if let Err(error) = tills[till].sync(&world.runtime) {
-                    assert!(
-                        error.is_transient(),
-                        "{at}: a network fault may only cause a transient error, which the \
-                         engine retries; got {error:?}"
-                    );
+            Step::Sync { till } => match tills[till].sync(&world.runtime) {
+                Ok(_) => assert_caught_up(world, &tills[till], &at),
+                Err(error) => assert_transient(&error, &at),
+            },
+            Step::SyncAtOnce => {
+                let runtime = &world.runtime;
+                let results: Vec<_> = std::thread::scope(|scope| {
+                    let rounds: Vec<_> = tills
+                        .iter()
+                        .map(|till| {
+                            let engine = till.engine.clone();
+                            scope.spawn(move || runtime.block_on(engine::sync_once(&engine)))
+                        })
+                        .collect();
+                    rounds
+                        .into_iter()
+                        .map(|round| round.join().expect("a sync round does not panic"))
+                        .collect()
+                });
+                for error in results.iter().filter_map(|r| r.as_ref().err()) {
+                    assert_transient(error, &at);
                 }
             }
             Step::Fault { till, fault, once } => {
@@ -223,16 +258,12 @@ fn run_schedule(world: &mut World, seed: u64) {
             Step::Hold {
                 till,
                 sell_meanwhile,
-                cut,
-            } => hold(
-                world,
-                &mut tills[till],
-                &mut rng,
-                sell_meanwhile,
-                cut,
-                &mut receipts[till],
-                &at,
-            ),
+                end,
+            } => {
+                let sold_meanwhile =
+                    hold(world, &mut tills[till], &mut rng, sell_meanwhile, end, &at);
+                receipts[till].extend(sold_meanwhile);
+            }
             Step::RestartCloud => world.cloud.restart(),
         }
     }
@@ -243,31 +274,60 @@ fn run_schedule(world: &mut World, seed: u64) {
     tills::assert_invariants(&world.cloud, &world.key, &initial, &tills, &context);
 }
 
+fn assert_transient(error: &omnitill_sync::SyncError, at: &str) {
+    assert!(
+        error.is_transient(),
+        "{at}: a network fault may only cause a transient error, which the engine retries; \
+         got {error:?}"
+    );
+}
+
+/// After a round of one till that succeeded while no other till synced and nothing was sold:
+/// it pushed everything and then pulled the feed to its end, so it shows exactly the cloud's
+/// stock.
+fn assert_caught_up(world: &World, till: &SyncedTill, at: &str) {
+    assert_eq!(
+        till.pending(),
+        0,
+        "{at}: a round that succeeded pushed every pending operation"
+    );
+    for (sku, on_hand) in tills::cloud_stock(&world.cloud, &world.key, till.store) {
+        assert_eq!(
+            till.temp
+                .till
+                .stock_on_hand(&sku)
+                .expect("the till's stock"),
+            on_hand,
+            "{at}: {sku}: right after a round that succeeded, the till shows the cloud's stock"
+        );
+    }
+}
+
 /// The `Hold` step: a round on another thread waits for an answer the proxy holds back.
+/// Returns the receipts of what was sold meanwhile.
 fn hold(
-    world: &World,
+    world: &mut World,
     till: &mut SyncedTill,
     rng: &mut StdRng,
     sell_meanwhile: bool,
-    cut: bool,
-    receipts: &mut Vec<String>,
+    end: HoldEnd,
     at: &str,
-) {
-    let SyncedTill {
-        temp,
-        engine,
-        proxy,
-        ..
-    } = till;
-    let proxy = proxy.as_ref().expect("the till syncs through a proxy");
+) -> Vec<String> {
+    let proxy = till.proxy.as_ref().expect("the till syncs through a proxy");
     // After `Refuse` the proxy's port opens again a moment later; the round must reach it.
     heal(proxy);
     proxy.set(Fault::HoldResponses);
     let answered = proxy.counters().responses_started.load(Ordering::SeqCst);
-    let engine = engine.clone();
-    let runtime = &world.runtime;
+    let engine = till.engine.clone();
+    let World {
+        runtime,
+        cloud,
+        template,
+        ..
+    } = world;
+    let runtime: &tokio::runtime::Runtime = runtime;
     let round_over = AtomicBool::new(false);
-    let (held, still_waiting, result) = std::thread::scope(|scope| {
+    let (held, sold, still_waiting, result) = std::thread::scope(|scope| {
         let round = scope.spawn(|| {
             let result = runtime.block_on(engine::sync_once(&engine));
             round_over.store(true, Ordering::SeqCst);
@@ -277,21 +337,20 @@ fn hold(
             c.responses_started.load(Ordering::SeqCst) > answered
                 || round_over.load(Ordering::SeqCst)
         }) && !round_over.load(Ordering::SeqCst);
-        if held && sell_meanwhile {
-            receipts.extend(fault_tills::sell(
-                &mut temp.till,
-                &world.template.staff,
-                rng,
-                1,
-            ));
-        }
+        let sold = if held && sell_meanwhile {
+            fault_tills::sell(&mut till.temp.till, &template.staff, rng, 1)
+        } else {
+            Vec::new()
+        };
         let still_waiting = !round.is_finished();
-        if cut {
-            proxy.cut_connections();
+        match end {
+            HoldEnd::Release => {}
+            HoldEnd::Cut => proxy.cut_connections(),
+            HoldEnd::RestartCloud => cloud.restart(),
         }
         proxy.pass();
         let result = round.join().expect("the sync round does not panic");
-        (held, still_waiting, result)
+        (held, sold, still_waiting, result)
     });
     assert!(
         held,
@@ -302,17 +361,22 @@ fn hold(
         still_waiting,
         "{at}: the round was waiting for the held answer while the cashier sold"
     );
-    if let Err(error) = result {
-        assert!(
-            error.is_transient(),
-            "{at}: a held or cut answer may only cause a transient error; got {error:?}"
-        );
-    } else {
-        assert!(
-            !cut,
-            "{at}: a round whose held answer was cut off cannot have succeeded"
-        );
+    match result {
+        Ok(_) => {
+            assert_ne!(
+                end,
+                HoldEnd::Cut,
+                "{at}: a round whose held answer was cut off cannot have succeeded"
+            );
+            // A sale made during the round is pushed after the round's pull, and the round ends
+            // there; the next round brings its stock level back.
+            if sold.is_empty() {
+                assert_caught_up(world, till, at);
+            }
+        }
+        Err(error) => assert_transient(&error, at),
     }
+    sold
 }
 
 /// The seeds to run: `OMNITILL_SYNC_SEED` alone, or `0..n` where n is

@@ -16,8 +16,9 @@
 //! how many seeds run (seeds 0 to n-1; PostgreSQL runs a tenth as many). Schedules run on two
 //! workers (`OMNITILL_SYNC_WORKERS`), each with a cloud process of its own that serves all its
 //! schedules; each schedule gets two new stores of its own, so its invariants hold in
-//! isolation and do not depend on which worker ran it or what ran before. New stores start with no stock, and the initial stock is what
-//! the cloud reports for them. Tills are copies of one seeded ledger (`LedgerTemplate`).
+//! isolation and do not depend on which worker ran it or what ran before. New stores start
+//! with no stock, and the initial stock is what the cloud reports for them. Tills are copies
+//! of one seeded ledger (`LedgerTemplate`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

@@ -200,7 +200,8 @@ pub fn apply_pull(
             Change::Stock { sku, on_hand } => {
                 // The level includes this till's operations up to this page's checkpoint.
                 tx.execute(
-                    "INSERT INTO stock_level (sku, on_hand, synced_at, as_of_seq) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO stock_level (sku, on_hand, synced_at, as_of_seq)
+                     VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand,
                          synced_at = excluded.synced_at, as_of_seq = excluded.as_of_seq",
                     params![sku, on_hand, now_ms, page.last_applied_seq],

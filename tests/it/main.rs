@@ -2,13 +2,18 @@
 //!
 //! `support` holds what the scenarios share: temporary tills, the demo store, and the
 //! WebDriver harness for the real app window. `ledger` drives omnitill-core on real SQLite
-//! files; `crash` kills a child process with SIGKILL while it commits sales; `sync_crash` kills
-//! a syncing till process and the cloud process with SIGKILL mid-push; `ui` runs the real app
+//! files; `crash` kills a child process with SIGKILL while it commits sales; `cloud` runs the
+//! cloud as a real process; `sync` has tills converge through the real sync engine; `faults`
+//! puts a fault-injecting proxy between tills and the cloud; `random_sync` runs hundreds of
+//! seeded random schedules of sales, syncs, faults and cloud restarts; `sync_crash` kills a
+//! syncing till process and the cloud process with SIGKILL mid-push; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
 mod crash;
+mod faults;
 mod ledger;
+mod random_sync;
 mod support;
 mod sync;
 mod sync_crash;

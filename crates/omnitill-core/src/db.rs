@@ -29,6 +29,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_resync",
         include_str!("../../../migrations/till/0002_resync.sql"),
     ),
+    (
+        "0003_stock_level_as_of",
+        include_str!("../../../migrations/till/0003_stock_level_as_of.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

@@ -4,8 +4,8 @@
 //! here, each in one transaction: the enrolment (`record_enrolment`), what the cloud said of a
 //! push (`record_push`: operations at or below the cloud's checkpoint are acknowledged and
 //! refusals are kept for the manager's review list), and a page of the change feed
-//! (`apply_pull`: catalog, prices, tax classes, store settings and stock levels, with the new
-//! cursor and write checkpoint). The outbox is never deleted.
+//! (`apply_pull`: catalog, prices, tax classes, store settings and stock levels, each level with
+//! the page's write checkpoint, and the new cursor and checkpoint). The outbox is never deleted.
 
 use chrono::{DateTime, Utc};
 use omnitill_protocol::enrol::EnrolResponse;
@@ -215,10 +215,13 @@ pub fn apply_pull(
                 }
             }
             Change::Stock { sku, on_hand } => {
+                // The level includes this till's operations up to this page's checkpoint.
                 tx.execute(
-                    "INSERT INTO stock_level (sku, on_hand, synced_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, synced_at = excluded.synced_at",
-                    params![sku, on_hand, now_ms],
+                    "INSERT INTO stock_level (sku, on_hand, synced_at, as_of_seq)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand,
+                         synced_at = excluded.synced_at, as_of_seq = excluded.as_of_seq",
+                    params![sku, on_hand, now_ms, page.last_applied_seq],
                 )?;
             }
             Change::Unknown => {
@@ -253,14 +256,20 @@ pub fn mark_revoked(conn: &Connection) -> CoreResult<()> {
 }
 
 /// Stock of a SKU as this till sees it: before the first sync, the sum of its own movements;
-/// after, the cloud's level as of the write checkpoint plus this till's movements that the
-/// checkpoint does not cover yet.
+/// after, the cloud's level as of the write checkpoint it was pulled with plus this till's
+/// movements that the checkpoint does not cover yet.
+///
+/// Each level keeps the checkpoint of the page that brought it (`as_of_seq`), not the newest
+/// checkpoint: a page's checkpoint can cover operations whose new levels are on a later page,
+/// and when the link drops before that page, the level this till holds still predates them.
 pub fn stock_on_hand(conn: &Connection, sku: &str) -> CoreResult<i64> {
-    let synced: Option<i64> = conn
+    let synced: Option<(i64, i64)> = conn
         .query_row(
-            "SELECT on_hand FROM stock_level WHERE sku = ?1",
+            "SELECT on_hand,
+                    COALESCE(as_of_seq, (SELECT last_applied_seq FROM sync_state WHERE id = 1), 0)
+             FROM stock_level WHERE sku = ?1",
             [sku],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()?;
     match synced {
@@ -270,20 +279,12 @@ pub fn stock_on_hand(conn: &Connection, sku: &str) -> CoreResult<i64> {
             [sku],
             |row| row.get(0),
         )?),
-        Some(level) => {
-            let checkpoint: i64 = conn
-                .query_row(
-                    "SELECT last_applied_seq FROM sync_state WHERE id = 1",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()?
-                .unwrap_or(0);
+        Some((level, as_of_seq)) => {
             let unsynced: i64 = conn.query_row(
                 "SELECT COALESCE(sum(m.delta), 0) FROM stock_movement m
                  JOIN product p ON p.id = m.product_id
                  WHERE p.sku = ?1 AND m.op_seq > ?2",
-                params![sku, checkpoint],
+                params![sku, as_of_seq],
                 |row| row.get(0),
             )?;
             Ok(level + unsynced)

@@ -3,6 +3,8 @@
 
 pub mod cloud;
 
+pub mod fault_tills;
+
 pub mod proxy;
 
 pub mod tills;

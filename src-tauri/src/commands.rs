@@ -479,15 +479,18 @@ pub async fn enrol(
             "the cloud address must start with http:// or https://",
         ));
     }
-    let name = state.with_shell(|shell| {
+    let (name, first_seq) = state.with_shell(|shell| {
         let session = shell.session()?;
         omnitill_core::ManagerApproval::from_session(&session)?;
-        Ok(shell.till.store()?.name)
+        Ok((
+            shell.till.store()?.name,
+            omnitill_core::sync::first_unacknowledged_seq(shell.till.connection())?,
+        ))
     })?;
     let client = omnitill_sync::Client::new(&cloud_url, None)
         .map_err(|e| ApiError::new("sync", e.to_string()))?;
     let enrolment = client
-        .enrol(&code, &format!("Till at {name}"))
+        .enrol_from(&code, &format!("Till at {name}"), first_seq)
         .await
         .map_err(|e| ApiError::new("sync", e.to_string()))?;
     state.with_shell(|shell| {

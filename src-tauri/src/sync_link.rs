@@ -92,18 +92,22 @@ async fn enrol_if_unlinked(
     url: &str,
     code: &str,
 ) -> Result<(), String> {
-    let linked = {
+    let (linked, first_seq) = {
         let guard = till.lock().unwrap_or_else(|p| p.into_inner());
-        omnitill_core::sync::link(guard.connection())
-            .map_err(|e| e.to_string())?
-            .is_some()
+        (
+            omnitill_core::sync::link(guard.connection())
+                .map_err(|e| e.to_string())?
+                .is_some(),
+            omnitill_core::sync::first_unacknowledged_seq(guard.connection())
+                .map_err(|e| e.to_string())?,
+        )
     };
     if linked {
         return Ok(());
     }
     let client = omnitill_sync::Client::new(url, None).map_err(|e| e.to_string())?;
     let enrolment = client
-        .enrol(code, "Till")
+        .enrol_from(code, "Till", first_seq)
         .await
         .map_err(|e| e.to_string())?;
     let mut guard = till.lock().unwrap_or_else(|p| p.into_inner());

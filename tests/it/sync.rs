@@ -340,3 +340,55 @@ fn a_refusal_whose_answer_was_lost_still_reaches_the_review_list() {
         list[0].reason
     );
 }
+
+#[test]
+fn a_till_enrolled_again_after_revocation_pushes_its_waiting_sales_without_a_gap() {
+    let runtime = tills::runtime();
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let key = cloud.api_key();
+    let initial: HashMap<&'static str, _> =
+        HashMap::from([("TPE-XINYI", tills::cloud_stock(&cloud, &key, "TPE-XINYI"))]);
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+    till.sell_randomly(&mut rng, 2);
+    till.sync(&runtime).expect("the first two sales are pushed");
+    till.sell_randomly(&mut rng, 3);
+    let old_device = ledger_link(&till).cloud_device_id;
+    cloud.admin(&["device", "revoke", &old_device]);
+    assert!(
+        matches!(till.sync(&runtime), Err(omnitill_sync::SyncError::Revoked)),
+        "the revoked till is refused"
+    );
+    assert_eq!(till.pending(), 3, "the three later sales wait");
+
+    // The manager enrols the till again with a new code; its outbox goes on from seq 3.
+    let first_seq = omnitill_core::sync::first_unacknowledged_seq(till.temp.till.connection())
+        .expect("the first unacknowledged seq");
+    assert_eq!(
+        first_seq, 3,
+        "two operations were acknowledged before the revocation"
+    );
+    let code = cloud.admin(&["enrolment-code", "--store", "TPE-XINYI"]);
+    let client = omnitill_sync::Client::new(&cloud.base_url, None).expect("client");
+    let enrolment = runtime
+        .block_on(client.enrol_from(&code, "Counter", first_seq))
+        .expect("the till enrols again");
+    let now = till.temp.till.clock().now();
+    omnitill_core::sync::record_enrolment(
+        till.temp.till.connection_mut(),
+        &cloud.base_url,
+        &enrolment,
+        now,
+    )
+    .expect("the new enrolment is recorded");
+    till.sync(&runtime)
+        .expect("the waiting sales are pushed under the new enrolment");
+    assert_eq!(till.pending(), 0, "nothing is stuck behind a sequence gap");
+    tills::assert_invariants(
+        &cloud,
+        &key,
+        &initial,
+        std::slice::from_ref(&till),
+        "enrolled again",
+    );
+}

@@ -179,7 +179,13 @@ async fn enrol(
     JsonBody(request): JsonBody<EnrolRequest>,
 ) -> CloudResult<Json<EnrolResponse>> {
     Ok(Json(
-        devices::enrol(&state.db, &request.code, &request.device_name).await?,
+        devices::enrol(
+            &state.db,
+            &request.code,
+            &request.device_name,
+            request.first_seq,
+        )
+        .await?,
     ))
 }
 

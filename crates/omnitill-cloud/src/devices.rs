@@ -175,12 +175,24 @@ pub async fn issue_enrolment_code(db: &Db, store: &str) -> CloudResult<String> {
     Ok(code)
 }
 
+/// The highest `first_seq` an enrolment accepts.
+const MAX_FIRST_SEQ: i64 = 1 << 52;
+
 /// Enrols a till with a one-time code. Returns the device, its store, token and prefix.
+/// `first_seq` is the first operation the till will push under this enrolment (1 for a new
+/// till; later for a till enrolled again with operations still to push), so its outbox goes on
+/// without a gap.
 pub async fn enrol(
     db: &Db,
     code: &str,
     device_name: &str,
+    first_seq: i64,
 ) -> CloudResult<omnitill_protocol::enrol::EnrolResponse> {
+    if !(1..=MAX_FIRST_SEQ).contains(&first_seq) {
+        return Err(CloudError::BadRequest(format!(
+            "first_seq {first_seq} is out of range (1 to {MAX_FIRST_SEQ})"
+        )));
+    }
     let name = device_name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(CloudError::BadRequest(
@@ -240,8 +252,8 @@ pub async fn enrol(
         ));
     }
     sqlx::query(
-        "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at, last_applied_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&device_id)
     .bind(&store_id)
@@ -249,6 +261,7 @@ pub async fn enrol(
     .bind(hash_secret(&token))
     .bind(&prefix)
     .bind(now)
+    .bind(first_seq - 1)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE enrolment_code SET used_at = $1, device_id = $2 WHERE code_hash = $3")

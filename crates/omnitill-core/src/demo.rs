@@ -404,9 +404,16 @@ const HOME: &[Family] = &[
     },
 ];
 
+/// 2025-01-01T00:00:00Z, in Unix seconds.
+const DEMO_PRICES_FROM: i64 = 1_735_689_600;
+
 /// The demo catalog: every product with its barcodes and price schedule, as of `now`.
+///
+/// Current prices apply from the start of 2025 (or 30 days before `now`, if earlier), so a
+/// till whose clock is behind the cloud's still has a price for everything after a sync.
 pub fn records(now: DateTime<Utc>) -> Vec<ProductRecord> {
-    let since = now - Duration::days(30);
+    let since = DateTime::from_timestamp(DEMO_PRICES_FROM, 0).map_or(now, |start| start.min(now))
+        - Duration::days(30);
     let tomorrow = now + Duration::days(1);
     let mut records = Vec::new();
     let mut n: u64 = 0;

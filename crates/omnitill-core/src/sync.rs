@@ -54,6 +54,17 @@ pub fn link(conn: &Connection) -> CoreResult<Option<SyncLink>> {
         .optional()?)
 }
 
+/// The `seq` of the first operation the cloud has not acknowledged (or the next one to be
+/// written, when all are): where a new enrolment's pushes start.
+pub fn first_unacknowledged_seq(conn: &Connection) -> CoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE((SELECT min(seq) FROM outbox WHERE acked_at IS NULL),
+                         (SELECT max(seq) FROM outbox) + 1, 1)",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
 /// Records a successful enrolment. Receipts from now on carry the prefix the cloud assigned,
 /// which is unique across the brand; the receipt counter carries on.
 pub fn record_enrolment(
@@ -71,18 +82,21 @@ pub fn record_enrolment(
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO sync_state (id, cloud_url, cloud_device_id, store_id, token, enrolled_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO sync_state (id, cloud_url, cloud_device_id, store_id, token, enrolled_at,
+                                 last_applied_seq)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET cloud_url = excluded.cloud_url,
              cloud_device_id = excluded.cloud_device_id, store_id = excluded.store_id,
-             token = excluded.token, cursor = 0, last_applied_seq = 0, last_sync_at = NULL,
+             token = excluded.token, cursor = 0, last_applied_seq = excluded.last_applied_seq,
+             last_sync_at = NULL,
              revoked = 0, enrolled_at = excluded.enrolled_at",
         params![
             cloud_url.trim_end_matches('/'),
             enrolment.device_id,
             enrolment.store_id,
             enrolment.token,
-            now.timestamp_millis()
+            now.timestamp_millis(),
+            first_unacknowledged_seq(&tx)? - 1
         ],
     )?;
     tx.execute(

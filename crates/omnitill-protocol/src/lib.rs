@@ -138,6 +138,15 @@ pub mod enrol {
         pub code: String,
         /// A name for the till, shown to brand IT ("Counter 1").
         pub device_name: String,
+        /// The `seq` of the first operation this till will push under the new enrolment: 1 for a
+        /// new till; for a till enrolled again (after a revocation, or to another cloud), the
+        /// first operation its old enrolment never had acknowledged. Absent means 1.
+        #[serde(default = "first_seq_default")]
+        pub first_seq: i64,
+    }
+
+    fn first_seq_default() -> i64 {
+        1
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

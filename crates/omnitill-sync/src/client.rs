@@ -116,10 +116,23 @@ impl Client {
         })
     }
 
+    /// Enrols a new till (its first operation is seq 1).
     pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, SyncError> {
+        self.enrol_from(code, device_name, 1).await
+    }
+
+    /// Enrols a till whose next operation to push is `first_seq` (see
+    /// `omnitill_core::sync::first_unacknowledged_seq`).
+    pub async fn enrol_from(
+        &self,
+        code: &str,
+        device_name: &str,
+        first_seq: i64,
+    ) -> Result<EnrolResponse, SyncError> {
         let request = EnrolRequest {
             code: code.to_owned(),
             device_name: device_name.to_owned(),
+            first_seq,
         };
         self.send(
             self.request(reqwest::Method::POST, "/v1/enrol")

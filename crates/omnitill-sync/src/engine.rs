@@ -128,8 +128,9 @@ pub async fn sync_once_with(
         match step {
             Step::Stop | Step::Done => return Ok(report),
             Step::Push(limit) => {
-                let ops =
+                let mut ops =
                     on_ledger(till, move |t| Ok(outbox::pending(t.connection(), limit)?)).await?;
+                ops.truncate(plan::fits_in_push(&ops, plan::PUSH_MAX_BYTES));
                 let response = match client.push(&ops).await {
                     Err(SyncError::Revoked) => {
                         on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;

@@ -29,6 +29,23 @@ pub enum Step {
 /// The most operations one push carries.
 pub const PUSH_BATCH: usize = 200;
 
+/// The most payload bytes one push carries: a quarter of the cloud's body limit, leaving room
+/// for the envelope, so a batch of large sales never makes a push the cloud must refuse.
+pub const PUSH_MAX_BYTES: usize = omnitill_protocol::MAX_BODY_BYTES / 4;
+
+/// How many of `ops`, from the first, fit in one push of at most `max_bytes` of payload. The
+/// first always goes: one operation is far below the cloud's limit.
+pub fn fits_in_push(ops: &[omnitill_core::outbox::OutboxOp], max_bytes: usize) -> usize {
+    let mut total = 0;
+    for (index, op) in ops.iter().enumerate() {
+        total += op.payload.len() + op.op_id.len() + op.op_type.len() + 64;
+        if total > max_bytes && index > 0 {
+            return index;
+        }
+    }
+    ops.len()
+}
+
 /// Pushes come first, so the cloud's data includes this till's sales before its stock levels
 /// are pulled back; then pulls until the feed is drained.
 pub fn next_step(input: PlanInput) -> Step {
@@ -47,6 +64,40 @@ pub fn next_step(input: PlanInput) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn op(seq: i64, payload_bytes: usize) -> omnitill_core::outbox::OutboxOp {
+        omnitill_core::outbox::OutboxOp {
+            seq,
+            op_id: format!("op-{seq}"),
+            op_type: "sale.completed.v1".into(),
+            payload: "x".repeat(payload_bytes),
+            created_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_push_is_cut_where_its_payload_would_pass_the_byte_bound() {
+        let small: Vec<_> = (1..=5).map(|seq| op(seq, 100)).collect();
+        assert_eq!(fits_in_push(&small, 10_000), 5, "small operations all go");
+        let large: Vec<_> = (1..=200).map(|seq| op(seq, 30_000)).collect();
+        let fit = fits_in_push(&large, PUSH_MAX_BYTES);
+        assert!(
+            fit < 200 && fit > 0,
+            "200 operations of 30 KB each do not fit in one push: {fit}"
+        );
+        let bytes: usize = large[..fit].iter().map(|o| o.payload.len()).sum();
+        assert!(bytes <= PUSH_MAX_BYTES, "what goes fits within the bound");
+        assert!(
+            bytes * 4 <= omnitill_protocol::MAX_BODY_BYTES,
+            "and far within the cloud's body limit"
+        );
+        assert_eq!(
+            fits_in_push(&[op(1, PUSH_MAX_BYTES * 2)], PUSH_MAX_BYTES),
+            1,
+            "a single operation always goes, so the outbox never stalls on the bound"
+        );
+        assert_eq!(fits_in_push(&[], PUSH_MAX_BYTES), 0);
+    }
 
     #[test]
     fn steps_follow_the_protocol() {

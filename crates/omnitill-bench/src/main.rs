@@ -4,17 +4,24 @@
 //! cache under `target/bench-data/`) a ledger of 1,000,000 products and 1,000,000 past sales;
 //! each run works on a fresh copy of it. `measure` times barcode look-up, name search and the
 //! durable commit of a sale beside a raw SQLite baseline, in this process; `app` times the
-//! desktop app's cold start and reads its memory; `table` prints the report. Progress goes to
-//! stderr and the table to stdout. The exit code is 0 when targets are missed (it is a report,
-//! not a test) and 1 only when the benchmark itself cannot run.
+//! desktop app's cold start and reads its memory; `sync` measures the sync engine against a
+//! real cloud process on loopback (backlog drain, first catalog download, idle round trip,
+//! many tills at once), with `cloud`, `relay` and `tills` as its helpers; `table` prints the
+//! report. Progress goes to stderr and the table to stdout. The exit code is 0 when targets are
+//! missed (it is a report, not a test) and 1 only when the benchmark itself cannot run.
 //!
-//! Usage: `omnitill-bench [--quick] [--skip-app]`. `--quick` uses 100,000 products and sales
-//! and fewer iterations; `--skip-app` leaves out the app's cold start and memory.
+//! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync]`. `--quick` uses 100,000
+//! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
+//! app's cold start and memory; `--skip-sync` leaves out the sync rows.
 
 mod app;
+mod cloud;
 mod generate;
 mod measure;
+mod relay;
+mod sync;
 mod table;
+mod tills;
 mod words;
 
 use std::fs;
@@ -45,21 +52,25 @@ struct Plan {
     commit_iterations: usize,
     cold_starts: usize,
     skip_app: bool,
+    sync: sync::SyncPlan,
+    skip_sync: bool,
 }
 
 impl Plan {
     fn from_args() -> Result<Plan> {
         let mut quick = false;
         let mut skip_app = false;
+        let mut skip_sync = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
                 "--skip-app" => skip_app = true,
+                "--skip-sync" => skip_sync = true,
                 "-h" | "--help" => {
-                    println!("usage: omnitill-bench [--quick] [--skip-app]");
+                    println!("usage: omnitill-bench [--quick] [--skip-app] [--skip-sync]");
                     std::process::exit(0);
                 }
-                other => bail!("unknown option {other:?}; use --quick or --skip-app"),
+                other => bail!("unknown option {other:?}; use --quick, --skip-app or --skip-sync"),
             }
         }
         Ok(if quick {
@@ -73,6 +84,14 @@ impl Plan {
                 commit_iterations: 300,
                 cold_starts: 3,
                 skip_app,
+                sync: sync::SyncPlan {
+                    backlog_sales: 2_000,
+                    catalog_products: 100_000,
+                    idle_rounds: 50,
+                    fleet_tills: 50,
+                    fleet_sales_each: 5,
+                },
+                skip_sync,
             }
         } else {
             Plan {
@@ -85,6 +104,14 @@ impl Plan {
                 commit_iterations: 2_000,
                 cold_starts: 5,
                 skip_app,
+                sync: sync::SyncPlan {
+                    backlog_sales: 10_000,
+                    catalog_products: 1_000_000,
+                    idle_rounds: 200,
+                    fleet_tills: 200,
+                    fleet_sales_each: 5,
+                },
+                skip_sync,
             }
         })
     }
@@ -227,6 +254,20 @@ fn run() -> Result<()> {
             "  each commit wrote an outbox payload of about {} bytes",
             commits.payload_bytes
         );
+    }
+
+    if plan.skip_sync {
+        eprintln!("skipping the sync rows (--skip-sync)");
+    } else {
+        sync::rows(
+            &mut table,
+            &plan.sync,
+            &sync::Dirs {
+                bin_dir: &bin_dir,
+                cache_dir: &cache_dir,
+                run_dir: &run_dir.0,
+            },
+        )?;
     }
 
     if plan.skip_app {

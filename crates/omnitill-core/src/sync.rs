@@ -133,6 +133,8 @@ pub struct PullApplied {
 
 /// Applies a page of the change feed and moves the cursor and the write checkpoint, in one
 /// transaction. A reset moves the cursor back to zero so the next pull downloads everything.
+/// Store settings, tax classes and stock levels are written entry by entry; the page's
+/// products are written together at the end, with the same result as one at a time.
 pub fn apply_pull(
     conn: &mut Connection,
     page: &PullResponse,
@@ -147,6 +149,9 @@ pub fn apply_pull(
         tx.commit()?;
         return Ok(result);
     }
+    // Products are written together after the loop (see `catalog::upsert_products`); nothing
+    // else in a page depends on them, and they depend only on tax classes, written in the loop.
+    let mut products = Vec::new();
     for entry in &page.entries {
         match &entry.change {
             Change::Store {
@@ -185,24 +190,21 @@ pub fn apply_pull(
                         DateTime::from_timestamp_millis(*from).map(|at| (at, *price))
                     })
                     .collect();
-                catalog::upsert_product(
-                    &tx,
-                    &ProductRecord {
-                        sku: sku.clone(),
-                        name: name.clone(),
-                        tax_class: tax_class.clone(),
-                        active: *active,
-                        barcodes: barcodes.clone(),
-                        prices,
-                    },
-                )?;
+                products.push(ProductRecord {
+                    sku: sku.clone(),
+                    name: name.clone(),
+                    tax_class: tax_class.clone(),
+                    active: *active,
+                    barcodes: barcodes.clone(),
+                    prices,
+                });
             }
             Change::Stock { sku, on_hand } => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO stock_level (sku, on_hand, synced_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, synced_at = excluded.synced_at",
-                    params![sku, on_hand, now_ms],
-                )?;
+                )?
+                .execute(params![sku, on_hand, now_ms])?;
             }
             Change::Unknown => {
                 result.skipped += 1;
@@ -211,6 +213,7 @@ pub fn apply_pull(
         }
         result.applied += 1;
     }
+    catalog::upsert_products(&tx, &products)?;
     tx.execute(
         "UPDATE sync_state SET cursor = ?1, last_applied_seq = max(last_applied_seq, ?2), last_sync_at = ?3
          WHERE id = 1",

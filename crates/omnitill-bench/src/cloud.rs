@@ -253,8 +253,10 @@ pub fn ensure_catalog(binary: &Path, cache_dir: &Path, products: u64) -> Result<
         "cloud-catalog-v{CATALOG_VERSION}-{products}p.sqlite3"
     ));
     if path.is_file() {
-        // Runs pending cloud migrations on the cache itself, once.
+        // Runs pending cloud migrations on the cache itself, once, and folds the write-ahead
+        // log back in, so the file alone is the whole database.
         admin(binary, &path.display().to_string(), &["store", "list"])?;
+        checkpoint(&path)?;
         return Ok(path);
     }
     let partial = cache_dir.join(format!(
@@ -297,10 +299,7 @@ pub fn ensure_catalog(binary: &Path, cache_dir: &Path, products: u64) -> Result<
         import_started.elapsed().as_secs_f64()
     );
     fs::remove_file(&csv).with_context(|| format!("cannot remove {}", csv.display()))?;
-    // Fold the write-ahead log into the file so the file alone is the whole database.
-    let conn = rusqlite::Connection::open(&partial)?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    drop(conn);
+    checkpoint(&partial)?;
     fs::rename(&partial, &path)
         .with_context(|| format!("cannot move the cloud database to {}", path.display()))?;
     for leftover in sqlite_files(&partial).into_iter().skip(1) {
@@ -311,6 +310,15 @@ pub fn ensure_catalog(binary: &Path, cache_dir: &Path, products: u64) -> Result<
         started.elapsed().as_secs_f64()
     );
     Ok(path)
+}
+
+/// Folds a SQLite database's write-ahead log into its file and empties the log.
+pub fn checkpoint(path: &Path) -> Result<()> {
+    let conn = rusqlite::Connection::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .with_context(|| format!("cannot checkpoint {}", path.display()))?;
+    Ok(())
 }
 
 /// A SQLite file and its write-ahead log and shared-memory files.

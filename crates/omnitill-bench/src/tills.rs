@@ -19,7 +19,7 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::cloud::{Cloud, sqlite_files};
+use crate::cloud::{Cloud, checkpoint, sqlite_files};
 
 /// Bump when the templates change shape.
 const TEMPLATE_VERSION: u32 = 1;
@@ -102,10 +102,7 @@ fn ensure(cache_dir: &Path, stem: &str, make: impl FnOnce(&Path) -> Result<()>) 
     }
     eprintln!("making the ledger template {} (cached)", path.display());
     make(&partial)?;
-    // Fold the write-ahead log into the file so the file alone is the whole ledger.
-    let conn = rusqlite::Connection::open(&partial)?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    drop(conn);
+    checkpoint(&partial)?;
     fs::rename(&partial, &path)
         .with_context(|| format!("cannot move the template to {}", path.display()))?;
     for leftover in sqlite_files(&partial).into_iter().skip(1) {

@@ -226,7 +226,7 @@ fn generate(path: &Path, size: Size) -> Result<()> {
 
 /// A product name: one to three Chinese words run together, two or three English words, and
 /// usually a size.
-fn product_name(rng: &mut impl Rng) -> String {
+pub fn product_name(rng: &mut impl Rng) -> String {
     let mut name = String::new();
     let chinese_words = match rng.random_range(0..10) {
         0..=4 => 1,

@@ -4,17 +4,25 @@
 //! cache under `target/bench-data/`) a ledger of 1,000,000 products and 1,000,000 past sales;
 //! each run works on a fresh copy of it. `measure` times barcode look-up, name search and the
 //! durable commit of a sale beside a raw SQLite baseline, in this process; `app` times the
-//! desktop app's cold start and reads its memory; `table` prints the report. Progress goes to
-//! stderr and the table to stdout. The exit code is 0 when targets are missed (it is a report,
-//! not a test) and 1 only when the benchmark itself cannot run.
+//! desktop app's cold start and reads its memory; `sync` measures the sync engine against a
+//! real cloud process on loopback (backlog drain, first catalog download, idle round trip,
+//! many tills at once), with `cloud`, `relay` and `tills` as its helpers; `table` prints the
+//! report. Progress goes to stderr and the table to stdout. The exit code is 0 when targets are
+//! missed (it is a report, not a test) and 1 only when the benchmark itself cannot run.
 //!
-//! Usage: `omnitill-bench [--quick] [--skip-app]`. `--quick` uses 100,000 products and sales
-//! and fewer iterations; `--skip-app` leaves out the app's cold start and memory.
+//! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till]`. `--quick` uses 100,000
+//! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
+//! app's cold start and memory; `--skip-sync` leaves out the sync rows; `--skip-till` leaves
+//! out barcode look-up, name search and commits (the ledger is still prepared for the app).
 
 mod app;
+mod cloud;
 mod generate;
 mod measure;
+mod relay;
+mod sync;
 mod table;
+mod tills;
 mod words;
 
 use std::fs;
@@ -45,21 +53,32 @@ struct Plan {
     commit_iterations: usize,
     cold_starts: usize,
     skip_app: bool,
+    sync: sync::SyncPlan,
+    skip_sync: bool,
+    skip_till: bool,
 }
 
 impl Plan {
     fn from_args() -> Result<Plan> {
         let mut quick = false;
         let mut skip_app = false;
+        let mut skip_sync = false;
+        let mut skip_till = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
                 "--skip-app" => skip_app = true,
+                "--skip-sync" => skip_sync = true,
+                "--skip-till" => skip_till = true,
                 "-h" | "--help" => {
-                    println!("usage: omnitill-bench [--quick] [--skip-app]");
+                    println!(
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till]"
+                    );
                     std::process::exit(0);
                 }
-                other => bail!("unknown option {other:?}; use --quick or --skip-app"),
+                other => bail!(
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till"
+                ),
             }
         }
         Ok(if quick {
@@ -73,6 +92,15 @@ impl Plan {
                 commit_iterations: 300,
                 cold_starts: 3,
                 skip_app,
+                sync: sync::SyncPlan {
+                    backlog_sales: 2_000,
+                    catalog_products: 100_000,
+                    idle_rounds: 50,
+                    fleet_tills: 50,
+                    fleet_sales_each: 5,
+                },
+                skip_sync,
+                skip_till,
             }
         } else {
             Plan {
@@ -85,6 +113,15 @@ impl Plan {
                 commit_iterations: 2_000,
                 cold_starts: 5,
                 skip_app,
+                sync: sync::SyncPlan {
+                    backlog_sales: 10_000,
+                    catalog_products: 1_000_000,
+                    idle_rounds: 200,
+                    fleet_tills: 200,
+                    fleet_sales_each: 5,
+                },
+                skip_sync,
+                skip_till,
             }
         })
     }
@@ -144,89 +181,29 @@ fn run() -> Result<()> {
     );
 
     let mut table = Table::default();
-    let mut rng = StdRng::seed_from_u64(MEASURE_SEED);
     {
         let mut till = Till::open(&ledger, Arc::new(SystemClock))
             .with_context(|| format!("cannot open {}", ledger.display()))?;
         data_rows(&mut table, &till, &dataset, ledger_bytes)?;
-        let products = dataset.size.products;
-
-        eprintln!("timing barcode look-up ({} scans)", plan.scan_iterations);
-        let scans = measure::barcode_lookup(&till, &mut rng, products, plan.scan_iterations)?;
-        table.duration("barcode look-up p50", scans.p50(), None);
-        table.duration(
-            "barcode look-up p99",
-            scans.p99(),
-            Some((Duration::from_micros(500), "< 0.5 ms")),
-        );
-
-        eprintln!(
-            "timing name search ({} queries)",
-            plan.search_per_class * QueryClass::ALL.len()
-        );
-        let search = measure::name_search(&till, &mut rng, products, plan.search_per_class)?;
-        let ten_ms = Some((Duration::from_millis(10), "< 10 ms"));
-        table.duration("name search p50, all queries", search.all.p50(), None);
-        table.duration("name search p99, all queries", search.all.p99(), ten_ms);
-        for (class, samples) in &search.by_class {
-            table.duration(
-                format!("  search p99, {}", class.label()),
-                samples.p99(),
-                ten_ms,
-            );
-            let empty = search.empty_by_class.get(class).copied().unwrap_or(0);
-            if empty > 0 {
-                eprintln!(
-                    "  {empty} of {} {} queries found nothing",
-                    samples.len(),
-                    class.label()
-                );
-            }
-        }
-
-        eprintln!(
-            "timing durable commits ({} sales and {} baseline commits)",
-            plan.commit_iterations, plan.commit_iterations
-        );
-        let commits = measure::commits(&mut till, &mut rng, products, plan.commit_iterations)?;
-        let two_ms = Some((Duration::from_millis(2), "< 2 ms"));
-        table.duration(
-            "complete sale, 5 lines, durable p50",
-            commits.till.p50(),
-            None,
-        );
-        table.duration(
-            "complete sale, 5 lines, durable p99",
-            commits.till.p99(),
-            two_ms,
-        );
-        table.duration(
-            "baseline raw SQLite commit p50",
-            commits.baseline.p50(),
-            None,
-        );
-        table.duration(
-            "baseline raw SQLite commit p99",
-            commits.baseline.p99(),
-            None,
-        );
-        let baseline_p99 = commits.baseline.p99().as_secs_f64();
-        let ratio = if baseline_p99 > 0.0 {
-            commits.till.p99().as_secs_f64() / baseline_p99
+        if plan.skip_till {
+            eprintln!("skipping barcode look-up, name search and commits (--skip-till)");
         } else {
-            f64::INFINITY
-        };
-        table.row(
-            "commit p99 / baseline p99",
-            format!("{ratio:.2}"),
-            "x",
-            "≤ 4",
-            Verdict::from_check(ratio <= 4.0),
-        );
-        eprintln!(
-            "  each commit wrote an outbox payload of about {} bytes",
-            commits.payload_bytes
-        );
+            till_rows(&mut table, &plan, &mut till, &dataset)?;
+        }
+    }
+
+    if plan.skip_sync {
+        eprintln!("skipping the sync rows (--skip-sync)");
+    } else {
+        sync::rows(
+            &mut table,
+            &plan.sync,
+            &sync::Dirs {
+                bin_dir: &bin_dir,
+                cache_dir: &cache_dir,
+                run_dir: &run_dir.0,
+            },
+        )?;
     }
 
     if plan.skip_app {
@@ -249,6 +226,95 @@ fn run() -> Result<()> {
             "cached from an earlier run"
         },
         run_started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Barcode look-up, name search and durable commits, in this process on the copied ledger.
+fn till_rows(
+    table: &mut Table,
+    plan: &Plan,
+    till: &mut Till,
+    dataset: &generate::Dataset,
+) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(MEASURE_SEED);
+    let products = dataset.size.products;
+
+    eprintln!("timing barcode look-up ({} scans)", plan.scan_iterations);
+    let scans = measure::barcode_lookup(till, &mut rng, products, plan.scan_iterations)?;
+    table.duration("barcode look-up p50", scans.p50(), None);
+    table.duration(
+        "barcode look-up p99",
+        scans.p99(),
+        Some((Duration::from_micros(500), "< 0.5 ms")),
+    );
+
+    eprintln!(
+        "timing name search ({} queries)",
+        plan.search_per_class * QueryClass::ALL.len()
+    );
+    let search = measure::name_search(till, &mut rng, products, plan.search_per_class)?;
+    let ten_ms = Some((Duration::from_millis(10), "< 10 ms"));
+    table.duration("name search p50, all queries", search.all.p50(), None);
+    table.duration("name search p99, all queries", search.all.p99(), ten_ms);
+    for (class, samples) in &search.by_class {
+        table.duration(
+            format!("  search p99, {}", class.label()),
+            samples.p99(),
+            ten_ms,
+        );
+        let empty = search.empty_by_class.get(class).copied().unwrap_or(0);
+        if empty > 0 {
+            eprintln!(
+                "  {empty} of {} {} queries found nothing",
+                samples.len(),
+                class.label()
+            );
+        }
+    }
+
+    eprintln!(
+        "timing durable commits ({} sales and {} baseline commits)",
+        plan.commit_iterations, plan.commit_iterations
+    );
+    let commits = measure::commits(till, &mut rng, products, plan.commit_iterations)?;
+    let two_ms = Some((Duration::from_millis(2), "< 2 ms"));
+    table.duration(
+        "complete sale, 5 lines, durable p50",
+        commits.till.p50(),
+        None,
+    );
+    table.duration(
+        "complete sale, 5 lines, durable p99",
+        commits.till.p99(),
+        two_ms,
+    );
+    table.duration(
+        "baseline raw SQLite commit p50",
+        commits.baseline.p50(),
+        None,
+    );
+    table.duration(
+        "baseline raw SQLite commit p99",
+        commits.baseline.p99(),
+        None,
+    );
+    let baseline_p99 = commits.baseline.p99().as_secs_f64();
+    let ratio = if baseline_p99 > 0.0 {
+        commits.till.p99().as_secs_f64() / baseline_p99
+    } else {
+        f64::INFINITY
+    };
+    table.row(
+        "commit p99 / baseline p99",
+        format!("{ratio:.2}"),
+        "x",
+        "≤ 4",
+        Verdict::from_check(ratio <= 4.0),
+    );
+    eprintln!(
+        "  each commit wrote an outbox payload of about {} bytes",
+        commits.payload_bytes
     );
     Ok(())
 }

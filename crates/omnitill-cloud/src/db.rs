@@ -140,14 +140,47 @@ pub fn now_ms() -> i64 {
 /// Takes the next value of a named counter inside a transaction. On PostgreSQL the row lock is
 /// held until commit, so counters advance in commit order.
 pub async fn next_counter(tx: &mut sqlx::AnyConnection, name: &str) -> CloudResult<i64> {
+    take_counter(tx, name, 1).await
+}
+
+/// Takes the next `count` values of a named counter in one statement and returns the last;
+/// the values taken are `last - count + 1 ..= last`. Same locking as `next_counter`.
+pub async fn take_counter(
+    tx: &mut sqlx::AnyConnection,
+    name: &str,
+    count: i64,
+) -> CloudResult<i64> {
     let (value,): (i64,) = sqlx::query_as(
-        "INSERT INTO counter (name, value) VALUES ($1, 1)
-         ON CONFLICT (name) DO UPDATE SET value = counter.value + 1 RETURNING value",
+        "INSERT INTO counter (name, value) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET value = counter.value + $2 RETURNING value",
     )
     .bind(name)
+    .bind(count)
     .fetch_one(&mut *tx)
     .await?;
     Ok(value)
+}
+
+/// A statement whose text was built for a batch. Only placeholders made by `placeholders`
+/// and `value_rows` are spliced into it; every value is bound, never written into the text.
+pub fn batch_statement(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// `$first, $first+1, ...` for `count` parameters, for statements built for a batch.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, ..., $w), ($w+1, ..., $2w), ...`: `rows` rows of `width` parameters each.
+pub fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(1 + row * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for Backend {
@@ -158,5 +191,16 @@ impl FromStr for Backend {
             "postgres" => Ok(Backend::Postgres),
             other => Err(format!("unknown backend {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_placeholders_are_numbered_in_rows() {
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }

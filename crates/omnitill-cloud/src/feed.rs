@@ -14,7 +14,7 @@
 use omnitill_protocol::pull::{Change, FeedEntry};
 use sqlx::AnyConnection;
 
-use crate::db::{Db, next_counter};
+use crate::db::{Db, batch_statement, next_counter, placeholders, take_counter, value_rows};
 use crate::error::{CloudError, CloudResult};
 
 /// The scope every store sees.
@@ -48,6 +48,71 @@ pub async fn publish(
     .execute(&mut *tx)
     .await?;
     Ok(cursor)
+}
+
+/// Rows one batched feed statement writes at most.
+const PUBLISH_CHUNK: usize = 200;
+
+/// Publishes many changes of one entity in one scope, as `publish` would one by one in this
+/// order, with a few statements per `PUBLISH_CHUNK` changes: cursors are taken from the counter
+/// in one step, the rows they replace are deleted in one statement and the new rows inserted in
+/// one. A key given twice keeps its last change.
+pub async fn publish_many(
+    tx: &mut AnyConnection,
+    scope: &str,
+    entity: &str,
+    changes: &[(String, Change)],
+) -> CloudResult<()> {
+    let mut last_of_key = std::collections::HashMap::with_capacity(changes.len());
+    for (index, (key, _)) in changes.iter().enumerate() {
+        last_of_key.insert(key.as_str(), index);
+    }
+    let unique: Vec<&(String, Change)> = changes
+        .iter()
+        .enumerate()
+        .filter(|(index, (key, _))| last_of_key.get(key.as_str()) == Some(index))
+        .map(|(_, change)| change)
+        .collect();
+    for chunk in unique.chunks(PUBLISH_CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|(key, change)| {
+                serde_json::to_string(change)
+                    .map(|data| (key, data))
+                    .map_err(|e| {
+                        CloudError::Internal(format!("a feed change cannot be encoded: {e}"))
+                    })
+            })
+            .collect::<CloudResult<Vec<_>>>()?;
+        let last = take_counter(&mut *tx, "feed", rows.len() as i64).await?;
+        let first = last - rows.len() as i64 + 1;
+        let delete = format!(
+            "DELETE FROM feed WHERE scope = $1 AND entity = $2 AND entity_key IN ({})",
+            placeholders(3, rows.len())
+        );
+        let mut query = sqlx::query(batch_statement(delete))
+            .bind(scope)
+            .bind(entity);
+        for (key, _) in &rows {
+            query = query.bind(key.as_str());
+        }
+        query.execute(&mut *tx).await?;
+        let insert = format!(
+            "INSERT INTO feed (cursor, scope, entity, entity_key, data) VALUES {}",
+            value_rows(rows.len(), 5)
+        );
+        let mut query = sqlx::query(batch_statement(insert));
+        for (offset, (key, data)) in rows.into_iter().enumerate() {
+            query = query
+                .bind(first + offset as i64)
+                .bind(scope)
+                .bind(entity)
+                .bind(key.as_str())
+                .bind(data);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// Decodes a stored feed row. A row this build cannot read becomes `Change::Unknown`.

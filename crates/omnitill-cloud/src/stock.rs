@@ -7,7 +7,7 @@
 use omnitill_protocol::pull::Change;
 use sqlx::AnyConnection;
 
-use crate::db::Db;
+use crate::db::{Db, batch_statement, placeholders, value_rows};
 use crate::error::CloudResult;
 use crate::feed;
 
@@ -57,6 +57,106 @@ pub async fn move_stock(
         feed::publish(&mut *tx, store_id, "stock", sku, &change).await?;
     }
     Ok(on_hand)
+}
+
+/// One stock movement of a batch (see `move_many`).
+#[derive(Debug, Clone)]
+pub struct Movement<'a> {
+    pub id: String,
+    pub sku: &'a str,
+    pub delta: i64,
+}
+
+/// Rows one batched stock statement writes at most.
+const MOVE_CHUNK: usize = 100;
+
+/// Records movements of one kind, for one store and one business fact (`ref_id`), in a few
+/// statements, and updates their levels; the new levels are not published here. The caller
+/// publishes them with `publish_levels` before its transaction commits (a push does so once,
+/// for every SKU it touched), which leaves the feed as publishing after each movement would:
+/// it keeps only the newest level of each SKU.
+pub async fn move_many(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    kind: &str,
+    ref_id: &str,
+    at_ms: i64,
+    movements: &[Movement<'_>],
+) -> CloudResult<()> {
+    for chunk in movements.chunks(MOVE_CHUNK) {
+        let insert = format!(
+            "INSERT INTO stock_movement (id, store_id, sku, delta, kind, ref_id, created_at)
+             VALUES {}",
+            value_rows(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(batch_statement(insert));
+        for movement in chunk {
+            query = query
+                .bind(movement.id.as_str())
+                .bind(store_id)
+                .bind(movement.sku)
+                .bind(movement.delta)
+                .bind(kind)
+                .bind(ref_id)
+                .bind(at_ms);
+        }
+        query.execute(&mut *tx).await?;
+        // One row per SKU: an upsert may not touch the same row twice in one statement.
+        let mut deltas: Vec<(&str, i64)> = Vec::with_capacity(chunk.len());
+        for movement in chunk {
+            match deltas.iter_mut().find(|(sku, _)| *sku == movement.sku) {
+                Some((_, delta)) => *delta += movement.delta,
+                None => deltas.push((movement.sku, movement.delta)),
+            }
+        }
+        let upsert = format!(
+            "INSERT INTO stock_level (store_id, sku, on_hand) VALUES {}
+             ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand",
+            value_rows(deltas.len(), 3)
+        );
+        let mut query = sqlx::query(batch_statement(upsert));
+        for (sku, delta) in deltas {
+            query = query.bind(store_id).bind(sku).bind(delta);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Publishes the current level of each of `skus` in a store to its feed.
+pub async fn publish_levels(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    skus: &[String],
+) -> CloudResult<()> {
+    if store_id == ONLINE_POOL {
+        return Ok(());
+    }
+    for chunk in skus.chunks(MOVE_CHUNK) {
+        let select = format!(
+            "SELECT sku, on_hand FROM stock_level WHERE store_id = $1 AND sku IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, i64)>(batch_statement(select)).bind(store_id);
+        for sku in chunk {
+            query = query.bind(sku.as_str());
+        }
+        let mut levels = query.fetch_all(&mut *tx).await?;
+        // In the order asked, so cursors follow it.
+        levels.sort_by_key(|(sku, _)| chunk.iter().position(|s| s == sku));
+        let changes: Vec<(String, Change)> = levels
+            .into_iter()
+            .map(|(sku, on_hand)| {
+                let change = Change::Stock {
+                    sku: sku.clone(),
+                    on_hand,
+                };
+                (sku, change)
+            })
+            .collect();
+        feed::publish_many(&mut *tx, store_id, "stock", &changes).await?;
+    }
+    Ok(())
 }
 
 /// A store's stock levels, optionally for some SKUs only.

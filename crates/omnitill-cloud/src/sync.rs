@@ -7,14 +7,21 @@
 //! refusal (an unknown sale, a malformed payload, an operation type this cloud does not know)
 //! rolls back only that operation's rows and is stored as its outcome, and the operations behind
 //! it go on. The device's `last_applied_seq` moves with every operation, refused or not.
+//!
+//! An operation writes its rows with a few multi-row statements (its lines, its stock
+//! movements, their levels). The stock levels a push changed are published to the store's feed
+//! once, at the end of the push transaction, and its operations are recorded together: readers
+//! see the transaction whole, and the feed keeps only the newest level of each SKU, so this
+//! leaves what publishing after every movement would. Pages of the feed are read by `pull`.
 
 use omnitill_protocol::ops::{REFUND_COMPLETED, RefundCompleted, SALE_COMPLETED, SaleCompleted};
-use omnitill_protocol::pull::PullResponse;
-use omnitill_protocol::push::{Outcome, PushRequest, PushResponse, Status};
+use omnitill_protocol::push::{Operation, Outcome, PushRequest, PushResponse, Status};
 use omnitill_protocol::{MAX_PULL_CHANGES, MAX_PUSH_OPS};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sqlx::AnyConnection;
 
-use crate::db::{Backend, Db, now_ms};
+use crate::db::{Backend, Db, batch_statement, now_ms, value_rows};
 use crate::devices::Device;
 use crate::error::{CloudError, CloudResult};
 use crate::feed::{self, ALL_STORES};
@@ -22,6 +29,16 @@ use crate::stock;
 
 /// Why an operation was refused, stored as its outcome.
 struct Refusal(String);
+
+/// Rows of the `operation` table one statement writes at most.
+const RECORD_CHUNK: usize = 100;
+
+/// An operation applied or refused in this push, to be recorded.
+struct Recorded<'a> {
+    op: &'a Operation,
+    status: Status,
+    reason: Option<String>,
+}
 
 /// Applies a push from `device`.
 pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResult<PushResponse> {
@@ -83,6 +100,9 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
             .collect();
     }
     let mut outcomes = Vec::with_capacity(request.operations.len());
+    let mut recorded = Vec::with_capacity(request.operations.len());
+    // SKUs whose stock this push changed; their new levels are published once, at the end.
+    let mut touched = Touched::default();
     for op in &request.operations {
         if op.seq <= last {
             let (status, reason) = match refused_before.remove(&op.seq) {
@@ -98,12 +118,14 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
             continue;
         }
         sqlx::raw_sql("SAVEPOINT op").execute(&mut *tx).await?;
-        let applied = apply(&mut tx, device, &op.op_type, &op.payload, &op.op_id).await;
+        let mut skus = Vec::new();
+        let applied = apply(&mut tx, device, op, &mut skus).await;
         let (status, reason) = match applied {
             Ok(()) => {
                 sqlx::raw_sql("RELEASE SAVEPOINT op")
                     .execute(&mut *tx)
                     .await?;
+                touched.add(skus);
                 (Status::Applied, None)
             }
             Err(ApplyError::Refused(Refusal(reason))) => {
@@ -117,35 +139,17 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
             }
             Err(ApplyError::Failed(error)) => return Err(error),
         };
-        let payload = op.payload.to_string();
-        let recorded = sqlx::query(
-            "INSERT INTO operation (op_id, device_id, seq, op_type, status, reason, payload, applied_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (op_id) DO NOTHING",
-        )
-        .bind(&op.op_id)
-        .bind(&device.id)
-        .bind(op.seq)
-        .bind(&op.op_type)
-        .bind(status_text(status))
-        .bind(reason.clone())
-        .bind(payload)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        if recorded.rows_affected() == 0 {
-            return Err(CloudError::BadRequest(format!(
-                "operation id {} was already used by another operation",
-                op.op_id
-            )));
-        }
         last = op.seq;
         outcomes.push(Outcome {
             seq: op.seq,
             op_id: op.op_id.clone(),
             status,
-            reason,
+            reason: reason.clone(),
         });
+        recorded.push(Recorded { op, status, reason });
     }
+    record_operations(&mut tx, device, &recorded).await?;
+    stock::publish_levels(&mut tx, &device.store_id, &touched.skus).await?;
     sqlx::query("UPDATE device SET last_applied_seq = $1 WHERE id = $2")
         .bind(last)
         .bind(&device.id)
@@ -156,6 +160,74 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
         outcomes,
         last_applied_seq: last,
     })
+}
+
+/// SKUs in first-touched order, each once.
+#[derive(Default)]
+struct Touched {
+    skus: Vec<String>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Touched {
+    fn add(&mut self, skus: Vec<String>) {
+        for sku in skus {
+            if self.seen.insert(sku.clone()) {
+                self.skus.push(sku);
+            }
+        }
+    }
+}
+
+/// Stores every operation of the push with its outcome, exactly once per op_id and per
+/// (device, seq). An op_id that another operation already used refuses the whole push.
+async fn record_operations(
+    tx: &mut AnyConnection,
+    device: &Device,
+    recorded: &[Recorded<'_>],
+) -> CloudResult<()> {
+    let now = now_ms();
+    for chunk in recorded.chunks(RECORD_CHUNK) {
+        let insert = format!(
+            "INSERT INTO operation (op_id, device_id, seq, op_type, status, reason, payload, applied_at)
+             VALUES {} ON CONFLICT (op_id) DO NOTHING",
+            value_rows(chunk.len(), 8)
+        );
+        let mut query = sqlx::query(batch_statement(insert));
+        for entry in chunk {
+            query = query
+                .bind(entry.op.op_id.as_str())
+                .bind(device.id.as_str())
+                .bind(entry.op.seq)
+                .bind(entry.op.op_type.as_str())
+                .bind(status_text(entry.status))
+                .bind(entry.reason.clone())
+                .bind(entry.op.payload.to_string())
+                .bind(now);
+        }
+        let written = query.execute(&mut *tx).await?.rows_affected();
+        if written == chunk.len() as u64 {
+            continue;
+        }
+        // Some op_id was taken: name it.
+        for entry in chunk {
+            let owner: Option<(String, i64)> =
+                sqlx::query_as("SELECT device_id, seq FROM operation WHERE op_id = $1")
+                    .bind(entry.op.op_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if owner.is_some_and(|(owner, seq)| owner != device.id || seq != entry.op.seq) {
+                return Err(CloudError::BadRequest(format!(
+                    "operation id {} was already used by another operation",
+                    entry.op.op_id
+                )));
+            }
+        }
+        return Err(CloudError::BadRequest(
+            "an operation id in this push was already used by another operation".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn status_text(status: Status) -> &'static str {
@@ -187,23 +259,23 @@ fn refuse(reason: impl Into<String>) -> ApplyError {
     ApplyError::Refused(Refusal(reason.into()))
 }
 
+/// Applies one operation inside its savepoint; the SKUs whose stock it moved go to `touched`.
 async fn apply(
     tx: &mut AnyConnection,
     device: &Device,
-    op_type: &str,
-    payload: &serde_json::Value,
-    op_id: &str,
+    op: &Operation,
+    touched: &mut Vec<String>,
 ) -> Result<(), ApplyError> {
-    match op_type {
+    match op.op_type.as_str() {
         SALE_COMPLETED => {
-            let sale: SaleCompleted = serde_json::from_value(payload.clone())
+            let sale = SaleCompleted::deserialize(&op.payload)
                 .map_err(|e| refuse(format!("the sale payload is malformed: {e}")))?;
-            apply_sale(tx, device, &sale, op_id).await
+            apply_sale(tx, device, &sale, &op.op_id, touched).await
         }
         REFUND_COMPLETED => {
-            let refund: RefundCompleted = serde_json::from_value(payload.clone())
+            let refund = RefundCompleted::deserialize(&op.payload)
                 .map_err(|e| refuse(format!("the refund payload is malformed: {e}")))?;
-            apply_refund(tx, device, &refund).await
+            apply_refund(tx, device, &refund, touched).await
         }
         other => Err(refuse(format!(
             "operation type {other:?} is not known to this cloud (it knows {SALE_COMPLETED}, \
@@ -217,26 +289,13 @@ async fn apply_sale(
     device: &Device,
     sale: &SaleCompleted,
     op_id: &str,
+    touched: &mut Vec<String>,
 ) -> Result<(), ApplyError> {
-    let exists: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM sale WHERE id = $1 OR receipt_no = $2")
-            .bind(&sale.sale_id)
-            .bind(&sale.receipt_no)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if exists.is_some() {
-        return Err(refuse(format!(
-            "sale {} is already recorded",
-            sale.receipt_no
-        )));
-    }
-    if sale.lines.is_empty() {
-        return Err(refuse("a sale without lines"));
-    }
-    sqlx::query(
+    // A sale id or receipt number seen before is the same sale told twice.
+    let inserted = sqlx::query(
         "INSERT INTO sale (id, store_id, device_id, channel, receipt_no, staff_id, created_at,
              currency, tax_minor, total_minor, payload)
-         VALUES ($1, $2, $3, 'store', $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, 'store', $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
     )
     .bind(&sale.sale_id)
     .bind(&device.store_id)
@@ -250,36 +309,54 @@ async fn apply_sale(
     .bind(serde_json::to_string(sale).unwrap_or_default())
     .execute(&mut *tx)
     .await?;
-    for line in &sale.lines {
-        if line.quantity <= 0 {
-            return Err(refuse(format!(
-                "line {} has quantity {}",
-                line.line_no, line.quantity
-            )));
-        }
-        sqlx::query(
-            "INSERT INTO sale_line (sale_id, line_no, sku, quantity, total_minor) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&sale.sale_id)
-        .bind(line.line_no)
-        .bind(&line.sku)
-        .bind(line.quantity)
-        .bind(line.total_minor)
-        .execute(&mut *tx)
-        .await?;
-        let movement = format!("{op_id}:{}", line.line_no);
-        stock::move_stock(
-            &mut *tx,
-            &movement,
-            &device.store_id,
-            &line.sku,
-            -line.quantity,
-            "sale",
-            &sale.sale_id,
-            sale.created_at_ms,
-        )
-        .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(refuse(format!(
+            "sale {} is already recorded",
+            sale.receipt_no
+        )));
     }
+    if sale.lines.is_empty() {
+        return Err(refuse("a sale without lines"));
+    }
+    if let Some(line) = sale.lines.iter().find(|line| line.quantity <= 0) {
+        return Err(refuse(format!(
+            "line {} has quantity {}",
+            line.line_no, line.quantity
+        )));
+    }
+    let insert = format!(
+        "INSERT INTO sale_line (sale_id, line_no, sku, quantity, total_minor) VALUES {}",
+        value_rows(sale.lines.len(), 5)
+    );
+    let mut query = sqlx::query(batch_statement(insert));
+    for line in &sale.lines {
+        query = query
+            .bind(sale.sale_id.as_str())
+            .bind(line.line_no)
+            .bind(line.sku.as_str())
+            .bind(line.quantity)
+            .bind(line.total_minor);
+    }
+    query.execute(&mut *tx).await?;
+    let movements: Vec<stock::Movement<'_>> = sale
+        .lines
+        .iter()
+        .map(|line| stock::Movement {
+            id: format!("{op_id}:{}", line.line_no),
+            sku: &line.sku,
+            delta: -line.quantity,
+        })
+        .collect();
+    stock::move_many(
+        &mut *tx,
+        &device.store_id,
+        "sale",
+        &sale.sale_id,
+        sale.created_at_ms,
+        &movements,
+    )
+    .await?;
+    touched.extend(sale.lines.iter().map(|line| line.sku.clone()));
     Ok(())
 }
 
@@ -287,6 +364,7 @@ async fn apply_refund(
     tx: &mut AnyConnection,
     device: &Device,
     refund: &RefundCompleted,
+    touched: &mut Vec<String>,
 ) -> Result<(), ApplyError> {
     let sale: Option<(String,)> = sqlx::query_as("SELECT store_id FROM sale WHERE id = $1")
         .bind(&refund.sale_id)
@@ -321,34 +399,80 @@ async fn apply_refund(
     .bind(serde_json::to_string(refund).unwrap_or_default())
     .execute(&mut *tx)
     .await?;
-    for line in &refund.lines {
-        sqlx::query(
-            "INSERT INTO refund_line (refund_id, line_no, sku, quantity) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&refund.refund_id)
-        .bind(line.line_no)
-        .bind(&line.sku)
-        .bind(line.quantity)
-        .execute(&mut *tx)
-        .await?;
-        let movement = format!("{}:{}", refund.refund_id, line.line_no);
-        stock::move_stock(
-            &mut *tx,
-            &movement,
-            &device.store_id,
-            &line.sku,
-            line.quantity,
-            "refund",
-            &refund.refund_id,
-            refund.created_at_ms,
-        )
-        .await?;
+    if refund.lines.is_empty() {
+        return Ok(());
     }
+    let insert = format!(
+        "INSERT INTO refund_line (refund_id, line_no, sku, quantity) VALUES {}",
+        value_rows(refund.lines.len(), 4)
+    );
+    let mut query = sqlx::query(batch_statement(insert));
+    for line in &refund.lines {
+        query = query
+            .bind(refund.refund_id.as_str())
+            .bind(line.line_no)
+            .bind(line.sku.as_str())
+            .bind(line.quantity);
+    }
+    query.execute(&mut *tx).await?;
+    let movements: Vec<stock::Movement<'_>> = refund
+        .lines
+        .iter()
+        .map(|line| stock::Movement {
+            id: format!("{}:{}", refund.refund_id, line.line_no),
+            sku: &line.sku,
+            delta: line.quantity,
+        })
+        .collect();
+    stock::move_many(
+        &mut *tx,
+        &device.store_id,
+        "refund",
+        &refund.refund_id,
+        refund.created_at_ms,
+        &movements,
+    )
+    .await?;
+    touched.extend(refund.lines.iter().map(|line| line.sku.clone()));
     Ok(())
 }
 
+/// One feed entry as the cloud stored it: the change is passed through as the JSON that
+/// `feed::publish` wrote, without decoding and encoding it again.
+#[derive(Debug, Serialize)]
+pub struct StoredEntry {
+    pub cursor: i64,
+    pub change: Box<RawValue>,
+}
+
+/// A page of the change feed, in the wire shape of `omnitill_protocol::pull::PullResponse`.
+#[derive(Debug, Serialize)]
+pub struct FeedPage {
+    pub entries: Vec<StoredEntry>,
+    pub cursor: i64,
+    pub has_more: bool,
+    pub reset: bool,
+    pub last_applied_seq: i64,
+    pub remaining: i64,
+}
+
+/// How a change of a kind the till does not know is written.
+const UNKNOWN_CHANGE: &str = r#"{"kind":"unknown"}"#;
+
+/// A stored change as raw JSON. A row that is not JSON (it never should be) goes out as a
+/// change of an unknown kind, which a till skips.
+fn stored_change(data: String) -> Box<RawValue> {
+    RawValue::from_string(data)
+        .or_else(|_| RawValue::from_string(UNKNOWN_CHANGE.to_owned()))
+        .unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
 /// A page of `device`'s store feed after `cursor`.
-pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudResult<PullResponse> {
+///
+/// The page is read from two ordered index scans, one per scope (the catalog `*` and the
+/// device's store), each stopped after `limit + 1` rows and merged, so a page costs the same
+/// however far the cursor is from the end of the feed. The extra row says whether more follow.
+pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudResult<FeedPage> {
     if cursor < 0 {
         return Err(CloudError::BadRequest(
             "the cursor cannot be negative".into(),
@@ -377,7 +501,7 @@ pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudRes
         // or replaced), or its cursor is older than the feed keeps (rows after it were
         // pruned). Either way it must download its reference data again.
         tx.commit().await?;
-        return Ok(PullResponse {
+        return Ok(FeedPage {
             entries: Vec::new(),
             cursor: 0,
             has_more: true,
@@ -386,30 +510,123 @@ pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudRes
             remaining: 0,
         });
     }
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT cursor, data FROM feed WHERE scope IN ($1, $2) AND cursor > $3 ORDER BY cursor LIMIT $4",
+    let mut rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT cursor, data FROM (
+             SELECT cursor, data FROM feed WHERE scope = $1 AND cursor > $3
+             ORDER BY cursor LIMIT $4) AS catalog
+         UNION ALL
+         SELECT cursor, data FROM (
+             SELECT cursor, data FROM feed WHERE scope = $2 AND cursor > $3
+             ORDER BY cursor LIMIT $4) AS store
+         ORDER BY cursor LIMIT $4",
     )
     .bind(ALL_STORES)
     .bind(&device.store_id)
     .bind(cursor)
-    .bind(limit)
+    .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
     let next = rows.last().map_or(cursor, |row| row.0);
-    let (remaining,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM feed WHERE scope IN ($1, $2) AND cursor > $3")
-            .bind(ALL_STORES)
-            .bind(&device.store_id)
-            .bind(next)
-            .fetch_one(&mut *tx)
-            .await?;
+    let remaining = if has_more {
+        let (remaining,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM feed WHERE scope = $1 AND cursor > $3)
+                  + (SELECT COUNT(*) FROM feed WHERE scope = $2 AND cursor > $3)",
+        )
+        .bind(ALL_STORES)
+        .bind(&device.store_id)
+        .bind(next)
+        .fetch_one(&mut *tx)
+        .await?;
+        remaining
+    } else {
+        0
+    };
     tx.commit().await?;
-    Ok(PullResponse {
-        entries: rows.iter().map(|(c, data)| feed::entry(*c, data)).collect(),
+    Ok(FeedPage {
+        entries: rows
+            .into_iter()
+            .map(|(cursor, data)| StoredEntry {
+                cursor,
+                change: stored_change(data),
+            })
+            .collect(),
         cursor: next,
-        has_more: remaining > 0,
+        has_more,
         reset: false,
         last_applied_seq,
         remaining,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnitill_protocol::pull::{Change, FeedEntry, PullResponse};
+
+    #[test]
+    fn a_page_of_stored_changes_reads_as_the_protocol_response() {
+        let product = Change::Product {
+            sku: "TEA-001".into(),
+            name: "凍頂烏龍茶 Oolong".into(),
+            tax_class: "standard".into(),
+            active: true,
+            barcodes: vec!["4712345000015".into()],
+            prices: vec![(1, 300)],
+        };
+        let stock = Change::Stock {
+            sku: "TEA-001".into(),
+            on_hand: -2,
+        };
+        let stored = |change: &Change| serde_json::to_string(change).expect("a change encodes");
+        let page = FeedPage {
+            entries: vec![
+                StoredEntry {
+                    cursor: 7,
+                    change: stored_change(stored(&product)),
+                },
+                StoredEntry {
+                    cursor: 9,
+                    change: stored_change(stored(&stock)),
+                },
+                StoredEntry {
+                    cursor: 10,
+                    change: stored_change("not json".into()),
+                },
+            ],
+            cursor: 10,
+            has_more: true,
+            reset: false,
+            last_applied_seq: 3,
+            remaining: 12,
+        };
+        let wire = serde_json::to_string(&page).expect("a page encodes");
+        let read: PullResponse = serde_json::from_str(&wire).expect("a till reads the page");
+        assert_eq!(
+            read,
+            PullResponse {
+                entries: vec![
+                    FeedEntry {
+                        cursor: 7,
+                        change: product,
+                    },
+                    FeedEntry {
+                        cursor: 9,
+                        change: stock,
+                    },
+                    FeedEntry {
+                        cursor: 10,
+                        change: Change::Unknown,
+                    },
+                ],
+                cursor: 10,
+                has_more: true,
+                reset: false,
+                last_applied_seq: 3,
+                remaining: 12,
+            },
+            "stored changes pass through unchanged, and an unreadable one reads as unknown"
+        );
+    }
 }

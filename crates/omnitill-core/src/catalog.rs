@@ -103,9 +103,17 @@ fn short_term_expr(term: &str) -> String {
     format!("{}*", fts_phrase(term))
 }
 
-/// Creates or replaces a product (matched by SKU), its barcodes and its price schedule.
-/// Every barcode must be a valid GTIN. Runs inside the caller's transaction.
-pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i64> {
+/// A product record checked and normalised: trimmed SKU and name, barcodes as stored.
+struct CheckedRecord<'a> {
+    sku: &'a str,
+    name: &'a str,
+    codes: Vec<String>,
+    record: &'a ProductRecord,
+}
+
+/// Checks a record the way every catalog write does: SKU and name lengths, valid GTINs (stored
+/// normalised), no negative price.
+fn check_record(record: &ProductRecord) -> CoreResult<CheckedRecord<'_>> {
     let sku = record.sku.trim();
     let name = record.name.trim();
     if sku.is_empty() || sku.chars().count() > 64 {
@@ -128,6 +136,23 @@ pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i
             "a price for {sku} is negative"
         )));
     }
+    Ok(CheckedRecord {
+        sku,
+        name,
+        codes,
+        record,
+    })
+}
+
+/// Creates or replaces a product (matched by SKU), its barcodes and its price schedule.
+/// Every barcode must be a valid GTIN. Runs inside the caller's transaction.
+pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i64> {
+    let CheckedRecord {
+        sku,
+        name,
+        codes,
+        record,
+    } = check_record(record)?;
     let existing: Option<i64> = conn
         .query_row("SELECT id FROM product WHERE sku = ?1", [sku], |row| {
             row.get(0)
@@ -170,6 +195,115 @@ pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i
         insert_price.execute(params![product_id, from.timestamp_millis(), price])?;
     }
     Ok(product_id)
+}
+
+/// Creates or replaces many products at once: the same result as `upsert_product` on each
+/// record in order (a later record with the same SKU wins, a barcode claimed twice goes to
+/// the later product), checked the same way, inside the caller's transaction.
+///
+/// It writes with a few set-based statements instead of a handful per product. This matters
+/// for the two FTS5 indexes: FTS5 writes its pending in-memory index to disk as a new segment
+/// at every statement savepoint, and each per-product upsert opens one, so a product at a time
+/// leaves one tiny segment per product to be merged later, about ten times the work of
+/// indexing the same rows in bulk. Here the records are staged in temporary tables and the
+/// product rows (whose trigger feeds `product_fts`), barcodes, prices and short grams are each
+/// written by one statement. Returns how many distinct products were written.
+pub fn upsert_products(conn: &Connection, records: &[ProductRecord]) -> CoreResult<usize> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut checked = Vec::with_capacity(records.len());
+    for record in records {
+        checked.push(check_record(record)?);
+    }
+    // A later record with the same SKU replaces the earlier one whole.
+    let mut last_of_sku = std::collections::HashMap::with_capacity(checked.len());
+    for (position, record) in checked.iter().enumerate() {
+        last_of_sku.insert(record.sku, position);
+    }
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS product_batch (
+             pos INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+             tax_class TEXT NOT NULL, active INTEGER NOT NULL, grams TEXT NOT NULL,
+             id INTEGER);
+         CREATE TEMP TABLE IF NOT EXISTS product_batch_barcode (
+             pos INTEGER NOT NULL, n INTEGER NOT NULL, code TEXT NOT NULL, PRIMARY KEY (pos, n));
+         CREATE TEMP TABLE IF NOT EXISTS product_batch_price (
+             pos INTEGER NOT NULL, effective_from INTEGER NOT NULL, price_minor INTEGER NOT NULL);
+         DELETE FROM temp.product_batch;
+         DELETE FROM temp.product_batch_barcode;
+         DELETE FROM temp.product_batch_price;",
+    )?;
+    {
+        let mut stage_product = conn.prepare_cached(
+            "INSERT INTO temp.product_batch (pos, sku, name, tax_class, active, grams)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut stage_barcode = conn.prepare_cached(
+            "INSERT INTO temp.product_batch_barcode (pos, n, code) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut stage_price = conn.prepare_cached(
+            "INSERT INTO temp.product_batch_price (pos, effective_from, price_minor)
+             VALUES (?1, ?2, ?3)",
+        )?;
+        for (position, record) in checked.iter().enumerate() {
+            if last_of_sku.get(record.sku) != Some(&position) {
+                continue;
+            }
+            let pos = position as i64;
+            stage_product.execute(params![
+                pos,
+                record.sku,
+                record.name,
+                record.record.tax_class,
+                record.record.active,
+                short_grams(record.name, record.sku)
+            ])?;
+            for (n, code) in record.codes.iter().enumerate() {
+                stage_barcode.execute(params![pos, n as i64, code])?;
+            }
+            for (from, price) in &record.record.prices {
+                stage_price.execute(params![pos, from.timestamp_millis(), price])?;
+            }
+        }
+    }
+    let written = last_of_sku.len();
+    // Each staged product learns its id when it already exists; products being replaced lose
+    // their short grams, barcodes and prices first, as in `upsert_product`. Then the product
+    // rows are written (new ones get their ids), and the rest refer to them by id.
+    let find_ids = "UPDATE temp.product_batch
+         SET id = (SELECT p.id FROM product p WHERE p.sku = temp.product_batch.sku)
+         WHERE id IS NULL";
+    for sql in [
+        find_ids,
+        "DELETE FROM product_short_fts WHERE rowid IN
+             (SELECT id FROM temp.product_batch WHERE id IS NOT NULL)",
+        "DELETE FROM barcode WHERE product_id IN
+             (SELECT id FROM temp.product_batch WHERE id IS NOT NULL)",
+        "DELETE FROM price WHERE product_id IN
+             (SELECT id FROM temp.product_batch WHERE id IS NOT NULL)",
+        // `WHERE true` tells the parser the ON CONFLICT belongs to the INSERT.
+        "INSERT INTO product (sku, name, tax_class, active)
+         SELECT sku, name, tax_class, active FROM temp.product_batch WHERE true ORDER BY pos
+         ON CONFLICT (sku) DO UPDATE SET name = excluded.name, tax_class = excluded.tax_class,
+             active = excluded.active",
+        find_ids,
+        "INSERT INTO barcode (code, product_id)
+         SELECT c.code, b.id FROM temp.product_batch_barcode c
+         JOIN temp.product_batch b ON b.pos = c.pos
+         WHERE true ORDER BY c.pos, c.n
+         ON CONFLICT (code) DO UPDATE SET product_id = excluded.product_id",
+        "INSERT OR REPLACE INTO price (product_id, effective_from, price_minor)
+         SELECT b.id, r.effective_from, r.price_minor FROM temp.product_batch_price r
+         JOIN temp.product_batch b ON b.pos = r.pos ORDER BY r.rowid",
+        "INSERT INTO product_short_fts (rowid, grams) SELECT id, grams FROM temp.product_batch",
+        "DELETE FROM temp.product_batch",
+        "DELETE FROM temp.product_batch_barcode",
+        "DELETE FROM temp.product_batch_price",
+    ] {
+        conn.prepare_cached(sql)?.execute([])?;
+    }
+    Ok(written)
 }
 
 fn price_at(conn: &Connection, product_id: i64, at: DateTime<Utc>) -> CoreResult<Option<Minor>> {
@@ -334,5 +468,124 @@ mod tests {
             "烏 龍 烏龍 茶 龍茶 oolong 150g tea 001"
         );
         assert_eq!(short_grams("T恤", "X"), "t 恤 x");
+    }
+
+    fn record(sku: &str, name: &str, codes: &[&str], price: Minor) -> ProductRecord {
+        ProductRecord {
+            sku: sku.into(),
+            name: name.into(),
+            tax_class: "standard".into(),
+            active: true,
+            barcodes: codes.iter().map(|c| (*c).to_owned()).collect(),
+            prices: vec![(DateTime::<Utc>::UNIX_EPOCH, price)],
+        }
+    }
+
+    /// Everything a catalog write leaves behind, in a comparable form.
+    fn catalog_state(conn: &Connection) -> Vec<String> {
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT sku || '|' || name || '|' || tax_class || '|' || active FROM product ORDER BY sku",
+            "SELECT b.code || '>' || p.sku FROM barcode b JOIN product p ON p.id = b.product_id ORDER BY b.code",
+            "SELECT p.sku || '@' || r.effective_from || '=' || r.price_minor FROM price r
+             JOIN product p ON p.id = r.product_id ORDER BY p.sku, r.effective_from",
+        ] {
+            let mut statement = conn.prepare(sql).expect("a catalog query");
+            let found = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .expect("rows")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("text");
+            rows.extend(found);
+        }
+        let at = Utc::now();
+        for query in [
+            "烏",
+            "烏龍",
+            "oolong",
+            "oo",
+            "TEA-00",
+            "jasmine",
+            "茉莉花",
+            "ba",
+        ] {
+            let hits: Vec<String> = search(conn, query, at)
+                .expect("a search")
+                .into_iter()
+                .map(|hit| hit.sku)
+                .collect();
+            rows.push(format!("search {query}: {hits:?}"));
+        }
+        rows
+    }
+
+    #[test]
+    fn a_batch_upsert_leaves_what_one_upsert_per_record_leaves() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let open = |name: &str| {
+            let conn = crate::db::open_ledger(&dir.path().join(name)).expect("a new ledger");
+            conn.execute_batch(
+                "INSERT INTO tax_class (id, name, rate_bp) VALUES ('standard', 'VAT', 500)",
+            )
+            .expect("a tax class");
+            conn
+        };
+        let first = [
+            record("TEA-001", "凍頂烏龍茶 Oolong 75g", &["4712345000015"], 300),
+            record("TEA-002", "茉莉花茶 Jasmine Tea", &["4712345000022"], 250),
+            record("BAG-001", "紙提袋 Paper Bag", &["96385074"], 2),
+        ];
+        let second = [
+            // Renamed and repriced, and its barcode moves to a new product below.
+            record("TEA-001", "高山烏龍 Oolong 150g", &["4712345000039"], 500),
+            record(
+                "TEA-003",
+                "Banana Chips",
+                &["4712345000015", "036000291452"],
+                120,
+            ),
+            // The same SKU twice in one batch: the later record wins whole.
+            record("TEA-002", "Old Name", &[], 1),
+            record(
+                "TEA-002",
+                "茉莉花綠茶 Jasmine Green",
+                &["4712345000022"],
+                260,
+            ),
+        ];
+        let mut one_by_one = open("one.sqlite3");
+        let mut batched = open("batch.sqlite3");
+        for records in [&first[..], &second[..]] {
+            let tx = one_by_one.transaction().expect("a transaction");
+            for record in records {
+                upsert_product(&tx, record).expect("an upsert");
+            }
+            tx.commit().expect("a commit");
+            let tx = batched.transaction().expect("a transaction");
+            upsert_products(&tx, records).expect("a batch upsert");
+            tx.commit().expect("a commit");
+        }
+        let expected = catalog_state(&one_by_one);
+        assert_eq!(
+            catalog_state(&batched),
+            expected,
+            "a batch must leave the same products, barcodes, prices and search results"
+        );
+        assert!(
+            expected.iter().any(|row| row == "4712345000015>TEA-003"),
+            "the barcode moved to the later product: {expected:?}"
+        );
+        for table in ["product_fts", "product_short_fts"] {
+            batched
+                .execute_batch(&format!(
+                    "INSERT INTO {table} ({table}) VALUES ('integrity-check')"
+                ))
+                .unwrap_or_else(|e| panic!("{table} must be consistent after a batch: {e}"));
+        }
+        let bad = [record("X", "Bad", &["4712345000016"], 1)];
+        assert!(
+            upsert_products(&batched, &bad).is_err(),
+            "a wrong check digit is refused in a batch too"
+        );
     }
 }

@@ -149,6 +149,8 @@ pub struct PullApplied {
 
 /// Applies a page of the change feed and moves the cursor and the write checkpoint, in one
 /// transaction. A reset moves the cursor back to zero so the next pull downloads everything.
+/// Store settings, tax classes and stock levels are written entry by entry; the page's
+/// products are written together at the end, with the same result as one at a time.
 pub fn apply_pull(
     conn: &mut Connection,
     page: &PullResponse,
@@ -172,6 +174,9 @@ pub fn apply_pull(
     let resyncing: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM resync_unseen)", [], |r| {
         r.get(0)
     })?;
+    // Products are written together after the loop (see `catalog::upsert_products`); nothing
+    // else in a page depends on them, and they depend only on tax classes, written in the loop.
+    let mut products = Vec::new();
     for entry in &page.entries {
         match &entry.change {
             Change::Store {
@@ -210,33 +215,24 @@ pub fn apply_pull(
                         DateTime::from_timestamp_millis(*from).map(|at| (at, *price))
                     })
                     .collect();
-                let product_id = catalog::upsert_product(
-                    &tx,
-                    &ProductRecord {
-                        sku: sku.clone(),
-                        name: name.clone(),
-                        tax_class: tax_class.clone(),
-                        active: *active,
-                        barcodes: barcodes.clone(),
-                        prices,
-                    },
-                )?;
-                if resyncing {
-                    tx.execute(
-                        "DELETE FROM resync_unseen WHERE product_id = ?1",
-                        [product_id],
-                    )?;
-                }
+                products.push(ProductRecord {
+                    sku: sku.clone(),
+                    name: name.clone(),
+                    tax_class: tax_class.clone(),
+                    active: *active,
+                    barcodes: barcodes.clone(),
+                    prices,
+                });
             }
             Change::Stock { sku, on_hand } => {
                 // The level includes this till's operations up to this page's checkpoint.
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO stock_level (sku, on_hand, synced_at, as_of_seq)
                      VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand,
                          synced_at = excluded.synced_at, as_of_seq = excluded.as_of_seq",
-                    params![sku, on_hand, now_ms, page.last_applied_seq],
-                )?;
+                )?
+                .execute(params![sku, on_hand, now_ms, page.last_applied_seq])?;
             }
             Change::Unknown => {
                 result.skipped += 1;
@@ -244,6 +240,15 @@ pub fn apply_pull(
             }
         }
         result.applied += 1;
+    }
+    catalog::upsert_products(&tx, &products)?;
+    if resyncing {
+        let mut seen = tx.prepare_cached(
+            "DELETE FROM resync_unseen WHERE product_id = (SELECT id FROM product WHERE sku = ?1)",
+        )?;
+        for product in &products {
+            seen.execute([product.sku.trim()])?;
+        }
     }
     if resyncing && !page.has_more {
         // The new download is complete: what it did not bring has left the catalog.

@@ -1,13 +1,15 @@
 //! Sync rounds against the cloud, and the state the status bar shows.
 //!
 //! `sync_once` runs one round: push every pending operation in batches, then pull the change
-//! feed until it is drained. Each database step runs on a blocking thread in its own short
-//! transaction; none is held while a request is in flight.
+//! feed until it is drained, fetching the next page while the current one is applied. Each
+//! database step runs on a blocking thread in its own short transaction; none waits on a
+//! request.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use omnitill_core::{SystemClock, Till, outbox, sync};
+use omnitill_protocol::pull::PullResponse;
 
 use crate::client::{Client, SyncError};
 use crate::plan::{self, PlanInput, Step};
@@ -112,6 +114,8 @@ pub async fn sync_once_with(
     let mut report = RoundReport::default();
     let mut pulled_this_round = false;
     let mut more_to_pull = false;
+    // The next feed page, fetched while the previous one was being applied.
+    let mut prefetched: Option<Result<PullResponse, SyncError>> = None;
     loop {
         let (pending, _) = on_ledger(till, |t| Ok(t.pending_operations()?)).await?;
         let revoked = on_ledger(till, |t| {
@@ -128,6 +132,9 @@ pub async fn sync_once_with(
         match step {
             Step::Stop | Step::Done => return Ok(report),
             Step::Push(limit) => {
+                // A sale made during a download is pushed first; the page fetched ahead is
+                // dropped and fetched again afterwards from the ledger's cursor.
+                prefetched = None;
                 let mut ops =
                     on_ledger(till, move |t| Ok(outbox::pending(t.connection(), limit)?)).await?;
                 ops.truncate(plan::fits_in_push(&ops, plan::PUSH_MAX_BYTES));
@@ -146,11 +153,17 @@ pub async fn sync_once_with(
                 .await?;
             }
             Step::Pull => {
-                let cursor = on_ledger(till, |t| {
-                    Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
-                })
-                .await?;
-                let page = match client.pull(cursor, options.pull_page).await {
+                let page = match prefetched.take() {
+                    Some(page) => page,
+                    None => {
+                        let cursor = on_ledger(till, |t| {
+                            Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
+                        })
+                        .await?;
+                        client.pull(cursor, options.pull_page).await
+                    }
+                };
+                let page = match page {
                     Err(SyncError::Revoked) => {
                         on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
                         return Err(SyncError::Revoked);
@@ -161,12 +174,23 @@ pub async fn sync_once_with(
                 pulled_this_round = true;
                 report.pulled += page.entries.len();
                 let remaining = page.remaining;
-                on_ledger(till, move |t| {
+                // While this page is applied, the next one is already on its way: the ledger
+                // work and the network overlap, and no transaction waits for the network.
+                let next_cursor = (page.has_more && !page.reset).then_some(page.cursor);
+                let apply = on_ledger(till, move |t| {
                     let now = t.clock().now();
                     sync::apply_pull(t.connection_mut(), &page, now)?;
                     Ok(())
-                })
-                .await?;
+                });
+                match next_cursor {
+                    Some(cursor) => {
+                        let (applied, next) =
+                            tokio::join!(apply, client.pull(cursor, options.pull_page));
+                        applied?;
+                        prefetched = Some(next);
+                    }
+                    None => apply.await?,
+                }
                 (options.progress)(Progress {
                     downloaded: report.pulled as i64,
                     remaining,

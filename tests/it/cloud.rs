@@ -29,6 +29,8 @@ impl Till<'_> {
     fn pull_all(&self) -> (Vec<Value>, i64) {
         let mut cursor = 0;
         let mut entries = Vec::new();
+        // (entries so far, what the page said remained after it), to check `remaining` below.
+        let mut said_remaining = Vec::new();
         loop {
             let page: Value = http()
                 .get(format!(
@@ -42,8 +44,19 @@ impl Till<'_> {
                 .json()
                 .expect("pull JSON");
             entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
+            said_remaining.push((
+                entries.len(),
+                page["remaining"].as_i64().expect("remaining"),
+            ));
             cursor = page["cursor"].as_i64().expect("a cursor");
             if !page["has_more"].as_bool().unwrap_or(false) {
+                for (so_far, remaining) in &said_remaining {
+                    assert_eq!(
+                        *remaining as usize,
+                        entries.len() - so_far,
+                        "a page's `remaining` counts exactly the entries the later pages brought"
+                    );
+                }
                 return (
                     entries,
                     page["last_applied_seq"].as_i64().expect("checkpoint"),
@@ -287,4 +300,78 @@ fn tills_sync_exactly_once_with_a_cloud_on_sqlite() {
 #[test]
 fn tills_sync_exactly_once_with_a_cloud_on_postgresql() {
     scenario(Backend::Postgres);
+}
+
+/// A push whose middle operation is refused: the refused sale leaves no row, no stock movement
+/// and no trace in the feed, and the operations around it apply.
+fn refusal_inside_a_push(backend: Backend) {
+    let cloud = CloudProcess::start(backend);
+    let key = cloud.api_key();
+    let enrolled = cloud.enrol("TPE-XINYI", "Counter 1");
+    let till = Till {
+        cloud: &cloud,
+        token: enrolled["token"].as_str().expect("token").to_owned(),
+    };
+    let mut t = TempTill::demo();
+    let cashier = t.cashier();
+    for items in [[1, 2], [1, 3]] {
+        let mut cart = t.cart_of(&items);
+        let rules = t.till.pricing_rules().expect("rules");
+        let due = cart.totals(rules).due_minor;
+        cart.add_tender(rules, TenderKind::Card, due, Some("T"))
+            .expect("card");
+        t.till.complete_sale(&cashier, &cart).expect("sale");
+    }
+    let sold = wire_operations(&t);
+    let sold = sold.as_array().expect("operations");
+    // Seq 2 tells the first sale again under a new operation id; seq 3 is the second sale.
+    let mut again = sold[0].clone();
+    again["seq"] = json!(2);
+    again["op_id"] = json!(uuid::Uuid::now_v7().to_string());
+    let mut second = sold[1].clone();
+    second["seq"] = json!(3);
+    let sku = "TEA-DDO-75g";
+    let before = stock_of(&cloud, &key, "TPE-XINYI", sku);
+
+    assert_eq!(
+        statuses(till.push(&json!([sold[0], again, second]))),
+        ["applied", "rejected", "applied"],
+        "the sale told twice is refused and the operations around it apply"
+    );
+    let sales: Value = cloud.get_with_key(&key, "/v1/stores/TPE-XINYI/sales");
+    assert_eq!(
+        sales.as_array().map(Vec::len),
+        Some(2),
+        "the refused operation wrote no sale"
+    );
+    assert_eq!(
+        stock_of(&cloud, &key, "TPE-XINYI", sku),
+        before - 2,
+        "both sales took one each, and the refused one took nothing"
+    );
+    let (entries, checkpoint) = till.pull_all();
+    assert_eq!(
+        checkpoint, 3,
+        "the checkpoint covers the refused operation too"
+    );
+    let levels: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["change"]["kind"] == "stock" && e["change"]["sku"] == sku)
+        .map(|e| e["change"]["on_hand"].as_i64().unwrap_or(i64::MIN))
+        .collect();
+    assert_eq!(
+        levels,
+        [before - 2],
+        "the feed holds the SKU's level once, as of the whole push"
+    );
+}
+
+#[test]
+fn a_refused_operation_inside_a_push_leaves_no_trace_on_sqlite() {
+    refusal_inside_a_push(Backend::Sqlite);
+}
+
+#[test]
+fn a_refused_operation_inside_a_push_leaves_no_trace_on_postgresql() {
+    refusal_inside_a_push(Backend::Postgres);
 }

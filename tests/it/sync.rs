@@ -54,21 +54,7 @@ fn first_sync_reports_download_progress_until_nothing_remains() {
     let runtime = tills::runtime();
     let cloud = CloudProcess::start(Backend::Sqlite);
     let till = SyncedTill::enrol(&runtime, &cloud, "TPE-DAAN", false);
-    let seen = std::sync::Mutex::new(Vec::new());
-    let record = |step: omnitill_sync::engine::Progress| {
-        seen.lock().expect("progress list").push(step);
-    };
-    let options = omnitill_sync::engine::RoundOptions {
-        pull_page: 100,
-        progress: &record,
-    };
-    let report = runtime
-        .block_on(omnitill_sync::engine::sync_once_with(
-            &till.engine,
-            &options,
-        ))
-        .expect("the first sync succeeds");
-    let seen = seen.into_inner().expect("progress list");
+    let (seen, report) = first_sync_with_progress(&runtime, &till);
     assert!(
         seen.len() >= 3,
         "a catalog of hundreds of products arrives in several pages of 100, each reported: {seen:?}"
@@ -91,6 +77,31 @@ fn first_sync_reports_download_progress_until_nothing_remains() {
         last.downloaded as usize, report.pulled,
         "the bar's count is what was applied"
     );
+}
+
+/// Runs a till's first sync in pages of 100 and returns every progress step it reported.
+fn first_sync_with_progress(
+    runtime: &tokio::runtime::Runtime,
+    till: &SyncedTill,
+) -> (
+    Vec<omnitill_sync::engine::Progress>,
+    omnitill_sync::engine::RoundReport,
+) {
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |step: omnitill_sync::engine::Progress| {
+        seen.lock().expect("progress list").push(step);
+    };
+    let options = omnitill_sync::engine::RoundOptions {
+        pull_page: 100,
+        progress: &record,
+    };
+    let report = runtime
+        .block_on(omnitill_sync::engine::sync_once_with(
+            &till.engine,
+            &options,
+        ))
+        .expect("the first sync succeeds");
+    (seen.into_inner().expect("progress list"), report)
 }
 
 /// Puts an operation of a type this cloud does not know into the till's outbox, as a newer
@@ -258,6 +269,15 @@ fn behind_the_floor(backend: Backend) {
     assert!(
         count >= 1,
         "the retired product (and the demo's discontinued ones) left the feed: {pruned}"
+    );
+
+    let fresh = SyncedTill::enrol(&runtime, &cloud, "TPE-DAAN", false);
+    let (seen, report) = first_sync_with_progress(&runtime, &fresh);
+    let first = seen.first().expect("a progress step");
+    assert_eq!(
+        first.downloaded + first.remaining,
+        report.pulled as i64,
+        "after a prune, a new till's bar still counts exactly the rows it downloads: {seen:?}"
     );
 
     till.sync(&runtime)

@@ -1,7 +1,8 @@
 //! The sync benchmark: a real `omnitill-cloud` process on 127.0.0.1, real till ledgers and the
 //! real sync engine (`omnitill_sync::engine::sync_once` and `omnitill_sync::Client`).
 //!
-//! Four measurements, each on its own cloud:
+//! Four measurements; the backlog drains, the tills at once and the catalog download each start
+//! their own cloud, and the idle rounds reuse the SQLite backlog's:
 //! - backlog drain: a till whose outbox holds N five-line sales (made through
 //!   `Till::complete_sale`, cached as a template) is enrolled and runs one `sync_once`, which
 //!   pushes the whole outbox in batches and then drains the (small) change feed. The row is N
@@ -17,8 +18,9 @@
 //!   brand plus N generated products (made once with `omnitill-cloud catalog import`, cached)
 //!   and runs one `sync_once`, timed until the feed is drained and applied.
 //!
-//! A measurement that cannot run (no PostgreSQL, a failure) becomes a MISS row saying why;
-//! the others still run.
+//! Tills run passive checkpoints from a second connection every 2 s while they sync, as the app
+//! does (`tills::Checkpoints`). A measurement that cannot run (no PostgreSQL, a failure)
+//! becomes a MISS row saying why; the others still run.
 
 use std::fs;
 use std::net::SocketAddr;
@@ -51,8 +53,10 @@ const IDLE_LATENCY: Duration = Duration::from_millis(5);
 const IDLE_WARM_UP: usize = 10;
 /// Idle rounds sent through the counting relay.
 const IDLE_COUNTED_ROUNDS: u64 = 20;
-/// The seed of the fleet's sales.
+/// The seed of the fleet's sales (plus the till's number).
 const FLEET_SEED: u64 = 0xF1EE_7000;
+/// Threads that enrol the fleet's tills and make their sales.
+const SETUP_THREADS: usize = 4;
 
 /// What the sync rows measure, and how much.
 #[derive(Debug, Clone, Copy)]
@@ -215,6 +219,8 @@ struct BacklogRun {
     till: SharedTill,
     elapsed: Duration,
     report: RoundReport,
+    /// Kept running through the idle rounds that follow.
+    _checkpoints: tills::Checkpoints,
 }
 
 fn backlog(ctx: &SyncBench, plan: &SyncPlan, database: &str, label: &str) -> Result<BacklogRun> {
@@ -226,10 +232,9 @@ fn backlog(ctx: &SyncBench, plan: &SyncPlan, database: &str, label: &str) -> Res
         &ctx.work.join(format!("backlog-cloud-{label}.log")),
     )?;
     eprintln!("  cloud on {} at {}", cloud.describe(), cloud.base_url);
-    let till = tills::copy_and_open(
-        &template,
-        &ctx.work.join(format!("backlog-till-{label}.sqlite3")),
-    )?;
+    let ledger = ctx.work.join(format!("backlog-till-{label}.sqlite3"));
+    let till = tills::copy_and_open(&template, &ledger)?;
+    let checkpoints = tills::Checkpoints::start(&ledger)?;
     tills::enrol(&ctx.runtime, &till, &cloud, STORE, "Backlog till")?;
     let (pending, _) = lock(&till).pending_operations()?;
     if pending != plan.backlog_sales as i64 {
@@ -273,6 +278,7 @@ fn backlog(ctx: &SyncBench, plan: &SyncPlan, database: &str, label: &str) -> Res
         till,
         elapsed,
         report,
+        _checkpoints: checkpoints,
     })
 }
 
@@ -438,29 +444,69 @@ fn fleet(ctx: &SyncBench, plan: &SyncPlan) -> Result<FleetResult> {
     )?;
     let dir = ctx.work.join("fleet");
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut rng = StdRng::seed_from_u64(FLEET_SEED);
-    let mut tills = Vec::with_capacity(plan.fleet_tills);
-    for index in 0..plan.fleet_tills {
+    // The codes come first, one admin command after another: an admin command writing to the
+    // cloud's SQLite file while the server writes it too could fail the server's transaction.
+    let codes = (0..plan.fleet_tills)
+        .map(|_| cloud.enrolment_code(STORE))
+        .collect::<Result<Vec<_>>>()?;
+    // Set-up only (nothing here is timed): a few threads share it, since each till waits on
+    // argon2 for its cashier's PIN and on the disk for its sales.
+    let made = std::sync::Mutex::new(0usize);
+    let make = |index: usize| -> Result<SharedTill> {
         let till = tills::copy_and_open(&template, &dir.join(format!("till-{index:03}.sqlite3")))?;
-        tills::enrol(
+        tills::enrol_with_code(
             &ctx.runtime,
             &till,
-            &cloud,
-            STORE,
+            &cloud.base_url,
+            &codes[index],
             &format!("Counter {}", index + 1),
         )?;
         {
             let mut guard = lock(&till);
             let session = tills::login_cashier(&mut guard)?;
             let products = tills::demo_products(&guard);
+            let mut rng = StdRng::seed_from_u64(FLEET_SEED + index as u64);
             for _ in 0..plan.fleet_sales_each {
                 tills::sell_one(&mut guard, &session, &mut rng, products)?;
             }
         }
-        tills.push(till);
-        if (index + 1).is_multiple_of(50) {
-            eprintln!("  {} tills enrolled with their sales", index + 1);
+        let mut made = made.lock().unwrap_or_else(|poison| poison.into_inner());
+        *made += 1;
+        if made.is_multiple_of(50) {
+            eprintln!("  {made} tills enrolled with their sales");
         }
+        Ok(till)
+    };
+    let mut tills: Vec<Option<SharedTill>> = (0..plan.fleet_tills).map(|_| None).collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..SETUP_THREADS)
+            .map(|worker| {
+                let make = &make;
+                scope.spawn(move || -> Result<Vec<(usize, SharedTill)>> {
+                    (worker..plan.fleet_tills)
+                        .step_by(SETUP_THREADS)
+                        .map(|index| Ok((index, make(index)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        for worker in workers {
+            let made = worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("a set-up thread panicked"))??;
+            for (index, till) in made {
+                tills[index] = Some(till);
+            }
+        }
+        Ok(())
+    })?;
+    let tills: Vec<SharedTill> = tills.into_iter().flatten().collect();
+    if tills.len() != plan.fleet_tills {
+        bail!(
+            "only {} of {} tills were set up",
+            tills.len(),
+            plan.fleet_tills
+        );
     }
     // Each till's outbox and client, ready before the start.
     let mut pushers = Vec::with_capacity(tills.len());
@@ -596,8 +642,10 @@ fn catalog(ctx: &SyncBench, plan: &SyncPlan) -> Result<CatalogResult> {
         false,
         &ctx.work.join("catalog-cloud.log"),
     )?;
-    let till = tills::open(&ctx.work.join("catalog-till.sqlite3"))?;
+    let ledger = ctx.work.join("catalog-till.sqlite3");
+    let till = tills::open(&ledger)?;
     tills::enrol(&ctx.runtime, &till, &cloud, STORE, "New till")?;
+    let checkpoints = tills::Checkpoints::start(&ledger)?;
 
     let started = Instant::now();
     let report = ctx
@@ -605,6 +653,7 @@ fn catalog(ctx: &SyncBench, plan: &SyncPlan) -> Result<CatalogResult> {
         .block_on(sync_once(&till))
         .context("the first sync round failed")?;
     let elapsed = started.elapsed();
+    drop(checkpoints);
 
     let products: i64 =
         lock(&till)

@@ -6,12 +6,15 @@
 //! Both are made once under `target/bench-data/` (the file is renamed into place only when
 //! complete) and copied for every run. `enrol` links a till to a cloud the way the app does:
 //! a one-time code from the cloud's admin command, `Client::enrol`, then
-//! `omnitill_core::sync::record_enrolment`.
+//! `omnitill_core::sync::record_enrolment`. `Checkpoints` copies a ledger's write-ahead log back
+//! from a second connection every 2 s, as the app's shell does.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use omnitill_core::{Cart, StaffSession, SystemClock, TenderKind, Till, db, demo};
@@ -163,6 +166,54 @@ pub fn sell_one(
     till.complete_sale(session, &cart)
         .context("completing a sale")?;
     Ok(())
+}
+
+/// How often the app copies the write-ahead log back into the ledger from its second
+/// connection (`omnitill_core::db::Checkpointer`).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+/// Passive checkpoints of a ledger from a second connection, as the app runs them, until
+/// dropped; without them the engine's own commits would pay for SQLite's autocheckpoint.
+pub struct Checkpoints {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Checkpoints {
+    pub fn start(ledger: &Path) -> Result<Checkpoints> {
+        let checkpointer = omnitill_core::db::Checkpointer::open(ledger)
+            .with_context(|| format!("cannot open {} to checkpoint it", ledger.display()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut waited = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(50));
+                    waited += Duration::from_millis(50);
+                    if waited >= CHECKPOINT_EVERY {
+                        waited = Duration::ZERO;
+                        if let Err(e) = checkpointer.checkpoint() {
+                            eprintln!("omnitill-bench: a background checkpoint failed: {e}");
+                        }
+                    }
+                }
+            })
+        };
+        Ok(Checkpoints {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Enrols a till with a store of `cloud`, as a manager does from Settings.

@@ -3,7 +3,8 @@
 //! `ON CONFLICT`, `RETURNING`).
 //!
 //! SQLite gets one writer connection (every write transaction goes through it, so writers never
-//! race for the lock) and a few readers, in WAL mode with `synchronous=FULL`. PostgreSQL gets a
+//! race for the lock) and a few readers, in WAL mode with `synchronous=FULL`; a background task
+//! checkpoints the log from a reader every second. PostgreSQL gets a
 //! pool; writers that touch the change feed serialise on its counter row, which keeps feed
 //! cursors in commit order. Migrations are the numbered files in `migrations/cloud/`,
 //! recorded in `schema_migration`.
@@ -17,11 +18,23 @@ use sqlx::{AnyPool, Executor};
 use crate::error::{CloudError, CloudResult};
 
 /// The cloud's migrations, in order. Never edit one that has landed.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_cloud",
-    include_str!("../../../migrations/cloud/0001_cloud.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_cloud",
+        include_str!("../../../migrations/cloud/0001_cloud.sql"),
+    ),
+    (
+        2,
+        "0002_feed_block",
+        include_str!("../../../migrations/cloud/0002_feed_block.sql"),
+    ),
+    (
+        3,
+        "0003_device_floor",
+        include_str!("../../../migrations/cloud/0003_device_floor.sql"),
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -50,7 +63,8 @@ impl Db {
         let db = match backend {
             Backend::Sqlite => {
                 let setup = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                             PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 10000;";
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .after_connect(move |conn, _| {
@@ -72,6 +86,7 @@ impl Db {
                     })
                     .connect(&url)
                     .await?;
+                tokio::spawn(checkpoint_in_background(read.clone()));
                 Db {
                     backend,
                     write,
@@ -129,6 +144,29 @@ impl Db {
             tx.commit().await?;
         }
         Ok(())
+    }
+}
+
+/// How often a SQLite cloud copies its write-ahead log back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Passive checkpoints of a SQLite cloud from a reader connection, until the pool closes, so a
+/// push's commit does not pay for copying the log back (the writer's own autocheckpoint, at
+/// 10,000 pages, is only the backstop). A passive checkpoint never blocks the writer.
+async fn checkpoint_in_background(read: AnyPool) {
+    let mut timer = tokio::time::interval(CHECKPOINT_EVERY);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        timer.tick().await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            eprintln!("omnitill-cloud: a background checkpoint failed: {error}");
+        }
     }
 }
 

@@ -10,6 +10,10 @@
 //! download them. A till whose cursor is older than the newest pruned row could miss that a
 //! product was retired, so the feed's floor (counter `feed_floor`) rises to that row's cursor,
 //! and a till pulling from below the floor is told to download everything again (`reset`).
+//!
+//! Every write also keeps `feed_block` (rows per scope per block of `FEED_BLOCK` cursors) in
+//! step, so `count_after` answers how many entries remain after a cursor from the block totals
+//! and the rows of a single block.
 
 use omnitill_protocol::pull::{Change, FeedEntry};
 use sqlx::AnyConnection;
@@ -19,6 +23,9 @@ use crate::error::{CloudError, CloudResult};
 
 /// The scope every store sees.
 pub const ALL_STORES: &str = "*";
+
+/// Cursors per block of `feed_block` (migration 0002 fills it with the same size).
+pub const FEED_BLOCK: i64 = 1_024;
 
 /// Publishes `change` under the next cursor, replacing any earlier row with the same key.
 pub async fn publish(
@@ -31,12 +38,20 @@ pub async fn publish(
     let data = serde_json::to_string(change)
         .map_err(|e| CloudError::Internal(format!("a feed change cannot be encoded: {e}")))?;
     let cursor = next_counter(&mut *tx, "feed").await?;
-    sqlx::query("DELETE FROM feed WHERE scope = $1 AND entity = $2 AND entity_key = $3")
-        .bind(scope)
-        .bind(entity)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
+    let replaced: Vec<(i64,)> = sqlx::query_as(
+        "DELETE FROM feed WHERE scope = $1 AND entity = $2 AND entity_key = $3 RETURNING cursor",
+    )
+    .bind(scope)
+    .bind(entity)
+    .bind(key)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut blocks = BlockCounts::default();
+    for (old,) in replaced {
+        blocks.add(scope, old, -1);
+    }
+    blocks.add(scope, cursor, 1);
+    blocks.write(&mut *tx).await?;
     sqlx::query(
         "INSERT INTO feed (cursor, scope, entity, entity_key, data) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -87,16 +102,24 @@ pub async fn publish_many(
         let last = take_counter(&mut *tx, "feed", rows.len() as i64).await?;
         let first = last - rows.len() as i64 + 1;
         let delete = format!(
-            "DELETE FROM feed WHERE scope = $1 AND entity = $2 AND entity_key IN ({})",
+            "DELETE FROM feed WHERE scope = $1 AND entity = $2 AND entity_key IN ({})
+             RETURNING cursor",
             placeholders(3, rows.len())
         );
-        let mut query = sqlx::query(batch_statement(delete))
+        let mut query = sqlx::query_as::<_, (i64,)>(batch_statement(delete))
             .bind(scope)
             .bind(entity);
         for (key, _) in &rows {
             query = query.bind(key.as_str());
         }
-        query.execute(&mut *tx).await?;
+        let mut blocks = BlockCounts::default();
+        for (old,) in query.fetch_all(&mut *tx).await? {
+            blocks.add(scope, old, -1);
+        }
+        for offset in 0..rows.len() as i64 {
+            blocks.add(scope, first + offset, 1);
+        }
+        blocks.write(&mut *tx).await?;
         let insert = format!(
             "INSERT INTO feed (cursor, scope, entity, entity_key, data) VALUES {}",
             value_rows(rows.len(), 5)
@@ -113,6 +136,68 @@ pub async fn publish_many(
         query.execute(&mut *tx).await?;
     }
     Ok(())
+}
+
+/// Changes to `feed_block` made by one write, summed per (scope, block).
+#[derive(Default)]
+struct BlockCounts {
+    deltas: Vec<(String, i64, i64)>,
+}
+
+impl BlockCounts {
+    fn add(&mut self, scope: &str, cursor: i64, delta: i64) {
+        let block = cursor.div_euclid(FEED_BLOCK);
+        match self
+            .deltas
+            .iter_mut()
+            .find(|(s, b, _)| s == scope && *b == block)
+        {
+            Some((_, _, rows)) => *rows += delta,
+            None => self.deltas.push((scope.to_owned(), block, delta)),
+        }
+    }
+
+    async fn write(self, tx: &mut AnyConnection) -> CloudResult<()> {
+        let deltas: Vec<_> = self.deltas.into_iter().filter(|d| d.2 != 0).collect();
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let upsert = format!(
+            "INSERT INTO feed_block (scope, block, rows) VALUES {}
+             ON CONFLICT (scope, block) DO UPDATE SET rows = feed_block.rows + excluded.rows",
+            value_rows(deltas.len(), 3)
+        );
+        let mut query = sqlx::query(batch_statement(upsert));
+        for (scope, block, rows) in deltas {
+            query = query.bind(scope).bind(block).bind(rows);
+        }
+        query.execute(&mut *tx).await?;
+        Ok(())
+    }
+}
+
+/// How many entries of the two scopes the feed holds after `cursor`: the totals of the
+/// blocks after the one `cursor` falls in, plus that block's rows after it.
+pub async fn count_after(
+    tx: &mut AnyConnection,
+    scopes: [&str; 2],
+    cursor: i64,
+) -> CloudResult<i64> {
+    let block = cursor.div_euclid(FEED_BLOCK);
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT CAST(COALESCE(SUM(rows), 0) AS BIGINT) FROM feed_block
+                 WHERE scope IN ($1, $2) AND block > $3)
+              + (SELECT COUNT(*) FROM feed
+                 WHERE scope IN ($1, $2) AND cursor > $4 AND cursor < $5)",
+    )
+    .bind(scopes[0])
+    .bind(scopes[1])
+    .bind(block)
+    .bind(cursor)
+    .bind((block + 1) * FEED_BLOCK)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(count)
 }
 
 /// Decodes a stored feed row. A row this build cannot read becomes `Change::Unknown`.
@@ -151,14 +236,20 @@ pub async fn prune_retired(db: &Db) -> CloudResult<Pruned> {
     .bind(ALL_STORES)
     .fetch_one(&mut *tx)
     .await?;
-    let rows = sqlx::query(
+    let removed: Vec<(i64,)> = sqlx::query_as(
         "DELETE FROM feed WHERE scope = $1 AND entity = 'product'
-         AND entity_key IN (SELECT sku FROM product WHERE active = 0)",
+         AND entity_key IN (SELECT sku FROM product WHERE active = 0)
+         RETURNING cursor",
     )
     .bind(ALL_STORES)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .fetch_all(&mut *tx)
+    .await?;
+    let rows = removed.len() as u64;
+    let mut blocks = BlockCounts::default();
+    for (cursor,) in removed {
+        blocks.add(ALL_STORES, cursor, -1);
+    }
+    blocks.write(&mut *tx).await?;
     let mut floor = floor(&mut tx).await?;
     if newest > floor {
         sqlx::query(
@@ -172,4 +263,84 @@ pub async fn prune_retired(db: &Db) -> CloudResult<Pruned> {
     }
     tx.commit().await?;
     Ok(Pruned { rows, floor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    fn stock(sku: &str, on_hand: i64) -> Change {
+        Change::Stock {
+            sku: sku.to_owned(),
+            on_hand,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_count_after_a_cursor_is_the_rows_after_it() {
+        let path = std::env::temp_dir().join(format!(
+            "omnitill-feed-test-{}.sqlite3",
+            uuid::Uuid::now_v7().simple()
+        ));
+        let db = Db::connect(&path.display().to_string())
+            .await
+            .expect("a new cloud database");
+        let mut tx = db.write.begin().await.expect("a transaction");
+        // Three scopes over several blocks, every key replaced again and again, which leaves
+        // gaps in every block.
+        for round in 0..3 {
+            for scope in [ALL_STORES, "store-a", "store-b"] {
+                let changes: Vec<(String, Change)> = (0..900)
+                    .map(|k| (format!("sku-{k}"), stock(&format!("sku-{k}"), round)))
+                    .collect();
+                publish_many(&mut tx, scope, "stock", &changes)
+                    .await
+                    .expect("a batch is published");
+            }
+            for k in 0..50 {
+                let sku = format!("sku-{k}");
+                publish(&mut tx, "store-a", "stock", &sku, &stock(&sku, -round))
+                    .await
+                    .expect("a change is published");
+            }
+        }
+        let (newest,): (i64,) = sqlx::query_as("SELECT MAX(cursor) FROM feed")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("the newest cursor");
+        assert!(newest > 4 * FEED_BLOCK, "the feed spans several blocks");
+        for cursor in [
+            0,
+            1,
+            FEED_BLOCK - 1,
+            FEED_BLOCK,
+            FEED_BLOCK + 1,
+            5_000,
+            newest - 1,
+            newest,
+        ] {
+            let counted = count_after(&mut tx, [ALL_STORES, "store-a"], cursor)
+                .await
+                .expect("a count");
+            let (rows,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM feed WHERE scope IN ($1, $2) AND cursor > $3")
+                    .bind(ALL_STORES)
+                    .bind("store-a")
+                    .bind(cursor)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .expect("a row count");
+            assert_eq!(
+                counted, rows,
+                "the block totals must count exactly the rows after cursor {cursor}"
+            );
+        }
+        drop(tx);
+        db.write.close().await;
+        db.read.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

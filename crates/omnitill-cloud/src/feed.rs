@@ -249,7 +249,7 @@ pub async fn prune_retired(db: &Db) -> CloudResult<Pruned> {
     for (cursor,) in removed {
         blocks.add(ALL_STORES, cursor, -1);
     }
-    blocks.write(&mut *tx).await?;
+    blocks.write(&mut tx).await?;
     let mut floor = floor(&mut tx).await?;
     if newest > floor {
         sqlx::query(

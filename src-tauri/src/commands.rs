@@ -40,6 +40,9 @@ pub struct SyncStatus {
     /// progress bar. Both 0 when no download is under way.
     pub downloaded: i64,
     pub remaining: i64,
+    /// Downloaded products not yet indexed for search: found by a slower direct search until
+    /// then.
+    pub search_waiting: i64,
     /// Operations the cloud refused that no manager has reviewed yet.
     pub needs_review: i64,
 }
@@ -89,6 +92,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 message: None,
                 downloaded: 0,
                 remaining: 0,
+                search_waiting: 0,
                 needs_review: 0,
             },
         });
@@ -124,6 +128,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 needs_review: shell.till.unreviewed_refusals()?,
                 downloaded: engine.as_ref().map_or(0, |e| e.downloaded),
                 remaining: engine.as_ref().map_or(0, |e| e.remaining),
+                search_waiting: engine.as_ref().map_or(0, |e| e.search_waiting),
                 message: engine.and_then(|e| e.message),
             },
         })

@@ -33,6 +33,7 @@ impl SyncLink {
             message: None,
             downloaded: 0,
             remaining: 0,
+            search_waiting: 0,
         });
         let (shutdown, _) = watch::channel(false);
         SyncLink {

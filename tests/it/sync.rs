@@ -59,6 +59,31 @@ fn first_sync_reports_download_progress_until_nothing_remains() {
         seen.len() >= 3,
         "a catalog of hundreds of products arrives in several pages of 100, each reported: {seen:?}"
     );
+    assert_eq!(
+        seen.last().map(|step| step.search_waiting),
+        Some(0),
+        "the round ends with every downloaded product indexed: {seen:?}"
+    );
+    assert_eq!(
+        till.temp.till.search_backlog().expect("the backlog"),
+        0,
+        "nothing is left waiting for the search index"
+    );
+    let hits = till.temp.till.search("oolong").expect("a search");
+    assert!(
+        !hits.is_empty(),
+        "downloaded products are found by name once the round ends"
+    );
+    // The download's own steps: each brings more, and done + remaining stays the whole feed.
+    let seen: Vec<_> = seen
+        .into_iter()
+        .scan(0, |last, step| {
+            let more = step.downloaded > *last;
+            *last = step.downloaded;
+            Some(more.then_some(step))
+        })
+        .flatten()
+        .collect();
     let total = seen[0].downloaded + seen[0].remaining;
     for pair in seen.windows(2) {
         assert!(

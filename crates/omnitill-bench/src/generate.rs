@@ -211,15 +211,18 @@ fn generate(path: &Path, size: Size) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    // Back to what the till runs with.
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    // Back to what the till runs with (the main database only: indexing left a temporary
+    // table, and the temporary database cannot change its journal while it is in use).
+    conn.flush_prepared_statement_cache();
+    let mode: String = conn.query_row("PRAGMA main.journal_mode = WAL", [], |row| row.get(0))?;
     anyhow::ensure!(
         mode.eq_ignore_ascii_case("wal"),
         "journal_mode stayed {mode}"
     );
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .context("the last checkpoint")?;
     drop(till);
     Ok(())
 }
@@ -266,7 +269,23 @@ fn insert_products(
         progress("products", last, count);
         n = last + 1;
     }
+    index_all(conn, count)?;
     Ok(products)
+}
+
+/// Indexes every generated product for search, as a till's sync engine does after a download.
+fn index_all(conn: &mut Connection, count: u64) -> Result<()> {
+    let mut done = 0;
+    loop {
+        let tx = conn.transaction()?;
+        let indexed = catalog::index_pending(&tx, 100_000)?;
+        tx.commit()?;
+        if indexed == 0 {
+            return Ok(());
+        }
+        done += indexed as u64;
+        progress("search index", done.min(count), count);
+    }
 }
 
 fn insert_product(
@@ -289,10 +308,8 @@ fn insert_product(
         if zero_rated { "zero" } else { "standard" },
         is_active(n)
     ])?;
+    // The product trigger queues it for the search indexes; `index_all` fills them at the end.
     let id = tx.last_insert_rowid();
-    // The trigram index is filled by the product trigger; the short-query index by core's grams.
-    tx.prepare_cached("INSERT INTO product_short_fts (rowid, grams) VALUES (?1, ?2)")?
-        .execute(params![id, catalog::short_grams(&name, &sku)])?;
     tx.prepare_cached("INSERT INTO barcode (code, product_id) VALUES (?1, ?2)")?
         .execute(params![barcode(n), id])?;
     let mut insert_price = tx.prepare_cached(

@@ -16,7 +16,9 @@
 //!   request is timed from send to decoded answer.
 //! - first catalog download: a fresh, empty ledger is enrolled with a cloud holding the demo
 //!   brand plus N generated products (made once with `omnitill-cloud catalog import`, cached)
-//!   and runs one `sync_once`, timed until the feed is drained and applied.
+//!   and runs one `sync_once`, timed until the feed is drained and applied (the last page
+//!   written: every product sellable by barcode), and again until the round ends with every
+//!   product indexed for search.
 //!
 //! Tills run passive checkpoints from a second connection every 2 s while they sync, as the app
 //! does (`tills::Checkpoints`). A measurement that cannot run (no PostgreSQL, a failure)
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use omnitill_core::{outbox, sync as ledger_sync};
 use omnitill_protocol::push::Status;
-use omnitill_sync::engine::{RoundReport, sync_once};
+use omnitill_sync::engine::{Progress, RoundOptions, RoundReport, sync_once, sync_once_with};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -624,6 +626,7 @@ struct CatalogResult {
     entries: usize,
     products: u64,
     elapsed: Duration,
+    indexed: Duration,
 }
 
 fn catalog(ctx: &SyncBench, plan: &SyncPlan) -> Result<CatalogResult> {
@@ -648,12 +651,33 @@ fn catalog(ctx: &SyncBench, plan: &SyncPlan) -> Result<CatalogResult> {
     let checkpoints = tills::Checkpoints::start(&ledger)?;
 
     let started = Instant::now();
+    // The moment the last page was applied: the newest call that downloaded more.
+    let downloaded = std::sync::Mutex::new((0_i64, started));
+    let record = |step: Progress| {
+        let mut last = downloaded.lock().unwrap_or_else(|p| p.into_inner());
+        if step.downloaded > last.0 {
+            *last = (step.downloaded, Instant::now());
+        }
+    };
+    let options = RoundOptions {
+        progress: &record,
+        ..RoundOptions::default()
+    };
     let report = ctx
         .runtime
-        .block_on(sync_once(&till))
+        .block_on(sync_once_with(&till, &options))
         .context("the first sync round failed")?;
-    let elapsed = started.elapsed();
+    let indexed = started.elapsed();
+    let elapsed = downloaded
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .1
+        .duration_since(started);
     drop(checkpoints);
+    let waiting = lock(&till).search_backlog()?;
+    if waiting != 0 {
+        bail!("{waiting} products were left unindexed after the first sync");
+    }
 
     let products: i64 =
         lock(&till)
@@ -667,15 +691,17 @@ fn catalog(ctx: &SyncBench, plan: &SyncPlan) -> Result<CatalogResult> {
         );
     }
     eprintln!(
-        "  pulled and applied {} feed entries ({products} products) in {:.1} s",
+        "  pulled and applied {} feed entries ({products} products) in {:.1} s, indexed for search after {:.1} s",
         report.pulled,
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        indexed.as_secs_f64()
     );
     drop(cloud);
     Ok(CatalogResult {
         entries: report.pulled,
         products,
         elapsed,
+        indexed,
     })
 }
 
@@ -702,6 +728,11 @@ fn catalog_rows(table: &mut Table, plan: &SyncPlan, result: &CatalogResult) {
             thousands(result.products)
         ),
         result.elapsed,
+        None,
+    );
+    table.duration(
+        "  then every product indexed for search (scanning sells meanwhile)".to_string(),
+        result.indexed,
         None,
     );
 }

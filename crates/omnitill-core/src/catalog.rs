@@ -147,45 +147,75 @@ fn check_record(record: &ProductRecord) -> CoreResult<CheckedRecord<'_>> {
 /// Creates or replaces a product (matched by SKU), its barcodes and its price schedule.
 /// Every barcode must be a valid GTIN. Runs inside the caller's transaction.
 pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i64> {
+    let product_id = write_product(conn, &check_record(record)?)?;
+    index_backlog(conn, BacklogPick::Product(product_id))?;
+    Ok(product_id)
+}
+
+/// Creates or replaces many products at once: the same result as `upsert_product` on each
+/// record in order (a later record with the same SKU wins whole, a barcode claimed twice goes
+/// to the later product), checked the same way and all checked before anything is written,
+/// inside the caller's transaction.
+///
+/// Unlike `upsert_product` it leaves the products it wrote (new ones, and ones whose name
+/// changed) in the search backlog for `index_pending`: a large download becomes sellable by
+/// barcode at the speed of plain row writes, and FTS5 then indexes it in bulk. Returns how
+/// many distinct products were written.
+pub fn upsert_products(conn: &Connection, records: &[ProductRecord]) -> CoreResult<usize> {
+    let mut checked = Vec::with_capacity(records.len());
+    for record in records {
+        checked.push(check_record(record)?);
+    }
+    let mut last_of_sku = std::collections::HashMap::with_capacity(checked.len());
+    for (position, record) in checked.iter().enumerate() {
+        last_of_sku.insert(record.sku, position);
+    }
+    for (position, record) in checked.iter().enumerate() {
+        if last_of_sku.get(record.sku) == Some(&position) {
+            write_product(conn, record)?;
+        }
+    }
+    Ok(last_of_sku.len())
+}
+
+/// Writes one checked product's row, barcodes and prices, replacing what its SKU had; the
+/// product triggers queue it for the search indexes when it is new or renamed.
+fn write_product(conn: &Connection, checked: &CheckedRecord<'_>) -> CoreResult<i64> {
     let CheckedRecord {
         sku,
         name,
         codes,
         record,
-    } = check_record(record)?;
+    } = checked;
     let existing: Option<i64> = conn
-        .query_row("SELECT id FROM product WHERE sku = ?1", [sku], |row| {
-            row.get(0)
-        })
+        .prepare_cached("SELECT id FROM product WHERE sku = ?1")?
+        .query_row([sku], |row| row.get(0))
         .optional()?;
     let product_id = match existing {
         Some(id) => {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE product SET name = ?2, tax_class = ?3, active = ?4 WHERE id = ?1",
-                params![id, name, record.tax_class, record.active],
-            )?;
-            conn.execute("DELETE FROM product_short_fts WHERE rowid = ?1", [id])?;
-            conn.execute("DELETE FROM barcode WHERE product_id = ?1", [id])?;
-            conn.execute("DELETE FROM price WHERE product_id = ?1", [id])?;
+            )?
+            .execute(params![id, name, record.tax_class, record.active])?;
+            conn.prepare_cached("DELETE FROM barcode WHERE product_id = ?1")?
+                .execute([id])?;
+            conn.prepare_cached("DELETE FROM price WHERE product_id = ?1")?
+                .execute([id])?;
             id
         }
         None => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO product (sku, name, tax_class, active) VALUES (?1, ?2, ?3, ?4)",
-                params![sku, name, record.tax_class, record.active],
-            )?;
+            )?
+            .execute(params![sku, name, record.tax_class, record.active])?;
             conn.last_insert_rowid()
         }
     };
-    conn.execute(
-        "INSERT INTO product_short_fts (rowid, grams) VALUES (?1, ?2)",
-        params![product_id, short_grams(name, sku)],
-    )?;
     let mut insert_barcode = conn.prepare_cached(
         "INSERT INTO barcode (code, product_id) VALUES (?1, ?2)
          ON CONFLICT (code) DO UPDATE SET product_id = excluded.product_id",
     )?;
-    for code in &codes {
+    for code in codes {
         insert_barcode.execute(params![code, product_id])?;
     }
     let mut insert_price = conn.prepare_cached(
@@ -197,113 +227,78 @@ pub fn upsert_product(conn: &Connection, record: &ProductRecord) -> CoreResult<i
     Ok(product_id)
 }
 
-/// Creates or replaces many products at once: the same result as `upsert_product` on each
-/// record in order (a later record with the same SKU wins, a barcode claimed twice goes to
-/// the later product), checked the same way, inside the caller's transaction.
-///
-/// It writes with a few set-based statements instead of a handful per product. This matters
-/// for the two FTS5 indexes: FTS5 writes its pending in-memory index to disk as a new segment
-/// at every statement savepoint, and each per-product upsert opens one, so a product at a time
-/// leaves one tiny segment per product to be merged later, about ten times the work of
-/// indexing the same rows in bulk. Here the records are staged in temporary tables and the
-/// product rows (whose trigger feeds `product_fts`), barcodes, prices and short grams are each
-/// written by one statement. Returns how many distinct products were written.
-pub fn upsert_products(conn: &Connection, records: &[ProductRecord]) -> CoreResult<usize> {
-    if records.is_empty() {
+/// Which backlog products `index_backlog` takes.
+enum BacklogPick {
+    /// The lowest ids first, at most this many.
+    First(usize),
+    /// This product, if it is waiting.
+    Product(i64),
+}
+
+/// Brings up to `limit` products of the search backlog (lowest ids first) into both search
+/// indexes, inside the caller's transaction, and returns how many it indexed. Each index is
+/// written by one statement, so FTS5 adds one segment per call rather than one per product.
+pub fn index_pending(conn: &Connection, limit: usize) -> CoreResult<usize> {
+    index_backlog(conn, BacklogPick::First(limit))
+}
+
+/// How many products wait in the search backlog.
+pub fn search_backlog_len(conn: &Connection) -> CoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM search_backlog")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Whether any product waits in the search backlog.
+pub fn search_backlog_nonempty(conn: &Connection) -> CoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_backlog)")?
+        .query_row([], |row| row.get(0))?)
+}
+
+fn index_backlog(conn: &Connection, pick: BacklogPick) -> CoreResult<usize> {
+    let (sql, bound) = match pick {
+        BacklogPick::First(limit) => (
+            "SELECT p.id, p.name, p.sku FROM search_backlog s JOIN product p ON p.id = s.product_id
+             ORDER BY s.product_id LIMIT ?1",
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        ),
+        BacklogPick::Product(id) => (
+            "SELECT p.id, p.name, p.sku FROM search_backlog s JOIN product p ON p.id = s.product_id
+             WHERE s.product_id = ?1",
+            id,
+        ),
+    };
+    let rows: Vec<(i64, String, String)> = conn
+        .prepare_cached(sql)?
+        .query_map([bound], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    if rows.is_empty() {
         return Ok(0);
     }
-    let mut checked = Vec::with_capacity(records.len());
-    for record in records {
-        checked.push(check_record(record)?);
-    }
-    // A later record with the same SKU replaces the earlier one whole.
-    let mut last_of_sku = std::collections::HashMap::with_capacity(checked.len());
-    for (position, record) in checked.iter().enumerate() {
-        last_of_sku.insert(record.sku, position);
-    }
     conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS product_batch (
-             pos INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-             tax_class TEXT NOT NULL, active INTEGER NOT NULL, grams TEXT NOT NULL,
-             id INTEGER);
-         CREATE TEMP TABLE IF NOT EXISTS product_batch_barcode (
-             pos INTEGER NOT NULL, n INTEGER NOT NULL, code TEXT NOT NULL, PRIMARY KEY (pos, n));
-         CREATE TEMP TABLE IF NOT EXISTS product_batch_price (
-             pos INTEGER NOT NULL, effective_from INTEGER NOT NULL, price_minor INTEGER NOT NULL);
-         DELETE FROM temp.product_batch;
-         DELETE FROM temp.product_batch_barcode;
-         DELETE FROM temp.product_batch_price;",
+        "CREATE TEMP TABLE IF NOT EXISTS index_batch (id INTEGER PRIMARY KEY, grams TEXT NOT NULL);
+         DELETE FROM temp.index_batch;",
     )?;
     {
-        let mut stage_product = conn.prepare_cached(
-            "INSERT INTO temp.product_batch (pos, sku, name, tax_class, active, grams)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut stage_barcode = conn.prepare_cached(
-            "INSERT INTO temp.product_batch_barcode (pos, n, code) VALUES (?1, ?2, ?3)",
-        )?;
-        let mut stage_price = conn.prepare_cached(
-            "INSERT INTO temp.product_batch_price (pos, effective_from, price_minor)
-             VALUES (?1, ?2, ?3)",
-        )?;
-        for (position, record) in checked.iter().enumerate() {
-            if last_of_sku.get(record.sku) != Some(&position) {
-                continue;
-            }
-            let pos = position as i64;
-            stage_product.execute(params![
-                pos,
-                record.sku,
-                record.name,
-                record.record.tax_class,
-                record.record.active,
-                short_grams(record.name, record.sku)
-            ])?;
-            for (n, code) in record.codes.iter().enumerate() {
-                stage_barcode.execute(params![pos, n as i64, code])?;
-            }
-            for (from, price) in &record.record.prices {
-                stage_price.execute(params![pos, from.timestamp_millis(), price])?;
-            }
+        let mut stage =
+            conn.prepare_cached("INSERT INTO temp.index_batch (id, grams) VALUES (?1, ?2)")?;
+        for (id, name, sku) in &rows {
+            stage.execute(params![id, short_grams(name, sku)])?;
         }
     }
-    let written = last_of_sku.len();
-    // Each staged product learns its id when it already exists; products being replaced lose
-    // their short grams, barcodes and prices first, as in `upsert_product`. Then the product
-    // rows are written (new ones get their ids), and the rest refer to them by id.
-    let find_ids = "UPDATE temp.product_batch
-         SET id = (SELECT p.id FROM product p WHERE p.sku = temp.product_batch.sku)
-         WHERE id IS NULL";
     for sql in [
-        find_ids,
-        "DELETE FROM product_short_fts WHERE rowid IN
-             (SELECT id FROM temp.product_batch WHERE id IS NOT NULL)",
-        "DELETE FROM barcode WHERE product_id IN
-             (SELECT id FROM temp.product_batch WHERE id IS NOT NULL)",
-        "DELETE FROM price WHERE product_id IN
-             (SELECT id FROM temp.product_batch WHERE id IS NOT NULL)",
-        // `WHERE true` tells the parser the ON CONFLICT belongs to the INSERT.
-        "INSERT INTO product (sku, name, tax_class, active)
-         SELECT sku, name, tax_class, active FROM temp.product_batch WHERE true ORDER BY pos
-         ON CONFLICT (sku) DO UPDATE SET name = excluded.name, tax_class = excluded.tax_class,
-             active = excluded.active",
-        find_ids,
-        "INSERT INTO barcode (code, product_id)
-         SELECT c.code, b.id FROM temp.product_batch_barcode c
-         JOIN temp.product_batch b ON b.pos = c.pos
-         WHERE true ORDER BY c.pos, c.n
-         ON CONFLICT (code) DO UPDATE SET product_id = excluded.product_id",
-        "INSERT OR REPLACE INTO price (product_id, effective_from, price_minor)
-         SELECT b.id, r.effective_from, r.price_minor FROM temp.product_batch_price r
-         JOIN temp.product_batch b ON b.pos = r.pos ORDER BY r.rowid",
-        "INSERT INTO product_short_fts (rowid, grams) SELECT id, grams FROM temp.product_batch",
-        "DELETE FROM temp.product_batch",
-        "DELETE FROM temp.product_batch_barcode",
-        "DELETE FROM temp.product_batch_price",
+        "INSERT INTO product_fts (rowid, name, sku)
+         SELECT p.id, p.name, p.sku FROM temp.index_batch b JOIN product p ON p.id = b.id
+         ORDER BY b.id",
+        "INSERT INTO product_short_fts (rowid, grams)
+         SELECT id, grams FROM temp.index_batch ORDER BY id",
+        "DELETE FROM search_backlog WHERE product_id IN (SELECT id FROM temp.index_batch)",
+        "DELETE FROM temp.index_batch",
     ] {
         conn.prepare_cached(sql)?.execute([])?;
     }
-    Ok(written)
+    Ok(rows.len())
 }
 
 fn price_at(conn: &Connection, product_id: i64, at: DateTime<Utc>) -> CoreResult<Option<Minor>> {
@@ -413,10 +408,11 @@ pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<V
     } else {
         SEARCH_LIMIT * 10
     };
-    let ids: Vec<i64> = conn
+    let mut ids: Vec<i64> = conn
         .prepare_cached(sql)?
         .query_map(params![match_expr, fetch as i64], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
+    ids.extend(search_backlog_matches(conn, &terms)?);
     let filters: Vec<&String> = if all_long {
         Vec::new()
     } else {
@@ -455,6 +451,28 @@ pub fn search(conn: &Connection, query: &str, at: DateTime<Utc>) -> CoreResult<V
     }
     hits.sort_by_key(|hit| !hit.active);
     Ok(hits)
+}
+
+/// Products still waiting to be indexed (see `index_pending`) that contain every term in
+/// their name or SKU, read from the product table directly. SQLite's `lower` folds only ASCII,
+/// so an unindexed name with other capitals is found once it is indexed.
+fn search_backlog_matches(conn: &Connection, terms: &[String]) -> CoreResult<Vec<i64>> {
+    if !search_backlog_nonempty(conn)? {
+        return Ok(Vec::new());
+    }
+    let conditions = (1..=terms.len())
+        .map(|n| format!("instr(lower(p.name || ' ' || p.sku), ?{n}) > 0"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sql = format!(
+        "SELECT p.id FROM search_backlog s JOIN product p ON p.id = s.product_id
+         WHERE {conditions} ORDER BY s.product_id LIMIT {SEARCH_LIMIT}"
+    );
+    let ids = conn
+        .prepare(&sql)?
+        .query_map(rusqlite::params_from_iter(terms.iter()), |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -555,6 +573,7 @@ mod tests {
         ];
         let mut one_by_one = open("one.sqlite3");
         let mut batched = open("batch.sqlite3");
+        let mut expected = Vec::new();
         for records in [&first[..], &second[..]] {
             let tx = one_by_one.transaction().expect("a transaction");
             for record in records {
@@ -564,12 +583,42 @@ mod tests {
             let tx = batched.transaction().expect("a transaction");
             upsert_products(&tx, records).expect("a batch upsert");
             tx.commit().expect("a commit");
+            expected = catalog_state(&one_by_one);
+            assert!(
+                search_backlog_len(&batched).expect("the backlog") > 0,
+                "a batch leaves its new and renamed products for the indexer"
+            );
+            assert_eq!(
+                catalog_state(&batched),
+                expected,
+                "before indexing, a batch must leave the same products, barcodes, prices and \
+                 search results (unindexed products are searched directly)"
+            );
+            // Indexed two at a time, as the sync engine does in short transactions.
+            while index_pending(&batched, 2).expect("indexing") > 0 {}
+            assert_eq!(
+                search_backlog_len(&batched).expect("the backlog"),
+                0,
+                "the indexer empties the backlog"
+            );
+            assert_eq!(
+                catalog_state(&batched),
+                expected,
+                "after indexing, the search results are the same"
+            );
         }
-        let expected = catalog_state(&one_by_one);
+        // A price change alone leaves the search index as it is.
+        let repriced = [record("TEA-003", "Banana Chips", &["4712345000015"], 99)];
+        upsert_products(&batched, &repriced).expect("a price change");
         assert_eq!(
-            catalog_state(&batched),
-            expected,
-            "a batch must leave the same products, barcodes, prices and search results"
+            search_backlog_len(&batched).expect("the backlog"),
+            0,
+            "a product whose name did not change is not indexed again"
+        );
+        assert_eq!(
+            search_backlog_len(&one_by_one).expect("the backlog"),
+            0,
+            "a single upsert indexes its product at once"
         );
         assert!(
             expected.iter().any(|row| row == "4712345000015>TEA-003"),

@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_stock_level_as_of",
         include_str!("../../../migrations/till/0003_stock_level_as_of.sql"),
     ),
+    (
+        "0004_search_backlog",
+        include_str!("../../../migrations/till/0004_search_backlog.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

@@ -225,6 +225,27 @@ impl Till {
         Ok(())
     }
 
+    /// Indexes up to `limit` products waiting in the search backlog, in one short durable
+    /// transaction, and returns how many it indexed.
+    pub fn index_search(&mut self, limit: usize) -> CoreResult<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let indexed = catalog::index_pending(&tx, limit)?;
+        tx.commit()?;
+        Ok(indexed)
+    }
+
+    /// Whether any product waits to be indexed for search (cheap).
+    pub fn search_waiting(&self) -> CoreResult<bool> {
+        catalog::search_backlog_nonempty(&self.conn)
+    }
+
+    /// How many products wait to be indexed for search (reads the whole backlog).
+    pub fn search_backlog(&self) -> CoreResult<i64> {
+        catalog::search_backlog_len(&self.conn)
+    }
+
     /// Unacknowledged outbox operations and the time of the oldest (Unix ms).
     pub fn pending_operations(&self) -> CoreResult<(i64, Option<i64>)> {
         outbox::pending_summary(&self.conn)

@@ -48,12 +48,33 @@ pub struct Client {
     token: Option<String>,
 }
 
+/// The TLS settings every client shares: rustls with the ring provider, verifying against the
+/// system's certificate authorities. Loading those takes milliseconds, so it happens once per
+/// process rather than in every sync round.
+fn tls_config() -> Result<rustls::ClientConfig, SyncError> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            use rustls_platform_verifier::ConfigVerifierExt;
+            crate::install_tls_provider();
+            rustls::ClientConfig::with_platform_verifier()
+                .map(|mut config| {
+                    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                    config
+                })
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| SyncError::Unreachable(format!("no TLS settings: {e}")))
+}
+
 impl Client {
     /// A client for the cloud at `base_url` (`http://` on loopback or a private network, or
     /// `https://`, verified against the system's certificate authorities).
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, SyncError> {
-        crate::install_tls_provider();
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()

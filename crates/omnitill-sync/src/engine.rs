@@ -39,6 +39,8 @@ pub struct EngineStatus {
     /// Feed entries downloaded and still to download in this round, for a progress bar.
     pub downloaded: i64,
     pub remaining: i64,
+    /// Products downloaded but not yet indexed for search.
+    pub search_waiting: i64,
 }
 
 /// What a round did.
@@ -71,19 +73,21 @@ pub fn open_ledger(path: &Path) -> Result<Shared, SyncError> {
     )?)))
 }
 
-/// Where a round's download stands: feed entries applied so far in this round, and how many the
-/// cloud still holds after them. The first sync of a large catalog shows this as a progress bar.
+/// Where a round's download stands: feed entries applied so far in this round, how many the
+/// cloud still holds after them, and how many downloaded products still wait to be indexed
+/// for search. The first sync of a large catalog shows this as a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     pub downloaded: i64,
     pub remaining: i64,
+    pub search_waiting: i64,
 }
 
 /// How a round runs.
 pub struct RoundOptions<'a> {
     /// Feed entries asked for per pull.
     pub pull_page: i64,
-    /// Called after each pulled page is applied.
+    /// Called after each pulled page is applied and after each chunk is indexed.
     pub progress: &'a (dyn Fn(Progress) + Send + Sync),
 }
 
@@ -116,10 +120,13 @@ pub async fn sync_once_with(
     let mut more_to_pull = false;
     // The next feed page, fetched while the previous one was being applied.
     let mut prefetched: Option<Result<PullResponse, SyncError>> = None;
+    // Products still to index, once known (counted when indexing begins).
+    let mut to_index: Option<i64> = None;
     loop {
         let (pending, _) = on_ledger(till, |t| Ok(t.pending_operations()?)).await?;
-        let revoked = on_ledger(till, |t| {
-            Ok(sync::link(t.connection())?.is_some_and(|l| l.revoked))
+        let (revoked, search_waiting) = on_ledger(till, |t| {
+            let revoked = sync::link(t.connection())?.is_some_and(|l| l.revoked);
+            Ok((revoked, t.search_waiting()?))
         })
         .await?;
         let step = plan::next_step(PlanInput {
@@ -128,6 +135,7 @@ pub async fn sync_once_with(
             pending,
             more_to_pull,
             pulled_this_round,
+            search_waiting: i64::from(search_waiting),
         });
         match step {
             Step::Stop | Step::Done => return Ok(report),
@@ -151,6 +159,21 @@ pub async fn sync_once_with(
                     Ok(sync::record_push(t.connection_mut(), &response, now)?)
                 })
                 .await?;
+            }
+            Step::Index(limit) => {
+                let waiting = match to_index {
+                    Some(waiting) => waiting,
+                    None => on_ledger(till, |t| Ok(t.search_backlog()?)).await?,
+                };
+                let indexed = on_ledger(till, move |t| Ok(t.index_search(limit)?)).await?;
+                // Only this engine writes products, so the backlog shrinks by what was indexed.
+                let waiting = (waiting - indexed as i64).max(0);
+                to_index = Some(waiting);
+                (options.progress)(Progress {
+                    downloaded: report.pulled as i64,
+                    remaining: 0,
+                    search_waiting: waiting,
+                });
             }
             Step::Pull => {
                 let page = match prefetched.take() {
@@ -182,18 +205,20 @@ pub async fn sync_once_with(
                     sync::apply_pull(t.connection_mut(), &page, now)?;
                     Ok(())
                 });
+                to_index = None;
                 match next_cursor {
                     Some(cursor) => {
                         let (applied, next) =
                             tokio::join!(apply, client.pull(cursor, options.pull_page));
-                        applied?;
                         prefetched = Some(next);
+                        applied?;
                     }
                     None => apply.await?,
                 }
                 (options.progress)(Progress {
                     downloaded: report.pulled as i64,
                     remaining,
+                    search_waiting: 0,
                 });
             }
         }
@@ -241,7 +266,34 @@ pub fn status_of(
         message,
         downloaded: 0,
         remaining: 0,
+        search_waiting: if till.search_waiting()? {
+            till.search_backlog()?
+        } else {
+            0
+        },
     })
+}
+
+/// Indexes every product waiting for search, a chunk at a time, without the cloud: a download
+/// cut off by the link still becomes searchable while the till is offline.
+async fn index_offline(
+    till: &Shared,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<(), SyncError> {
+    let mut waiting = on_ledger(till, |t| Ok(t.search_backlog()?)).await?;
+    while waiting > 0 {
+        let indexed = on_ledger(till, |t| Ok(t.index_search(plan::INDEX_CHUNK)?)).await?;
+        if indexed == 0 {
+            break;
+        }
+        waiting = (waiting - indexed as i64).max(0);
+        progress(Progress {
+            downloaded: 0,
+            remaining: 0,
+            search_waiting: waiting,
+        });
+    }
+    Ok(())
 }
 
 fn backoff(pacing: Pacing) -> impl Iterator<Item = std::time::Duration> {
@@ -294,6 +346,7 @@ pub async fn run(
                 shown.state = LinkState::Syncing;
                 shown.downloaded = step.downloaded;
                 shown.remaining = step.remaining;
+                shown.search_waiting = step.search_waiting;
             });
         };
         let options = RoundOptions {
@@ -309,6 +362,9 @@ pub async fn run(
             Err(error) if error.is_transient() => {
                 if let SyncError::Unreachable(detail) | SyncError::Server(detail) = &error {
                     eprintln!("omnitill-sync: {error}: {detail}");
+                }
+                if let Err(index_error) = index_offline(&till, &progress).await {
+                    eprintln!("omnitill-sync: indexing for search stopped: {index_error}");
                 }
                 publish(LinkState::Offline, Some(error.to_string())).await;
                 delays.next().unwrap_or(pacing.max_backoff)

@@ -11,6 +11,8 @@ pub struct PlanInput {
     pub more_to_pull: bool,
     /// Whether this round has pulled at least once.
     pub pulled_this_round: bool,
+    /// Products waiting to be indexed for search (a download leaves them).
+    pub search_waiting: i64,
 }
 
 /// The next step of a round.
@@ -20,11 +22,17 @@ pub enum Step {
     Push(usize),
     /// Pull the next page of the change feed.
     Pull,
+    /// Index the next products of the search backlog, at most this many.
+    Index(usize),
     /// The round is over.
     Done,
     /// Nothing can be done: not enrolled, or revoked.
     Stop,
 }
+
+/// The most products one indexing step takes: about 30 ms of work, so a sale waits on the
+/// ledger's write lock at most that long while a large download is indexed.
+pub const INDEX_CHUNK: usize = 2_000;
 
 /// The most operations one push carries.
 pub const PUSH_BATCH: usize = 200;
@@ -47,7 +55,8 @@ pub fn fits_in_push(ops: &[omnitill_core::outbox::OutboxOp], max_bytes: usize) -
 }
 
 /// Pushes come first, so the cloud's data includes this till's sales before its stock levels
-/// are pulled back; then pulls until the feed is drained.
+/// are pulled back; then pulls until the feed is drained; then the products the download
+/// brought are indexed for search, a chunk at a time, with sales made meanwhile pushed first.
 pub fn next_step(input: PlanInput) -> Step {
     if !input.enrolled || input.revoked {
         return Step::Stop;
@@ -57,6 +66,9 @@ pub fn next_step(input: PlanInput) -> Step {
     }
     if !input.pulled_this_round || input.more_to_pull {
         return Step::Pull;
+    }
+    if input.search_waiting > 0 {
+        return Step::Index(INDEX_CHUNK);
     }
     Step::Done
 }
@@ -107,6 +119,7 @@ mod tests {
             pending: 0,
             more_to_pull: false,
             pulled_this_round: false,
+            search_waiting: 0,
         };
         let cases = [
             (
@@ -165,6 +178,34 @@ mod tests {
                 },
                 Step::Push(2),
                 "a sale made during the round is pushed before it ends",
+            ),
+            (
+                PlanInput {
+                    more_to_pull: true,
+                    search_waiting: 50_000,
+                    ..base
+                },
+                Step::Pull,
+                "the download finishes before anything is indexed",
+            ),
+            (
+                PlanInput {
+                    pulled_this_round: true,
+                    search_waiting: 50_000,
+                    ..base
+                },
+                Step::Index(INDEX_CHUNK),
+                "then what it brought is indexed for search, a chunk at a time",
+            ),
+            (
+                PlanInput {
+                    pulled_this_round: true,
+                    search_waiting: 50_000,
+                    pending: 1,
+                    ..base
+                },
+                Step::Push(1),
+                "a sale made while indexing goes to the cloud before the next chunk",
             ),
         ];
         for (input, expected, why) in cases {

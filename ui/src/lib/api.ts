@@ -81,6 +81,9 @@ export interface SyncStatus {
   // catalog); both 0 when nothing is downloading.
   downloaded: number;
   remaining: number;
+  // Downloaded products not yet indexed for search: scanning sells them already, and search
+  // finds them more slowly until they are indexed.
+  search_waiting: number;
   needs_review: number; // operations the cloud refused that no manager has reviewed yet
 }
 

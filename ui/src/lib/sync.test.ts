@@ -16,6 +16,7 @@ function status(partial: Partial<SyncStatus>): SyncStatus {
     last_sync_at: null,
     message: null,
     downloaded: 0,
+    search_waiting: 0,
     remaining: 0,
     needs_review: 0,
     ...partial,
@@ -86,5 +87,20 @@ describe("download progress", () => {
       translate("zh-Hant", key, params);
     const s = describeSync(status({ state: "syncing", downloaded: 1, remaining: 3 }), now, zh, clock);
     expect(s.progress?.label).toBe("下載商品與庫存中：1 / 4");
+  });
+});
+
+describe("search indexing", () => {
+  it("tells the cashier that scanning works while search is prepared", () => {
+    const s = describeSync(status({ state: "online", search_waiting: 420_000 }), now, en, clock);
+    expect(s.indexing, "a large download's products are indexed after it").toEqual({
+      waiting: 420_000,
+      label: "Preparing search: 420,000 products left (scanning works now)",
+    });
+  });
+
+  it("says nothing once every product is indexed", () => {
+    const s = describeSync(status({ state: "online" }), now, en, clock);
+    expect(s.indexing).toBeNull();
   });
 });

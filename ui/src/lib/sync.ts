@@ -14,6 +14,8 @@ export interface SyncSummary {
   message: string | null; // the engine's own words, e.g. why it is offline
   // A download under way: entries done of the round's total, and the words for it.
   progress: { done: number; total: number; percent: number; label: string } | null;
+  // Downloaded products still being indexed for search, and the words for it.
+  indexing: { waiting: number; label: string } | null;
 }
 
 // The state, then (once sync is set up) how many operations wait and how old the oldest is, and
@@ -46,7 +48,17 @@ export function describeSync(
     details,
     message: sync.message,
     progress: describeProgress(sync, t),
+    indexing: describeIndexing(sync, t),
   };
+}
+
+// Shown after a large download while its products are indexed for search.
+export function describeIndexing(sync: SyncStatus, t: Translate): SyncSummary["indexing"] {
+  const waiting = Math.max(0, Math.floor(sync.search_waiting ?? 0));
+  if (waiting === 0 || sync.state === "not_configured") {
+    return null;
+  }
+  return { waiting, label: t("status.indexing", { count: waiting.toLocaleString("en-US") }) };
 }
 
 // The download's progress, shown while a round still has feed entries to fetch. Counts are

@@ -308,8 +308,10 @@ fn insert_product(
         if zero_rated { "zero" } else { "standard" },
         is_active(n)
     ])?;
-    // The product trigger queues it for the search indexes; `index_all` fills them at the end.
+    // Queued for the search indexes, as core does; `index_all` fills them at the end.
     let id = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO search_backlog (product_id) VALUES (?1)")?
+        .execute([id])?;
     tx.prepare_cached("INSERT INTO barcode (code, product_id) VALUES (?1, ?2)")?
         .execute(params![barcode(n), id])?;
     let mut insert_price = tx.prepare_cached(

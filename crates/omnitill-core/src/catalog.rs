@@ -170,16 +170,153 @@ pub fn upsert_products(conn: &Connection, records: &[ProductRecord]) -> CoreResu
     for (position, record) in checked.iter().enumerate() {
         last_of_sku.insert(record.sku, position);
     }
+    // Runs of new products are inserted together; a product that exists is replaced in its
+    // turn, so a barcode claimed twice still ends with the later record.
+    let mut new_run: Vec<&CheckedRecord<'_>> = Vec::new();
+    let mut find = conn.prepare_cached("SELECT id FROM product WHERE sku = ?1")?;
     for (position, record) in checked.iter().enumerate() {
-        if last_of_sku.get(record.sku) == Some(&position) {
+        if last_of_sku.get(record.sku) != Some(&position) {
+            continue;
+        }
+        let exists = find.exists([record.sku])?;
+        if exists {
+            insert_new_products(conn, &new_run)?;
+            new_run.clear();
             write_product(conn, record)?;
+        } else {
+            new_run.push(record);
         }
     }
+    insert_new_products(conn, &new_run)?;
     Ok(last_of_sku.len())
 }
 
-/// Writes one checked product's row, barcodes and prices, replacing what its SKU had; the
-/// product triggers queue it for the search indexes when it is new or renamed.
+/// Rows one multi-row insert of new products writes at most.
+const NEW_PRODUCT_CHUNK: usize = 100;
+
+/// Inserts products whose SKUs are not in the catalog yet, with their barcodes and prices,
+/// and queues them for the search indexes: a few multi-row statements per
+/// `NEW_PRODUCT_CHUNK` products instead of five statements per product, which is most of the
+/// cost of a first download. Ids are given here, after the highest in use, so barcodes and
+/// prices can name them in the same statements.
+fn insert_new_products(conn: &Connection, records: &[&CheckedRecord<'_>]) -> CoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let highest: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM product")?
+        .query_row([], |row| row.get(0))?;
+    for (chunk_no, chunk) in records.chunks(NEW_PRODUCT_CHUNK).enumerate() {
+        let first_id = highest + 1 + (chunk_no * NEW_PRODUCT_CHUNK) as i64;
+        let id_list: Vec<i64> = (first_id..).take(chunk.len()).collect();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 5);
+        for (record, id) in chunk.iter().zip(&id_list) {
+            values.extend([
+                id as &dyn rusqlite::ToSql,
+                &record.sku,
+                &record.name,
+                &record.record.tax_class,
+                &record.record.active,
+            ]);
+        }
+        execute_rows(
+            conn,
+            "INSERT INTO product (id, sku, name, tax_class, active) VALUES ",
+            "(?, ?, ?, ?, ?)",
+            "",
+            &values,
+        )?;
+        let backlog: Vec<&dyn rusqlite::ToSql> = id_list
+            .iter()
+            .map(|id| id as &dyn rusqlite::ToSql)
+            .collect();
+        execute_rows(
+            conn,
+            "INSERT INTO search_backlog (product_id) VALUES ",
+            "(?)",
+            "",
+            &backlog,
+        )?;
+
+        let mut codes: Vec<(&String, &i64)> = Vec::new();
+        let mut prices: Vec<(i64, i64, &i64)> = Vec::new();
+        for (record, id) in chunk.iter().zip(&id_list) {
+            codes.extend(record.codes.iter().map(|code| (code, id)));
+            prices.extend(
+                record
+                    .record
+                    .prices
+                    .iter()
+                    .map(|(from, price)| (*id, from.timestamp_millis(), price)),
+            );
+        }
+        for part in codes.chunks(NEW_PRODUCT_CHUNK) {
+            let values: Vec<&dyn rusqlite::ToSql> = part
+                .iter()
+                .flat_map(|(code, id)| [*code as &dyn rusqlite::ToSql, *id as &dyn rusqlite::ToSql])
+                .collect();
+            execute_rows(
+                conn,
+                "INSERT INTO barcode (code, product_id) VALUES ",
+                "(?, ?)",
+                " ON CONFLICT (code) DO UPDATE SET product_id = excluded.product_id",
+                &values,
+            )?;
+        }
+        for part in prices.chunks(NEW_PRODUCT_CHUNK) {
+            let values: Vec<&dyn rusqlite::ToSql> = part
+                .iter()
+                .flat_map(|(id, from, price)| {
+                    [
+                        id as &dyn rusqlite::ToSql,
+                        from as &dyn rusqlite::ToSql,
+                        *price as &dyn rusqlite::ToSql,
+                    ]
+                })
+                .collect();
+            execute_rows(
+                conn,
+                "INSERT OR REPLACE INTO price (product_id, effective_from, price_minor) VALUES ",
+                "(?, ?, ?)",
+                "",
+                &values,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `head`, then one `row` of placeholders per row of `values`, then `tail`. A statement
+/// of a full chunk is kept in the connection's cache; a shorter one (the last of a page) is
+/// prepared for this once, so odd sizes do not push other statements out of the cache.
+fn execute_rows(
+    conn: &Connection,
+    head: &str,
+    row: &str,
+    tail: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> CoreResult<usize> {
+    let per_row = row.matches('?').count().max(1);
+    let rows = values.len() / per_row;
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 2) + tail.len());
+    sql.push_str(head);
+    for n in 0..rows {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+    sql.push_str(tail);
+    let written = if rows == NEW_PRODUCT_CHUNK {
+        conn.prepare_cached(&sql)?.execute(values)?
+    } else {
+        conn.prepare(&sql)?.execute(values)?
+    };
+    Ok(written)
+}
+
+/// Writes one checked product's row, barcodes and prices, replacing what its SKU had, and
+/// queues it for the search indexes when it is new (a trigger does when it is renamed).
 fn write_product(conn: &Connection, checked: &CheckedRecord<'_>) -> CoreResult<i64> {
     let CheckedRecord {
         sku,
@@ -208,7 +345,11 @@ fn write_product(conn: &Connection, checked: &CheckedRecord<'_>) -> CoreResult<i
                 "INSERT INTO product (sku, name, tax_class, active) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![sku, name, record.tax_class, record.active])?;
-            conn.last_insert_rowid()
+            let id = conn.last_insert_rowid();
+            // Every new product waits for the search indexes (see migration 0004).
+            conn.prepare_cached("INSERT INTO search_backlog (product_id) VALUES (?1)")?
+                .execute([id])?;
+            id
         }
     };
     let mut insert_barcode = conn.prepare_cached(
@@ -535,6 +676,86 @@ mod tests {
             rows.push(format!("search {query}: {hits:?}"));
         }
         rows
+    }
+
+    #[test]
+    fn a_large_batch_of_new_products_is_written_whole_and_found() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut conn = crate::db::open_ledger(&dir.path().join("l.sqlite3")).expect("a ledger");
+        conn.execute_batch(
+            "INSERT INTO tax_class (id, name, rate_bp) VALUES ('standard', 'VAT', 500)",
+        )
+        .expect("a tax class");
+        // 250 products: two full chunks and a short one; every seventh arrives retired, and
+        // each has two prices.
+        let records: Vec<ProductRecord> = (0..250_u64)
+            .map(|n| {
+                let code = crate::barcode::ean13_from_payload(471_234_000_000 + n);
+                let mut r = record(
+                    &format!("BULK-{n:03}"),
+                    &format!("烏龍 Bulk {n}"),
+                    &[&code],
+                    100 + n as i64,
+                );
+                r.active = n % 7 != 0;
+                r.prices
+                    .push((DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(1), 200));
+                r
+            })
+            .collect();
+        let tx = conn.transaction().expect("a transaction");
+        assert_eq!(upsert_products(&tx, &records).expect("a batch"), 250);
+        tx.commit().expect("a commit");
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect("a count") };
+        assert_eq!(
+            count("SELECT count(*) FROM product"),
+            250,
+            "every product is written"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM barcode"),
+            250,
+            "with its barcode"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM price"),
+            500,
+            "and both its prices"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM product WHERE active = 0"),
+            36,
+            "retired ones stay retired"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM search_backlog"),
+            250,
+            "all wait for the search index"
+        );
+        let hit = search(&conn, "bulk 249", Utc::now()).expect("a search");
+        assert_eq!(
+            hit.len(),
+            1,
+            "an unindexed product is found by name: {hit:?}"
+        );
+        while index_pending(&conn, 100).expect("indexing") > 0 {}
+        let hit = search(&conn, "bulk 249", Utc::now()).expect("a search");
+        assert_eq!(hit.len(), 1, "and found the same way once indexed: {hit:?}");
+        assert_eq!(
+            scan_id(&conn, &records[249].barcodes[0]),
+            Some(count("SELECT id FROM product WHERE sku = 'BULK-249'")),
+            "the barcode names its product"
+        );
+    }
+
+    fn scan_id(conn: &Connection, code: &str) -> Option<i64> {
+        conn.query_row(
+            "SELECT product_id FROM barcode WHERE code = ?1",
+            [code],
+            |r| r.get(0),
+        )
+        .optional()
+        .expect("a look-up")
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! report. Progress goes to stderr and the table to stdout. The exit code is 0 when targets are
 //! missed (it is a report, not a test) and 1 only when the benchmark itself cannot run.
 //!
-//! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till]`. `--quick` uses 100,000
+//! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]`. `--quick` uses 100,000
 //! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
 //! app's cold start and memory; `--skip-sync` leaves out the sync rows; `--skip-till` leaves
 //! out barcode look-up, name search and commits (the ledger is still prepared for the app).
@@ -64,20 +64,26 @@ impl Plan {
         let mut skip_app = false;
         let mut skip_sync = false;
         let mut skip_till = false;
+        let mut catalog_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
                 "--skip-app" => skip_app = true,
                 "--skip-sync" => skip_sync = true,
                 "--skip-till" => skip_till = true,
+                "--catalog-only" => {
+                    catalog_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only"
                 ),
             }
         }
@@ -98,6 +104,7 @@ impl Plan {
                     idle_rounds: 50,
                     fleet_tills: 50,
                     fleet_sales_each: 5,
+                    catalog_only,
                 },
                 skip_sync,
                 skip_till,
@@ -119,6 +126,7 @@ impl Plan {
                     idle_rounds: 200,
                     fleet_tills: 200,
                     fleet_sales_each: 5,
+                    catalog_only,
                 },
                 skip_sync,
                 skip_till,
@@ -136,6 +144,45 @@ impl Drop for RunDir {
             eprintln!("omnitill-bench: could not remove {}: {e}", self.0.display());
         }
     }
+}
+
+/// The ledger's rows: its size, then (unless `--skip-till`) look-up, search and commits, on a
+/// copy of the cached ledger made for this run.
+fn ledger_rows(
+    table: &mut Table,
+    plan: &Plan,
+    cache_dir: &Path,
+    run_dir: &Path,
+) -> Result<generate::Dataset> {
+    let dataset = generate::ensure(cache_dir, plan.size)?;
+    let ledger = run_dir.join(LEDGER_FILE);
+    let copy_started = Instant::now();
+    let ledger_bytes = copy_durably(&dataset.path, &ledger)?;
+    eprintln!(
+        "copied the ledger ({:.2} GB) for this run in {:.1} s",
+        ledger_bytes as f64 / 1e9,
+        copy_started.elapsed().as_secs_f64()
+    );
+    let mut till = Till::open(&ledger, Arc::new(SystemClock))
+        .with_context(|| format!("cannot open {}", ledger.display()))?;
+    data_rows(table, &till, &dataset, ledger_bytes)?;
+    if plan.skip_till {
+        eprintln!("skipping barcode look-up, name search and commits (--skip-till)");
+    } else {
+        till_rows(table, plan, &mut till, &dataset)?;
+    }
+    Ok(dataset)
+}
+
+/// Copies a file and waits until the copy is on disk, so the kernel's write-back of gigabytes
+/// does not compete with the durable commits measured next.
+pub fn copy_durably(from: &Path, to: &Path) -> Result<u64> {
+    let bytes = fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    fs::File::open(to)
+        .and_then(|file| file.sync_all())
+        .with_context(|| format!("cannot flush {} to disk", to.display()))?;
+    Ok(bytes)
 }
 
 fn main() -> ExitCode {
@@ -161,36 +208,16 @@ fn run() -> Result<()> {
         .context("this program is not in a target directory")?;
     let cache_dir = target_dir.join("bench-data");
 
-    let dataset = generate::ensure(&cache_dir, plan.size)?;
     let run_dir = RunDir(cache_dir.join(format!("run-{}", std::process::id())));
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
-    let ledger = run_dir.0.join(LEDGER_FILE);
-    let copy_started = Instant::now();
-    let ledger_bytes = fs::copy(&dataset.path, &ledger).with_context(|| {
-        format!(
-            "cannot copy {} to {}",
-            dataset.path.display(),
-            ledger.display()
-        )
-    })?;
-    eprintln!(
-        "copied the ledger ({:.2} GB) for this run in {:.1} s",
-        ledger_bytes as f64 / 1e9,
-        copy_started.elapsed().as_secs_f64()
-    );
-
     let mut table = Table::default();
-    {
-        let mut till = Till::open(&ledger, Arc::new(SystemClock))
-            .with_context(|| format!("cannot open {}", ledger.display()))?;
-        data_rows(&mut table, &till, &dataset, ledger_bytes)?;
-        if plan.skip_till {
-            eprintln!("skipping barcode look-up, name search and commits (--skip-till)");
-        } else {
-            till_rows(&mut table, &plan, &mut till, &dataset)?;
-        }
-    }
+    let dataset = if plan.sync.catalog_only {
+        eprintln!("skipping the ledger and its rows (--catalog-only)");
+        None
+    } else {
+        Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)
+    };
 
     if plan.skip_sync {
         eprintln!("skipping the sync rows (--skip-sync)");
@@ -215,18 +242,21 @@ fn run() -> Result<()> {
     println!();
     print!("{}", table.render());
     println!();
-    println!(
-        "data: {} products, {} past sales; generation {:.1} s ({}); this run {:.1} s",
-        thousands(dataset.size.products),
-        thousands(dataset.size.sales),
-        dataset.generation_secs,
-        if dataset.generated_now {
-            "this run"
-        } else {
-            "cached from an earlier run"
-        },
-        run_started.elapsed().as_secs_f64()
-    );
+    match dataset {
+        Some(dataset) => println!(
+            "data: {} products, {} past sales; generation {:.1} s ({}); this run {:.1} s",
+            thousands(dataset.size.products),
+            thousands(dataset.size.sales),
+            dataset.generation_secs,
+            if dataset.generated_now {
+                "this run"
+            } else {
+                "cached from an earlier run"
+            },
+            run_started.elapsed().as_secs_f64()
+        ),
+        None => println!("this run {:.1} s", run_started.elapsed().as_secs_f64()),
+    }
     Ok(())
 }
 

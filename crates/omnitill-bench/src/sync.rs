@@ -68,6 +68,8 @@ pub struct SyncPlan {
     pub idle_rounds: usize,
     pub fleet_tills: usize,
     pub fleet_sales_each: usize,
+    /// Only the first catalog download (`--catalog-only`), for working on that figure.
+    pub catalog_only: bool,
 }
 
 /// Where the benchmark finds the cloud binary, keeps its cache and works.
@@ -126,16 +128,38 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
         runtime,
     };
 
+    if plan.catalog_only {
+        eprintln!("sync: only the first catalog download (--catalog-only)");
+    } else {
+        push_rows(table, plan, &ctx);
+    }
+
+    eprintln!(
+        "sync: first catalog download of {} products from a SQLite cloud",
+        plan.catalog_products
+    );
+    match catalog(&ctx, plan) {
+        Ok(result) => catalog_rows(table, plan, &result),
+        Err(e) => {
+            eprintln!("sync: the first catalog download failed: {e:#}");
+            catalog_miss(table, plan, "failed");
+        }
+    }
+    Ok(())
+}
+
+/// The rows that push: backlog drains on both backends, idle round trips, many tills at once.
+fn push_rows(table: &mut Table, plan: &SyncPlan, ctx: &SyncBench) {
     eprintln!(
         "sync: backlog drain of {} sales to a SQLite cloud",
         plan.backlog_sales
     );
     let sqlite_db = ctx.work.join("backlog-cloud.sqlite3").display().to_string();
-    match backlog(&ctx, plan, &sqlite_db, "sqlite") {
+    match backlog(ctx, plan, &sqlite_db, "sqlite") {
         Ok(run) => {
             backlog_row(table, plan, "SQLite", BACKLOG_SQLITE_SALES_PER_S, &run);
             eprintln!("sync: {} idle rounds", plan.idle_rounds);
-            match idle(&ctx, plan, &run) {
+            match idle(ctx, plan, &run) {
                 Ok(result) => idle_rows(table, &result),
                 Err(e) => {
                     eprintln!("sync: the idle round trip failed: {e:#}");
@@ -166,7 +190,7 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
             );
         }
         Ok(postgres) => {
-            match backlog(&ctx, plan, &postgres.url, "postgres") {
+            match backlog(ctx, plan, &postgres.url, "postgres") {
                 Ok(run) => backlog_row(
                     table,
                     plan,
@@ -193,26 +217,13 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
         "sync: {} tills pushing at once to a SQLite cloud",
         plan.fleet_tills
     );
-    match fleet(&ctx, plan) {
+    match fleet(ctx, plan) {
         Ok(result) => fleet_rows(table, plan, &result),
         Err(e) => {
             eprintln!("sync: the concurrent tills failed: {e:#}");
             fleet_miss(table, plan, "failed");
         }
     }
-
-    eprintln!(
-        "sync: first catalog download of {} products from a SQLite cloud",
-        plan.catalog_products
-    );
-    match catalog(&ctx, plan) {
-        Ok(result) => catalog_rows(table, plan, &result),
-        Err(e) => {
-            eprintln!("sync: the first catalog download failed: {e:#}");
-            catalog_miss(table, plan, "failed");
-        }
-    }
-    Ok(())
 }
 
 /// A till and a cloud after a backlog drain.
@@ -633,8 +644,7 @@ fn catalog(ctx: &SyncBench, plan: &SyncPlan) -> Result<CatalogResult> {
     let cached = cloud::ensure_catalog(&ctx.binary, &ctx.cache_dir, plan.catalog_products)?;
     let database = ctx.work.join("catalog-cloud.sqlite3");
     let copy_started = Instant::now();
-    fs::copy(&cached, &database)
-        .with_context(|| format!("cannot copy {} to {}", cached.display(), database.display()))?;
+    crate::copy_durably(&cached, &database)?;
     eprintln!(
         "  copied the cloud database in {:.1} s",
         copy_started.elapsed().as_secs_f64()

@@ -178,8 +178,7 @@ pub fn upsert_products(conn: &Connection, records: &[ProductRecord]) -> CoreResu
         if last_of_sku.get(record.sku) != Some(&position) {
             continue;
         }
-        let exists = find.exists([record.sku])?;
-        if exists {
+        if find.exists([record.sku])? {
             insert_new_products(conn, &new_run)?;
             new_run.clear();
             write_product(conn, record)?;

@@ -214,7 +214,12 @@ pub mod pull {
 
     /// One change to reference data the till caches. New kinds are additions; a till that
     /// does not know a kind skips it and says so in its status.
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    ///
+    /// On the wire it is an object whose `kind` names the variant, beside the variant's fields.
+    /// Decoding is written out (see `ChangeVisitor`) because it is most of what a till does
+    /// with a large download: when `kind` comes first, as this crate writes it, the fields are
+    /// read straight into the variant instead of being buffered and read twice.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum Change {
         Store {
@@ -242,8 +247,136 @@ pub mod pull {
         /// The store's stock of one SKU, including every operation up to the pull's
         /// `last_applied_seq` from this device.
         Stock { sku: String, on_hand: i64 },
-        #[serde(other)]
+        /// A kind this build does not know (decoded only; a newer cloud's addition).
         Unknown,
+    }
+
+    #[derive(Deserialize)]
+    struct StoreFields {
+        name: String,
+        currency: String,
+        currency_exponent: u32,
+        tax_mode: String,
+        cash_rounding_minor: i64,
+        utc_offset_minutes: i32,
+    }
+
+    #[derive(Deserialize)]
+    struct TaxClassFields {
+        id: String,
+        name: String,
+        rate_bp: u32,
+    }
+
+    #[derive(Deserialize)]
+    struct ProductFields {
+        sku: String,
+        name: String,
+        tax_class: String,
+        active: bool,
+        barcodes: Vec<String>,
+        prices: Vec<(i64, i64)>,
+    }
+
+    #[derive(Deserialize)]
+    struct StockFields {
+        sku: String,
+        on_hand: i64,
+    }
+
+    impl Change {
+        /// Reads the fields of the variant `kind` names from `fields`; an unknown kind's
+        /// fields are skipped.
+        fn from_fields<'de, D: serde::Deserializer<'de>>(
+            kind: &str,
+            fields: D,
+        ) -> Result<Change, D::Error> {
+            Ok(match kind {
+                "store" => {
+                    let f = StoreFields::deserialize(fields)?;
+                    Change::Store {
+                        name: f.name,
+                        currency: f.currency,
+                        currency_exponent: f.currency_exponent,
+                        tax_mode: f.tax_mode,
+                        cash_rounding_minor: f.cash_rounding_minor,
+                        utc_offset_minutes: f.utc_offset_minutes,
+                    }
+                }
+                "tax_class" => {
+                    let f = TaxClassFields::deserialize(fields)?;
+                    Change::TaxClass {
+                        id: f.id,
+                        name: f.name,
+                        rate_bp: f.rate_bp,
+                    }
+                }
+                "product" => {
+                    let f = ProductFields::deserialize(fields)?;
+                    Change::Product {
+                        sku: f.sku,
+                        name: f.name,
+                        tax_class: f.tax_class,
+                        active: f.active,
+                        barcodes: f.barcodes,
+                        prices: f.prices,
+                    }
+                }
+                "stock" => {
+                    let f = StockFields::deserialize(fields)?;
+                    Change::Stock {
+                        sku: f.sku,
+                        on_hand: f.on_hand,
+                    }
+                }
+                _ => {
+                    serde::de::IgnoredAny::deserialize(fields)?;
+                    Change::Unknown
+                }
+            })
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Change {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Change, D::Error> {
+            deserializer.deserialize_map(ChangeVisitor)
+        }
+    }
+
+    struct ChangeVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for ChangeVisitor {
+        type Value = Change;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a change object with a \"kind\"")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+            use serde::de::Error;
+            let first: Option<std::borrow::Cow<'de, str>> = map.next_key()?;
+            match first.as_deref() {
+                Some("kind") => {
+                    let kind: std::borrow::Cow<'de, str> = map.next_value()?;
+                    Change::from_fields(&kind, serde::de::value::MapAccessDeserializer::new(map))
+                }
+                Some(key) => {
+                    // `kind` comes later: gather the object, then read it the same way.
+                    let mut object = serde_json::Map::new();
+                    object.insert(key.to_owned(), map.next_value()?);
+                    while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                        object.insert(key, value);
+                    }
+                    let kind = match object.remove("kind") {
+                        Some(serde_json::Value::String(kind)) => kind,
+                        _ => return Err(A::Error::missing_field("kind")),
+                    };
+                    Change::from_fields(&kind, serde_json::Value::Object(object))
+                        .map_err(A::Error::custom)
+                }
+                None => Err(A::Error::missing_field("kind")),
+            }
+        }
     }
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +415,84 @@ mod tests {
             pull::Change::Unknown,
             "it is skipped, not an error"
         );
+    }
+
+    fn every_kind() -> Vec<pull::Change> {
+        use pull::Change;
+        vec![
+            Change::Store {
+                name: "信義店 Xinyi".into(),
+                currency: "TWD".into(),
+                currency_exponent: 0,
+                tax_mode: "inclusive".into(),
+                cash_rounding_minor: 1,
+                utc_offset_minutes: 480,
+            },
+            Change::TaxClass {
+                id: "standard".into(),
+                name: "VAT 5%".into(),
+                rate_bp: 500,
+            },
+            Change::Product {
+                sku: "TEA-001".into(),
+                name: "凍頂烏龍茶 \"Oolong\" 🍵".into(),
+                tax_class: "standard".into(),
+                active: false,
+                barcodes: vec!["4712345000015".into()],
+                prices: vec![(1_733_097_600_000, 48_000)],
+            },
+            Change::Stock {
+                sku: "TEA-001".into(),
+                on_hand: -3,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_change_kind_decodes_to_what_was_encoded() {
+        for change in every_kind() {
+            let text = serde_json::to_string(&change).expect("a change encodes");
+            assert!(
+                text.starts_with(r#"{"kind":"#),
+                "the kind is written first, so a till reads the fields directly: {text}"
+            );
+            let back: pull::Change = serde_json::from_str(&text).expect("it decodes");
+            assert_eq!(back, change, "a change survives the wire unchanged");
+        }
+    }
+
+    #[test]
+    fn a_change_whose_kind_comes_last_decodes_the_same() {
+        for change in every_kind() {
+            let serde_json::Value::Object(mut fields) =
+                serde_json::to_value(&change).expect("a change encodes")
+            else {
+                panic!("a change is an object");
+            };
+            let kind = fields.remove("kind").expect("a kind");
+            let mut text = serde_json::to_string(&fields).expect("the fields encode");
+            text.pop();
+            text.push_str(&format!(r#","kind":{kind}}}"#));
+            let back: pull::Change = serde_json::from_str(&text).expect("it decodes");
+            assert_eq!(back, change, "field order must not matter: {text}");
+        }
+    }
+
+    #[test]
+    fn a_change_without_a_kind_or_with_bad_fields_is_an_error() {
+        for text in [
+            r#"{}"#,
+            r#"{"sku": "A", "on_hand": 1}"#,
+            r#"{"kind": "stock", "sku": "A"}"#,
+            r#"{"kind": "stock", "sku": "A", "on_hand": "many"}"#,
+            r#"{"sku": "A", "on_hand": 1, "kind": 5}"#,
+            r#"[1, 2]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<pull::Change>(text).is_err(),
+                "garbage from the network must not decode as a change: {text}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::client::{Client, SyncError};
 use crate::plan::{self, PlanInput, Step};
 
 /// How many feed entries one pull asks for.
-pub const PULL_PAGE: i64 = 2_000;
+pub const PULL_PAGE: i64 = 5_000;
 
 /// The link as the status bar names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,11 +67,17 @@ async fn on_ledger<T: Send + 'static>(
 
 /// Opens the engine's own connection to the ledger.
 pub fn open_ledger(path: &Path) -> Result<Shared, SyncError> {
-    Ok(Arc::new(Mutex::new(Till::open(
-        path,
-        Arc::new(SystemClock),
-    )?)))
+    let till = Till::open(path, Arc::new(SystemClock))?;
+    till.connection()
+        .pragma_update(None, "cache_size", -ENGINE_CACHE_KIB)
+        .map_err(omnitill_core::CoreError::from)?;
+    Ok(Arc::new(Mutex::new(till)))
 }
+
+/// The engine connection's page cache, in KiB: a large download inserts all over the product
+/// and barcode indexes, and SQLite's default 2 MiB cache would read most of those pages back
+/// from the file again. Pages are only held once read, so an idle engine uses little of it.
+const ENGINE_CACHE_KIB: i64 = 32 * 1024;
 
 /// Where a round's download stands: feed entries applied so far in this round, how many the
 /// cloud still holds after them, and how many downloaded products still wait to be indexed

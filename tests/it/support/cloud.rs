@@ -1,6 +1,6 @@
 //! A real cloud process on a loopback port, on SQLite or PostgreSQL, for cross-crate tests.
 //!
-//! `CloudProcess::start` runs `omnitill-cloud serve --listen 127.0.0.1:0 --demo` against a new
+//! `CloudProcess::start` runs `omnitill-cloud serve --listen 127.0.0.1:PORT --demo` against a new
 //! database (a file in a temporary directory, or a new PostgreSQL database that is dropped
 //! afterwards), waits for its "listening" line, and kills it on drop. `TillClient` speaks the
 //! sync protocol for a test the way a till does.
@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::Value;
+
+use super::ports::PortReservation;
 
 /// The PostgreSQL server the tests use; `scripts/setup` creates this role.
 pub const DEFAULT_POSTGRES: &str = "postgres://omnitill:omnitill@127.0.0.1:5432/postgres";
@@ -60,6 +62,8 @@ pub struct CloudProcess {
     address: String,
     child: Child,
     postgres_db: Option<String>,
+    /// Keeps the port the cloud's own between `stop` and `restart`.
+    _reservation: PortReservation,
     _dir: tempfile::TempDir,
 }
 
@@ -79,13 +83,16 @@ impl CloudProcess {
                 (format!("{base}/{name}"), Some(name))
             }
         };
-        let (child, address) = spawn_serve(&database, "127.0.0.1:0", true);
+        // The port stays the cloud's while it is stopped, so it can start again on it.
+        let reservation = PortReservation::new();
+        let (child, address) = spawn_serve(&database, &reservation.address().to_string(), true);
         CloudProcess {
             database,
             base_url: format!("http://{address}"),
             address,
             child,
             postgres_db,
+            _reservation: reservation,
             _dir: dir,
         }
     }

@@ -13,6 +13,7 @@
 
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -166,11 +167,22 @@ pub fn refund_one(till: &mut Till, staff: &Staff, receipt_no: &str) -> bool {
 }
 
 /// Heals a link and waits until the proxy accepts connections again: after `Refuse` it opens
-/// its port again on its own thread, a moment later.
+/// its port again on its own thread, a moment later. The proxy must count the probe as its own
+/// connection: anything else listening on its port would be a stranger.
 pub fn heal(proxy: &FaultProxy) {
     proxy.pass();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(proxy.address).is_err() {
+    loop {
+        let accepted = proxy.counters().connections.load(Ordering::SeqCst);
+        if TcpStream::connect(proxy.address).is_ok() {
+            assert!(
+                proxy.wait_for(Duration::from_secs(10), |c| {
+                    c.connections.load(Ordering::SeqCst) > accepted
+                }),
+                "the healed proxy itself accepted the connection made to its port"
+            );
+            return;
+        }
         assert!(
             Instant::now() < deadline,
             "a healed proxy accepts connections again"

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::ports::PortReservation;
+
 /// What the proxy does to traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -93,6 +95,8 @@ pub struct FaultProxy {
     pub address: SocketAddr,
     shared: Arc<Shared>,
     acceptor: Option<thread::JoinHandle<()>>,
+    /// Keeps the port the proxy's own while its listener is closed.
+    _reservation: PortReservation,
 }
 
 impl FaultProxy {
@@ -107,8 +111,10 @@ impl FaultProxy {
             upstream.ip().is_loopback(),
             "the proxy only relays to loopback"
         );
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port for the proxy");
-        let address = listener.local_addr().expect("the proxy's address");
+        // The port stays the proxy's while `Refuse` has its listener closed.
+        let reservation = PortReservation::new();
+        let address = reservation.address();
+        let listener = TcpListener::bind(address).expect("the proxy listens on its reserved port");
         let shared = Arc::new(Shared {
             upstream,
             fault: Mutex::new((Fault::Pass, false)),
@@ -124,6 +130,7 @@ impl FaultProxy {
             address,
             shared,
             acceptor: Some(acceptor),
+            _reservation: reservation,
         }
     }
 
@@ -212,7 +219,7 @@ fn accept_loop(listener: TcpListener, address: SocketAddr, shared: &Arc<Shared>)
                 continue;
             }
             (None, false) => {
-                // The port was ours a moment ago; std sets SO_REUSEADDR, so it binds again.
+                // The reservation kept the port ours; std sets SO_REUSEADDR, so it binds again.
                 match TcpListener::bind(address) {
                     Ok(again) => listener = Some(again),
                     Err(_) => thread::sleep(Duration::from_millis(10)),

@@ -223,21 +223,34 @@ pub fn cloud_receipts(cloud: &CloudProcess, key: &str, store: &str) -> Vec<Strin
 /// Syncs every till until all outboxes are empty and a last round has brought every till the
 /// others' changes. Panics (with `why`) if they do not converge within `rounds` rounds.
 pub fn converge(runtime: &tokio::runtime::Runtime, tills: &[SyncedTill], rounds: usize, why: &str) {
-    for _ in 0..rounds {
+    let mut failures: Vec<String> = Vec::new();
+    for round in 0..rounds {
         let mut clean = true;
-        for till in tills {
-            if till.sync(runtime).is_err() {
+        for (number, till) in tills.iter().enumerate() {
+            if let Err(error) = till.sync(runtime) {
+                failures.push(format!("round {round}, till {number}: {error:?}"));
                 clean = false;
             }
         }
         if clean && tills.iter().all(|t| t.pending() == 0) {
             // One more round each so every till has pulled what the others pushed last.
-            if tills.iter().all(|t| t.sync(runtime).is_ok()) {
+            let last: Vec<_> = tills.iter().map(|t| t.sync(runtime)).collect();
+            if last.iter().all(Result::is_ok) {
                 return;
+            }
+            for (number, result) in last.iter().enumerate() {
+                if let Err(error) = result {
+                    failures.push(format!("round {round} (last), till {number}: {error:?}"));
+                }
             }
         }
     }
-    panic!("the tills did not converge within {rounds} rounds: {why}");
+    let pending: Vec<i64> = tills.iter().map(SyncedTill::pending).collect();
+    panic!(
+        "the tills did not converge within {rounds} rounds: {why}\n\
+         pending per till: {pending:?}\nfailed rounds:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// The invariants after convergence, per store:

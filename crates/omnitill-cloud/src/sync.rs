@@ -720,6 +720,7 @@ mod tests {
                 reset: false,
                 last_applied_seq: 3,
                 remaining: 12,
+                allowance: None,
             },
             "stored changes pass through unchanged, and an unreadable one reads as unknown"
         );

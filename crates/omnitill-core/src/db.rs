@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_search_backlog",
         include_str!("../../../migrations/till/0004_search_backlog.sql"),
     ),
+    (
+        "0005_members",
+        include_str!("../../../migrations/till/0005_members.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

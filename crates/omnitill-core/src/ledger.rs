@@ -202,6 +202,7 @@ pub(crate) fn complete_sale(
                 reference: t.reference.clone(),
             })
             .collect(),
+        member: None,
     };
     outbox::append(&tx, op_seq, op_id, outbox::SALE_COMPLETED, &op, now_ms)?;
     tx.commit()?;
@@ -471,6 +472,7 @@ pub(crate) fn refund(
                 reference: reference.clone(),
             })
             .collect(),
+        member: None,
     };
     outbox::append(&tx, op_seq, op_id, outbox::REFUND_COMPLETED, &op, now_ms)?;
     tx.execute(

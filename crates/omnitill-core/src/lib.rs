@@ -8,7 +8,8 @@
 //! and migrating the ledger), `catalog` (products, barcodes, prices, search), `barcode`
 //! (GTIN parsing), `cart` (pricing, discounts, tax, tenders), `ledger` (writing sales and
 //! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
-//! permissions), `sync` (what the sync engine learns, written to the ledger), `settings`, `money`, `receipt` (the receipt document) with its renderers
+//! permissions), `sync` (what the sync engine learns, written to the ledger), `loyalty` (the membership rules
+//! both channels share), `members` (the private member cache and look-up), `settings`, `money`, `receipt` (the receipt document) with its renderers
 //! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store).
 
 pub mod barcode;
@@ -21,6 +22,8 @@ pub mod demo;
 pub mod error;
 pub mod escpos;
 pub mod ledger;
+pub mod loyalty;
+pub mod members;
 pub mod money;
 pub mod outbox;
 pub mod receipt;

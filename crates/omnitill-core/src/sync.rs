@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::catalog::{self, ProductRecord};
 use crate::error::{CoreError, CoreResult};
-use crate::settings;
+use crate::{members, settings};
 
 /// This till's link to the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +157,11 @@ pub fn apply_pull(
     now: DateTime<Utc>,
 ) -> CoreResult<PullApplied> {
     let now_ms = now.timestamp_millis();
-    if !page.reset && page.entries.is_empty() && heartbeat(conn, page, now_ms)? {
+    if !page.reset
+        && page.entries.is_empty()
+        && !members::allowance_changed(conn, page.allowance.as_ref())?
+        && heartbeat(conn, page, now_ms)?
+    {
         return Ok(PullApplied::default());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -237,6 +241,15 @@ pub fn apply_pull(
                 )?
                 .execute(params![sku, on_hand, now_ms, page.last_applied_seq])?;
             }
+            Change::LoyaltyRules(rules) => members::apply_rules(&tx, rules)?,
+            Change::MemberKeys(keys) => members::apply_keys(&tx, keys)?,
+            Change::Member(member) => {
+                members::apply_member(&tx, member, page.last_applied_seq, now_ms)?;
+            }
+            Change::MemberGone { id, merged_into } => {
+                members::apply_member_gone(&tx, id, merged_into.as_deref())?;
+            }
+            Change::Conflict(notice) => members::apply_conflict(&tx, notice)?,
             Change::Unknown => {
                 result.skipped += 1;
                 continue;
@@ -261,6 +274,9 @@ pub fn apply_pull(
             [],
         )?;
         tx.execute("DELETE FROM resync_unseen", [])?;
+    }
+    if let Some(allowance) = &page.allowance {
+        members::apply_allowance(&tx, allowance, page.last_applied_seq)?;
     }
     tx.execute(
         "UPDATE sync_state SET cursor = ?1, last_applied_seq = max(last_applied_seq, ?2), last_sync_at = ?3
@@ -352,6 +368,7 @@ mod tests {
             reset: false,
             last_applied_seq,
             remaining: 0,
+            allowance: None,
         }
     }
 

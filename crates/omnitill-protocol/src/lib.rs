@@ -5,10 +5,13 @@
 //! version gets `ErrorCode::VersionMismatch` with both versions named. Additions are new
 //! operation types and new change kinds; existing ones keep their meaning.
 //!
-//! Layout: `errors` (the error body and its codes), `enrol`, `push` (the outbox going up),
-//! `pull` (the store's change feed coming down).
+//! Layout: `errors` (the error body and its codes), `ops` (operation payloads), `enrol`,
+//! `push` (the outbox going up), `pull` (the store's change feed coming down), and `loyalty`
+//! (members, points rules and coupons on the wire).
 
 use serde::{Deserialize, Serialize};
+
+pub mod loyalty;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -63,6 +66,15 @@ pub mod ops {
     pub const SALE_COMPLETED: &str = "sale.completed.v1";
     /// Operation type of a completed refund.
     pub const REFUND_COMPLETED: &str = "refund.completed.v1";
+    /// A completed sale with a member attached: `SaleCompleted` with `member` set. A cloud that
+    /// predates members refuses it as unknown instead of dropping the member's points.
+    pub const SALE_COMPLETED_V2: &str = "sale.completed.v2";
+    /// A completed refund of a member's sale: `RefundCompleted` with `member` set.
+    pub const REFUND_COMPLETED_V2: &str = "refund.completed.v2";
+    /// A member enrolled at the till (`MemberEnrolled`).
+    pub const MEMBER_ENROLLED: &str = "member.enrolled.v1";
+    /// A manager marked a conflict of the review list resolved (`ConflictResolved`).
+    pub const CONFLICT_RESOLVED: &str = "conflict.resolved.v1";
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct SaleLineOp {
@@ -100,6 +112,9 @@ pub mod ops {
         pub total_minor: i64,
         pub lines: Vec<SaleLineOp>,
         pub tenders: Vec<TenderOp>,
+        /// The member of the sale (`SALE_COMPLETED_V2` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub member: Option<crate::loyalty::SaleMember>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +141,37 @@ pub mod ops {
         pub total_minor: i64,
         pub lines: Vec<RefundLineOp>,
         pub tenders: Vec<TenderOp>,
+        /// The member part (`REFUND_COMPLETED_V2` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub member: Option<crate::loyalty::RefundMember>,
+    }
+
+    /// A member enrolled at a till, online or offline. `member_id` is the till's new id; if
+    /// the phone or e-mail already belongs to a member, the cloud merges this one into it and
+    /// the feed says which id survived.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MemberEnrolled {
+        pub member_id: String,
+        /// E.164, normalised by the till.
+        pub phone: Option<String>,
+        /// Normalised (trimmed, lower case).
+        pub email: Option<String>,
+        pub name: String,
+        /// `YYYY-MM-DD`.
+        pub birthday: Option<String>,
+        pub consent_terms: bool,
+        pub consent_marketing: bool,
+        pub staff_id: String,
+        pub enrolled_at_ms: i64,
+    }
+
+    /// A conflict of the review list marked resolved by a manager.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ConflictResolved {
+        pub conflict_id: String,
+        pub note: String,
+        pub resolved_by: String,
+        pub resolved_at_ms: i64,
     }
 }
 
@@ -247,6 +293,19 @@ pub mod pull {
         /// The store's stock of one SKU, including every operation up to the pull's
         /// `last_applied_seq` from this device.
         Stock { sku: String, on_hand: i64 },
+        /// The brand's loyalty rules (brand-wide).
+        LoyaltyRules(crate::loyalty::LoyaltyRules),
+        /// The keys for member look-up hashes and QR codes (brand-wide).
+        MemberKeys(crate::loyalty::MemberKeys),
+        /// A member as the till caches it (brand-wide), newest state.
+        Member(crate::loyalty::CachedMember),
+        /// A member the till must forget: merged into another (whose id is given) or erased.
+        MemberGone {
+            id: String,
+            merged_into: Option<String>,
+        },
+        /// A conflict for this store's review list, or its resolution.
+        Conflict(crate::loyalty::ConflictNotice),
         /// A kind this build does not know (decoded only; a newer cloud's addition).
         Unknown,
     }
@@ -276,6 +335,12 @@ pub mod pull {
         active: bool,
         barcodes: Vec<String>,
         prices: Vec<(i64, i64)>,
+    }
+
+    #[derive(Deserialize)]
+    struct MemberGoneFields {
+        id: String,
+        merged_into: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -329,6 +394,17 @@ pub mod pull {
                         on_hand: f.on_hand,
                     }
                 }
+                "loyalty_rules" => Change::LoyaltyRules(Deserialize::deserialize(fields)?),
+                "member_keys" => Change::MemberKeys(Deserialize::deserialize(fields)?),
+                "member" => Change::Member(Deserialize::deserialize(fields)?),
+                "member_gone" => {
+                    let f = MemberGoneFields::deserialize(fields)?;
+                    Change::MemberGone {
+                        id: f.id,
+                        merged_into: f.merged_into,
+                    }
+                }
+                "conflict" => Change::Conflict(Deserialize::deserialize(fields)?),
                 _ => {
                     serde::de::IgnoredAny::deserialize(fields)?;
                     Change::Unknown
@@ -398,6 +474,9 @@ pub mod pull {
         pub last_applied_seq: i64,
         /// How many entries the whole feed holds after the cursor, for a progress bar.
         pub remaining: i64,
+        /// This till's offline redemption allowance, as of the write checkpoint.
+        #[serde(default)]
+        pub allowance: Option<crate::loyalty::Allowance>,
     }
 }
 
@@ -445,6 +524,68 @@ mod tests {
                 sku: "TEA-001".into(),
                 on_hand: -3,
             },
+            Change::LoyaltyRules(crate::loyalty::LoyaltyRules {
+                earn_minor_per_point: 10_000,
+                point_value_minor: 100,
+                rounding: crate::loyalty::PointsRounding::Floor,
+                tiers: vec![crate::loyalty::TierRule {
+                    code: "gold".into(),
+                    name: "金卡 Gold".into(),
+                    min_spend_minor: 2_000_000,
+                    multiplier_pct: 150,
+                    discount_bp: 500,
+                }],
+                no_earn_skus: vec!["GIFT-100".into()],
+                promotions: vec![crate::loyalty::PointsPromotion {
+                    id: "p1".into(),
+                    name: "Double points".into(),
+                    starts_at_ms: 1,
+                    ends_at_ms: 2,
+                    multiplier_pct: 200,
+                }],
+                expiry_months: 24,
+                offline_member_cap_points: 500,
+                offline_store_allowance_points: 20_000,
+                default_calling_code: 886,
+            }),
+            Change::MemberKeys(crate::loyalty::MemberKeys {
+                member_key_hex: "00ff".into(),
+                qr_public_key_hex: "aa".into(),
+            }),
+            Change::Member(crate::loyalty::CachedMember {
+                id: "m1".into(),
+                card_hash: "c".into(),
+                phone_hash: Some("p".into()),
+                email_hash: None,
+                phone_masked: Some("••••5678".into()),
+                email_masked: None,
+                name: "陳小明 🌸".into(),
+                tier: "gold".into(),
+                balance: -12,
+                coupons: vec![crate::loyalty::CachedCoupon {
+                    id: "c1".into(),
+                    kind: "birthday".into(),
+                    title: "生日 10%".into(),
+                    discount_kind: "percent".into(),
+                    value: 1_000,
+                    min_spend_minor: 0,
+                    valid_from_ms: 1,
+                    valid_to_ms: 2,
+                }],
+            }),
+            Change::MemberGone {
+                id: "m2".into(),
+                merged_into: Some("m1".into()),
+            },
+            Change::Conflict(crate::loyalty::ConflictNotice {
+                id: "k1".into(),
+                conflict: "overdraft".into(),
+                member_id: "m1".into(),
+                summary: "Balance went to -12 points".into(),
+                created_at_ms: 5,
+                resolved_at_ms: None,
+                note: None,
+            }),
         ]
     }
 

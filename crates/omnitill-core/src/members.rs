@@ -1,0 +1,737 @@
+//! Members at the till: the private member cache the feed fills, look-up by phone, e-mail,
+//! card or QR code, and the balance a cashier sees.
+//!
+//! The cache (migration 0005) holds only what checkout needs. A look-up normalises what was
+//! typed or scanned, hashes it under the brand's member key (`loyalty::lookup_hash`) and finds
+//! the hash; a QR token is checked against the brand's public key and names the member id.
+//! A key that is not in the cache comes back as `Lookup::NotCached` with its hash, for the
+//! sync side to ask the cloud when the link is up.
+//!
+//! The balance shown is the cloud's confirmed balance as of the last sync plus this till's
+//! points entries the cloud has not yet included (`member_points_pending` above the member's
+//! `as_of_seq`). Writes from the feed are in `apply_*`, called by `sync::apply_pull` inside
+//! its transaction.
+
+use chrono::{DateTime, Utc};
+use omnitill_protocol::loyalty::{
+    Allowance, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{CoreError, CoreResult};
+use crate::loyalty::{self, KeyKind, OfflineFacts};
+
+/// A member as the cashier sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    pub id: String,
+    pub name: String,
+    pub tier: String,
+    pub tier_name: String,
+    /// The tier's discount on the sale, in basis points.
+    pub tier_discount_bp: u32,
+    pub phone_masked: Option<String>,
+    pub email_masked: Option<String>,
+    /// The cloud's balance as of the last sync that brought this member.
+    pub confirmed_balance: i64,
+    /// When that was (Unix ms).
+    pub confirmed_at_ms: i64,
+    /// This till's entries not yet in the confirmed balance (signed).
+    pub pending_points: i64,
+    /// `confirmed_balance + pending_points`.
+    pub balance: i64,
+    /// Coupons the member can use now (this till's unconfirmed uses hidden).
+    pub coupons: Vec<CachedCoupon>,
+    /// Enrolled at this till and not yet confirmed by the cloud.
+    pub local_only: bool,
+}
+
+/// What a look-up found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(Box<MemberView>),
+    /// A valid key that is not in this till's cache: the cloud may know it.
+    NotCached {
+        kind: KeyKind,
+        hash: String,
+    },
+}
+
+/// The brand's keys, once the feed has brought them.
+pub fn keys(conn: &Connection) -> CoreResult<Option<(Vec<u8>, Vec<u8>)>> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT member_key_hex, qr_public_key_hex FROM member_keys WHERE id = 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(row.and_then(|(member, qr)| Some((loyalty::unhex(&member)?, loyalty::unhex(&qr)?))))
+}
+
+/// The brand's loyalty rules, or rules that earn and allow nothing before the feed sent any.
+pub fn rules(conn: &Connection) -> CoreResult<LoyaltyRules> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT rules FROM loyalty_rules WHERE id = 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    Ok(text
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_else(loyalty::no_rules))
+}
+
+fn no_keys() -> CoreError {
+    CoreError::BadInput(
+        "members cannot be looked up yet: this till has not synced with the cloud".to_owned(),
+    )
+}
+
+/// Finds a member by what the cashier typed or scanned: a QR token, a card number, an e-mail
+/// or a phone number, told apart by their shape.
+pub fn lookup(conn: &Connection, input: &str, now: DateTime<Utc>) -> CoreResult<Lookup> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(CoreError::BadInput(
+            "type a phone number, e-mail or card number, or scan the member's code".to_owned(),
+        ));
+    }
+    let (member_key, qr_key) = keys(conn)?.ok_or_else(no_keys)?;
+    if loyalty::looks_like_qr(input) {
+        let id = loyalty::verify_qr(&qr_key, input, now)?;
+        return match view(conn, &id)? {
+            Some(member) => Ok(Lookup::Found(Box::new(member))),
+            None => Err(CoreError::NotFound(
+                "the member of this QR code (not in this till's member list yet; sync and try again)"
+                    .to_owned(),
+            )),
+        };
+    }
+    let (kind, normalised) = if input.chars().all(|c| c.is_ascii_digit()) && input.len() == 13 {
+        (KeyKind::Card, loyalty::parse_card(input)?)
+    } else if input.contains('@') {
+        (KeyKind::Email, loyalty::normalise_email(input)?)
+    } else {
+        let calling_code = rules(conn)?.default_calling_code;
+        (
+            KeyKind::Phone,
+            loyalty::normalise_phone(input, calling_code)?,
+        )
+    };
+    let hash = loyalty::lookup_hash(&member_key, kind, &normalised);
+    let column = match kind {
+        KeyKind::Card => "card_hash",
+        KeyKind::Email => "email_hash",
+        KeyKind::Phone => "phone_hash",
+    };
+    let id: Option<String> = conn
+        .prepare_cached(&format!("SELECT id FROM member WHERE {column} = ?1"))?
+        .query_row([&hash], |row| row.get(0))
+        .optional()?;
+    match id {
+        Some(id) => match view(conn, &id)? {
+            Some(member) => Ok(Lookup::Found(Box::new(member))),
+            None => Ok(Lookup::NotCached { kind, hash }),
+        },
+        None => Ok(Lookup::NotCached { kind, hash }),
+    }
+}
+
+/// A cached member as the cashier sees them, or `None` if the cache does not hold the id.
+pub fn view(conn: &Connection, id: &str) -> CoreResult<Option<MemberView>> {
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        String,
+        bool,
+    );
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT name, tier, phone_masked, email_masked, balance, as_of_seq, synced_at, coupons,
+                    local_only
+             FROM member WHERE id = ?1",
+        )?
+        .query_row([id], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+            ))
+        })
+        .optional()?;
+    let Some((
+        name,
+        tier,
+        phone_masked,
+        email_masked,
+        balance,
+        as_of_seq,
+        synced_at,
+        coupons,
+        local_only,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let pending_points: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(points), 0) FROM member_points_pending
+             WHERE member_id = ?1 AND op_seq > ?2",
+        )?
+        .query_row(params![id, as_of_seq], |row| row.get(0))?;
+    let used_here: Vec<String> = conn
+        .prepare_cached("SELECT coupon_id FROM coupon_use_pending WHERE member_id = ?1")?
+        .query_map([id], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let coupons: Vec<CachedCoupon> = serde_json::from_str::<Vec<CachedCoupon>>(&coupons)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|coupon| !used_here.contains(&coupon.id))
+        .collect();
+    let rules = rules(conn)?;
+    let tier_rule = loyalty::tier(&rules, &tier);
+    Ok(Some(MemberView {
+        id: id.to_owned(),
+        name,
+        tier_name: tier_rule.map_or_else(|| tier.clone(), |t| t.name.clone()),
+        tier_discount_bp: tier_rule.map_or(0, |t| t.discount_bp),
+        tier,
+        phone_masked,
+        email_masked,
+        confirmed_balance: balance,
+        confirmed_at_ms: synced_at,
+        pending_points,
+        balance: balance + pending_points,
+        coupons,
+        local_only,
+    }))
+}
+
+/// What bounds an offline redemption for `member_id` at this till (see
+/// `loyalty::offline_limit`).
+pub fn offline_facts(conn: &Connection, member_id: &str) -> CoreResult<OfflineFacts> {
+    let member =
+        view(conn, member_id)?.ok_or_else(|| CoreError::NotFound(format!("member {member_id}")))?;
+    let (pending_redeemed, pending_offline_redeemed): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COALESCE(-SUM(p.points), 0),
+                    COALESCE(-SUM(CASE WHEN p.offline = 1 THEN p.points END), 0)
+             FROM member_points_pending p JOIN member m ON m.id = p.member_id
+             WHERE p.member_id = ?1 AND p.kind = 'redeem' AND p.op_seq > m.as_of_seq",
+        )?
+        .query_row([member_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(OfflineFacts {
+        confirmed_balance: member.confirmed_balance,
+        pending_redeemed,
+        pending_offline_redeemed,
+        member_cap: rules(conn)?.offline_member_cap_points,
+        allowance_left: allowance_left(conn)?,
+    })
+}
+
+/// What is left of this till's offline allowance: granted, less what the cloud counted as
+/// used, less this till's offline redemptions the cloud had not applied at that count.
+pub fn allowance_left(conn: &Connection) -> CoreResult<i64> {
+    let state: Option<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT allowance_granted, allowance_used, allowance_as_of_seq
+             FROM sync_state WHERE id = 1",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    let Some((granted, used, as_of_seq)) = state else {
+        return Ok(0);
+    };
+    let pending: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(-SUM(points), 0) FROM member_points_pending
+             WHERE kind = 'redeem' AND offline = 1 AND op_seq > ?1",
+        )?
+        .query_row([as_of_seq], |row| row.get(0))?;
+    Ok(granted - used - pending)
+}
+
+/// Stores the brand's keys from the feed.
+pub fn apply_keys(conn: &Connection, keys: &MemberKeys) -> CoreResult<()> {
+    if loyalty::unhex(&keys.member_key_hex).is_none()
+        || loyalty::unhex(&keys.qr_public_key_hex).is_none()
+    {
+        return Err(CoreError::BadInput(
+            "the cloud sent member keys that are not hex".to_owned(),
+        ));
+    }
+    conn.execute(
+        "INSERT INTO member_keys (id, member_key_hex, qr_public_key_hex) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET member_key_hex = excluded.member_key_hex,
+             qr_public_key_hex = excluded.qr_public_key_hex",
+        params![keys.member_key_hex, keys.qr_public_key_hex],
+    )?;
+    Ok(())
+}
+
+/// Stores the brand's loyalty rules from the feed.
+pub fn apply_rules(conn: &Connection, rules: &LoyaltyRules) -> CoreResult<()> {
+    let text = serde_json::to_string(rules)
+        .map_err(|e| CoreError::BadInput(format!("loyalty rules cannot be stored: {e}")))?;
+    conn.execute(
+        "INSERT INTO loyalty_rules (id, rules) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET rules = excluded.rules",
+        [text],
+    )?;
+    Ok(())
+}
+
+/// Caches a member from the feed. `as_of_seq` is the page's write checkpoint: the balance
+/// includes this till's operations up to it, so its pending entries up to it are dropped.
+pub fn apply_member(
+    conn: &Connection,
+    member: &CachedMember,
+    as_of_seq: i64,
+    now_ms: i64,
+) -> CoreResult<()> {
+    let coupons = serde_json::to_string(&member.coupons)
+        .map_err(|e| CoreError::BadInput(format!("a member's coupons cannot be stored: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO member (id, card_hash, phone_hash, email_hash, phone_masked, email_masked,
+             name, tier, balance, as_of_seq, synced_at, coupons, local_only)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)
+         ON CONFLICT (id) DO UPDATE SET card_hash = excluded.card_hash,
+             phone_hash = excluded.phone_hash, email_hash = excluded.email_hash,
+             phone_masked = excluded.phone_masked, email_masked = excluded.email_masked,
+             name = excluded.name, tier = excluded.tier, balance = excluded.balance,
+             as_of_seq = excluded.as_of_seq, synced_at = excluded.synced_at,
+             coupons = excluded.coupons, local_only = 0",
+    )?
+    .execute(params![
+        member.id,
+        member.card_hash,
+        member.phone_hash,
+        member.email_hash,
+        member.phone_masked,
+        member.email_masked,
+        member.name,
+        member.tier,
+        member.balance,
+        as_of_seq,
+        now_ms,
+        coupons,
+    ])?;
+    conn.prepare_cached("DELETE FROM member_points_pending WHERE member_id = ?1 AND op_seq <= ?2")?
+        .execute(params![member.id, as_of_seq])?;
+    conn.prepare_cached("DELETE FROM coupon_use_pending WHERE member_id = ?1 AND op_seq <= ?2")?
+        .execute(params![member.id, as_of_seq])?;
+    Ok(())
+}
+
+/// Forgets a member the cloud merged into another or erased. Entries this till has not had
+/// confirmed follow the surviving member.
+pub fn apply_member_gone(conn: &Connection, id: &str, merged_into: Option<&str>) -> CoreResult<()> {
+    conn.execute("DELETE FROM member WHERE id = ?1", [id])?;
+    if let Some(survivor) = merged_into {
+        conn.execute(
+            "UPDATE member_points_pending SET member_id = ?2 WHERE member_id = ?1",
+            params![id, survivor],
+        )?;
+        conn.execute(
+            "UPDATE coupon_use_pending SET member_id = ?2 WHERE member_id = ?1",
+            params![id, survivor],
+        )?;
+    }
+    Ok(())
+}
+
+/// Records a conflict (or its resolution) from the feed for the review list.
+pub fn apply_conflict(conn: &Connection, notice: &ConflictNotice) -> CoreResult<()> {
+    conn.execute(
+        "INSERT INTO member_conflict (id, conflict, member_id, summary, created_at, resolved_at,
+             note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET summary = excluded.summary,
+             resolved_at = COALESCE(excluded.resolved_at, member_conflict.resolved_at),
+             note = COALESCE(excluded.note, member_conflict.note)",
+        params![
+            notice.id,
+            notice.conflict,
+            notice.member_id,
+            notice.summary,
+            notice.created_at_ms,
+            notice.resolved_at_ms,
+            notice.note,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Records this till's allowance as of the page's write checkpoint.
+pub fn apply_allowance(conn: &Connection, allowance: &Allowance, as_of_seq: i64) -> CoreResult<()> {
+    conn.execute(
+        "UPDATE sync_state SET allowance_granted = ?1, allowance_used = ?2,
+             allowance_as_of_seq = ?3
+         WHERE id = 1",
+        params![allowance.granted_points, allowance.used_points, as_of_seq],
+    )?;
+    Ok(())
+}
+
+/// Whether a pull page's allowance differs from the one stored (a page that changes nothing
+/// else must still record it).
+pub fn allowance_changed(conn: &Connection, allowance: Option<&Allowance>) -> CoreResult<bool> {
+    let Some(allowance) = allowance else {
+        return Ok(false);
+    };
+    let stored: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT allowance_granted, allowance_used FROM sync_state WHERE id = 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(stored != Some((allowance.granted_points, allowance.used_points)))
+}
+
+/// Members in the cache.
+pub fn cached_count(conn: &Connection) -> CoreResult<i64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM member", [], |row| row.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use omnitill_protocol::enrol::EnrolResponse;
+    use ring::signature::{self, KeyPair};
+
+    use super::*;
+    use crate::loyalty::OfflineBound;
+
+    const MEMBER_KEY: &str = "6d656d6265722d6b6579";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        conn: Connection,
+        qr: signature::Ed25519KeyPair,
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, minute, 0)
+            .single()
+            .expect("a valid time")
+    }
+
+    fn member(id: &str, phone: &str, email: &str, card: &str, balance: i64) -> CachedMember {
+        let key = loyalty::unhex(MEMBER_KEY).expect("hex");
+        CachedMember {
+            id: id.into(),
+            card_hash: loyalty::lookup_hash(&key, KeyKind::Card, card),
+            phone_hash: Some(loyalty::lookup_hash(&key, KeyKind::Phone, phone)),
+            email_hash: Some(loyalty::lookup_hash(&key, KeyKind::Email, email)),
+            phone_masked: Some(loyalty::mask_phone(phone)),
+            email_masked: Some(loyalty::mask_email(email)),
+            name: "林美玲 Mei-ling 🌸".into(),
+            tier: "gold".into(),
+            balance,
+            coupons: vec![CachedCoupon {
+                id: "coupon-1".into(),
+                kind: "birthday".into(),
+                title: "Birthday 10 %".into(),
+                discount_kind: "percent".into(),
+                value: 1_000,
+                min_spend_minor: 0,
+                valid_from_ms: 0,
+                valid_to_ms: i64::MAX,
+            }],
+        }
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut conn =
+            crate::db::open_ledger(&dir.path().join("till.sqlite3")).expect("a new ledger");
+        conn.execute(
+            "INSERT INTO device (id, device_id, receipt_prefix, created_at) VALUES (1, 'd', 'X', 0)",
+            [],
+        )
+        .expect("a device");
+        let enrolment = EnrolResponse {
+            device_id: "device".into(),
+            store_id: "store".into(),
+            store_name: "Store".into(),
+            token: "token".into(),
+            receipt_prefix: "AB12".into(),
+        };
+        crate::sync::record_enrolment(&mut conn, "http://127.0.0.1:1", &enrolment, at(0))
+            .expect("an enrolment");
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("a key");
+        let qr = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key pair");
+        apply_keys(
+            &conn,
+            &MemberKeys {
+                member_key_hex: MEMBER_KEY.into(),
+                qr_public_key_hex: loyalty::hex(qr.public_key().as_ref()),
+            },
+        )
+        .expect("keys");
+        let mut rules = loyalty::no_rules();
+        rules.offline_member_cap_points = 500;
+        rules.tiers = vec![omnitill_protocol::loyalty::TierRule {
+            code: "gold".into(),
+            name: "Gold".into(),
+            min_spend_minor: 0,
+            multiplier_pct: 150,
+            discount_bp: 500,
+        }];
+        apply_rules(&conn, &rules).expect("rules");
+        apply_member(
+            &conn,
+            &member(
+                "m-1",
+                "+886912345678",
+                "mei@example.com",
+                &loyalty::card_number(7),
+                1_000,
+            ),
+            0,
+            at(0).timestamp_millis(),
+        )
+        .expect("a member");
+        Fixture {
+            _dir: dir,
+            conn,
+            qr,
+        }
+    }
+
+    /// An outbox operation to hang pending entries on.
+    fn operation(conn: &Connection, seq: i64) {
+        conn.execute(
+            "INSERT INTO outbox (seq, op_id, op_type, payload, created_at)
+             VALUES (?1, ?2, 'sale.completed.v2', '{}', 0)",
+            params![seq, format!("op-{seq}")],
+        )
+        .expect("an operation");
+    }
+
+    fn pending(conn: &Connection, seq: i64, kind: &str, points: i64, offline: bool) {
+        operation(conn, seq);
+        conn.execute(
+            "INSERT INTO member_points_pending (op_seq, member_id, kind, points, offline)
+             VALUES (?1, 'm-1', ?2, ?3, ?4)",
+            params![seq, kind, points, offline],
+        )
+        .expect("a pending entry");
+    }
+
+    fn found(result: CoreResult<Lookup>, why: &str) -> MemberView {
+        match result {
+            Ok(Lookup::Found(member)) => *member,
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_member_is_found_by_phone_e_mail_card_or_qr_however_it_is_typed() {
+        let f = fixture();
+        let card = loyalty::card_number(7);
+        let qr = loyalty::sign_qr(&f.qr, "m-1", at(5).timestamp());
+        for input in [
+            "0912-345-678",
+            "+886 912 345 678",
+            " MEI@Example.com ",
+            card.as_str(),
+            qr.as_str(),
+        ] {
+            let member = found(lookup(&f.conn, input, at(1)), input);
+            assert_eq!(member.id, "m-1", "{input:?} finds the member");
+            assert_eq!(member.phone_masked.as_deref(), Some("••••5678"));
+            assert_eq!(member.tier_name, "Gold");
+            assert_eq!(member.tier_discount_bp, 500);
+            assert_eq!(member.coupons.len(), 1, "the member's coupon shows");
+        }
+        assert!(
+            matches!(
+                lookup(&f.conn, "0987 654 321", at(1)),
+                Ok(Lookup::NotCached {
+                    kind: KeyKind::Phone,
+                    ..
+                })
+            ),
+            "a valid number not in the cache is for the cloud to answer"
+        );
+    }
+
+    #[test]
+    fn bad_look_ups_are_refused_with_a_message() {
+        let f = fixture();
+        let expired = loyalty::sign_qr(&f.qr, "m-1", at(5).timestamp());
+        let mut wrong_card = loyalty::card_number(7).into_bytes();
+        wrong_card[12] = if wrong_card[12] == b'9' {
+            b'0'
+        } else {
+            wrong_card[12] + 1
+        };
+        let wrong_card = String::from_utf8(wrong_card).expect("digits");
+        let cases = [
+            ("", "type a phone number"),
+            ("mei@", "not an e-mail address"),
+            ("09x2", "not a phone number"),
+            (wrong_card.as_str(), "check digit"),
+            (expired.as_str(), "expired"),
+            ("OMQ1.m-1.1.00", "not a member code"),
+        ];
+        for (input, message) in cases {
+            let now = if input == expired { at(30) } else { at(1) };
+            match lookup(&f.conn, input, now) {
+                Err(CoreError::BadInput(text)) => assert!(
+                    text.contains(message),
+                    "{input:?}: the message says why ({text})"
+                ),
+                other => panic!("{input:?} must be refused, not {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn before_the_first_sync_a_look_up_says_the_till_has_no_members_yet() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let conn = crate::db::open_ledger(&dir.path().join("till.sqlite3")).expect("a ledger");
+        assert!(
+            matches!(lookup(&conn, "0912345678", at(1)), Err(CoreError::BadInput(m)) if m.contains("not synced")),
+            "without the brand's keys nothing can be matched"
+        );
+    }
+
+    #[test]
+    fn the_cache_keeps_no_phone_number_e_mail_or_card_number_in_the_clear() {
+        let f = fixture();
+        let card = loyalty::card_number(7);
+        let dump: Vec<String> = f
+            .conn
+            .prepare("SELECT quote(id) || quote(card_hash) || quote(phone_hash) || quote(email_hash) || quote(phone_masked) || quote(email_masked) || quote(name) || coupons FROM member")
+            .expect("a dump")
+            .query_map([], |row| row.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let text = dump.join("\n");
+        for secret in [
+            "912345678",
+            "886912345678",
+            "mei@example.com",
+            card.as_str(),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{secret} must not be stored: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_balance_is_the_confirmed_one_plus_this_tills_entries_the_cloud_has_not_counted() {
+        let f = fixture();
+        pending(&f.conn, 5, "redeem", -300, true);
+        pending(&f.conn, 6, "earn", 20, false);
+        let seen = view(&f.conn, "m-1").expect("a view").expect("cached");
+        assert_eq!(
+            (seen.confirmed_balance, seen.pending_points, seen.balance),
+            (1_000, -280, 720),
+            "both unsynced entries count until the cloud has them"
+        );
+        // The cloud's balance now includes operation 5 (1,000 - 300), not yet 6.
+        apply_member(
+            &f.conn,
+            &member(
+                "m-1",
+                "+886912345678",
+                "mei@example.com",
+                &loyalty::card_number(7),
+                700,
+            ),
+            5,
+            at(2).timestamp_millis(),
+        )
+        .expect("a newer member");
+        let seen = view(&f.conn, "m-1").expect("a view").expect("cached");
+        assert_eq!(
+            (seen.confirmed_balance, seen.pending_points, seen.balance),
+            (700, 20, 720),
+            "the redemption is counted once, in the confirmed balance"
+        );
+    }
+
+    #[test]
+    fn offline_redemption_is_bounded_by_balance_cap_and_allowance() {
+        let f = fixture();
+        apply_allowance(
+            &f.conn,
+            &Allowance {
+                granted_points: 2_000,
+                used_points: 1_800,
+            },
+            0,
+        )
+        .expect("an allowance");
+        let limit = loyalty::offline_limit(offline_facts(&f.conn, "m-1").expect("facts"));
+        assert_eq!(
+            (limit.points, limit.bound),
+            (200, OfflineBound::TillAllowance),
+            "200 of the till's allowance is left"
+        );
+        pending(&f.conn, 5, "redeem", -150, true);
+        let limit = loyalty::offline_limit(offline_facts(&f.conn, "m-1").expect("facts"));
+        assert_eq!(
+            (limit.points, limit.allowance_left, limit.member_cap_left),
+            (50, 50, 350),
+            "an offline redemption uses the allowance and the member's cap"
+        );
+        apply_allowance(
+            &f.conn,
+            &Allowance {
+                granted_points: 12_000,
+                used_points: 1_950,
+            },
+            5,
+        )
+        .expect("a topped-up allowance");
+        let limit = loyalty::offline_limit(offline_facts(&f.conn, "m-1").expect("facts"));
+        assert_eq!(
+            (limit.points, limit.bound),
+            (350, OfflineBound::MemberCap),
+            "after a top-up the member's cap binds; the member's pending redemption still counts"
+        );
+    }
+
+    #[test]
+    fn a_merged_member_is_forgotten_and_its_unsynced_entries_follow_the_survivor() {
+        let f = fixture();
+        pending(&f.conn, 5, "earn", 40, false);
+        apply_member(
+            &f.conn,
+            &member(
+                "m-2",
+                "+886900000001",
+                "other@example.com",
+                &loyalty::card_number(8),
+                10,
+            ),
+            0,
+            0,
+        )
+        .expect("a second member");
+        apply_member_gone(&f.conn, "m-1", Some("m-2")).expect("a merge");
+        assert!(
+            view(&f.conn, "m-1").expect("a view").is_none(),
+            "m-1 is gone"
+        );
+        let survivor = view(&f.conn, "m-2").expect("a view").expect("cached");
+        assert_eq!(
+            survivor.balance, 50,
+            "the entry moved to the surviving member"
+        );
+    }
+}

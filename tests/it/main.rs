@@ -6,13 +6,15 @@
 //! cloud as a real process; `sync` has tills converge through the real sync engine; `faults`
 //! puts a fault-injecting proxy between tills and the cloud; `random_sync` runs hundreds of
 //! seeded random schedules of sales, syncs, faults and cloud restarts; `sync_crash` kills a
-//! syncing till process and the cloud process with SIGKILL mid-push; `ui` runs the real app
+//! syncing till process and the cloud process with SIGKILL mid-push; `members_cloud` drives
+//! members, points and coupons through the cloud as the e-shop and a till would; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
 mod crash;
 mod faults;
 mod ledger;
+mod members_cloud;
 mod random_sync;
 mod support;
 mod sync;

@@ -504,6 +504,7 @@ fn insert_sale(
             amount_minor: amount,
             reference,
         }],
+        member: None,
     };
     // Past sales reached the cloud a few seconds after they were made.
     tx.prepare_cached(

@@ -363,6 +363,7 @@ fn baseline_sale(
                 reference: tender.reference.clone(),
             })
             .collect(),
+        member: None,
     };
     Ok(BaselineSale {
         payload: serde_json::to_string(&operation)?,

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
 use omnitill_protocol::push::{PushRequest, PushResponse};
@@ -23,7 +23,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use crate::db::Db;
 use crate::devices::{self, Device};
 use crate::error::{CloudError, CloudResult};
-use crate::{catalog, online, openapi, stock, sync};
+use crate::{catalog, members, online, openapi, stock, sync};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -36,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync/push", post(push))
         .route("/v1/sync/pull", get(pull))
+        .route("/v1/till/members/lookup", post(till_member_lookup))
+        .route("/v1/till/points/holds", post(till_hold_points))
+        .route("/v1/till/points/holds/{sale_id}", delete(till_release_hold))
+        .route("/v1/till/coupons/holds", post(till_reserve_coupon))
         .layer(middleware::from_fn(require_protocol));
     let eshop = Router::new()
         .route("/v1/stores", get(list_stores))
@@ -43,7 +47,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stores/{store}/oversold", get(store_oversold))
         .route("/v1/stores/{store}/sales", get(store_sales))
         .route("/v1/online-sales", post(online_sale))
-        .route("/v1/products/{sku}/prices", put(set_price));
+        .route("/v1/products/{sku}/prices", put(set_price))
+        .route("/v1/members", post(member_sign_up).get(member_look_up))
+        .route("/v1/members/{id}", get(member_get))
+        .route("/v1/members/{id}/history", get(member_history))
+        .route("/v1/members/{id}/earn", post(member_earn))
+        .route("/v1/members/{id}/redeem", post(member_redeem))
+        .route("/v1/members/{id}/coupons", post(member_issue_coupon))
+        .route("/v1/members/{id}/qr", post(member_qr))
+        .route("/v1/coupons/{id}/redeem", post(coupon_redeem))
+        .route(
+            "/v1/loyalty/rules",
+            get(loyalty_rules_get).put(loyalty_rules_put),
+        );
     Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi_document))
@@ -372,5 +388,186 @@ async fn set_price(
         change.price_minor,
     )
     .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn member_sign_up(
+    State(state): State<AppState>,
+    _: ApiKey,
+    JsonBody(sign_up): JsonBody<members::SignUp>,
+) -> CloudResult<(StatusCode, Json<members::Member>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(members::sign_up(&state.db, &sign_up).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct MemberQuery {
+    phone: Option<String>,
+    email: Option<String>,
+    card: Option<String>,
+}
+
+async fn member_look_up(
+    State(state): State<AppState>,
+    _: ApiKey,
+    query: Result<Query<MemberQuery>, axum::extract::rejection::QueryRejection>,
+) -> CloudResult<Json<members::Member>> {
+    let Query(query) = query.map_err(|e| {
+        CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
+    })?;
+    Ok(Json(
+        members::look_up(
+            &state.db,
+            query.phone.as_deref(),
+            query.email.as_deref(),
+            query.card.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+async fn member_get(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+) -> CloudResult<Json<members::Member>> {
+    Ok(Json(members::get(&state.db, &id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    limit: Option<i64>,
+}
+
+async fn member_history(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> CloudResult<Json<members::History>> {
+    let Query(query) = query.map_err(|e| {
+        CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
+    })?;
+    Ok(Json(
+        members::history(&state.db, &id, query.limit.unwrap_or(100)).await?,
+    ))
+}
+
+async fn member_earn(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+    JsonBody(order): JsonBody<members::OrderEarn>,
+) -> CloudResult<Json<members::PointsBooked>> {
+    Ok(Json(members::earn_online(&state.db, &id, &order).await?))
+}
+
+async fn member_redeem(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+    JsonBody(order): JsonBody<members::OrderRedeem>,
+) -> CloudResult<Json<members::PointsBooked>> {
+    Ok(Json(members::redeem_online(&state.db, &id, &order).await?))
+}
+
+#[derive(Debug, Serialize)]
+struct CouponIssued {
+    coupon_id: String,
+}
+
+async fn member_issue_coupon(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+    JsonBody(coupon): JsonBody<members::NewCoupon>,
+) -> CloudResult<(StatusCode, Json<CouponIssued>)> {
+    let coupon_id = members::issue_coupon(&state.db, &id, &coupon).await?;
+    Ok((StatusCode::CREATED, Json(CouponIssued { coupon_id })))
+}
+
+async fn member_qr(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+) -> CloudResult<Json<members::QrToken>> {
+    Ok(Json(members::qr_token(&state.db, &id, 300).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct CouponRedeem {
+    order_ref: String,
+}
+
+async fn coupon_redeem(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<CouponRedeem>,
+) -> CloudResult<StatusCode> {
+    members::redeem_coupon_online(&state.db, &id, &request.order_ref).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn loyalty_rules_get(
+    State(state): State<AppState>,
+    _: ApiKey,
+) -> CloudResult<Json<omnitill_protocol::loyalty::LoyaltyRules>> {
+    let mut conn = state.db.read.acquire().await?;
+    Ok(Json(members::rules(&mut conn).await?))
+}
+
+async fn loyalty_rules_put(
+    State(state): State<AppState>,
+    _: ApiKey,
+    JsonBody(rules): JsonBody<omnitill_protocol::loyalty::LoyaltyRules>,
+) -> CloudResult<StatusCode> {
+    members::set_rules(&state.db, &rules).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct TillLookup {
+    kind: String,
+    hash: String,
+}
+
+async fn till_member_lookup(
+    State(state): State<AppState>,
+    TillAuth(_device): TillAuth,
+    JsonBody(request): JsonBody<TillLookup>,
+) -> CloudResult<Json<omnitill_protocol::loyalty::CachedMember>> {
+    Ok(Json(
+        members::till_look_up(&state.db, &request.kind, &request.hash).await?,
+    ))
+}
+
+async fn till_hold_points(
+    State(state): State<AppState>,
+    TillAuth(device): TillAuth,
+    JsonBody(request): JsonBody<members::HoldRequest>,
+) -> CloudResult<Json<members::Held>> {
+    Ok(Json(
+        members::hold_points(&state.db, &device.id, &request).await?,
+    ))
+}
+
+async fn till_release_hold(
+    State(state): State<AppState>,
+    TillAuth(device): TillAuth,
+    Path(sale_id): Path<String>,
+) -> CloudResult<StatusCode> {
+    members::release_hold(&state.db, &device.id, &sale_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn till_reserve_coupon(
+    State(state): State<AppState>,
+    TillAuth(_device): TillAuth,
+    JsonBody(request): JsonBody<members::CouponHoldRequest>,
+) -> CloudResult<StatusCode> {
+    members::reserve_coupon(&state.db, &request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

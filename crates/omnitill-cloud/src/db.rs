@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_device_floor",
         include_str!("../../../migrations/cloud/0003_device_floor.sql"),
     ),
+    (
+        4,
+        "0004_members",
+        include_str!("../../../migrations/cloud/0004_members.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +112,8 @@ impl Db {
             }
         };
         db.migrate().await?;
+        // The brand's member keys and default loyalty rules exist from the first start.
+        crate::members::ensure_setup(&db).await?;
         Ok(db)
     }
 

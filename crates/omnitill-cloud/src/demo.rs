@@ -1,5 +1,6 @@
 //! The demo brand: the same catalog the demo till ships with, two stores in Taipei, opening
-//! stock in both and in the online pool, and an API key for trying the e-shop API.
+//! stock in both and in the online pool, an API key for trying the e-shop API, and a few
+//! thousand members with a year of history (`demo_members`).
 
 use omnitill_core::demo as till_demo;
 
@@ -7,7 +8,7 @@ use crate::catalog::{self, ProductInput};
 use crate::db::{Db, now_ms};
 use crate::devices::{self, NewStore, Store};
 use crate::error::CloudResult;
-use crate::stock;
+use crate::{demo_members, stock};
 
 /// The demo stores' codes.
 pub const STORE_CODES: [&str; 2] = ["TPE-XINYI", "TPE-DAAN"];
@@ -16,6 +17,7 @@ pub const STORE_CODES: [&str; 2] = ["TPE-XINYI", "TPE-DAAN"];
 pub struct Seeded {
     pub stores: Vec<Store>,
     pub products: usize,
+    pub members: usize,
 }
 
 /// Seeds the demo brand into an empty cloud. Does nothing when stores already exist.
@@ -82,8 +84,17 @@ pub async fn seed(db: &Db) -> CloudResult<Option<Seeded>> {
         }
     }
     tx.commit().await?;
+    let store_ids: Vec<String> = stores.iter().map(|store| store.id.clone()).collect();
+    demo_members::seed(
+        db,
+        &store_ids,
+        demo_members::DEMO_MEMBERS,
+        chrono::Utc::now(),
+    )
+    .await?;
     Ok(Some(Seeded {
         stores,
         products: records.len(),
+        members: demo_members::DEMO_MEMBERS,
     }))
 }

@@ -28,6 +28,8 @@ pub enum CloudError {
     SequenceGap { expected: i64, got: i64 },
     #[error("{0} was not found")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the cloud's database failed: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -48,6 +50,7 @@ impl CloudError {
             CloudError::BadEnrolmentCode(_) => ErrorCode::BadEnrolmentCode,
             CloudError::SequenceGap { .. } => ErrorCode::SequenceGap,
             CloudError::NotFound(_) => ErrorCode::NotFound,
+            CloudError::Conflict(_) => ErrorCode::Conflict,
             CloudError::Database(_) | CloudError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -62,6 +65,7 @@ impl CloudError {
             CloudError::BadEnrolmentCode(_) => StatusCode::BAD_REQUEST,
             CloudError::SequenceGap { .. } => StatusCode::CONFLICT,
             CloudError::NotFound(_) => StatusCode::NOT_FOUND,
+            CloudError::Conflict(_) => StatusCode::CONFLICT,
             CloudError::Database(_) | CloudError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -2,16 +2,19 @@
 //!
 //! Layout: `db` (pools, backends, migrations), `api` (routes, auth extractors, JSON errors),
 //! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
-//! change feed), `catalog`, `stock`, `online` (e-shop orders), `devices` (stores, enrolment,
+//! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
+//! conflicts), `devices` (stores, enrolment,
 //! tokens, API keys), `openapi`, `demo` (the demo brand), and `error`.
 
 pub mod api;
 pub mod catalog;
 pub mod db;
 pub mod demo;
+pub mod demo_members;
 pub mod devices;
 pub mod error;
 pub mod feed;
+pub mod members;
 pub mod online;
 pub mod openapi;
 pub mod stock;

@@ -188,7 +188,10 @@ fn command_argument(args: &Args, index: usize) -> Option<String> {
 async fn seed_demo(db: &Db) -> Result<()> {
     match demo::seed(db).await? {
         Some(seeded) => {
-            println!("demo brand seeded: {} products", seeded.products);
+            println!(
+                "demo brand seeded: {} products, {} members",
+                seeded.products, seeded.members
+            );
             for store in &seeded.stores {
                 println!("  store {} ({})", store.code, store.name);
             }

@@ -14,7 +14,10 @@
 //! see the transaction whole, and the feed keeps only the newest level of each SKU, so this
 //! leaves what publishing after every movement would. Pages of the feed are read by `pull`.
 
-use omnitill_protocol::ops::{REFUND_COMPLETED, RefundCompleted, SALE_COMPLETED, SaleCompleted};
+use omnitill_protocol::ops::{
+    CONFLICT_RESOLVED, ConflictResolved, MEMBER_ENROLLED, MemberEnrolled, REFUND_COMPLETED,
+    REFUND_COMPLETED_V2, RefundCompleted, SALE_COMPLETED, SALE_COMPLETED_V2, SaleCompleted,
+};
 use omnitill_protocol::push::{Operation, Outcome, PushRequest, PushResponse, Status};
 use omnitill_protocol::{MAX_PULL_CHANGES, MAX_PUSH_OPS};
 use serde::{Deserialize, Serialize};
@@ -25,7 +28,7 @@ use crate::db::{Backend, Db, batch_statement, now_ms, value_rows};
 use crate::devices::Device;
 use crate::error::{CloudError, CloudResult};
 use crate::feed::{self, ALL_STORES};
-use crate::stock;
+use crate::{members, stock};
 
 /// Why an operation was refused, stored as its outcome.
 struct Refusal(String);
@@ -277,19 +280,77 @@ async fn apply(
     touched: &mut Vec<String>,
 ) -> Result<(), ApplyError> {
     match op.op_type.as_str() {
-        SALE_COMPLETED => {
+        SALE_COMPLETED | SALE_COMPLETED_V2 => {
             let sale = SaleCompleted::deserialize(&op.payload)
                 .map_err(|e| refuse(format!("the sale payload is malformed: {e}")))?;
-            apply_sale(tx, backend, device, &sale, &op.op_id, touched).await
+            let member = match (op.op_type.as_str(), &sale.member) {
+                (SALE_COMPLETED, _) => None,
+                (_, Some(member)) => {
+                    members::check_sale_member(member).map_err(refuse)?;
+                    Some(member)
+                }
+                (_, None) => return Err(refuse("a member sale without its member")),
+            };
+            apply_sale(tx, backend, device, &sale, &op.op_id, touched).await?;
+            if let Some(member) = member {
+                members::apply_sale_member(
+                    tx,
+                    &device.id,
+                    &device.store_id,
+                    &sale,
+                    member,
+                    &op.op_id,
+                )
+                .await?;
+            }
+            Ok(())
         }
-        REFUND_COMPLETED => {
+        REFUND_COMPLETED | REFUND_COMPLETED_V2 => {
             let refund = RefundCompleted::deserialize(&op.payload)
                 .map_err(|e| refuse(format!("the refund payload is malformed: {e}")))?;
-            apply_refund(tx, device, &refund, touched).await
+            let member = match (op.op_type.as_str(), &refund.member) {
+                (REFUND_COMPLETED, _) => None,
+                (_, Some(member)) => {
+                    members::check_refund_member(member).map_err(refuse)?;
+                    Some(member)
+                }
+                (_, None) => return Err(refuse("a member refund without its member")),
+            };
+            apply_refund(tx, device, &refund, touched).await?;
+            if let Some(member) = member {
+                members::apply_refund_member(tx, &device.store_id, &refund, member, &op.op_id)
+                    .await?;
+            }
+            Ok(())
+        }
+        MEMBER_ENROLLED => {
+            let enrolled = MemberEnrolled::deserialize(&op.payload)
+                .map_err(|e| refuse(format!("the enrolment payload is malformed: {e}")))?;
+            members::apply_enrolment(tx, &device.store_id, &enrolled)
+                .await?
+                .map_err(refuse)
+        }
+        CONFLICT_RESOLVED => {
+            let resolved = ConflictResolved::deserialize(&op.payload)
+                .map_err(|e| refuse(format!("the resolution payload is malformed: {e}")))?;
+            if resolved.note.trim().is_empty() || resolved.note.chars().count() > 500 {
+                return Err(refuse("a resolution needs a note of 1 to 500 characters"));
+            }
+            members::resolve_conflict(
+                tx,
+                &device.store_id,
+                &resolved.conflict_id,
+                resolved.note.trim(),
+                &resolved.resolved_by,
+                resolved.resolved_at_ms,
+            )
+            .await?;
+            Ok(())
         }
         other => Err(refuse(format!(
             "operation type {other:?} is not known to this cloud (it knows {SALE_COMPLETED}, \
-             {REFUND_COMPLETED}); update the cloud service"
+             {SALE_COMPLETED_V2}, {REFUND_COMPLETED}, {REFUND_COMPLETED_V2}, {MEMBER_ENROLLED}, \
+             {CONFLICT_RESOLVED}); update the cloud service"
         ))),
     }
 }
@@ -547,6 +608,8 @@ pub struct FeedPage {
     pub reset: bool,
     pub last_applied_seq: i64,
     pub remaining: i64,
+    /// The till's offline redemption allowance as of `last_applied_seq`.
+    pub allowance: Option<omnitill_protocol::loyalty::Allowance>,
 }
 
 /// How a change of a kind the till does not know is written.
@@ -584,6 +647,9 @@ pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudRes
             .bind(&device.id)
             .fetch_one(&mut *tx)
             .await?;
+    // Read in the same snapshot as the checkpoint, so the allowance counts exactly the offline
+    // redemptions of the operations up to it.
+    let allowance = members::allowance(&mut tx, &device.id, &device.store_id).await?;
     let (newest,): (i64,) =
         sqlx::query_as("SELECT COALESCE(MAX(value), 0) FROM counter WHERE name = 'feed'")
             .fetch_one(&mut *tx)
@@ -603,6 +669,7 @@ pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudRes
             reset: true,
             last_applied_seq,
             remaining: 0,
+            allowance: Some(allowance),
         });
     }
     let mut rows: Vec<(i64, String)> = sqlx::query_as(
@@ -652,6 +719,7 @@ pub async fn pull(db: &Db, device: &Device, cursor: i64, limit: i64) -> CloudRes
         reset: false,
         last_applied_seq,
         remaining,
+        allowance: Some(allowance),
     })
 }
 
@@ -695,6 +763,7 @@ mod tests {
             reset: false,
             last_applied_seq: 3,
             remaining: 12,
+            allowance: None,
         };
         let wire = serde_json::to_string(&page).expect("a page encodes");
         let read: PullResponse = serde_json::from_str(&wire).expect("a till reads the page");

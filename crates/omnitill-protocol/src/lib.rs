@@ -52,6 +52,9 @@ pub enum ErrorCode {
     /// A push skipped a sequence number.
     SequenceGap,
     NotFound,
+    /// The request clashes with what the cloud holds: a phone or e-mail that is already a
+    /// member's, fewer points than asked for, a coupon already used.
+    Conflict,
     Internal,
     #[serde(other)]
     Other,

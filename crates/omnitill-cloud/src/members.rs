@@ -1,0 +1,1817 @@
+//! Members in the cloud: one person in both channels, with one points ledger, one coupon
+//! wallet and one history (migration 0004).
+//!
+//! - **Balance.** A member's balance is the sum of their `points_entry` rows, always; no
+//!   column holds it. Each entry has an `op_key` (a till's op_id or the e-shop's order
+//!   reference, plus what the entry is for), unique, so an operation told twice books nothing
+//!   twice.
+//! - **Holds.** A till redeeming online reserves points under the sale id (`points_hold`); the
+//!   sale's operation consumes the hold. Redeemable online = balance less live holds.
+//! - **Offline.** A till's sale that redeemed offline is applied as it was made: the redemption
+//!   is booked even past the balance (the sale stands), counts against the till's allowance,
+//!   and an overdraft becomes a conflict on the store's review list.
+//! - **Coupons** are single use across channels. A second use is booked as a conflict; the sale
+//!   stands.
+//! - **Merges.** A till enrolment whose phone or e-mail is already a member's becomes an alias
+//!   of that member: everything sent under the till's id is booked to the survivor, and the
+//!   feed tells tills to forget the new id (`member_gone`).
+//! - **Feed.** Every change to a member republishes its cached form (brand-wide), with look-up
+//!   keys hashed under the brand's member key and display values masked.
+//!
+//! Everything that writes takes the caller's transaction.
+
+use chrono::{DateTime, Months, Utc};
+use omnitill_core::loyalty::{self, EarningLine, KeyKind};
+use omnitill_protocol::loyalty::{
+    Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
+    PointsRounding, RefundMember, SaleMember, TierRule,
+};
+use omnitill_protocol::ops::{MemberEnrolled, RefundCompleted, SaleCompleted};
+use omnitill_protocol::pull::Change;
+use ring::rand::SecureRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+
+use crate::db::{Db, next_counter, now_ms};
+use crate::error::{CloudError, CloudResult};
+use crate::feed::{self, ALL_STORES};
+
+/// The channel of e-shop entries; a store id otherwise.
+pub const ONLINE: &str = "online";
+
+/// How long an online points hold or coupon reservation lasts unless its sale consumes it.
+pub const HOLD_MS: i64 = 15 * 60 * 1_000;
+
+/// The brand's secrets.
+pub struct Secrets {
+    pub member_key: Vec<u8>,
+    pub qr: Ed25519KeyPair,
+}
+
+impl Secrets {
+    pub fn keys(&self) -> MemberKeys {
+        MemberKeys {
+            member_key_hex: loyalty::hex(&self.member_key),
+            qr_public_key_hex: loyalty::hex(self.qr.public_key().as_ref()),
+        }
+    }
+}
+
+/// The rules a new brand starts with (TWD: NT$100 earns a point, a point pays NT$1).
+pub fn default_rules() -> LoyaltyRules {
+    let tier = |code: &str, name: &str, min_spend_minor, multiplier_pct, discount_bp| TierRule {
+        code: code.into(),
+        name: name.into(),
+        min_spend_minor,
+        multiplier_pct,
+        discount_bp,
+    };
+    LoyaltyRules {
+        earn_minor_per_point: 10_000,
+        point_value_minor: 100,
+        rounding: PointsRounding::Floor,
+        tiers: vec![
+            tier("member", "會員 Member", 0, 100, 0),
+            tier("silver", "銀卡 Silver", 2_000_000, 120, 200),
+            tier("gold", "金卡 Gold", 6_000_000, 150, 500),
+        ],
+        no_earn_skus: Vec::new(),
+        promotions: Vec::new(),
+        expiry_months: 24,
+        offline_member_cap_points: 500,
+        offline_store_allowance_points: 20_000,
+        default_calling_code: 886,
+    }
+}
+
+/// Makes the brand's secrets and rules on first start and publishes them to the feed.
+pub async fn ensure_setup(db: &Db) -> CloudResult<()> {
+    let mut tx = db.write.begin().await?;
+    let rng = ring::rand::SystemRandom::new();
+    let have: Vec<(String,)> = sqlx::query_as("SELECT name FROM brand_secret")
+        .fetch_all(&mut *tx)
+        .await?;
+    let has = |name: &str| have.iter().any(|(n,)| n == name);
+    let mut changed = false;
+    if !has("member_key") {
+        let mut key = [0_u8; 32];
+        rng.fill(&mut key)
+            .map_err(|_| CloudError::Internal("no random bytes for the member key".into()))?;
+        put_secret(&mut tx, "member_key", &loyalty::hex(&key)).await?;
+        changed = true;
+    }
+    if !has("qr_key") {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+            .map_err(|_| CloudError::Internal("the QR signing key cannot be made".into()))?;
+        put_secret(&mut tx, "qr_key", &loyalty::hex(pkcs8.as_ref())).await?;
+        changed = true;
+    }
+    if changed {
+        let secrets = secrets(&mut tx).await?;
+        let change = Change::MemberKeys(secrets.keys());
+        feed::publish(&mut tx, ALL_STORES, "member_keys", "brand", &change).await?;
+    }
+    let (rules_count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loyalty_rules")
+        .fetch_one(&mut *tx)
+        .await?;
+    if rules_count == 0 {
+        write_rules(&mut tx, &default_rules()).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn put_secret(tx: &mut AnyConnection, name: &str, value: &str) -> CloudResult<()> {
+    sqlx::query("INSERT INTO brand_secret (name, value) VALUES ($1, $2)")
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The brand's secrets (made by `ensure_setup`).
+pub async fn secrets(tx: &mut AnyConnection) -> CloudResult<Secrets> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, value FROM brand_secret")
+        .fetch_all(&mut *tx)
+        .await?;
+    let find = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, value)| loyalty::unhex(value))
+            .ok_or_else(|| CloudError::Internal(format!("the brand secret {name} is missing")))
+    };
+    let member_key = find("member_key")?;
+    let qr = Ed25519KeyPair::from_pkcs8(&find("qr_key")?)
+        .map_err(|_| CloudError::Internal("the QR signing key is damaged".into()))?;
+    Ok(Secrets { member_key, qr })
+}
+
+/// The brand's loyalty rules.
+pub async fn rules(tx: &mut AnyConnection) -> CloudResult<LoyaltyRules> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT rules FROM loyalty_rules WHERE id = 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    match row {
+        Some((text,)) => serde_json::from_str(&text).map_err(|e| {
+            CloudError::Internal(format!("the stored loyalty rules are damaged: {e}"))
+        }),
+        None => Ok(default_rules()),
+    }
+}
+
+/// Checks a set of rules for what would make them unusable.
+pub fn check_rules(rules: &LoyaltyRules) -> CloudResult<()> {
+    let bad = |why: &str| Err(CloudError::BadRequest(format!("the loyalty rules {why}")));
+    if rules.earn_minor_per_point < 0 || rules.point_value_minor < 0 {
+        return bad("cannot have a negative earn rate or point value");
+    }
+    if rules.offline_member_cap_points < 0 || rules.offline_store_allowance_points < 0 {
+        return bad("cannot have a negative offline cap or allowance");
+    }
+    if rules.tiers.is_empty() || rules.tiers.iter().all(|t| t.min_spend_minor != 0) {
+        return bad("need a tier that starts at a spend of 0");
+    }
+    if rules
+        .tiers
+        .iter()
+        .any(|t| t.multiplier_pct > 1_000 || t.discount_bp > 10_000)
+    {
+        return bad("have a tier multiplier above 1000 % or a discount above 100 %");
+    }
+    if rules
+        .promotions
+        .iter()
+        .any(|p| p.ends_at_ms <= p.starts_at_ms || p.multiplier_pct > 1_000)
+    {
+        return bad("have a promotion that ends before it starts or multiplies above 1000 %");
+    }
+    Ok(())
+}
+
+/// Replaces the brand's rules and publishes them.
+pub async fn set_rules(db: &Db, rules: &LoyaltyRules) -> CloudResult<()> {
+    check_rules(rules)?;
+    let mut tx = db.write.begin().await?;
+    write_rules(&mut tx, rules).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn write_rules(tx: &mut AnyConnection, rules: &LoyaltyRules) -> CloudResult<()> {
+    let text = serde_json::to_string(rules)
+        .map_err(|e| CloudError::Internal(format!("rules cannot be encoded: {e}")))?;
+    sqlx::query(
+        "INSERT INTO loyalty_rules (id, rules, updated_at) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
+    )
+    .bind(text)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    let change = Change::LoyaltyRules(rules.clone());
+    feed::publish(tx, ALL_STORES, "loyalty_rules", "brand", &change).await?;
+    Ok(())
+}
+
+/// A member's profile as the e-shop sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub card_no: String,
+    pub name: String,
+    pub birthday: Option<String>,
+    pub tier: String,
+    pub consent_marketing: bool,
+    pub tags: Vec<String>,
+    pub balance: i64,
+    /// Balance less points held for sales being completed at tills.
+    pub available: i64,
+    pub coupons: Vec<CachedCoupon>,
+}
+
+/// What a new member gives: a phone or an e-mail (or both), a name, consent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignUp {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: String,
+    pub birthday: Option<String>,
+    pub consent_terms: bool,
+    #[serde(default)]
+    pub consent_marketing: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A sign-up with its keys normalised and checked.
+pub struct CheckedSignUp {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: String,
+    pub birthday: Option<String>,
+    pub consent_marketing: bool,
+    pub tags: Vec<String>,
+}
+
+/// Normalises and checks a sign-up: a phone or an e-mail, consent to the terms, a name of 1 to
+/// 100 characters in any script, a real `YYYY-MM-DD` birthday.
+pub fn check_sign_up(sign_up: &SignUp, calling_code: u16) -> CloudResult<CheckedSignUp> {
+    let bad = |why: String| CloudError::BadRequest(why);
+    let phone = match sign_up.phone.as_deref().map(str::trim) {
+        Some(phone) if !phone.is_empty() => {
+            Some(loyalty::normalise_phone(phone, calling_code).map_err(|e| bad(e.to_string()))?)
+        }
+        _ => None,
+    };
+    let email = match sign_up.email.as_deref().map(str::trim) {
+        Some(email) if !email.is_empty() => {
+            Some(loyalty::normalise_email(email).map_err(|e| bad(e.to_string()))?)
+        }
+        _ => None,
+    };
+    if phone.is_none() && email.is_none() {
+        return Err(bad(
+            "a member needs a phone number or an e-mail address".into()
+        ));
+    }
+    if !sign_up.consent_terms {
+        return Err(bad(
+            "the member must consent to the membership terms before joining".into(),
+        ));
+    }
+    let name = sign_up.name.trim();
+    let length = name.chars().count();
+    if length == 0 || length > 100 || name.chars().any(char::is_control) {
+        return Err(bad(
+            "the name must be 1 to 100 characters, any script, without control characters".into(),
+        ));
+    }
+    let birthday = match sign_up.birthday.as_deref().map(str::trim) {
+        Some(day) if !day.is_empty() => {
+            chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+                bad(format!(
+                    "the birthday {day:?} is not a date like 1990-04-01"
+                ))
+            })?;
+            Some(day.to_owned())
+        }
+        _ => None,
+    };
+    if sign_up.tags.len() > 20 || sign_up.tags.iter().any(|t| t.chars().count() > 40) {
+        return Err(bad(
+            "a member has at most 20 tags of up to 40 characters".into()
+        ));
+    }
+    Ok(CheckedSignUp {
+        phone,
+        email,
+        name: name.to_owned(),
+        birthday,
+        consent_marketing: sign_up.consent_marketing,
+        tags: sign_up.tags.clone(),
+    })
+}
+
+/// The member an id now stands for: itself, or the member it was merged into.
+pub async fn resolve(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<String>> {
+    let alias: Option<(String,)> =
+        sqlx::query_as("SELECT member_id FROM member_alias WHERE alias_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((survivor,)) = alias {
+        return Ok(Some(survivor));
+    }
+    let found: Option<(String,)> = sqlx::query_as("SELECT id FROM member WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(found.map(|(id,)| id))
+}
+
+/// The member holding a phone number or e-mail (normalised), if any.
+async fn holder_of(
+    tx: &mut AnyConnection,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> CloudResult<Option<String>> {
+    if let Some(phone) = phone {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM member WHERE phone = $1")
+            .bind(phone)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((id,)) = row {
+            return Ok(Some(id));
+        }
+    }
+    if let Some(email) = email {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM member WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((id,)) = row {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// Creates a member with `id` (a new member gets a card number and a welcome coupon) and
+/// publishes them.
+pub async fn create(
+    tx: &mut AnyConnection,
+    id: &str,
+    member: &CheckedSignUp,
+    channel: &str,
+    at_ms: i64,
+) -> CloudResult<()> {
+    let serial = next_counter(&mut *tx, "member_card").await?;
+    let card_no = loyalty::card_number(u64::try_from(serial).unwrap_or(0));
+    let tags = serde_json::to_string(&member.tags).unwrap_or_else(|_| "[]".into());
+    let rules = rules(&mut *tx).await?;
+    let first_tier =
+        loyalty::tier_for_spend(&rules, 0).map_or_else(|| "member".to_owned(), |t| t.code.clone());
+    sqlx::query(
+        "INSERT INTO member (id, phone, email, card_no, name, birthday, tier, consent_terms,
+             consent_marketing, tags, enrolled_channel, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $11)",
+    )
+    .bind(id)
+    .bind(member.phone.as_deref())
+    .bind(member.email.as_deref())
+    .bind(&card_no)
+    .bind(&member.name)
+    .bind(member.birthday.as_deref())
+    .bind(first_tier)
+    .bind(i64::from(member.consent_marketing))
+    .bind(tags)
+    .bind(channel)
+    .bind(at_ms)
+    .execute(&mut *tx)
+    .await?;
+    let welcome = NewCoupon {
+        kind: "welcome".into(),
+        title: "歡迎禮 Welcome NT$100 off".into(),
+        discount_kind: "amount".into(),
+        value: 10_000,
+        min_spend_minor: 50_000,
+        valid_from_ms: at_ms,
+        valid_to_ms: at_ms + 90 * 24 * 3_600_000,
+    };
+    issue_coupon_in(tx, id, &welcome).await?;
+    publish(tx, id).await
+}
+
+/// A coupon to issue.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewCoupon {
+    /// `welcome`, `birthday` or `campaign`.
+    pub kind: String,
+    pub title: String,
+    /// `percent` (value in basis points) or `amount` (minor units).
+    pub discount_kind: String,
+    pub value: i64,
+    #[serde(default)]
+    pub min_spend_minor: i64,
+    pub valid_from_ms: i64,
+    pub valid_to_ms: i64,
+}
+
+fn check_coupon(coupon: &NewCoupon) -> CloudResult<()> {
+    let bad = |why: &str| Err(CloudError::BadRequest(format!("a coupon {why}")));
+    if !matches!(coupon.kind.as_str(), "welcome" | "birthday" | "campaign") {
+        return bad("is a welcome, birthday or campaign coupon");
+    }
+    let title = coupon.title.trim().chars().count();
+    if title == 0 || title > 80 {
+        return bad("needs a title of 1 to 80 characters");
+    }
+    match coupon.discount_kind.as_str() {
+        "percent" if (1..=10_000).contains(&coupon.value) => {}
+        "amount" if coupon.value > 0 => {}
+        _ => return bad("takes a percent (1 to 10000 basis points) or a positive amount off"),
+    }
+    if coupon.min_spend_minor < 0 || coupon.valid_to_ms <= coupon.valid_from_ms {
+        return bad("needs a minimum spend of 0 or more and a window that ends after it starts");
+    }
+    Ok(())
+}
+
+async fn issue_coupon_in(
+    tx: &mut AnyConnection,
+    member_id: &str,
+    coupon: &NewCoupon,
+) -> CloudResult<String> {
+    check_coupon(coupon)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO coupon (id, member_id, kind, title, discount_kind, value, min_spend_minor,
+             valid_from, valid_to)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(member_id)
+    .bind(&coupon.kind)
+    .bind(coupon.title.trim())
+    .bind(&coupon.discount_kind)
+    .bind(coupon.value)
+    .bind(coupon.min_spend_minor)
+    .bind(coupon.valid_from_ms)
+    .bind(coupon.valid_to_ms)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// Issues a coupon to a member and republishes them.
+pub async fn issue_coupon(db: &Db, member_id: &str, coupon: &NewCoupon) -> CloudResult<String> {
+    let mut tx = db.write.begin().await?;
+    let member_id = resolve(&mut tx, member_id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {member_id}")))?;
+    let id = issue_coupon_in(&mut tx, &member_id, coupon).await?;
+    publish(&mut tx, &member_id).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The sum of a member's entries.
+pub async fn balance(tx: &mut AnyConnection, member_id: &str) -> CloudResult<i64> {
+    let (sum,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM points_entry WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(sum)
+}
+
+/// Points held for sales still being completed at tills.
+async fn held(tx: &mut AnyConnection, member_id: &str, now_ms: i64) -> CloudResult<i64> {
+    let (sum,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM points_hold
+         WHERE member_id = $1 AND consumed = 0 AND expires_at > $2",
+    )
+    .bind(member_id)
+    .bind(now_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(sum)
+}
+
+/// One points entry, booked once per `op_key`. Returns whether it was new.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_entry(
+    tx: &mut AnyConnection,
+    member_id: &str,
+    kind: &str,
+    points: i64,
+    channel: &str,
+    ref_id: &str,
+    op_key: &str,
+    at_ms: i64,
+) -> CloudResult<bool> {
+    if points == 0 {
+        return Ok(false);
+    }
+    let written = sqlx::query(
+        "INSERT INTO points_entry (id, member_id, kind, points, channel, ref_id, op_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (op_key) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(member_id)
+    .bind(kind)
+    .bind(points)
+    .bind(channel)
+    .bind(ref_id)
+    .bind(op_key)
+    .bind(at_ms)
+    .execute(&mut *tx)
+    .await?;
+    Ok(written.rows_affected() == 1)
+}
+
+/// Books spend toward the member's tier (once per `ref_key`) and moves the tier to what the
+/// last 12 months of spend reach.
+pub async fn add_spend(
+    tx: &mut AnyConnection,
+    member_id: &str,
+    channel: &str,
+    ref_key: &str,
+    spend_minor: i64,
+    at_ms: i64,
+) -> CloudResult<()> {
+    sqlx::query(
+        "INSERT INTO member_spend (ref_key, member_id, channel, spend_minor, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ref_key) DO NOTHING",
+    )
+    .bind(ref_key)
+    .bind(member_id)
+    .bind(channel)
+    .bind(spend_minor)
+    .bind(at_ms)
+    .execute(&mut *tx)
+    .await?;
+    let year_ago = DateTime::from_timestamp_millis(now_ms())
+        .and_then(|now| now.checked_sub_months(Months::new(12)))
+        .map_or(0, |at| at.timestamp_millis());
+    let (spend,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(spend_minor), 0) AS BIGINT) FROM member_spend
+         WHERE member_id = $1 AND created_at >= $2",
+    )
+    .bind(member_id)
+    .bind(year_ago)
+    .fetch_one(&mut *tx)
+    .await?;
+    let rules = rules(&mut *tx).await?;
+    if let Some(tier) = loyalty::tier_for_spend(&rules, spend) {
+        sqlx::query("UPDATE member SET tier = $1, updated_at = $2 WHERE id = $3 AND tier <> $1")
+            .bind(&tier.code)
+            .bind(at_ms)
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records a conflict for a store's review list (once per kind and reference) and publishes it
+/// to that store's tills.
+pub async fn flag(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    conflict: &str,
+    member_id: &str,
+    ref_id: &str,
+    summary: &str,
+) -> CloudResult<()> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let at = now_ms();
+    let written = sqlx::query(
+        "INSERT INTO member_conflict (id, store_id, conflict, member_id, ref_id, summary,
+             created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (conflict, ref_id) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(store_id)
+    .bind(conflict)
+    .bind(member_id)
+    .bind(ref_id)
+    .bind(summary)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    if written.rows_affected() == 1 {
+        let notice = ConflictNotice {
+            id: id.clone(),
+            conflict: conflict.to_owned(),
+            member_id: member_id.to_owned(),
+            summary: summary.to_owned(),
+            created_at_ms: at,
+            resolved_at_ms: None,
+            note: None,
+        };
+        feed::publish(tx, store_id, "conflict", &id, &Change::Conflict(notice)).await?;
+    }
+    Ok(())
+}
+
+/// Flags an overdraft if the member's balance is below zero after `ref_id`.
+pub async fn flag_overdraft(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    member_id: &str,
+    ref_id: &str,
+    receipt: &str,
+) -> CloudResult<()> {
+    let balance = balance(&mut *tx, member_id).await?;
+    if balance < 0 {
+        let summary = format!(
+            "Points overdrawn: {receipt} redeemed more than the member had; balance now {balance}"
+        );
+        flag(tx, store_id, "overdraft", member_id, ref_id, &summary).await?;
+    }
+    Ok(())
+}
+
+/// Marks a conflict resolved from `store_id`'s review list and republishes it.
+pub async fn resolve_conflict(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    conflict_id: &str,
+    note: &str,
+    resolved_by: &str,
+    at_ms: i64,
+) -> CloudResult<bool> {
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        "UPDATE member_conflict SET resolved_at = $1, resolved_by = $2, note = $3
+         WHERE id = $4 AND store_id = $5 AND resolved_at IS NULL
+         RETURNING conflict, member_id, summary, created_at",
+    )
+    .bind(at_ms)
+    .bind(resolved_by)
+    .bind(note)
+    .bind(conflict_id)
+    .bind(store_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((conflict, member_id, summary, created_at)) = row else {
+        return Ok(false);
+    };
+    let notice = ConflictNotice {
+        id: conflict_id.to_owned(),
+        conflict,
+        member_id,
+        summary,
+        created_at_ms: created_at,
+        resolved_at_ms: Some(at_ms),
+        note: Some(note.to_owned()),
+    };
+    feed::publish(
+        tx,
+        store_id,
+        "conflict",
+        conflict_id,
+        &Change::Conflict(notice),
+    )
+    .await?;
+    Ok(true)
+}
+
+type MemberRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    String,
+);
+
+async fn member_row(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<MemberRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, phone, email, card_no, name, birthday, tier, consent_marketing, tags
+         FROM member WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// A member's coupons that can still be used (unused, not expired).
+async fn usable_coupons(
+    tx: &mut AnyConnection,
+    member_id: &str,
+    now_ms: i64,
+) -> CloudResult<Vec<CachedCoupon>> {
+    type Row = (String, String, String, String, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, kind, title, discount_kind, value, min_spend_minor, valid_from, valid_to
+         FROM coupon WHERE member_id = $1 AND used_at IS NULL AND valid_to > $2 ORDER BY valid_to",
+    )
+    .bind(member_id)
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                kind,
+                title,
+                discount_kind,
+                value,
+                min_spend_minor,
+                valid_from_ms,
+                valid_to_ms,
+            )| {
+                CachedCoupon {
+                    id,
+                    kind,
+                    title,
+                    discount_kind,
+                    value,
+                    min_spend_minor,
+                    valid_from_ms,
+                    valid_to_ms,
+                }
+            },
+        )
+        .collect())
+}
+
+/// A member's profile, balance and coupons.
+pub async fn profile(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<Member>> {
+    let Some(survivor) = resolve(&mut *tx, id).await? else {
+        return Ok(None);
+    };
+    let Some((id, phone, email, card_no, name, birthday, tier, marketing, tags)) =
+        member_row(&mut *tx, &survivor).await?
+    else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let balance = balance(&mut *tx, &id).await?;
+    let held = held(&mut *tx, &id, now).await?;
+    let coupons = usable_coupons(&mut *tx, &id, now).await?;
+    Ok(Some(Member {
+        id,
+        phone,
+        email,
+        card_no,
+        name,
+        birthday,
+        tier,
+        consent_marketing: marketing != 0,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        balance,
+        available: balance - held,
+        coupons,
+    }))
+}
+
+/// The member as tills cache them.
+pub async fn cached(
+    tx: &mut AnyConnection,
+    secrets: &Secrets,
+    id: &str,
+) -> CloudResult<Option<CachedMember>> {
+    let Some(member) = profile(&mut *tx, id).await? else {
+        return Ok(None);
+    };
+    let key = &secrets.member_key;
+    Ok(Some(CachedMember {
+        card_hash: loyalty::lookup_hash(key, KeyKind::Card, &member.card_no),
+        phone_hash: member
+            .phone
+            .as_deref()
+            .map(|p| loyalty::lookup_hash(key, KeyKind::Phone, p)),
+        email_hash: member
+            .email
+            .as_deref()
+            .map(|e| loyalty::lookup_hash(key, KeyKind::Email, e)),
+        phone_masked: member.phone.as_deref().map(loyalty::mask_phone),
+        email_masked: member.email.as_deref().map(loyalty::mask_email),
+        name: member.name,
+        tier: member.tier,
+        balance: member.balance,
+        coupons: member.coupons,
+        id: member.id,
+    }))
+}
+
+/// Republishes a member's cached form to every till.
+pub async fn publish(tx: &mut AnyConnection, id: &str) -> CloudResult<()> {
+    let secrets = secrets(&mut *tx).await?;
+    if let Some(member) = cached(&mut *tx, &secrets, id).await? {
+        let key = member.id.clone();
+        feed::publish(tx, ALL_STORES, "member", &key, &Change::Member(member)).await?;
+    }
+    Ok(())
+}
+
+/// A till's allowance for this pull: what it used, and its share of the store's allowance on
+/// top (the store's allowance split evenly among its tills that are not revoked).
+pub async fn allowance(
+    tx: &mut AnyConnection,
+    device_id: &str,
+    store_id: &str,
+) -> CloudResult<Allowance> {
+    let (used,): (i64,) = sqlx::query_as("SELECT allowance_used FROM device WHERE id = $1")
+        .bind(device_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (tills,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM device WHERE store_id = $1 AND revoked_at IS NULL")
+            .bind(store_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let rules = rules(&mut *tx).await?;
+    let share = rules.offline_store_allowance_points / tills.max(1);
+    Ok(Allowance {
+        granted_points: used + share,
+        used_points: used,
+    })
+}
+
+/// Points earned by an e-shop order under the brand's rules.
+pub fn points_for_order(
+    rules: &LoyaltyRules,
+    tier: &str,
+    lines: &[(String, i64)],
+    paid_with_points_minor: i64,
+    at: DateTime<Utc>,
+) -> i64 {
+    let lines: Vec<EarningLine> = lines
+        .iter()
+        .map(|(sku, total_minor)| EarningLine {
+            sku,
+            total_minor: *total_minor,
+        })
+        .collect();
+    loyalty::points_earned(rules, tier, &lines, paid_with_points_minor, at)
+}
+
+/// Finds the member by an e-shop look-up key: phone, e-mail or card number.
+pub async fn find(
+    tx: &mut AnyConnection,
+    phone: Option<&str>,
+    email: Option<&str>,
+    card: Option<&str>,
+) -> CloudResult<Option<String>> {
+    let rules = rules(&mut *tx).await?;
+    let bad = |e: omnitill_core::CoreError| CloudError::BadRequest(e.to_string());
+    let phone = phone
+        .map(|p| loyalty::normalise_phone(p, rules.default_calling_code))
+        .transpose()
+        .map_err(bad)?;
+    let email = email
+        .map(loyalty::normalise_email)
+        .transpose()
+        .map_err(bad)?;
+    if let Some(card) = card {
+        let card = loyalty::parse_card(card).map_err(bad)?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM member WHERE card_no = $1")
+            .bind(card)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return Ok(row.map(|(id,)| id));
+    }
+    if phone.is_none() && email.is_none() {
+        return Err(CloudError::BadRequest(
+            "look a member up by phone, email or card".into(),
+        ));
+    }
+    holder_of(tx, phone.as_deref(), email.as_deref()).await
+}
+
+/// Finds the member whose look-up hash a till sent (a member not yet in its cache).
+pub async fn find_by_hash(
+    tx: &mut AnyConnection,
+    kind: KeyKind,
+    hash: &str,
+) -> CloudResult<Option<String>> {
+    // The cloud keeps keys in the clear and hashes them per request: scanning is fine for a
+    // demo brand and a few hundred thousand members; a large brand would index the hashes.
+    let secrets = secrets(&mut *tx).await?;
+    let column = match kind {
+        KeyKind::Phone => "phone",
+        KeyKind::Email => "email",
+        KeyKind::Card => "card_no",
+    };
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, {column} FROM member"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().find_map(|(id, key)| {
+        let key = key?;
+        (loyalty::lookup_hash(&secrets.member_key, kind, &key) == hash).then_some(id)
+    }))
+}
+
+/// Merges a till's enrolment into `survivor`: its id becomes an alias, tills forget it, and
+/// the store's review list shows the merge.
+pub async fn merge_enrolment(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    new_id: &str,
+    survivor: &str,
+    at_ms: i64,
+) -> CloudResult<()> {
+    sqlx::query(
+        "INSERT INTO member_alias (alias_id, member_id, merged_at) VALUES ($1, $2, $3)
+         ON CONFLICT (alias_id) DO NOTHING",
+    )
+    .bind(new_id)
+    .bind(survivor)
+    .bind(at_ms)
+    .execute(&mut *tx)
+    .await?;
+    let gone = Change::MemberGone {
+        id: new_id.to_owned(),
+        merged_into: Some(survivor.to_owned()),
+    };
+    feed::publish(tx, ALL_STORES, "member", new_id, &gone).await?;
+    let summary = "Enrolled at the till with a phone or e-mail the brand already knew: merged \
+                   into the existing member, with everything the till recorded";
+    flag(tx, store_id, "merged_enrolment", survivor, new_id, summary).await?;
+    publish(tx, survivor).await
+}
+
+/// Entries that expire now: points earned more than `expiry_months` ago that nothing has used
+/// yet, first in first out. Writes one `expire` entry per member (once per day and member) and
+/// returns the members touched.
+pub async fn expire_points(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
+    let mut tx = db.write.begin().await?;
+    let rules = rules(&mut tx).await?;
+    if rules.expiry_months == 0 {
+        return Ok(0);
+    }
+    let Some(cutoff) = now.checked_sub_months(Months::new(rules.expiry_months)) else {
+        return Ok(0);
+    };
+    // Per member: points earned before the cutoff, and everything taken away since the start
+    // (redeemed, reversed, expired). Earned-before-cutoff less taken is what lapses now.
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT member_id,
+                CAST(COALESCE(SUM(CASE WHEN points > 0 AND created_at < $1 THEN points ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN points < 0 THEN -points ELSE 0 END), 0) AS BIGINT)
+         FROM points_entry GROUP BY member_id",
+    )
+    .bind(cutoff.timestamp_millis())
+    .fetch_all(&mut *tx)
+    .await?;
+    let day = now.format("%Y-%m-%d").to_string();
+    let mut touched = 0;
+    for (member_id, old_earned, taken) in rows {
+        let lapsing = old_earned - taken;
+        if lapsing > 0 {
+            let key = format!("expire:{member_id}:{day}");
+            let at = now.timestamp_millis();
+            if add_entry(
+                &mut tx, &member_id, "expire", -lapsing, ONLINE, &day, &key, at,
+            )
+            .await?
+            {
+                publish(&mut tx, &member_id).await?;
+                touched += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(touched)
+}
+
+/// The largest number of points one operation may move, to refuse garbage early.
+pub const MAX_POINTS: i64 = 1_000_000_000;
+
+/// Checks a sale's member block before anything is written; the reason is the refusal.
+pub fn check_sale_member(member: &SaleMember) -> Result<(), String> {
+    let in_range = |points: i64| (0..=MAX_POINTS).contains(&points);
+    if !in_range(member.points_earned) || !in_range(member.points_redeemed) {
+        return Err(format!(
+            "the member's points must be 0 to {MAX_POINTS} (earned {}, redeemed {})",
+            member.points_earned, member.points_redeemed
+        ));
+    }
+    if member.points_redeemed > 0 && member.redemption.is_none() {
+        return Err("points were redeemed without saying how they were authorised".into());
+    }
+    if member.spend_minor < 0 || member.tier_discount_minor < 0 {
+        return Err("the member's spend and tier discount cannot be negative".into());
+    }
+    Ok(())
+}
+
+/// Books the member part of a till's sale, after the sale itself: spend, points earned and
+/// redeemed (consuming an online hold, or counting against the till's allowance), the coupon
+/// used, an overdraft or a second coupon use as conflicts. The sale always stands.
+pub async fn apply_sale_member(
+    tx: &mut AnyConnection,
+    device_id: &str,
+    store_id: &str,
+    sale: &SaleCompleted,
+    member: &SaleMember,
+    op_id: &str,
+) -> CloudResult<()> {
+    let at = sale.created_at_ms;
+    let Some(member_id) = resolve(&mut *tx, &member.member_id).await? else {
+        let summary = format!(
+            "Sale {} names a member the brand does not know; no points were booked",
+            sale.receipt_no
+        );
+        return flag(
+            tx,
+            store_id,
+            "unknown_member",
+            &member.member_id,
+            &sale.sale_id,
+            &summary,
+        )
+        .await;
+    };
+    let sale_ref = format!("sale:{}", sale.sale_id);
+    add_spend(
+        &mut *tx,
+        &member_id,
+        store_id,
+        &sale_ref,
+        member.spend_minor,
+        at,
+    )
+    .await?;
+    let earn_key = format!("{op_id}:earn");
+    add_entry(
+        &mut *tx,
+        &member_id,
+        "earn",
+        member.points_earned,
+        store_id,
+        &sale.sale_id,
+        &earn_key,
+        at,
+    )
+    .await?;
+    if member.points_redeemed > 0 {
+        let redeem_key = format!("{op_id}:redeem");
+        let booked = add_entry(
+            &mut *tx,
+            &member_id,
+            "redeem",
+            -member.points_redeemed,
+            store_id,
+            &sale.sale_id,
+            &redeem_key,
+            at,
+        )
+        .await?;
+        if booked {
+            match member.redemption {
+                Some(Authorisation::Online) => {
+                    sqlx::query("UPDATE points_hold SET consumed = 1 WHERE sale_id = $1")
+                        .bind(&sale.sale_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some(Authorisation::Offline) | None => {
+                    sqlx::query(
+                        "UPDATE device SET allowance_used = allowance_used + $1 WHERE id = $2",
+                    )
+                    .bind(member.points_redeemed)
+                    .bind(device_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+    }
+    if let Some(coupon) = &member.coupon {
+        use_coupon(
+            &mut *tx,
+            store_id,
+            &member_id,
+            &coupon.coupon_id,
+            &sale.sale_id,
+            &sale.receipt_no,
+            at,
+        )
+        .await?;
+    }
+    flag_overdraft(
+        &mut *tx,
+        store_id,
+        &member_id,
+        &sale.sale_id,
+        &sale.receipt_no,
+    )
+    .await?;
+    publish(tx, &member_id).await
+}
+
+/// Marks a coupon used by `ref_id` in `channel`. A coupon already used by something else is a
+/// double use: flagged once per coupon for the channel's review list, and the use stands.
+pub async fn use_coupon(
+    tx: &mut AnyConnection,
+    channel: &str,
+    member_id: &str,
+    coupon_id: &str,
+    ref_id: &str,
+    receipt: &str,
+    at_ms: i64,
+) -> CloudResult<()> {
+    let row: Option<(String, Option<String>, Option<String>, String)> =
+        sqlx::query_as("SELECT member_id, used_ref, used_channel, title FROM coupon WHERE id = $1")
+            .bind(coupon_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match row {
+        None => {
+            let summary = format!("{receipt} used a coupon the brand does not know ({coupon_id})");
+            flag(
+                tx,
+                channel,
+                "unknown_coupon",
+                member_id,
+                coupon_id,
+                &summary,
+            )
+            .await
+        }
+        Some((_, Some(used_ref), _, _)) if used_ref == ref_id => Ok(()),
+        Some((_, Some(used_ref), used_channel, title)) => {
+            let summary = format!(
+                "Coupon \"{title}\" was used twice: by {used_ref} ({}) and by {receipt}; the sales stand",
+                used_channel.as_deref().unwrap_or("?")
+            );
+            flag(
+                tx,
+                channel,
+                "coupon_double_use",
+                member_id,
+                coupon_id,
+                &summary,
+            )
+            .await
+        }
+        Some((_, None, _, _)) => {
+            sqlx::query(
+                "UPDATE coupon SET used_at = $1, used_channel = $2, used_ref = $3,
+                     reserved_ref = NULL, reserved_until = NULL
+                 WHERE id = $4",
+            )
+            .bind(at_ms)
+            .bind(channel)
+            .bind(ref_id)
+            .bind(coupon_id)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Checks a refund's member block; the reason is the refusal.
+pub fn check_refund_member(member: &RefundMember) -> Result<(), String> {
+    let in_range = |points: i64| (0..=MAX_POINTS).contains(&points);
+    if !in_range(member.points_reversed) || !in_range(member.points_restored) {
+        return Err(format!(
+            "the refund's points must be 0 to {MAX_POINTS} (reversed {}, restored {})",
+            member.points_reversed, member.points_restored
+        ));
+    }
+    if member.spend_minor < 0 {
+        return Err("the refund's spend cannot be negative".into());
+    }
+    Ok(())
+}
+
+/// Books the member part of a refund: earned points reversed, redeemed points restored, spend
+/// taken back. Each once per operation.
+pub async fn apply_refund_member(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    refund: &RefundCompleted,
+    member: &RefundMember,
+    op_id: &str,
+) -> CloudResult<()> {
+    let at = refund.created_at_ms;
+    let Some(member_id) = resolve(&mut *tx, &member.member_id).await? else {
+        return Ok(());
+    };
+    let (reverse_key, restore_key) = (format!("{op_id}:reverse"), format!("{op_id}:restore"));
+    add_entry(
+        &mut *tx,
+        &member_id,
+        "reverse",
+        -member.points_reversed,
+        store_id,
+        &refund.refund_id,
+        &reverse_key,
+        at,
+    )
+    .await?;
+    add_entry(
+        &mut *tx,
+        &member_id,
+        "reverse",
+        member.points_restored,
+        store_id,
+        &refund.refund_id,
+        &restore_key,
+        at,
+    )
+    .await?;
+    let spend_ref = format!("refund:{}", refund.refund_id);
+    add_spend(
+        &mut *tx,
+        &member_id,
+        store_id,
+        &spend_ref,
+        -member.spend_minor,
+        at,
+    )
+    .await?;
+    flag_overdraft(
+        &mut *tx,
+        store_id,
+        &member_id,
+        &refund.refund_id,
+        &refund.receipt_no,
+    )
+    .await?;
+    publish(tx, &member_id).await
+}
+
+/// Books a member enrolled at a till: a new member under the till's id, or, when the phone or
+/// e-mail is already a member's, a merge into that member. Refused (with the reason) when the
+/// enrolment itself is unusable.
+pub async fn apply_enrolment(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    enrolled: &MemberEnrolled,
+) -> CloudResult<Result<(), String>> {
+    if uuid::Uuid::parse_str(&enrolled.member_id).is_err() {
+        return Ok(Err(format!(
+            "the new member's id {:?} is not a UUID",
+            enrolled.member_id
+        )));
+    }
+    if resolve(&mut *tx, &enrolled.member_id).await?.is_some() {
+        return Ok(Ok(()));
+    }
+    let rules = rules(&mut *tx).await?;
+    let sign_up = SignUp {
+        phone: enrolled.phone.clone(),
+        email: enrolled.email.clone(),
+        name: enrolled.name.clone(),
+        birthday: enrolled.birthday.clone(),
+        consent_terms: enrolled.consent_terms,
+        consent_marketing: enrolled.consent_marketing,
+        tags: Vec::new(),
+    };
+    let checked = match check_sign_up(&sign_up, rules.default_calling_code) {
+        Ok(checked) => checked,
+        Err(refusal) => return Ok(Err(refusal.to_string())),
+    };
+    let at = enrolled.enrolled_at_ms;
+    match holder_of(&mut *tx, checked.phone.as_deref(), checked.email.as_deref()).await? {
+        Some(survivor) => merge_enrolment(tx, store_id, &enrolled.member_id, &survivor, at).await?,
+        None => create(tx, &enrolled.member_id, &checked, store_id, at).await?,
+    }
+    Ok(Ok(()))
+}
+
+/// An e-shop sign-up. A phone or e-mail already a member's is a conflict: look them up
+/// instead.
+pub async fn sign_up(db: &Db, sign_up: &SignUp) -> CloudResult<Member> {
+    let mut tx = db.write.begin().await?;
+    let rules = rules(&mut tx).await?;
+    let checked = check_sign_up(sign_up, rules.default_calling_code)?;
+    if holder_of(&mut tx, checked.phone.as_deref(), checked.email.as_deref())
+        .await?
+        .is_some()
+    {
+        return Err(CloudError::Conflict(
+            "that phone number or e-mail already belongs to a member: look the member up".into(),
+        ));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    create(&mut tx, &id, &checked, ONLINE, now_ms()).await?;
+    let member = profile(&mut tx, &id)
+        .await?
+        .ok_or_else(|| CloudError::Internal("a new member vanished".into()))?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+/// A member's profile by id (an id merged away finds the survivor).
+pub async fn get(db: &Db, id: &str) -> CloudResult<Member> {
+    let mut conn = db.read.acquire().await?;
+    profile(&mut conn, id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
+}
+
+/// Look-up for the e-shop by phone, e-mail or card number.
+pub async fn look_up(
+    db: &Db,
+    phone: Option<&str>,
+    email: Option<&str>,
+    card: Option<&str>,
+) -> CloudResult<Member> {
+    let mut conn = db.read.acquire().await?;
+    let id = find(&mut conn, phone, email, card)
+        .await?
+        .ok_or_else(|| CloudError::NotFound("a member with that phone, e-mail or card".into()))?;
+    profile(&mut conn, &id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
+}
+
+/// One line of a member's history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub kind: String,
+    pub points: i64,
+    /// `online` or the store's code.
+    pub channel: String,
+    pub ref_id: Option<String>,
+    pub at_ms: i64,
+}
+
+/// A purchase or refund that counted toward the tier, in either channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Purchase {
+    pub reference: String,
+    pub channel: String,
+    pub spend_minor: i64,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct History {
+    pub member_id: String,
+    pub balance: i64,
+    pub points: Vec<HistoryEntry>,
+    pub purchases: Vec<Purchase>,
+}
+
+/// A member's points entries and purchases from both channels, newest first.
+pub async fn history(db: &Db, id: &str, limit: i64) -> CloudResult<History> {
+    let limit = limit.clamp(1, 1_000);
+    let mut conn = db.read.acquire().await?;
+    let member_id = resolve(&mut conn, id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
+    let channel_name = "COALESCE((SELECT code FROM store WHERE store.id = channel), channel)";
+    let points: Vec<(String, i64, String, Option<String>, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT kind, points, {channel_name}, ref_id, created_at FROM points_entry
+             WHERE member_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        )))
+        .bind(&member_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    let purchases: Vec<(String, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ref_key, {channel_name}, spend_minor, created_at FROM member_spend
+         WHERE member_id = $1 ORDER BY created_at DESC LIMIT $2"
+    )))
+    .bind(&member_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let balance = balance(&mut conn, &member_id).await?;
+    Ok(History {
+        member_id,
+        balance,
+        points: points
+            .into_iter()
+            .map(|(kind, points, channel, ref_id, at_ms)| HistoryEntry {
+                kind,
+                points,
+                channel,
+                ref_id,
+                at_ms,
+            })
+            .collect(),
+        purchases: purchases
+            .into_iter()
+            .map(|(reference, channel, spend_minor, at_ms)| Purchase {
+                reference,
+                channel,
+                spend_minor,
+                at_ms,
+            })
+            .collect(),
+    })
+}
+
+/// An e-shop order's points: what it earned (by the brand's rules) and booked.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderEarn {
+    pub order_ref: String,
+    pub lines: Vec<OrderLine>,
+    #[serde(default)]
+    pub paid_with_points_minor: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderLine {
+    pub sku: String,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PointsBooked {
+    pub member_id: String,
+    pub points: i64,
+    pub balance: i64,
+}
+
+fn check_order_ref(order_ref: &str) -> CloudResult<&str> {
+    let order_ref = order_ref.trim();
+    if order_ref.is_empty() || order_ref.len() > 64 {
+        return Err(CloudError::BadRequest(
+            "order_ref must be 1 to 64 characters".into(),
+        ));
+    }
+    Ok(order_ref)
+}
+
+/// Earns points for an e-shop order, once per order reference.
+pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<PointsBooked> {
+    let order_ref = check_order_ref(&order.order_ref)?;
+    if order.lines.is_empty() || order.lines.len() > 500 {
+        return Err(CloudError::BadRequest("an order has 1 to 500 lines".into()));
+    }
+    if order.lines.iter().any(|l| l.total_minor < 0) || order.paid_with_points_minor < 0 {
+        return Err(CloudError::BadRequest(
+            "line totals and the amount paid with points cannot be negative".into(),
+        ));
+    }
+    let mut tx = db.write.begin().await?;
+    let member_id = resolve(&mut tx, id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
+    let (tier,): (String,) = sqlx::query_as("SELECT tier FROM member WHERE id = $1")
+        .bind(&member_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let rules = rules(&mut tx).await?;
+    let now = Utc::now();
+    let lines: Vec<(String, i64)> = order
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.total_minor))
+        .collect();
+    let points = points_for_order(&rules, &tier, &lines, order.paid_with_points_minor, now);
+    let at = now.timestamp_millis();
+    let key = format!("order:{order_ref}:earn");
+    let spend: i64 =
+        lines.iter().map(|(_, total)| total).sum::<i64>() - order.paid_with_points_minor;
+    let spend_ref = format!("order:{order_ref}");
+    let booked = add_entry(
+        &mut tx, &member_id, "earn", points, ONLINE, order_ref, &key, at,
+    )
+    .await?;
+    let points = if booked || points == 0 {
+        points
+    } else {
+        // Told twice: answer what the first time booked.
+        let (first,): (i64,) = sqlx::query_as("SELECT points FROM points_entry WHERE op_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        first
+    };
+    add_spend(&mut tx, &member_id, ONLINE, &spend_ref, spend.max(0), at).await?;
+    publish(&mut tx, &member_id).await?;
+    let balance = balance(&mut tx, &member_id).await?;
+    tx.commit().await?;
+    Ok(PointsBooked {
+        member_id,
+        points,
+        balance,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderRedeem {
+    pub order_ref: String,
+    pub points: i64,
+}
+
+/// Redeems points for an e-shop order, once per order reference; refused when the member has
+/// fewer points available (balance less holds) than asked.
+pub async fn redeem_online(db: &Db, id: &str, order: &OrderRedeem) -> CloudResult<PointsBooked> {
+    let order_ref = check_order_ref(&order.order_ref)?;
+    if !(1..=MAX_POINTS).contains(&order.points) {
+        return Err(CloudError::BadRequest(format!(
+            "redeem 1 to {MAX_POINTS} points, not {}",
+            order.points
+        )));
+    }
+    let mut tx = db.write.begin().await?;
+    let member_id = resolve(&mut tx, id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
+    let key = format!("order:{order_ref}:redeem");
+    let told: Option<(i64,)> = sqlx::query_as("SELECT points FROM points_entry WHERE op_key = $1")
+        .bind(&key)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if told.is_none() {
+        let available =
+            balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now_ms()).await?;
+        if available < order.points {
+            return Err(CloudError::Conflict(format!(
+                "the member has {available} points available, fewer than the {} asked for",
+                order.points
+            )));
+        }
+        add_entry(
+            &mut tx,
+            &member_id,
+            "redeem",
+            -order.points,
+            ONLINE,
+            order_ref,
+            &key,
+            now_ms(),
+        )
+        .await?;
+        publish(&mut tx, &member_id).await?;
+    }
+    let balance = balance(&mut tx, &member_id).await?;
+    tx.commit().await?;
+    Ok(PointsBooked {
+        member_id,
+        points: order.points,
+        balance,
+    })
+}
+
+/// Uses a coupon on an e-shop order, once per order reference. A coupon used elsewhere,
+/// reserved by a till for another sale, expired or not yet valid is refused.
+pub async fn redeem_coupon_online(db: &Db, coupon_id: &str, order_ref: &str) -> CloudResult<()> {
+    let order_ref = check_order_ref(order_ref)?;
+    let mut tx = db.write.begin().await?;
+    let reference = format!("order:{order_ref}");
+    let row: Option<CouponState> = coupon_state(&mut tx, coupon_id).await?;
+    let state = row.ok_or_else(|| CloudError::NotFound(format!("coupon {coupon_id}")))?;
+    state.usable_by(&reference, now_ms())?;
+    if state.used_ref.as_deref() != Some(reference.as_str()) {
+        use_coupon(
+            &mut tx,
+            ONLINE,
+            &state.member_id,
+            coupon_id,
+            &reference,
+            order_ref,
+            now_ms(),
+        )
+        .await?;
+        publish(&mut tx, &state.member_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+struct CouponState {
+    member_id: String,
+    used_ref: Option<String>,
+    reserved_ref: Option<String>,
+    reserved_until: Option<i64>,
+    valid_from: i64,
+    valid_to: i64,
+}
+
+impl CouponState {
+    /// Whether `reference` may use or reserve the coupon at `now`.
+    fn usable_by(&self, reference: &str, now: i64) -> CloudResult<()> {
+        if let Some(used) = &self.used_ref {
+            if used == reference {
+                return Ok(());
+            }
+            return Err(CloudError::Conflict(format!(
+                "the coupon was already used ({used})"
+            )));
+        }
+        if let (Some(reserved), Some(until)) = (&self.reserved_ref, self.reserved_until)
+            && reserved != reference
+            && until > now
+        {
+            return Err(CloudError::Conflict(
+                "the coupon is being used on another sale right now".into(),
+            ));
+        }
+        if now < self.valid_from || now >= self.valid_to {
+            return Err(CloudError::Conflict(
+                "the coupon is not valid today (outside its dates)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+async fn coupon_state(tx: &mut AnyConnection, coupon_id: &str) -> CloudResult<Option<CouponState>> {
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        i64,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT member_id, used_ref, reserved_ref, reserved_until, valid_from, valid_to
+         FROM coupon WHERE id = $1",
+    )
+    .bind(coupon_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(
+        |(member_id, used_ref, reserved_ref, reserved_until, valid_from, valid_to)| CouponState {
+            member_id,
+            used_ref,
+            reserved_ref,
+            reserved_until,
+            valid_from,
+            valid_to,
+        },
+    ))
+}
+
+/// A fresh QR token for the member's app, valid for `ttl_s` seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QrToken {
+    pub token: String,
+    pub expires_at_s: i64,
+}
+
+pub async fn qr_token(db: &Db, id: &str, ttl_s: i64) -> CloudResult<QrToken> {
+    let mut conn = db.read.acquire().await?;
+    let member_id = resolve(&mut conn, id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
+    let secrets = secrets(&mut conn).await?;
+    let expires_at_s = Utc::now().timestamp() + ttl_s.clamp(30, 3_600);
+    Ok(QrToken {
+        token: loyalty::sign_qr(&secrets.qr, &member_id, expires_at_s),
+        expires_at_s,
+    })
+}
+
+/// A till looking up a member its cache does not hold, by the look-up hash.
+pub async fn till_look_up(db: &Db, kind: &str, hash: &str) -> CloudResult<CachedMember> {
+    let kind = match kind {
+        "phone" => KeyKind::Phone,
+        "email" => KeyKind::Email,
+        "card" => KeyKind::Card,
+        other => {
+            return Err(CloudError::BadRequest(format!(
+                "look-up kind {other:?} is not phone, email or card"
+            )));
+        }
+    };
+    if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CloudError::BadRequest(
+            "a look-up hash is 32 hex digits".into(),
+        ));
+    }
+    let mut conn = db.read.acquire().await?;
+    let id = find_by_hash(&mut conn, kind, hash)
+        .await?
+        .ok_or_else(|| CloudError::NotFound("a member with that key".into()))?;
+    let secrets = secrets(&mut conn).await?;
+    cached(&mut conn, &secrets, &id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
+}
+
+/// A till's online reservation of points for a sale it is completing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HoldRequest {
+    pub sale_id: String,
+    pub member_id: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Held {
+    /// The member the points were held for (the survivor, if the id was merged).
+    pub member_id: String,
+    pub points: i64,
+    /// The member's balance less every live hold, this one included.
+    pub available_after: i64,
+}
+
+/// Holds points for a till's sale (the sale id is the key: asking again answers the same).
+pub async fn hold_points(db: &Db, device_id: &str, request: &HoldRequest) -> CloudResult<Held> {
+    if !(1..=MAX_POINTS).contains(&request.points) {
+        return Err(CloudError::BadRequest(format!(
+            "hold 1 to {MAX_POINTS} points, not {}",
+            request.points
+        )));
+    }
+    if uuid::Uuid::parse_str(&request.sale_id).is_err() {
+        return Err(CloudError::BadRequest("the sale id must be a UUID".into()));
+    }
+    let mut tx = db.write.begin().await?;
+    let member_id = resolve(&mut tx, &request.member_id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {}", request.member_id)))?;
+    let now = now_ms();
+    let existing: Option<(String, i64)> =
+        sqlx::query_as("SELECT member_id, points FROM points_hold WHERE sale_id = $1")
+            .bind(&request.sale_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match existing {
+        Some((held_for, points)) if held_for == member_id && points == request.points => {}
+        Some(_) => {
+            return Err(CloudError::Conflict(
+                "this sale already holds a different number of points".into(),
+            ));
+        }
+        None => {
+            let available =
+                balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now).await?;
+            if available < request.points {
+                return Err(CloudError::Conflict(format!(
+                    "the member has {} points available, fewer than the {} asked for",
+                    available.max(0),
+                    request.points
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO points_hold (sale_id, member_id, points, device_id, created_at,
+                     expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&request.sale_id)
+            .bind(&member_id)
+            .bind(request.points)
+            .bind(device_id)
+            .bind(now)
+            .bind(now + HOLD_MS)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let available_after =
+        balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now).await?;
+    tx.commit().await?;
+    Ok(Held {
+        member_id,
+        points: request.points,
+        available_after,
+    })
+}
+
+/// Releases a hold whose sale was not completed (a voided cart). A hold its sale consumed
+/// stays.
+pub async fn release_hold(db: &Db, device_id: &str, sale_id: &str) -> CloudResult<()> {
+    sqlx::query("DELETE FROM points_hold WHERE sale_id = $1 AND device_id = $2 AND consumed = 0")
+        .bind(sale_id)
+        .bind(device_id)
+        .execute(&db.write)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CouponHoldRequest {
+    pub coupon_id: String,
+    pub sale_id: String,
+}
+
+/// Reserves a coupon for a till's sale until the sale arrives (or `HOLD_MS` passes).
+pub async fn reserve_coupon(db: &Db, request: &CouponHoldRequest) -> CloudResult<()> {
+    let mut tx = db.write.begin().await?;
+    let reference = request.sale_id.clone();
+    let state = coupon_state(&mut tx, &request.coupon_id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("coupon {}", request.coupon_id)))?;
+    let now = now_ms();
+    state.usable_by(&reference, now)?;
+    sqlx::query(
+        "UPDATE coupon SET reserved_ref = $1, reserved_until = $2 WHERE id = $3 AND used_at IS NULL",
+    )
+    .bind(&reference)
+    .bind(now + HOLD_MS)
+    .bind(&request.coupon_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

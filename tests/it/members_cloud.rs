@@ -1,0 +1,576 @@
+//! Members in the real cloud process, on SQLite and on PostgreSQL, driven over HTTP as the
+//! e-shop and a till would: sign-up and look-up with normalised keys, bad input refused with
+//! a message and nothing written, points earned and redeemed in both channels with the balance
+//! always the sum of entries, an offline overdraft and a coupon used twice flagged once for the
+//! store's review list, an enrolment at a till merged into the existing member, a refund's
+//! points reversed exactly once, and the till's offline allowance counted.
+
+use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use serde_json::{Value, json};
+
+use crate::support::cloud::{Backend, CloudProcess, http};
+
+const STORE: &str = "TPE-XINYI";
+
+struct Api<'a> {
+    cloud: &'a CloudProcess,
+    key: String,
+}
+
+impl Api<'_> {
+    fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = http()
+            .request(method, format!("{}{path}", self.cloud.base_url))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().expect("an API request");
+        let status = response.status().as_u16();
+        let text = response.text().expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None)
+    }
+}
+
+struct Till<'a> {
+    cloud: &'a CloudProcess,
+    token: String,
+    device_id: String,
+    seq: i64,
+}
+
+impl Till<'_> {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        http()
+            .request(method, format!("{}{path}", self.cloud.base_url))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
+            .bearer_auth(&self.token)
+    }
+
+    /// Pushes operations (`(op_id, op_type, payload)`) under the next seqs; returns statuses.
+    fn push(&mut self, operations: &[(String, &str, Value)]) -> Vec<String> {
+        let first = self.seq + 1;
+        let wire: Vec<Value> = operations
+            .iter()
+            .enumerate()
+            .map(|(index, (op_id, op_type, payload))| {
+                json!({
+                    "seq": first + index as i64,
+                    "op_id": op_id,
+                    "op_type": op_type,
+                    "created_at_ms": 1,
+                    "payload": payload,
+                })
+            })
+            .collect();
+        let statuses = self.push_wire(&wire);
+        self.seq += operations.len() as i64;
+        statuses
+    }
+
+    fn push_wire(&self, wire: &[Value]) -> Vec<String> {
+        let response = self
+            .request(reqwest::Method::POST, "/v1/sync/push")
+            .json(&json!({ "operations": wire }))
+            .send()
+            .expect("a push");
+        assert_eq!(response.status(), 200, "a well-formed push is accepted");
+        let body: Value = response.json().expect("push JSON");
+        body["outcomes"]
+            .as_array()
+            .expect("outcomes")
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}{}",
+                    o["status"].as_str().unwrap_or(""),
+                    o["reason"]
+                        .as_str()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// The whole feed from zero, and the last page's allowance.
+    fn pull_all(&self) -> (Vec<Value>, Value) {
+        let mut cursor = 0;
+        let mut entries = Vec::new();
+        loop {
+            let page: Value = self
+                .request(
+                    reqwest::Method::GET,
+                    &format!("/v1/sync/pull?cursor={cursor}&limit=5000"),
+                )
+                .send()
+                .expect("a pull")
+                .json()
+                .expect("pull JSON");
+            entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
+            cursor = page["cursor"].as_i64().expect("a cursor");
+            if !page["has_more"].as_bool().unwrap_or(false) {
+                return (entries, page["allowance"].clone());
+            }
+        }
+    }
+}
+
+fn changes<'a>(entries: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    entries
+        .iter()
+        .map(|entry| &entry["change"])
+        .filter(|change| change["kind"] == kind)
+        .collect()
+}
+
+fn sale(sale_id: &str, receipt: &str, device_id: &str, sku: &str, member: Value) -> Value {
+    json!({
+        "sale_id": sale_id, "receipt_no": receipt, "device_id": device_id, "staff_id": "1001",
+        "created_at_ms": chrono::Utc::now().timestamp_millis(), "currency": "TWD",
+        "tax_mode": "inclusive", "subtotal_minor": 120_000, "discount_minor": 0,
+        "tax_minor": 5_714, "rounding_minor": 0, "total_minor": 120_000,
+        "lines": [{ "line_no": 1, "sku": sku, "quantity": 1, "unit_price_minor": 120_000,
+                    "discount_minor": 0, "tax_rate_bp": 500, "tax_minor": 5_714,
+                    "total_minor": 120_000 }],
+        "tenders": [{ "kind": "card", "amount_minor": 120_000, "reference": "T1" }],
+        "member": member,
+    })
+}
+
+/// The sum of the points entries of a member's history.
+fn entries_sum(history: &Value) -> i64 {
+    history["points"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["points"].as_i64().unwrap_or(0))
+        .sum()
+}
+
+/// The channels of a member's purchases.
+fn purchase_channels(history: &Value) -> Vec<&str> {
+    history["purchases"]
+        .as_array()
+        .expect("purchases")
+        .iter()
+        .filter_map(|p| p["channel"].as_str())
+        .collect()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn scenario(backend: Backend) {
+    let cloud = CloudProcess::start(backend);
+    let api = Api {
+        cloud: &cloud,
+        key: cloud.api_key(),
+    };
+
+    // Sign-up normalises the keys, gives a card number and a welcome coupon.
+    let (status, member) = api.post(
+        "/v1/members",
+        json!({ "phone": "0933-222-111", "email": " Lin.Wei@Example.COM ", "name": "林美玲 Mei-ling 🌸",
+                "consent_terms": true }),
+    );
+    assert_eq!(
+        status, 201,
+        "a sign-up with a phone and consent succeeds: {member}"
+    );
+    let id = member["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        member["phone"], "+886933222111",
+        "the phone is stored in E.164"
+    );
+    assert_eq!(
+        member["email"], "lin.wei@example.com",
+        "the e-mail is stored in lower case"
+    );
+    assert_eq!(
+        member["name"], "林美玲 Mei-ling 🌸",
+        "names keep any script and emoji"
+    );
+    let card = member["card_no"]
+        .as_str()
+        .expect("a card number")
+        .to_owned();
+    assert!(
+        card.starts_with("29") && card.len() == 13,
+        "a card is an EAN-13 in 29…"
+    );
+    assert_eq!(member["balance"], 0);
+    let coupons = member["coupons"].as_array().expect("coupons");
+    assert_eq!(coupons.len(), 1, "a new member gets a welcome coupon");
+    let coupon_id = coupons[0]["id"].as_str().expect("a coupon id").to_owned();
+
+    // Bad input gets a clear message and writes nothing.
+    let bad = [
+        (
+            json!({ "phone": "09x2", "name": "A", "consent_terms": true }),
+            400,
+            "not a phone number",
+        ),
+        (
+            json!({ "email": "nobody@", "name": "A", "consent_terms": true }),
+            400,
+            "not an e-mail",
+        ),
+        (
+            json!({ "phone": "0911111111", "name": "A", "consent_terms": false }),
+            400,
+            "consent",
+        ),
+        (
+            json!({ "phone": "0911111111", "name": "", "consent_terms": true }),
+            400,
+            "name",
+        ),
+        (
+            json!({ "name": "A", "consent_terms": true }),
+            400,
+            "phone number or an e-mail",
+        ),
+        (
+            json!({ "phone": "+886 933 222 111", "name": "A", "consent_terms": true }),
+            409,
+            "already belongs",
+        ),
+        (json!({ "phone": 5 }), 400, "not valid"),
+    ];
+    for (body, expected, message) in bad {
+        let (status, error) = api.post("/v1/members", body.clone());
+        assert_eq!(status, expected, "{body} is refused");
+        assert!(
+            error["message"].as_str().unwrap_or("").contains(message),
+            "{body}: the message says why ({error})"
+        );
+    }
+    assert_eq!(
+        api.get("/v1/members?phone=0911111111").0,
+        404,
+        "a refused sign-up left no member behind"
+    );
+    for query in [
+        "phone=%2B886933222111",
+        "phone=0933%20222%20111",
+        "email=LIN.WEI@example.com",
+        &format!("card={card}"),
+    ] {
+        let (status, found) = api.get(&format!("/v1/members?{query}"));
+        assert_eq!(
+            (status, found["id"].as_str()),
+            (200, Some(id.as_str())),
+            "{query} finds the member"
+        );
+    }
+    let (status, error) = api.get("/v1/members?card=2900000000002");
+    assert_eq!(
+        status, 400,
+        "a card number with a wrong check digit is refused: {error}"
+    );
+
+    // Online: an order earns by the brand's rules (NT$100 a point), once per order.
+    let earn = json!({ "order_ref": "W-1", "lines": [{ "sku": "X", "total_minor": 250_000 }] });
+    for _ in 0..2 {
+        let (status, booked) = api.post(&format!("/v1/members/{id}/earn"), earn.clone());
+        assert_eq!(
+            (
+                status,
+                booked["points"].as_i64(),
+                booked["balance"].as_i64()
+            ),
+            (200, Some(25), Some(25)),
+            "NT$2,500 earns 25 points, and telling it twice books it once: {booked}"
+        );
+    }
+    let (status, error) = api.post(
+        &format!("/v1/members/{id}/redeem"),
+        json!({ "order_ref": "W-2", "points": 26 }),
+    );
+    assert_eq!(
+        status, 409,
+        "redeeming more than the balance online is refused: {error}"
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("25 points available")
+    );
+    // The welcome coupon is used online.
+    let (status, _) = api.post(
+        &format!("/v1/coupons/{coupon_id}/redeem"),
+        json!({ "order_ref": "W-3" }),
+    );
+    assert_eq!(status, 204, "an unused coupon redeems online");
+    let (status, error) = api.post(
+        &format!("/v1/coupons/{coupon_id}/redeem"),
+        json!({ "order_ref": "W-4" }),
+    );
+    assert_eq!(status, 409, "a used coupon is refused online: {error}");
+
+    // A till of the store.
+    let enrolment = cloud.enrol(STORE, "Counter");
+    let mut till = Till {
+        cloud: &cloud,
+        token: enrolment["token"].as_str().expect("a token").to_owned(),
+        device_id: enrolment["device_id"]
+            .as_str()
+            .expect("a device")
+            .to_owned(),
+        seq: 0,
+    };
+    let (entries, allowance) = till.pull_all();
+    assert_eq!(
+        changes(&entries, "member_keys").len(),
+        1,
+        "the till gets the brand's keys"
+    );
+    assert_eq!(changes(&entries, "loyalty_rules").len(), 1, "and the rules");
+    let cached = changes(&entries, "member");
+    let mine = cached
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .expect("the member is in the feed");
+    let text = mine.to_string();
+    assert!(
+        !text.contains("933222111")
+            && !text.contains("lin.wei@example.com")
+            && !text.contains(&card),
+        "the feed carries no phone, e-mail or card number in the clear: {text}"
+    );
+    assert_eq!(mine["phone_masked"], "••••2111");
+    assert_eq!(mine["balance"], 25);
+    assert_eq!(
+        (
+            allowance["granted_points"].as_i64(),
+            allowance["used_points"].as_i64()
+        ),
+        (Some(20_000), Some(0)),
+        "the store's one till gets the whole offline allowance"
+    );
+    let sku = cloud.get_with_key(&api.key, &format!("/v1/stores/{STORE}/stock"))[0]["sku"]
+        .as_str()
+        .expect("a SKU")
+        .to_owned();
+
+    // Offline, the till sold with the member: earned 3, redeemed 100 it granted offline (the
+    // member had 25), and used the welcome coupon the e-shop had used already.
+    let sale_id = new_id();
+    let member_block = json!({ "member_id": id, "tier": "member", "tier_discount_minor": 0,
+        "points_earned": 3, "points_redeemed": 100, "redemption": "offline",
+        "coupon": { "coupon_id": coupon_id, "discount_minor": 10_000, "authorisation": "offline" },
+        "spend_minor": 120_000 });
+    let sale_op = (
+        new_id(),
+        "sale.completed.v2",
+        sale(&sale_id, "R-1", &till.device_id, &sku, member_block),
+    );
+    assert_eq!(
+        till.push(std::slice::from_ref(&sale_op)),
+        ["applied"],
+        "the sale stands"
+    );
+    // Told again (a lost answer): nothing is booked twice.
+    let again = json!([{ "seq": 1, "op_id": sale_op.0, "op_type": sale_op.1, "created_at_ms": 1, "payload": sale_op.2 }]);
+    assert_eq!(
+        till.push_wire(again.as_array().expect("ops")),
+        ["duplicate"]
+    );
+    let (_, history) = api.get(&format!("/v1/members/{id}/history"));
+    let sum = entries_sum(&history);
+    assert_eq!(
+        history["balance"], -72,
+        "25 + 3 - 100: the overdraft stands, the sale is not reversed"
+    );
+    assert_eq!(
+        history["balance"].as_i64(),
+        Some(sum),
+        "the balance is the sum of the entries"
+    );
+    let channels = purchase_channels(&history);
+    assert!(
+        channels.contains(&"online") && channels.contains(&STORE),
+        "history covers both channels: {channels:?}"
+    );
+    let (entries, allowance) = till.pull_all();
+    let conflicts = changes(&entries, "conflict");
+    let kinds: Vec<&str> = conflicts
+        .iter()
+        .filter_map(|c| c["conflict"].as_str())
+        .collect();
+    assert_eq!(
+        {
+            let mut sorted = kinds.clone();
+            sorted.sort_unstable();
+            sorted
+        },
+        ["coupon_double_use", "overdraft"],
+        "the overdraft and the double use are flagged once each: {kinds:?}"
+    );
+    assert_eq!(
+        allowance["used_points"], 100,
+        "the offline redemption used the till's allowance"
+    );
+    assert_eq!(
+        allowance["granted_points"], 20_100,
+        "and the till gets its share again on top"
+    );
+
+    // Online redemption at the till: a hold keyed by the sale id, refused past what is there.
+    let (status, error) = {
+        let response = till
+            .request(reqwest::Method::POST, "/v1/till/points/holds")
+            .json(&json!({ "sale_id": new_id(), "member_id": id, "points": 1 }))
+            .send()
+            .expect("a hold");
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    assert_eq!(
+        status, 409,
+        "an overdrawn member has nothing to hold: {error}"
+    );
+
+    // The same phone enrolled at the till: merged into the member, entries follow.
+    let newcomer = new_id();
+    let enrolled = json!({ "member_id": newcomer, "phone": "+886933222111", "email": null,
+        "name": "Mei", "birthday": null, "consent_terms": true, "consent_marketing": false,
+        "staff_id": "1001", "enrolled_at_ms": 1 });
+    let refund_id = new_id();
+    let refund = json!({ "refund_id": refund_id, "receipt_no": "R-1-R1", "sale_id": sale_id,
+        "device_id": till.device_id, "staff_id": "1001", "approved_by": "9001", "created_at_ms": 2,
+        "tax_minor": 5_714, "rounding_minor": 0, "total_minor": 120_000,
+        "lines": [{ "line_no": 1, "sku": sku, "quantity": 1, "tax_minor": 5_714, "total_minor": 120_000 }],
+        "tenders": [{ "kind": "card", "amount_minor": 120_000, "reference": "T1" }],
+        "member": { "member_id": newcomer, "points_reversed": 3, "points_restored": 100, "spend_minor": 120_000 } });
+    let refund_op = (new_id(), "refund.completed.v2", refund);
+    let statuses = till.push(&[
+        (new_id(), "member.enrolled.v1", enrolled),
+        refund_op.clone(),
+    ]);
+    assert_eq!(
+        statuses,
+        ["applied", "applied"],
+        "enrolment and refund apply"
+    );
+    let again = json!([{ "seq": 3, "op_id": refund_op.0, "op_type": refund_op.1, "created_at_ms": 1, "payload": refund_op.2 }]);
+    assert_eq!(
+        till.push_wire(again.as_array().expect("ops")),
+        ["duplicate"],
+        "a retried refund books nothing"
+    );
+    let (_, found) = api.get(&format!("/v1/members/{newcomer}"));
+    assert_eq!(
+        found["id"],
+        id.as_str(),
+        "the till's id now finds the surviving member"
+    );
+    assert_eq!(
+        found["balance"], 25,
+        "-72 - 3 + 100: the refund under the merged id reached the survivor, once"
+    );
+    let (entries, _) = till.pull_all();
+    let gone = changes(&entries, "member_gone");
+    assert!(
+        gone.iter()
+            .any(|g| g["id"] == newcomer.as_str() && g["merged_into"] == id.as_str()),
+        "tills are told to forget the merged id and which member survived"
+    );
+    let merge = changes(&entries, "conflict")
+        .into_iter()
+        .find(|c| c["conflict"] == "merged_enrolment")
+        .expect("the merge is on the review list")
+        .clone();
+
+    // A manager resolves it at the till; the resolution comes back through the feed.
+    let resolution = json!({ "conflict_id": merge["id"], "note": "Same person, checked ID",
+        "resolved_by": "9001", "resolved_at_ms": 3 });
+    assert_eq!(
+        till.push(&[(new_id(), "conflict.resolved.v1", resolution)]),
+        ["applied"]
+    );
+    let (entries, _) = till.pull_all();
+    let resolved = changes(&entries, "conflict")
+        .into_iter()
+        .find(|c| c["id"] == merge["id"])
+        .expect("the conflict")
+        .clone();
+    assert_eq!(
+        resolved["resolved_at_ms"], 3,
+        "the resolution reached the cloud and came back"
+    );
+    assert_eq!(resolved["note"], "Same person, checked ID");
+
+    // Garbage in a member block is refused as the operation's outcome and books nothing.
+    let bad_member = json!({ "member_id": id, "tier": "member", "tier_discount_minor": 0,
+        "points_earned": -5, "points_redeemed": 0, "redemption": null, "coupon": null, "spend_minor": 0 });
+    let statuses = till.push(&[(
+        new_id(),
+        "sale.completed.v2",
+        sale(&new_id(), "R-2", &till.device_id, &sku, bad_member),
+    )]);
+    assert!(
+        statuses[0].starts_with("rejected") && statuses[0].contains("points"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        api.get(&format!("/v1/members/{id}")).1["balance"],
+        25,
+        "the refused sale booked nothing"
+    );
+
+    // The demo brand's members have a year of history in both channels.
+    let (status, demo) = api.get("/v1/members?phone=0912-345-678");
+    assert_eq!(status, 200, "the README's demo member exists");
+    let demo_id = demo["id"].as_str().expect("an id");
+    let (_, history) = api.get(&format!("/v1/members/{demo_id}/history"));
+    let sum = entries_sum(&history);
+    assert!(sum > 0, "the demo member has points");
+    assert_eq!(
+        demo["balance"].as_i64(),
+        Some(sum),
+        "and they are the sum of the entries"
+    );
+    let channels = purchase_channels(&history);
+    assert!(
+        channels.contains(&"online") && channels.iter().any(|c| c.starts_with("TPE-")),
+        "the demo member bought in both channels: {channels:?}"
+    );
+
+    let (_, document) = api.get("/openapi.json");
+    for path in [
+        "/v1/members",
+        "/v1/members/{id}/earn",
+        "/v1/members/{id}/redeem",
+        "/v1/coupons/{id}/redeem",
+        "/v1/members/{id}/history",
+    ] {
+        assert!(
+            document["paths"][path].is_object(),
+            "the OpenAPI document describes {path}"
+        );
+    }
+}
+
+#[test]
+fn members_points_and_coupons_reconcile_across_channels_on_sqlite() {
+    scenario(Backend::Sqlite);
+}
+
+#[test]
+fn members_points_and_coupons_reconcile_across_channels_on_postgresql() {
+    scenario(Backend::Postgres);
+}

@@ -42,9 +42,10 @@ CREATE TABLE loyalty_rules (
 
 -- Points this till recorded: earned and redeemed on its sales, reversed and restored on its
 -- refunds. Signed (a redemption is negative). `op_seq` is the outbox operation that carries
--- the entry; a row is dropped once the member's cached balance includes that seq.
+-- the entry (written after these rows in the same transaction, hence the deferred key); a
+-- row is dropped once the member's cached balance includes that seq.
 CREATE TABLE member_points_pending (
-    op_seq    INTEGER NOT NULL REFERENCES outbox (seq),
+    op_seq    INTEGER NOT NULL REFERENCES outbox (seq) DEFERRABLE INITIALLY DEFERRED,
     member_id TEXT NOT NULL,
     kind      TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'reverse', 'restore')),
     points    INTEGER NOT NULL,
@@ -57,7 +58,7 @@ CREATE INDEX member_points_pending_by_member ON member_points_pending (member_id
 -- Coupons this till used and the cloud has not yet confirmed; hidden from the member's list.
 CREATE TABLE coupon_use_pending (
     coupon_id TEXT PRIMARY KEY,
-    op_seq    INTEGER NOT NULL REFERENCES outbox (seq),
+    op_seq    INTEGER NOT NULL REFERENCES outbox (seq) DEFERRABLE INITIALLY DEFERRED,
     member_id TEXT NOT NULL,
     offline   INTEGER NOT NULL CHECK (offline IN (0, 1))
 );
@@ -73,11 +74,23 @@ CREATE TABLE sale_member (
     points_redeemed     INTEGER NOT NULL,
     redemption          TEXT CHECK (redemption IN ('online', 'offline')),
     coupon_id           TEXT,
+    coupon_title        TEXT,
     coupon_discount_minor INTEGER NOT NULL DEFAULT 0,
     -- The member's balance after the sale as the receipt showed it, and whether it was
     -- pending (not yet confirmed by the cloud) then.
     balance_after       INTEGER NOT NULL,
     balance_pending     INTEGER NOT NULL CHECK (balance_pending IN (0, 1))
+);
+
+-- The member part of each refund of a member's sale, for its receipt.
+CREATE TABLE refund_member (
+    refund_id       TEXT PRIMARY KEY REFERENCES refund (id),
+    member_id       TEXT NOT NULL,
+    member_name     TEXT NOT NULL,
+    points_reversed INTEGER NOT NULL,
+    points_restored INTEGER NOT NULL,
+    balance_after   INTEGER NOT NULL,
+    balance_pending INTEGER NOT NULL CHECK (balance_pending IN (0, 1))
 );
 
 -- This till's offline redemption allowance, as of the write checkpoint of the last pull.
@@ -97,3 +110,37 @@ CREATE TABLE member_conflict (
     note          TEXT,
     resolved_here INTEGER NOT NULL DEFAULT 0 CHECK (resolved_here IN (0, 1))
 );
+
+-- Points become a tender. SQLite cannot widen a CHECK in place, so the two tender tables are
+-- rebuilt with 'points' allowed and the number of points the tender paid or gave back.
+CREATE TABLE sale_tender_v5 (
+    sale_id        TEXT NOT NULL REFERENCES sale (id),
+    tender_no      INTEGER NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('cash', 'card', 'points')),
+    amount_minor   INTEGER NOT NULL,
+    tendered_minor INTEGER NOT NULL,
+    change_minor   INTEGER NOT NULL,
+    reference      TEXT,
+    points         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sale_id, tender_no)
+) WITHOUT ROWID;
+INSERT INTO sale_tender_v5 (sale_id, tender_no, kind, amount_minor, tendered_minor, change_minor,
+    reference)
+SELECT sale_id, tender_no, kind, amount_minor, tendered_minor, change_minor, reference
+FROM sale_tender;
+DROP TABLE sale_tender;
+ALTER TABLE sale_tender_v5 RENAME TO sale_tender;
+
+CREATE TABLE refund_tender_v5 (
+    refund_id    TEXT NOT NULL REFERENCES refund (id),
+    tender_no    INTEGER NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('cash', 'card', 'points')),
+    amount_minor INTEGER NOT NULL,
+    reference    TEXT,
+    points       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (refund_id, tender_no)
+) WITHOUT ROWID;
+INSERT INTO refund_tender_v5 (refund_id, tender_no, kind, amount_minor, reference)
+SELECT refund_id, tender_no, kind, amount_minor, reference FROM refund_tender;
+DROP TABLE refund_tender;
+ALTER TABLE refund_tender_v5 RENAME TO refund_tender;

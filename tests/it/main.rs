@@ -7,7 +7,8 @@
 //! puts a fault-injecting proxy between tills and the cloud; `random_sync` runs hundreds of
 //! seeded random schedules of sales, syncs, faults and cloud restarts; `sync_crash` kills a
 //! syncing till process and the cloud process with SIGKILL mid-push; `members_cloud` drives
-//! members, points and coupons through the cloud as the e-shop and a till would; `ui` runs the real app
+//! members, points and coupons through the cloud as the e-shop and a till would; `members_till`
+//! runs a member's sale, points and refund at the till's checkout; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
@@ -15,6 +16,7 @@ mod crash;
 mod faults;
 mod ledger;
 mod members_cloud;
+mod members_till;
 mod random_sync;
 mod support;
 mod sync;

@@ -528,16 +528,10 @@ async fn loyalty_rules_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-struct TillLookup {
-    kind: String,
-    hash: String,
-}
-
 async fn till_member_lookup(
     State(state): State<AppState>,
     TillAuth(_device): TillAuth,
-    JsonBody(request): JsonBody<TillLookup>,
+    JsonBody(request): JsonBody<omnitill_protocol::loyalty::MemberLookupRequest>,
 ) -> CloudResult<Json<omnitill_protocol::loyalty::CachedMember>> {
     Ok(Json(
         members::till_look_up(&state.db, &request.kind, &request.hash).await?,

@@ -26,6 +26,7 @@ use omnitill_protocol::loyalty::{
     Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
     PointsRounding, RefundMember, SaleMember, TierRule,
 };
+pub use omnitill_protocol::loyalty::{CouponHoldRequest, Held, HoldRequest};
 use omnitill_protocol::ops::{MemberEnrolled, RefundCompleted, SaleCompleted};
 use omnitill_protocol::pull::Change;
 use ring::rand::SecureRandom;
@@ -1698,23 +1699,6 @@ pub async fn till_look_up(db: &Db, kind: &str, hash: &str) -> CloudResult<Cached
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
 }
 
-/// A till's online reservation of points for a sale it is completing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HoldRequest {
-    pub sale_id: String,
-    pub member_id: String,
-    pub points: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Held {
-    /// The member the points were held for (the survivor, if the id was merged).
-    pub member_id: String,
-    pub points: i64,
-    /// The member's balance less every live hold, this one included.
-    pub available_after: i64,
-}
-
 /// Holds points for a till's sale (the sale id is the key: asking again answers the same).
 pub async fn hold_points(db: &Db, device_id: &str, request: &HoldRequest) -> CloudResult<Held> {
     if !(1..=MAX_POINTS).contains(&request.points) {
@@ -1787,12 +1771,6 @@ pub async fn release_hold(db: &Db, device_id: &str, sale_id: &str) -> CloudResul
         .execute(&db.write)
         .await?;
     Ok(())
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CouponHoldRequest {
-    pub coupon_id: String,
-    pub sale_id: String,
 }
 
 /// Reserves a coupon for a till's sale until the sale arrives (or `HOLD_MS` passes).

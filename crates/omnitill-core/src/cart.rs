@@ -5,12 +5,16 @@
 //!
 //! 1. Each line's gross is unit price x quantity. A line discount (a percentage, rounded half
 //!    away from zero, or an amount no larger than the gross) comes off first.
-//! 2. A cart discount is computed on the sum of the lines after their own discounts and shared
-//!    out in proportion to them, by the largest-remainder method, so the shares add up exactly.
+//! 2. Cart-level discounts come next, each on what the one before left: the cashier's cart
+//!    discount, then the member's tier discount (a percentage), then a member's coupon (a
+//!    percentage or an amount, only while the sale reaches the coupon's minimum spend). Their
+//!    sum is shared out over the lines in proportion to what each line came to after its own
+//!    discount, by the largest-remainder method, so the shares add up exactly.
 //! 3. Tax is computed per line on what remains, rounded half away from zero to one minor unit.
 //!    Inclusive stores report it out of the price (amount x rate / (1 + rate)); exclusive stores
 //!    add it. Sale totals are the sums of the line figures, never recomputed on the total.
-//! 4. Card tenders pay the exact amount due. When a cash tender settles the rest of a sale, the
+//! 4. Card and points tenders pay exact amounts, never more than is due (points at the brand's
+//!    point value). When a cash tender settles the rest of a sale, the
 //!    rest is rounded to the store's cash increment (for example 0.10) and the difference is
 //!    recorded as the sale's rounding. A cash tender that does not settle is taken as it is.
 //!
@@ -91,6 +95,29 @@ pub struct CartLine {
     pub discount: Option<Discount>,
 }
 
+/// The member attached to a sale, as the till knew them when they were attached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CartMember {
+    pub member_id: String,
+    pub name: String,
+    pub tier: String,
+    pub tier_name: String,
+    /// The tier's discount on the sale, in basis points.
+    pub tier_discount_bp: u32,
+}
+
+/// A member's coupon applied to the sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CartCoupon {
+    pub coupon_id: String,
+    pub title: String,
+    pub discount: Discount,
+    /// The least the sale must come to (after other discounts) for the coupon to apply.
+    pub min_spend_minor: Minor,
+    /// Reserved at the cloud for this sale (false: used offline, checked at sync).
+    pub reserved_online: bool,
+}
+
 /// A payment taken for the cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tender {
@@ -103,6 +130,10 @@ pub struct Tender {
     /// The cash rounding this tender settled the sale with (zero unless it settled it).
     pub rounding_minor: Minor,
     pub reference: Option<String>,
+    /// Points redeemed (points tenders only).
+    pub points: i64,
+    /// Whether points were reserved at the cloud (points tenders only; false: offline).
+    pub reserved_online: bool,
 }
 
 /// The store rules pricing needs.
@@ -136,7 +167,12 @@ impl LineTotals {
 pub struct CartTotals {
     pub lines: Vec<LineTotals>,
     pub subtotal_minor: Minor,
+    /// Every discount: lines', the cart's, the tier's and the coupon's.
     pub discount_minor: Minor,
+    /// The member's tier discount, part of `discount_minor`.
+    pub tier_discount_minor: Minor,
+    /// The coupon's discount, part of `discount_minor`.
+    pub coupon_discount_minor: Minor,
     pub tax_minor: Minor,
     pub total_minor: Minor,
     pub rounding_minor: Minor,
@@ -153,6 +189,10 @@ pub struct Cart {
     next_line_id: u32,
     cart_discount: Option<Discount>,
     tenders: Vec<Tender>,
+    member: Option<CartMember>,
+    coupon: Option<CartCoupon>,
+    /// The sale's id, fixed once something at the cloud is keyed by it (a points hold).
+    sale_id: Option<String>,
 }
 
 impl Cart {
@@ -174,6 +214,156 @@ impl Cart {
 
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
+    }
+
+    pub fn member(&self) -> Option<&CartMember> {
+        self.member.as_ref()
+    }
+
+    pub fn coupon(&self) -> Option<&CartCoupon> {
+        self.coupon.as_ref()
+    }
+
+    /// The sale's id if one was fixed in advance.
+    pub fn sale_id(&self) -> Option<&str> {
+        self.sale_id.as_deref()
+    }
+
+    /// Fixes the sale's id (the first call wins) and returns it.
+    pub fn fix_sale_id(&mut self, new_id: impl FnOnce() -> String) -> String {
+        self.sale_id.get_or_insert_with(new_id).clone()
+    }
+
+    /// Attaches a member (replacing another) or, with `None`, takes the member off with their
+    /// coupon. Not once payments are taken.
+    pub fn set_member(&mut self, member: Option<CartMember>) -> CoreResult<()> {
+        self.ensure_editable()?;
+        if member.as_ref().map(|m| &m.member_id) != self.member.as_ref().map(|m| &m.member_id) {
+            self.coupon = None;
+        }
+        if let Some(member) = &member
+            && member.tier_discount_bp > 10_000
+        {
+            return Err(CoreError::BadDiscount(
+                "a tier discount cannot be more than 100 %".into(),
+            ));
+        }
+        self.member = member;
+        Ok(())
+    }
+
+    /// Applies a member's coupon, or takes it off with `None`. The sale must have a member and
+    /// reach the coupon's minimum spend.
+    pub fn set_coupon(
+        &mut self,
+        rules: PricingRules,
+        coupon: Option<CartCoupon>,
+    ) -> CoreResult<()> {
+        self.ensure_editable()?;
+        if let Some(coupon) = &coupon {
+            if self.member.is_none() {
+                return Err(CoreError::BadInput(
+                    "attach the member before using their coupon".into(),
+                ));
+            }
+            let before = self.before_coupon(rules);
+            if before < coupon.min_spend_minor {
+                return Err(CoreError::BadDiscount(format!(
+                    "the coupon \"{}\" needs a sale of at least {} (this one comes to {before})",
+                    coupon.title, coupon.min_spend_minor
+                )));
+            }
+            match coupon.discount {
+                Discount::Percent { .. } => coupon.discount.validate(before)?,
+                Discount::Amount { minor } if minor <= 0 => coupon.discount.validate(before)?,
+                Discount::Amount { .. } => {}
+            }
+        }
+        self.coupon = coupon;
+        Ok(())
+    }
+
+    /// What the sale comes to before the coupon: after line, cart and tier discounts.
+    fn before_coupon(&self, rules: PricingRules) -> Minor {
+        let (base, manual, tier) = self.cart_level(rules);
+        base - manual - tier
+    }
+
+    /// (lines after their discounts, the cart discount, the tier discount).
+    fn cart_level(&self, _rules: PricingRules) -> (Minor, Minor, Minor) {
+        let base = self.after_line_discounts();
+        let manual = self.cart_discount.map_or(0, |d| d.amount_on(base));
+        let tier = self
+            .member
+            .as_ref()
+            .map_or(0, |m| money::percent_of(base - manual, m.tier_discount_bp));
+        (base, manual, tier)
+    }
+
+    /// Pays with `points` of the attached member at `point_value_minor` each: never more than
+    /// is due. `reserved_online` says the points were held at the cloud for this sale;
+    /// otherwise the caller has checked the offline bound.
+    pub fn add_points_tender(
+        &mut self,
+        rules: PricingRules,
+        points: i64,
+        point_value_minor: Minor,
+        reserved_online: bool,
+    ) -> CoreResult<()> {
+        if self.member.is_none() {
+            return Err(CoreError::BadTender(
+                "attach a member to pay with points".into(),
+            ));
+        }
+        if self.lines.is_empty() {
+            return Err(CoreError::EmptyCart);
+        }
+        if self.tenders.len() >= MAX_TENDERS {
+            return Err(CoreError::BadTender(format!(
+                "a sale can have at most {MAX_TENDERS} payments"
+            )));
+        }
+        if points <= 0 || point_value_minor <= 0 {
+            return Err(CoreError::BadTender(
+                "enter how many points to use (more than 0)".into(),
+            ));
+        }
+        if self
+            .tenders
+            .iter()
+            .any(|t| t.kind == TenderKind::Points && t.reserved_online != reserved_online)
+        {
+            return Err(CoreError::BadTender(
+                "points on one sale are either all reserved online or all offline".into(),
+            ));
+        }
+        let amount = points.checked_mul(point_value_minor).unwrap_or(Minor::MAX);
+        let due = self.totals(rules).due_minor;
+        if amount > due {
+            return Err(CoreError::BadTender(format!(
+                "{points} points pay {amount}, more than the {due} still due"
+            )));
+        }
+        self.tenders.push(Tender {
+            kind: TenderKind::Points,
+            amount_minor: amount,
+            tendered_minor: amount,
+            change_minor: 0,
+            rounding_minor: 0,
+            reference: None,
+            points,
+            reserved_online,
+        });
+        Ok(())
+    }
+
+    /// Points redeemed on this cart so far.
+    pub fn points_redeemed(&self) -> i64 {
+        self.tenders
+            .iter()
+            .filter(|t| t.kind == TenderKind::Points)
+            .map(|t| t.points)
+            .sum()
     }
 
     fn ensure_editable(&self) -> CoreResult<()> {
@@ -334,6 +524,11 @@ impl Cart {
             return Err(CoreError::BadTender("an amount cannot be negative".into()));
         }
         let tender = match kind {
+            TenderKind::Points => {
+                return Err(CoreError::BadTender(
+                    "points are paid with the member's points, not as cash or card".into(),
+                ));
+            }
             TenderKind::Card => {
                 if amount_minor == 0 {
                     return Err(CoreError::BadTender(
@@ -362,6 +557,8 @@ impl Cart {
                     change_minor: 0,
                     rounding_minor: 0,
                     reference: Some(reference.to_owned()),
+                    points: 0,
+                    reserved_online: false,
                 }
             }
             TenderKind::Cash => {
@@ -382,6 +579,8 @@ impl Cart {
                         change_minor: amount_minor - cash_due,
                         rounding_minor: cash_due - totals.due_minor,
                         reference: None,
+                        points: 0,
+                        reserved_online: false,
                     }
                 } else {
                     Tender {
@@ -391,6 +590,8 @@ impl Cart {
                         change_minor: 0,
                         rounding_minor: 0,
                         reference: None,
+                        points: 0,
+                        reserved_online: false,
                     }
                 }
             }
@@ -425,9 +626,15 @@ impl Cart {
             .zip(&line_discounts)
             .map(|(gross, discount)| gross - discount)
             .collect();
-        let base: Minor = after_line.iter().sum();
-        let cart_discount = self.cart_discount.map_or(0, |d| d.amount_on(base));
-        let shares = allocate(cart_discount, &after_line);
+        let (base, manual, tier) = self.cart_level(rules);
+        let before_coupon = base - manual - tier;
+        let coupon = match &self.coupon {
+            Some(coupon) if before_coupon >= coupon.min_spend_minor => {
+                coupon.discount.amount_on(before_coupon)
+            }
+            _ => 0,
+        };
+        let shares = allocate(manual + tier + coupon, &after_line);
 
         let mut lines = Vec::with_capacity(self.lines.len());
         for (index, line) in self.lines.iter().enumerate() {
@@ -461,6 +668,8 @@ impl Cart {
             lines,
             subtotal_minor: subtotal,
             discount_minor: discount,
+            tier_discount_minor: tier,
+            coupon_discount_minor: coupon,
             tax_minor: tax,
             total_minor: total,
             rounding_minor: rounding,

@@ -207,8 +207,10 @@ mod tests {
                 tendered_minor: 100_000,
                 change_minor: 100_000 - total,
                 reference: None,
+                points: 0,
             }],
             change_minor: 100_000 - total,
+            member: None,
         }
     }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::cart::{Cart, PricingRules};
 use crate::error::{CoreError, CoreResult};
+use crate::members;
 use crate::money::{self, Minor};
 use crate::outbox::{self, RefundCompleted, RefundLineOp, SaleCompleted, SaleLineOp, TenderOp};
 use crate::receipt::{Receipt, ReceiptKind, ReceiptLine, ReceiptTender, TenderKind};
@@ -164,8 +165,8 @@ pub(crate) fn complete_sale(
         }
         let mut insert_tender = tx.prepare_cached(
             "INSERT INTO sale_tender (sale_id, tender_no, kind, amount_minor, tendered_minor,
-                 change_minor, reference)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 change_minor, reference, points)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for (index, tender) in cart.tenders().iter().enumerate() {
             insert_tender.execute(params![
@@ -176,9 +177,16 @@ pub(crate) fn complete_sale(
                 tender.tendered_minor,
                 tender.change_minor,
                 tender.reference,
+                tender.points,
             ])?;
         }
     }
+    let member = members::record_sale(&tx, cart, &totals, sale_id, op_seq, now)?;
+    let op_type = if member.is_some() {
+        outbox::SALE_COMPLETED_V2
+    } else {
+        outbox::SALE_COMPLETED
+    };
     let op = SaleCompleted {
         sale_id: sale_id.to_owned(),
         receipt_no: receipt_no.clone(),
@@ -202,9 +210,9 @@ pub(crate) fn complete_sale(
                 reference: t.reference.clone(),
             })
             .collect(),
-        member: None,
+        member,
     };
-    outbox::append(&tx, op_seq, op_id, outbox::SALE_COMPLETED, &op, now_ms)?;
+    outbox::append(&tx, op_seq, op_id, op_type, &op, now_ms)?;
     tx.commit()?;
     Ok(receipt_no)
 }
@@ -267,7 +275,7 @@ fn sold_lines(conn: &Connection, sale_id: &str) -> CoreResult<Vec<SoldLine>> {
 
 fn sale_tenders(conn: &Connection, sale_id: &str) -> CoreResult<Vec<(i64, ReceiptTender)>> {
     let mut statement = conn.prepare_cached(
-        "SELECT tender_no, kind, amount_minor, tendered_minor, change_minor, reference
+        "SELECT tender_no, kind, amount_minor, tendered_minor, change_minor, reference, points
          FROM sale_tender WHERE sale_id = ?1 ORDER BY tender_no",
     )?;
     let rows = statement.query_map([sale_id], |row| {
@@ -280,6 +288,7 @@ fn sale_tenders(conn: &Connection, sale_id: &str) -> CoreResult<Vec<(i64, Receip
                 tendered_minor: row.get(3)?,
                 change_minor: row.get(4)?,
                 reference: row.get(5)?,
+                points: row.get(6)?,
             },
         ))
     })?;
@@ -378,12 +387,20 @@ pub(crate) fn refund(
     let lines_total: Minor = refund_lines.iter().map(|(_, _, _, total)| total).sum();
     let tax_total: Minor = refund_lines.iter().map(|(_, _, tax, _)| tax).sum();
 
-    // Money goes back to the sale's tenders: cards first, then cash, each capped at what it
-    // paid less what earlier refunds gave back to it.
+    // Money goes back to the sale's tenders: cards first, then points, then cash, each capped
+    // at what it paid less what earlier refunds gave back to it. Points go back as points, in
+    // proportion to what the points tender paid.
     let mut tenders = sale_tenders(&tx, &sale.id)?;
-    tenders.sort_by_key(|(tender_no, tender)| (tender.kind == TenderKind::Cash, *tender_no));
+    tenders.sort_by_key(|(tender_no, tender)| {
+        let order = match tender.kind {
+            TenderKind::Card => 0,
+            TenderKind::Points => 1,
+            TenderKind::Cash => 2,
+        };
+        (order, *tender_no)
+    });
     let mut left = lines_total;
-    let mut refund_tenders: Vec<(i64, TenderKind, Minor, Option<String>)> = Vec::new();
+    let mut refund_tenders: Vec<(i64, TenderKind, Minor, Option<String>, i64)> = Vec::new();
     for (tender_no, tender) in &tenders {
         if left == 0 {
             break;
@@ -397,10 +414,23 @@ pub(crate) fn refund(
         let room = (tender.amount_minor - already).max(0);
         let amount = room.min(left);
         if amount > 0 {
-            refund_tenders.push((*tender_no, tender.kind, amount, tender.reference.clone()));
+            let points = if tender.kind == TenderKind::Points {
+                money::pro_rata_floor(tender.points, already + amount, tender.amount_minor)
+                    - money::pro_rata_floor(tender.points, already, tender.amount_minor)
+            } else {
+                0
+            };
+            refund_tenders.push((
+                *tender_no,
+                tender.kind,
+                amount,
+                tender.reference.clone(),
+                points,
+            ));
             left -= amount;
         }
     }
+    let restored: i64 = refund_tenders.iter().map(|t| t.4).sum();
     // What no tender can take back is the sale's cash rounding, which stays rounded.
     let rounding = -left;
     let paid_back = lines_total + rounding;
@@ -445,13 +475,34 @@ pub(crate) fn refund(
             total_minor: *total,
         });
     }
-    for (tender_no, kind, amount, reference) in &refund_tenders {
+    for (tender_no, kind, amount, reference, points) in &refund_tenders {
         tx.execute(
-            "INSERT INTO refund_tender (refund_id, tender_no, kind, amount_minor, reference)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![refund_id, tender_no, kind.as_str(), amount, reference],
+            "INSERT INTO refund_tender (refund_id, tender_no, kind, amount_minor, reference, points)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![refund_id, tender_no, kind.as_str(), amount, reference, points],
         )?;
     }
+    // The sale's refunded line totals before this refund, of all it sold.
+    let sold: Minor = lines.iter().map(|line| line.total_minor).sum();
+    let refunded_before: Minor = lines
+        .iter()
+        .map(|line| money::pro_rata_floor(line.total_minor, line.refunded, line.quantity))
+        .sum();
+    let member = members::record_refund(
+        &tx,
+        &sale.id,
+        refund_id,
+        op_seq,
+        refunded_before,
+        refunded_before + lines_total,
+        sold,
+        restored,
+    )?;
+    let op_type = if member.is_some() {
+        outbox::REFUND_COMPLETED_V2
+    } else {
+        outbox::REFUND_COMPLETED
+    };
     let op = RefundCompleted {
         refund_id: refund_id.to_owned(),
         receipt_no: refund_receipt.clone(),
@@ -466,15 +517,15 @@ pub(crate) fn refund(
         lines: line_ops,
         tenders: refund_tenders
             .iter()
-            .map(|(_, kind, amount, reference)| TenderOp {
+            .map(|(_, kind, amount, reference, _)| TenderOp {
                 kind: kind.as_str().to_owned(),
                 amount_minor: *amount,
                 reference: reference.clone(),
             })
             .collect(),
-        member: None,
+        member,
     };
-    outbox::append(&tx, op_seq, op_id, outbox::REFUND_COMPLETED, &op, now_ms)?;
+    outbox::append(&tx, op_seq, op_id, op_type, &op, now_ms)?;
     tx.execute(
         "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, 'refund.approved', ?3)",
         params![
@@ -580,6 +631,7 @@ fn sale_receipt(
             .map(|(_, t)| t)
             .collect(),
         change_minor: change,
+        member: members::sale_receipt_member(conn, &sale_id)?,
     }))
 }
 
@@ -641,7 +693,8 @@ fn refund_receipt(
         })?
         .collect::<Result<_, _>>()?;
     let mut statement = conn.prepare_cached(
-        "SELECT kind, amount_minor, reference FROM refund_tender WHERE refund_id = ?1 ORDER BY tender_no",
+        "SELECT kind, amount_minor, reference, points FROM refund_tender WHERE refund_id = ?1
+         ORDER BY tender_no",
     )?;
     let tenders = statement
         .query_map([&refund_id], |row| {
@@ -653,6 +706,7 @@ fn refund_receipt(
                 tendered_minor: amount,
                 change_minor: 0,
                 reference: row.get(2)?,
+                points: row.get(3)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -676,6 +730,7 @@ fn refund_receipt(
         total_minor: total,
         tenders,
         change_minor: 0,
+        member: members::refund_receipt_member(conn, &refund_id)?,
     }))
 }
 

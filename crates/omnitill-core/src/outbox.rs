@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::error::CoreResult;
 
 pub use omnitill_protocol::ops::{
-    REFUND_COMPLETED, RefundCompleted, RefundLineOp, SALE_COMPLETED, SaleCompleted, SaleLineOp,
-    TenderOp,
+    REFUND_COMPLETED, REFUND_COMPLETED_V2, RefundCompleted, RefundLineOp, SALE_COMPLETED,
+    SALE_COMPLETED_V2, SaleCompleted, SaleLineOp, TenderOp,
 };
 
 /// An operation as stored in the outbox.

@@ -23,6 +23,8 @@ pub enum ReceiptKind {
 pub enum TenderKind {
     Cash,
     Card,
+    /// A member's points, at the brand's point value.
+    Points,
 }
 
 impl TenderKind {
@@ -30,6 +32,7 @@ impl TenderKind {
         match self {
             TenderKind::Cash => "cash",
             TenderKind::Card => "card",
+            TenderKind::Points => "points",
         }
     }
 
@@ -37,6 +40,7 @@ impl TenderKind {
         match text {
             "cash" => Some(TenderKind::Cash),
             "card" => Some(TenderKind::Card),
+            "points" => Some(TenderKind::Points),
             _ => None,
         }
     }
@@ -51,6 +55,24 @@ pub struct ReceiptTender {
     pub tendered_minor: Minor,
     pub change_minor: Minor,
     pub reference: Option<String>,
+    /// Points a points tender used (a refund: gave back).
+    pub points: i64,
+}
+
+/// The member part of a receipt. For a sale: points earned and redeemed and the balance after;
+/// for a refund: points taken back (earned on the refunded part) and given back (redeemed on
+/// it). `balance_pending` marks a balance that includes entries the cloud has not confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptMember {
+    pub name: String,
+    pub tier_name: String,
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+    pub balance_after: i64,
+    pub balance_pending: bool,
+    pub tier_discount_minor: Minor,
+    pub coupon_title: Option<String>,
+    pub coupon_discount_minor: Minor,
 }
 
 /// One line of a receipt. Amounts are for the whole line; `total_minor` is what the customer
@@ -88,4 +110,5 @@ pub struct Receipt {
     pub total_minor: Minor,
     pub tenders: Vec<ReceiptTender>,
     pub change_minor: Minor,
+    pub member: Option<ReceiptMember>,
 }

@@ -52,6 +52,20 @@ pub(crate) struct Labels {
     pub tendered: &'static str,
     pub change: &'static str,
     pub thank_you: &'static str,
+    /// Printed before the number of points a points tender used.
+    pub points: &'static str,
+    pub member: &'static str,
+    pub tier_discount: &'static str,
+    pub coupon: &'static str,
+    pub points_earned: &'static str,
+    pub points_redeemed: &'static str,
+    /// On a refund: points earned on what came back, taken off again.
+    pub points_reversed: &'static str,
+    /// On a refund: points redeemed on what came back, given back.
+    pub points_restored: &'static str,
+    pub points_balance: &'static str,
+    /// After a balance the cloud has not confirmed yet.
+    pub pending: &'static str,
 }
 
 /// The printed receipt's words in English, the only language receipts are printed in so far.
@@ -75,6 +89,16 @@ pub(crate) const ENGLISH: Labels = Labels {
     tendered: "Tendered",
     change: "Change",
     thank_you: "Thank you",
+    points: "Points",
+    member: "Member",
+    tier_discount: "Member discount",
+    coupon: "Coupon",
+    points_earned: "Points earned",
+    points_redeemed: "Points redeemed",
+    points_reversed: "Points taken back",
+    points_restored: "Points given back",
+    points_balance: "Points balance",
+    pending: "(pending)",
 };
 
 /// Measures how many columns a piece of text takes where it is shown.
@@ -221,6 +245,7 @@ impl Layout {
                     format!("{} {reference}", labels.card_reference)
                 }
                 (TenderKind::Card, None) => labels.card.to_string(),
+                (TenderKind::Points, _) => format!("{} {}", labels.points, tender.points),
             };
             lines.extend(self.row("", &label, &money(tender.amount_minor)));
             // Nothing is handed over for a refund, so only a sale shows tendered and change.
@@ -228,6 +253,41 @@ impl Layout {
                 lines.extend(self.row("  ", labels.tendered, &money(tender.tendered_minor)));
                 lines.extend(self.row("  ", labels.change, &money(tender.change_minor)));
             }
+        }
+
+        if let Some(member) = &receipt.member {
+            lines.push(self.rule());
+            lines.extend(self.row("", labels.member, &member.name));
+            if member.tier_discount_minor != 0 {
+                let label = format!("{} ({})", labels.tier_discount, member.tier_name);
+                lines.extend(self.row(
+                    "",
+                    &label,
+                    &money(member.tier_discount_minor.saturating_neg()),
+                ));
+            }
+            if let Some(title) = &member.coupon_title {
+                lines.extend(self.wrap(&format!("{} {title}", labels.coupon), self.width));
+                lines.extend(self.row(
+                    "",
+                    "",
+                    &money(member.coupon_discount_minor.saturating_neg()),
+                ));
+            }
+            let (earned, redeemed) = match receipt.kind {
+                ReceiptKind::Sale => (labels.points_earned, labels.points_redeemed),
+                ReceiptKind::Refund => (labels.points_reversed, labels.points_restored),
+            };
+            lines.extend(self.row("", earned, &member.points_earned.to_string()));
+            if member.points_redeemed != 0 {
+                lines.extend(self.row("", redeemed, &member.points_redeemed.to_string()));
+            }
+            let balance = if member.balance_pending {
+                format!("{} {}", member.balance_after, labels.pending)
+            } else {
+                member.balance_after.to_string()
+            };
+            lines.extend(self.row("", labels.points_balance, &balance));
         }
 
         lines.push(String::new());
@@ -437,6 +497,7 @@ mod tests {
             tendered_minor: tendered,
             change_minor: tendered - amount,
             reference: None,
+            points: 0,
         }
     }
 
@@ -469,6 +530,7 @@ mod tests {
             total_minor: 237_100,
             tenders: vec![cash(237_100, 250_000)],
             change_minor: 12_900,
+            member: None,
         }
     }
 
@@ -489,6 +551,7 @@ mod tests {
                 tendered_minor: 200,
                 change_minor: 0,
                 reference: Some("4821".to_string()),
+                points: 0,
             }],
             change_minor: 0,
             ..sale()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::cart::{Cart, PricedItem, PricingRules};
+use crate::cart::{Cart, CartCoupon, CartMember, Discount, PricedItem, PricingRules};
 use crate::catalog::{self, ProductHit};
 use crate::clock::Clock;
 use crate::db;
@@ -20,6 +20,7 @@ use crate::outbox;
 use crate::receipt::Receipt;
 use crate::settings::{self, Language, Settings, StoreInfo};
 use crate::staff::{self, ManagerApproval, StaffSession};
+use crate::{loyalty, members};
 
 /// The alphabet of receipt prefixes: Crockford base 32, no I, L, O or U to misread.
 const PREFIX_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -160,7 +161,10 @@ impl Till {
             tax_mode: store.tax_mode,
             cash_rounding_minor: store.cash_rounding_minor,
         };
-        let sale_id = self.clock.new_id().to_string();
+        let sale_id = match cart.sale_id() {
+            Some(fixed) => fixed.to_owned(),
+            None => self.clock.new_id().to_string(),
+        };
         let op_id = self.clock.new_id().to_string();
         let now = self.clock.now();
         let receipt_no = ledger::complete_sale(
@@ -175,6 +179,128 @@ impl Till {
             now,
         )?;
         ledger::receipt(&self.conn, &store, &receipt_no)
+    }
+
+    /// Finds a member by a typed or scanned phone number, e-mail, card number or QR code in
+    /// this till's member cache.
+    pub fn lookup_member(&self, input: &str) -> CoreResult<members::Lookup> {
+        members::lookup(&self.conn, input, self.clock.now())
+    }
+
+    /// A cached member as the cashier sees them.
+    pub fn member(&self, member_id: &str) -> CoreResult<members::MemberView> {
+        members::view(&self.conn, member_id)?
+            .ok_or_else(|| CoreError::NotFound(format!("member {member_id}")))
+    }
+
+    /// Caches a member the cloud answered for (a look-up of a member not yet in the cache).
+    pub fn cache_member(
+        &mut self,
+        member: &omnitill_protocol::loyalty::CachedMember,
+    ) -> CoreResult<members::MemberView> {
+        let as_of_seq = crate::sync::link(&self.conn)?.map_or(0, |l| l.last_applied_seq);
+        members::apply_member(
+            &self.conn,
+            member,
+            as_of_seq,
+            self.clock.now().timestamp_millis(),
+        )?;
+        self.member(&member.id)
+    }
+
+    /// Attaches a cached member to the cart, with their tier's discount.
+    pub fn attach_member(
+        &self,
+        cart: &mut Cart,
+        member_id: &str,
+    ) -> CoreResult<members::MemberView> {
+        let member = self.member(member_id)?;
+        cart.set_member(Some(CartMember {
+            member_id: member.id.clone(),
+            name: member.name.clone(),
+            tier: member.tier.clone(),
+            tier_name: member.tier_name.clone(),
+            tier_discount_bp: member.tier_discount_bp,
+        }))?;
+        Ok(member)
+    }
+
+    /// Applies one of the attached member's coupons. `reserved_online` says it was reserved at
+    /// the cloud for this sale; otherwise it is used offline and checked at sync.
+    pub fn apply_coupon(
+        &self,
+        cart: &mut Cart,
+        coupon_id: &str,
+        reserved_online: bool,
+    ) -> CoreResult<()> {
+        let member_id = cart
+            .member()
+            .map(|m| m.member_id.clone())
+            .ok_or_else(|| CoreError::BadInput("attach the member before using a coupon".into()))?;
+        let member = self.member(&member_id)?;
+        let coupon = member
+            .coupons
+            .iter()
+            .find(|c| c.id == coupon_id)
+            .ok_or_else(|| CoreError::NotFound(format!("coupon {coupon_id} of this member")))?;
+        let now = self.clock.now().timestamp_millis();
+        if now < coupon.valid_from_ms || now >= coupon.valid_to_ms {
+            return Err(CoreError::BadDiscount(format!(
+                "the coupon \"{}\" is not valid today",
+                coupon.title
+            )));
+        }
+        let discount = match coupon.discount_kind.as_str() {
+            "percent" => Discount::Percent {
+                basis_points: u32::try_from(coupon.value).unwrap_or(0),
+            },
+            _ => Discount::Amount {
+                minor: coupon.value,
+            },
+        };
+        cart.set_coupon(
+            self.pricing_rules()?,
+            Some(CartCoupon {
+                coupon_id: coupon.id.clone(),
+                title: coupon.title.clone(),
+                discount,
+                min_spend_minor: coupon.min_spend_minor,
+                reserved_online,
+            }),
+        )
+    }
+
+    /// How many of the attached member's points this till may redeem offline, and why.
+    pub fn offline_points_limit(&self, member_id: &str) -> CoreResult<loyalty::OfflineLimit> {
+        Ok(loyalty::offline_limit(members::offline_facts(
+            &self.conn, member_id,
+        )?))
+    }
+
+    /// Pays part of the cart with the attached member's points. Offline (`reserved_online`
+    /// false) the points must fit the offline bound, said in words when they do not; online
+    /// the caller has held them at the cloud under the cart's sale id.
+    pub fn pay_with_points(
+        &self,
+        cart: &mut Cart,
+        points: i64,
+        reserved_online: bool,
+    ) -> CoreResult<()> {
+        let member_id = cart
+            .member()
+            .map(|m| m.member_id.clone())
+            .ok_or_else(|| CoreError::BadTender("attach a member to pay with points".into()))?;
+        if !reserved_online {
+            let limit = self.offline_points_limit(&member_id)?;
+            let asked = points + cart.points_redeemed();
+            if asked > limit.points {
+                return Err(CoreError::BadTender(members::offline_limit_message(
+                    &limit, asked,
+                )));
+            }
+        }
+        let value = members::rules(&self.conn)?.point_value_minor;
+        cart.add_points_tender(self.pricing_rules()?, points, value, reserved_online)
     }
 
     pub fn receipt(&self, receipt_no: &str) -> CoreResult<Receipt> {

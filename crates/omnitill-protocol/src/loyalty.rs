@@ -180,3 +180,36 @@ pub struct Allowance {
     /// Offline redemptions of this till the cloud has applied (up to the write checkpoint).
     pub used_points: i64,
 }
+
+/// A till asking the cloud for a member its cache does not hold, by look-up hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLookupRequest {
+    /// `phone`, `email` or `card`.
+    pub kind: String,
+    pub hash: String,
+}
+
+/// A till's online reservation of points for the sale it is completing (the sale id is the
+/// key: asking again answers the same).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRequest {
+    pub sale_id: String,
+    pub member_id: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The member the points were held for (the survivor, if the id was merged).
+    pub member_id: String,
+    pub points: i64,
+    /// The member's balance less every live hold, this one included.
+    pub available_after: i64,
+}
+
+/// A till reserving a member's coupon for the sale it is completing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponHoldRequest {
+    pub coupon_id: String,
+    pub sale_id: String,
+}

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use omnitill_core::outbox::OutboxOp;
 use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
+use omnitill_protocol::loyalty::{
+    CachedMember, CouponHoldRequest, Held, HoldRequest, MemberLookupRequest,
+};
 use omnitill_protocol::pull::PullResponse;
 use omnitill_protocol::push::{Operation, PushRequest, PushResponse};
 use omnitill_protocol::{ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
@@ -13,6 +16,9 @@ use serde::de::DeserializeOwned;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a cashier waits on a member call (look-up, points or coupon hold) before the till
+/// goes on offline.
+pub const MEMBER_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -101,6 +107,21 @@ impl Client {
         &self,
         builder: reqwest::RequestBuilder,
     ) -> Result<T, SyncError> {
+        let (status, bytes) = self.exchange(builder).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::Server(format!("an unreadable answer ({status}): {e}")))
+    }
+
+    /// `send` for answers without a body (204).
+    async fn send_empty(&self, builder: reqwest::RequestBuilder) -> Result<(), SyncError> {
+        self.exchange(builder).await.map(|_| ())
+    }
+
+    /// Sends a request; a success answers its status and body, anything else the failure.
+    async fn exchange(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), SyncError> {
         let response = builder
             .send()
             .await
@@ -111,8 +132,7 @@ impl Client {
             .await
             .map_err(|e| SyncError::Unreachable(format!("the answer was cut off: {e}")))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| SyncError::Server(format!("an unreadable answer ({status}): {e}")));
+            return Ok((status, bytes));
         }
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         if status.is_server_error() || body.is_none() {
@@ -177,6 +197,67 @@ impl Client {
         self.send(
             self.request(reqwest::Method::POST, "/v1/sync/push")
                 .json(&request),
+        )
+        .await
+    }
+
+    /// Asks the cloud for a member this till's cache lacks, by look-up hash. `None`: the
+    /// cloud knows no such member.
+    pub async fn look_up_member(
+        &self,
+        kind: &str,
+        hash: &str,
+    ) -> Result<Option<CachedMember>, SyncError> {
+        let request = MemberLookupRequest {
+            kind: kind.to_owned(),
+            hash: hash.to_owned(),
+        };
+        let answer = self
+            .send(
+                self.request(reqwest::Method::POST, "/v1/till/members/lookup")
+                    .timeout(MEMBER_CALL_TIMEOUT)
+                    .json(&request),
+            )
+            .await;
+        match answer {
+            Ok(member) => Ok(Some(member)),
+            Err(SyncError::Refused {
+                code: ErrorCode::NotFound,
+                ..
+            }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Holds a member's points at the cloud for the sale being completed. A cloud that says
+    /// the member has fewer points answers `Refused` with code `Conflict` and its reason.
+    pub async fn hold_points(&self, request: &HoldRequest) -> Result<Held, SyncError> {
+        self.send(
+            self.request(reqwest::Method::POST, "/v1/till/points/holds")
+                .timeout(MEMBER_CALL_TIMEOUT)
+                .json(request),
+        )
+        .await
+    }
+
+    /// Releases the points held for a sale that was not completed.
+    pub async fn release_points(&self, sale_id: &str) -> Result<(), SyncError> {
+        self.send_empty(
+            self.request(
+                reqwest::Method::DELETE,
+                &format!("/v1/till/points/holds/{sale_id}"),
+            )
+            .timeout(MEMBER_CALL_TIMEOUT),
+        )
+        .await
+    }
+
+    /// Reserves a member's coupon at the cloud for the sale being completed.
+    pub async fn hold_coupon(&self, request: &CouponHoldRequest) -> Result<(), SyncError> {
+        self.send_empty(
+            self.request(reqwest::Method::POST, "/v1/till/coupons/holds")
+                .timeout(MEMBER_CALL_TIMEOUT)
+                .json(request),
         )
         .await
     }

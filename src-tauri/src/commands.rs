@@ -20,7 +20,7 @@ use crate::args::{Lenient, optional, required};
 use crate::error::ApiError;
 use crate::printer;
 use crate::state::{AppState, Shell};
-use crate::views::{CartView, ReceiptView};
+use crate::views::{CartView, MemberFacts, ReceiptView};
 
 /// How long the receipt printer may take to accept a receipt.
 const PRINTER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,17 +57,28 @@ pub struct AppStatus {
     pub sync: SyncStatus,
 }
 
-fn cart_view(shell: &Shell) -> Reply<CartView> {
+pub(crate) fn cart_view(shell: &Shell) -> Reply<CartView> {
     let store = shell.till.store()?;
     let rules = PricingRules {
         tax_mode: store.tax_mode,
         cash_rounding_minor: store.cash_rounding_minor,
     };
-    Ok(CartView::new(&shell.cart, rules, &store.currency))
+    let member = match shell.cart.member() {
+        Some(attached) => Some(MemberFacts {
+            member: shell.till.member(&attached.member_id)?,
+            offline_limit: shell.till.offline_points_limit(&attached.member_id)?,
+            point_value_minor: shell.till.point_value_minor()?,
+        }),
+        None => None,
+    };
+    Ok(CartView::new(&shell.cart, rules, &store.currency, member))
 }
 
 /// Runs a cart change for the logged-in staff member and returns the new cart.
-fn edit_cart(state: &AppState, f: impl FnOnce(&mut Shell) -> Reply<()>) -> Reply<CartView> {
+pub(crate) fn edit_cart(
+    state: &AppState,
+    f: impl FnOnce(&mut Shell) -> Reply<()>,
+) -> Reply<CartView> {
     state.with_shell(|shell| {
         shell.session()?;
         f(shell)?;
@@ -250,10 +261,23 @@ pub async fn cart_set_cart_discount(
 
 #[tauri::command]
 pub async fn cart_clear(state: State<'_, AppState>) -> Reply<CartView> {
-    edit_cart(&state, |shell| {
+    let mut held_for = None;
+    let view = edit_cart(&state, |shell| {
+        let held = shell
+            .cart
+            .tenders()
+            .iter()
+            .any(|t| t.kind == TenderKind::Points && t.reserved_online);
+        held_for = held
+            .then(|| shell.cart.sale_id().map(str::to_owned))
+            .flatten();
         shell.cart = omnitill_core::Cart::new();
         Ok(())
-    })
+    })?;
+    if let Some(sale_id) = held_for {
+        crate::members::release_points_hold(&state, sale_id).await;
+    }
+    Ok(view)
 }
 
 #[tauri::command]
@@ -283,7 +307,23 @@ pub async fn cart_remove_tender(
     index: Option<Lenient<usize>>,
 ) -> Reply<CartView> {
     let index = required("index", index)?;
-    edit_cart(&state, |shell| Ok(shell.cart.remove_tender(index)?))
+    let mut held_for = None;
+    let view = edit_cart(&state, |shell| {
+        let held = shell
+            .cart
+            .tenders()
+            .get(index)
+            .is_some_and(|t| t.kind == TenderKind::Points && t.reserved_online);
+        shell.cart.remove_tender(index)?;
+        held_for = held
+            .then(|| shell.cart.sale_id().map(str::to_owned))
+            .flatten();
+        Ok(())
+    })?;
+    if let Some(sale_id) = held_for {
+        crate::members::release_points_hold(&state, sale_id).await;
+    }
+    Ok(view)
 }
 
 #[tauri::command]
@@ -299,7 +339,7 @@ pub async fn sale_complete(state: State<'_, AppState>) -> Reply<ReceiptView> {
 }
 
 /// Tells the sync engine a new operation is waiting.
-fn wake_sync(state: &AppState) {
+pub(crate) fn wake_sync(state: &AppState) {
     if let Some(sync) = &state.sync {
         sync.wake();
     }

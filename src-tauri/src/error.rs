@@ -38,6 +38,7 @@ pub fn code_of(error: &CoreError) -> &'static str {
         CoreError::BadQuantity(_) => "bad_quantity",
         CoreError::BadDiscount(_) => "bad_discount",
         CoreError::BadTender(_) => "bad_tender",
+        CoreError::OfflinePointsLimit(_) => "offline_points_limit",
         CoreError::CardExceedsDue { .. } => "card_exceeds_due",
         CoreError::NotPaid { .. } => "not_paid",
         CoreError::EmptyCart => "empty_cart",
@@ -72,6 +73,7 @@ mod tests {
             CoreError::BadQuantity(0),
             CoreError::BadDiscount(String::new()),
             CoreError::BadTender(String::new()),
+            CoreError::OfflinePointsLimit(String::new()),
             CoreError::CardExceedsDue { card: 0, due: 0 },
             CoreError::NotPaid { due: 0 },
             CoreError::EmptyCart,
@@ -92,7 +94,16 @@ mod tests {
                 "code {code} must be in the UI's ErrorCode union so the UI can show it"
             );
         }
-        for code in ["store", "internal", "printer", "sync", "not_logged_in"] {
+        for code in [
+            "store",
+            "internal",
+            "printer",
+            "sync",
+            "not_logged_in",
+            "member_not_found",
+            "coupon_unavailable",
+            "points_unavailable",
+        ] {
             assert!(
                 api_ts.contains(&format!("\"{code}\"")),
                 "code {code} is in the union"

@@ -8,6 +8,7 @@
 pub mod args;
 pub mod commands;
 pub mod error;
+pub mod members;
 pub mod printer;
 pub mod state;
 pub mod sync_link;
@@ -159,6 +160,11 @@ pub fn run() {
             commands::enrol,
             commands::refusals_list,
             commands::refusal_review,
+            members::member_attach,
+            members::member_detach,
+            members::cart_apply_coupon,
+            members::cart_remove_coupon,
+            members::cart_pay_points,
         ])
         .build(tauri::generate_context!());
     let app = match app {

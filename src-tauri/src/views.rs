@@ -4,6 +4,8 @@
 //! tax or rule is worked out here.
 
 use omnitill_core::cart::{Cart, CartTotals, Discount, PricingRules};
+use omnitill_core::loyalty::OfflineLimit;
+use omnitill_core::members::MemberView;
 use omnitill_core::{Receipt, TenderKind, code128, receipt_text};
 use serde::Serialize;
 
@@ -33,6 +35,33 @@ pub struct TenderView {
     pub tendered_minor: i64,
     pub change_minor: i64,
     pub reference: Option<String>,
+    /// Points redeemed (points tenders only).
+    pub points: i64,
+    /// Points held at the cloud for this sale (false: redeemed offline).
+    pub reserved_online: bool,
+}
+
+/// The member attached to the cart, as the cashier sees them, with what the sale gives them.
+#[derive(Debug, Serialize)]
+pub struct CartMemberView {
+    #[serde(flatten)]
+    pub member: MemberView,
+    /// The most points this till may redeem for them offline, and which bound sets it.
+    pub offline_limit: OfflineLimit,
+    /// The value of one point in minor units.
+    pub point_value_minor: i64,
+    pub tier_discount_minor: i64,
+    pub coupon_id: Option<String>,
+    pub coupon_title: Option<String>,
+    pub coupon_discount_minor: i64,
+    pub coupon_reserved_online: bool,
+}
+
+/// What the cart view needs to know of the attached member besides the cart itself.
+pub struct MemberFacts {
+    pub member: MemberView,
+    pub offline_limit: OfflineLimit,
+    pub point_value_minor: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,11 +80,27 @@ pub struct CartView {
     pub cash_due_minor: i64,
     pub change_minor: i64,
     pub fully_paid: bool,
+    pub member: Option<CartMemberView>,
 }
 
 impl CartView {
-    pub fn new(cart: &Cart, rules: PricingRules, currency: &str) -> CartView {
+    pub fn new(
+        cart: &Cart,
+        rules: PricingRules,
+        currency: &str,
+        member: Option<MemberFacts>,
+    ) -> CartView {
         let totals: CartTotals = cart.totals(rules);
+        let member = member.map(|facts| CartMemberView {
+            member: facts.member,
+            offline_limit: facts.offline_limit,
+            point_value_minor: facts.point_value_minor,
+            tier_discount_minor: totals.tier_discount_minor,
+            coupon_id: cart.coupon().map(|c| c.coupon_id.clone()),
+            coupon_title: cart.coupon().map(|c| c.title.clone()),
+            coupon_discount_minor: totals.coupon_discount_minor,
+            coupon_reserved_online: cart.coupon().is_some_and(|c| c.reserved_online),
+        });
         let lines = cart
             .lines()
             .iter()
@@ -93,6 +138,8 @@ impl CartView {
                     tendered_minor: t.tendered_minor,
                     change_minor: t.change_minor,
                     reference: t.reference.clone(),
+                    points: t.points,
+                    reserved_online: t.reserved_online,
                 })
                 .collect(),
             paid_minor: totals.paid_minor,
@@ -100,6 +147,7 @@ impl CartView {
             cash_due_minor: totals.cash_due_minor,
             change_minor: totals.change_minor,
             fully_paid: totals.fully_paid,
+            member,
         }
     }
 }

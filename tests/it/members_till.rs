@@ -159,7 +159,7 @@ fn a_member_sale_earns_redeems_and_refunds_points_with_the_offline_bound_enforce
         (500, loyalty::OfflineBound::MemberCap)
     );
     match temp.till.pay_with_points(&mut cart, 600, false) {
-        Err(CoreError::BadTender(message)) => assert!(
+        Err(CoreError::OfflinePointsLimit(message)) => assert!(
             message.contains("at most 500") && message.contains("offline"),
             "the cashier is told the limit and why: {message}"
         ),
@@ -295,7 +295,7 @@ fn without_an_allowance_nothing_is_redeemed_offline_and_the_cashier_is_told_why(
         .attach_member(&mut cart, "member-1")
         .expect("the member attaches");
     match temp.till.pay_with_points(&mut cart, 1, false) {
-        Err(CoreError::BadTender(message)) => assert!(
+        Err(CoreError::OfflinePointsLimit(message)) => assert!(
             message.contains("allowance"),
             "the message names the till's allowance: {message}"
         ),

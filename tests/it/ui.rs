@@ -892,3 +892,172 @@ fn a_manager_reviews_an_operation_the_cloud_refused() {
     );
     assert_eq!(note, "points redeemed by hand in the e-shop admin");
 }
+
+/// The demo's gold member, 陳美玲 Mei-ling Chen, as the e-shop API sees her.
+fn demo_member(cloud: &crate::support::cloud::CloudProcess, key: &str) -> Value {
+    cloud.get_with_key(key, "/v1/members?phone=0912-345-678")
+}
+
+/// A fresh QR token from the member app, made by the cloud (signed, valid for minutes).
+fn member_qr(cloud: &crate::support::cloud::CloudProcess, key: &str, member_id: &str) -> String {
+    let response = crate::support::cloud::http()
+        .post(format!("{}/v1/members/{member_id}/qr", cloud.base_url))
+        .bearer_auth(key)
+        .send()
+        .expect("the QR request is answered");
+    assert!(
+        response.status().is_success(),
+        "the cloud issues a QR token for a member: {}",
+        response.status()
+    );
+    let body: Value = response.json().expect("QR JSON");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
+/// Opens the payment dialog, pays `points` of the attached member's points (P), and returns
+/// the dialog still open for the rest.
+fn pay_points(driver: &WebDriver, points: i64) {
+    press(driver, keys::F12);
+    driver.wait_for("#pay-dialog");
+    press(driver, "p");
+    let field = driver.wait_for("#tender-amount[data-kind='points']");
+    field.clear();
+    field.send_keys(&format!("{points}{}", keys::ENTER));
+}
+
+#[test]
+fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words() {
+    use crate::support::cloud::{Backend, CloudProcess};
+
+    let _one = one_window_at_a_time();
+    let mut cloud = CloudProcess::start(Backend::Sqlite);
+    let key = cloud.api_key();
+    let member = demo_member(&cloud, &key);
+    let member_id = member["id"].as_str().expect("the member's id").to_owned();
+    let code = cloud.admin(&["enrolment-code", "--store", "TPE-XINYI"]);
+    let window = TillWindow::start_with_args(
+        "member_points",
+        &["--enrol-url", &cloud.base_url, "--enrol-code", &code],
+    );
+    let driver = window.driver();
+    sign_in(driver, demo::CASHIER.0, demo::CASHIER.1);
+    poll_until(
+        "the till to be online with nothing pending",
+        SYNC_WAIT,
+        || sync_state(driver).filter(|(state, pending)| state == "online" && *pending == 0),
+    );
+
+    // 1. The member's QR code, scanned into the ordinary scan field, attaches her.
+    scan(driver, &member_qr(&cloud, &key, &member_id));
+    // innerText: WebKit's visible-text atom skips the name's ellipsis box.
+    let strip = driver.wait_for("#cart-member").prop("innerText");
+    let strip = strip.as_str().unwrap_or_default();
+    assert!(
+        strip.contains("Mei-ling Chen"),
+        "one scan of the QR code attaches the member, shown beside the total: {strip:?}"
+    );
+    // F6 shows her tier, her balance as of the last sync and her coupons.
+    press(driver, keys::F6);
+    let card = driver.wait_for("#member-card").text();
+    assert!(
+        card.contains("Mei-ling Chen") && card.contains("pts"),
+        "the member dialog shows the member and her points: {card:?}"
+    );
+    window.shot("member-dialog");
+    press(driver, keys::ESCAPE);
+    driver.wait_until("the member dialog to close", || {
+        driver.find_all("#member-dialog").is_empty().then_some(())
+    });
+
+    // 2. Sell two items; her tier discount applies.
+    scan(driver, &demo::demo_barcode(DONGDING_75G.n));
+    scan(driver, &demo::demo_barcode(ALISHAN_75G.n));
+    wait_for_cart(driver, &[(DONGDING_75G.sku, 1), (ALISHAN_75G.sku, 1)]);
+    let gross = DONGDING_75G.price_minor + ALISHAN_75G.price_minor;
+    assert!(
+        cart_total_minor(driver) < gross,
+        "a gold member's tier discount lowers the total below {gross}"
+    );
+    window.shot("member-attached");
+
+    // 3. 100 points pay part of it, held at the cloud; cash pays the rest.
+    pay_points(driver, 100);
+    let tender = driver.wait_for("li[data-testid='tender'][data-kind='points']");
+    assert!(
+        tender.text().contains("100"),
+        "the payment list shows the points used: {:?}",
+        tender.text()
+    );
+    window.shot("points-tender");
+    driver
+        .wait_for("#tender-amount[data-kind='cash']")
+        .send_keys(keys::ENTER);
+
+    // 4. The receipt's points lines.
+    driver.wait_for("#receipt[data-kind='sale']");
+    let text = driver.find("#receipt-text").text();
+    assert!(
+        text.contains("Points redeemed") && text.contains("100"),
+        "the receipt says 100 points were redeemed:\n{text}"
+    );
+    assert!(
+        text.contains("Points earned") && text.contains("Points balance"),
+        "the receipt says the points earned and the balance after:\n{text}"
+    );
+    assert!(
+        text.contains("(pending)"),
+        "the balance is marked pending until the cloud confirms the sale:\n{text}"
+    );
+    window.shot("receipt-points");
+    press(driver, keys::ENTER);
+    driver.wait_for("#checkout #scan");
+    let reader = open_ledger_read_only(&window);
+    let redeemed: i64 = reader
+        .query_row(
+            "SELECT points_redeemed FROM sale_member ORDER BY rowid DESC LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the sale's member block is in the ledger");
+    assert_eq!(redeemed, 100, "the ledger records the points redeemed");
+
+    // 5. Offline, redeeming past the offline limit is refused with the reason in words.
+    let qr = member_qr(&cloud, &key, &member_id);
+    cloud.stop();
+    poll_until("the status bar to show offline", SYNC_WAIT, || {
+        sync_state(driver).filter(|(state, _)| state == "offline")
+    });
+    scan(driver, &qr);
+    driver.wait_for("#cart-member");
+    scan(driver, &demo::demo_barcode(ALISHAN_75G.n));
+    wait_for_cart(driver, &[(ALISHAN_75G.sku, 1)]);
+    press(driver, keys::F12);
+    driver.wait_for("#pay-dialog");
+    press(driver, "p");
+    let limit = driver.wait_for("#points-offline-limit").text();
+    assert!(
+        limit.contains("Offline") && limit.contains("at most"),
+        "offline, the payment dialog states the limit and why before anything is typed: {limit:?}"
+    );
+    let field = driver.wait_for("#tender-amount[data-kind='points']");
+    field.clear();
+    field.send_keys(&format!("600{}", keys::ENTER));
+    let message = wait_for_message(driver, "offline_points_limit");
+    assert!(
+        message.contains("offline") || message.contains("Offline"),
+        "the cashier is told points are limited offline: {message:?}"
+    );
+    let detail = driver.find("#message .detail").prop("innerText");
+    let detail = detail.as_str().unwrap_or_default();
+    assert!(
+        detail.contains("at most") && detail.contains("600"),
+        "the message gives the limit and what was asked: {detail:?}"
+    );
+    window.shot("offline-limit");
+    assert!(
+        driver
+            .find_all("li[data-testid='tender'][data-kind='points']")
+            .is_empty(),
+        "a refused redemption adds no payment"
+    );
+}

@@ -30,6 +30,9 @@ pub enum CoreError {
     BadDiscount(String),
     #[error("{0}")]
     BadTender(String),
+    /// Points asked for offline past the offline bound; the message names the bound.
+    #[error("{0}")]
+    OfflinePointsLimit(String),
     #[error("a card payment of {card} is more than the {due} still due")]
     CardExceedsDue { card: Minor, due: Minor },
     #[error("the sale is not fully paid: {due} still due")]

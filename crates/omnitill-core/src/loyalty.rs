@@ -36,7 +36,8 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    fn label(self) -> &'static str {
+    /// The name the cloud uses for this kind of key.
+    pub fn label(self) -> &'static str {
         match self {
             KeyKind::Phone => "phone",
             KeyKind::Email => "email",

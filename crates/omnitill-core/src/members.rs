@@ -430,7 +430,7 @@ pub(crate) fn record_sale(
     if points_redeemed > 0 && !online {
         let limit = loyalty::offline_limit(offline_facts(tx, &member.member_id)?);
         if points_redeemed > limit.points {
-            return Err(CoreError::BadTender(offline_limit_message(
+            return Err(CoreError::OfflinePointsLimit(offline_limit_message(
                 &limit,
                 points_redeemed,
             )));

@@ -270,6 +270,17 @@ impl Till {
         )
     }
 
+    /// What one point pays, in minor units, under the brand's rules.
+    pub fn point_value_minor(&self) -> CoreResult<i64> {
+        Ok(members::rules(&self.conn)?.point_value_minor)
+    }
+
+    /// The cart's sale id, fixed now if it was not: the key of anything held at the cloud for
+    /// this sale (points, a coupon).
+    pub fn fix_sale_id(&self, cart: &mut Cart) -> String {
+        cart.fix_sale_id(|| self.clock.new_id().to_string())
+    }
+
     /// How many of the attached member's points this till may redeem offline, and why.
     pub fn offline_points_limit(&self, member_id: &str) -> CoreResult<loyalty::OfflineLimit> {
         Ok(loyalty::offline_limit(members::offline_facts(
@@ -294,9 +305,9 @@ impl Till {
             let limit = self.offline_points_limit(&member_id)?;
             let asked = points + cart.points_redeemed();
             if asked > limit.points {
-                return Err(CoreError::BadTender(members::offline_limit_message(
-                    &limit, asked,
-                )));
+                return Err(CoreError::OfflinePointsLimit(
+                    members::offline_limit_message(&limit, asked),
+                ));
             }
         }
         let value = members::rules(&self.conn)?.point_value_minor;

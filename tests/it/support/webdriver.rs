@@ -33,7 +33,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// `send_keys` (Escape is U+E00C; F1 to F12 are U+E031 to U+E03C).
 pub mod keys {
     pub const ENTER: &str = "\u{E007}";
+    pub const ESCAPE: &str = "\u{E00C}";
     pub const F4: &str = "\u{E034}";
+    pub const F6: &str = "\u{E036}";
     pub const F9: &str = "\u{E039}";
     pub const F11: &str = "\u{E03B}";
     pub const F12: &str = "\u{E03C}";

@@ -11,6 +11,10 @@ export type ErrorCode =
   | "bad_quantity" // 0, negative, or above the maximum line quantity
   | "bad_discount" // a discount below zero or above the line/cart amount
   | "bad_tender" // empty, zero, negative or absurd tender amount
+  | "offline_points_limit" // more points than may be redeemed offline; the message says which bound
+  | "points_unavailable" // the cloud says the member has fewer points than asked for
+  | "coupon_unavailable" // the cloud says the coupon is used, expired or not this member's
+  | "member_not_found" // no member with that phone, e-mail or card (or not reachable offline)
   | "card_exceeds_due" // a card tender larger than what is still due
   | "not_paid" // completing a sale that is not fully paid
   | "empty_cart" // paying or completing with no lines
@@ -133,7 +137,60 @@ export type Tender =
       tendered_minor: number;
       change_minor: 0;
       reference: string; // terminal reference typed by the cashier
+    }
+  | {
+      kind: "points";
+      amount_minor: number; // what the points pay
+      tendered_minor: number;
+      change_minor: 0;
+      reference: null;
+      points: number; // points redeemed
+      reserved_online: boolean; // held at the cloud (false: redeemed offline, checked at sync)
     };
+
+export interface Coupon {
+  id: string;
+  kind: string; // "welcome" | "birthday" | "campaign"
+  title: string;
+  discount_kind: "percent" | "amount";
+  value: number; // basis points or minor units
+  min_spend_minor: number;
+  valid_from_ms: number;
+  valid_to_ms: number;
+}
+
+// Which bound limits an offline redemption, and the figures behind each bound.
+export interface OfflineLimit {
+  points: number;
+  bound: "balance" | "member_cap" | "till_allowance";
+  balance_left: number;
+  member_cap_left: number;
+  allowance_left: number;
+}
+
+// The member attached to the cart: look-up keys are only ever shown masked.
+export interface CartMember {
+  id: string;
+  name: string;
+  tier: string;
+  tier_name: string;
+  tier_discount_bp: number;
+  phone_masked: string | null;
+  email_masked: string | null;
+  confirmed_balance: number; // the cloud's balance as of the last sync
+  confirmed_at_ms: number;
+  pending_points: number; // this till's entries not yet confirmed (signed)
+  balance: number; // confirmed + pending
+  coupons: Coupon[];
+  local_only: boolean;
+  offline_limit: OfflineLimit;
+  point_value_minor: number;
+  tier_discount_minor: number;
+  coupon_id: string | null;
+  coupon_title: string | null;
+  coupon_discount_minor: number;
+  coupon_reserved_online: boolean;
+}
 
 export interface Cart {
   currency: string;
@@ -150,6 +207,7 @@ export interface Cart {
   cash_due_minor: number; // still to pay if the rest is paid in cash (rounded)
   change_minor: number;
   fully_paid: boolean;
+  member: CartMember | null;
 }
 
 export interface ProductHit {
@@ -188,10 +246,25 @@ export interface Receipt {
   total_minor: number;
   tenders: Tender[];
   change_minor: number;
+  member: ReceiptMember | null;
   // Code 128 of the receipt number as bar/space modules: "1" = black module, "0" = white.
   barcode_modules: string;
   // The receipt as the 42-column printer renders it, one string per line.
   text_lines: string[];
+}
+
+// The member block of a receipt: points earned and redeemed and the balance after the sale,
+// "pending" while the cloud has not confirmed it.
+export interface ReceiptMember {
+  name: string;
+  tier_name: string;
+  points_earned: number;
+  points_redeemed: number;
+  balance_after: number;
+  balance_pending: boolean;
+  tier_discount_minor: number;
+  coupon_title: string | null;
+  coupon_discount_minor: number;
 }
 
 export interface ReceiptSummary {
@@ -247,6 +320,12 @@ export const api = {
   cartAddTender: (kind: "cash" | "card", amountMinor: number, reference: string | null) =>
     invoke<Cart>("cart_add_tender", { kind, amountMinor, reference }),
   cartRemoveTender: (index: number) => invoke<Cart>("cart_remove_tender", { index }),
+  // A scanned QR code, card number, phone or e-mail: finds the member and attaches them.
+  memberAttach: (input: string) => invoke<Cart>("member_attach", { input }),
+  memberDetach: () => invoke<Cart>("member_detach"),
+  cartApplyCoupon: (couponId: string) => invoke<Cart>("cart_apply_coupon", { couponId }),
+  cartRemoveCoupon: () => invoke<Cart>("cart_remove_coupon"),
+  cartPayPoints: (points: number) => invoke<Cart>("cart_pay_points", { points }),
   saleComplete: () => invoke<Receipt>("sale_complete"),
   catalogSearch: (query: string) => invoke<ProductHit[]>("catalog_search", { query }),
   receiptGet: (receiptNo: string) => invoke<Receipt>("receipt_get", { receiptNo }),

@@ -26,6 +26,11 @@ describe("classifyScan", () => {
     ["*3.5", { kind: "barcode", code: "*3.5" }],
     ["*abc", { kind: "barcode", code: "*abc" }],
     ["3*", { kind: "barcode", code: "3*" }],
+    ["OMQ1.abc.123.sig", { kind: "member", code: "OMQ1.abc.123.sig" }],
+    [" OMQ1.x ", { kind: "member", code: "OMQ1.x" }],
+    ["2900000000017", { kind: "member", code: "2900000000017" }],
+    ["290000000001", { kind: "barcode", code: "290000000001" }],
+    ["omq1.lower", { kind: "barcode", code: "omq1.lower" }],
   ];
   it.each(cases)("classifyScan(%j) is %j", (raw, expected) => {
     expect(classifyScan(raw), `what the scan field does with "${raw}"`).toEqual(expected);

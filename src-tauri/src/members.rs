@@ -1,0 +1,235 @@
+//! The IPC commands for a member at checkout: find and attach a member in one scan, use one of
+//! their coupons, and pay with their points.
+//!
+//! Each command does its local work under the shell's lock and its one cloud call (a look-up
+//! of a member the cache lacks, a hold on points or on a coupon) without it, with the sync
+//! client's short member timeout. The cloud is asked only while the sync engine reports the
+//! link up; when it is down or does not answer, the till goes on offline and core applies the
+//! offline bounds. A business refusal from the cloud (too few points, a coupon already used)
+//! is shown as it is and changes nothing.
+
+use omnitill_core::members::Lookup;
+use omnitill_protocol::loyalty::{CouponHoldRequest, HoldRequest};
+use omnitill_sync::Client;
+use omnitill_sync::SyncError;
+use omnitill_sync::engine::LinkState;
+use tauri::State;
+
+use crate::args::{Lenient, required};
+use crate::commands::edit_cart;
+use crate::error::ApiError;
+use crate::state::{AppState, Shell};
+use crate::views::CartView;
+
+type Reply<T> = Result<T, ApiError>;
+
+/// A client for the till's cloud while the engine reports the link up, else `None`.
+fn cloud_if_online(state: &AppState, shell: &Shell) -> Reply<Option<Client>> {
+    let online = state
+        .sync
+        .as_ref()
+        .filter(|sync| sync.is_started())
+        .is_some_and(|sync| matches!(sync.status().state, LinkState::Online | LinkState::Syncing));
+    if !online {
+        return Ok(None);
+    }
+    match omnitill_core::sync::link(shell.till.connection())? {
+        Some(link) if !link.revoked => Client::new(&link.cloud_url, Some(link.token))
+            .map(Some)
+            .map_err(|e| ApiError::new("sync", e.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// The cloud's refusal as the cashier's error: its own words, under `code`.
+fn refused(error: SyncError, code: &'static str) -> ApiError {
+    match error {
+        SyncError::Refused { message, .. } => ApiError::new(code, message),
+        other => ApiError::new("sync", other.to_string()),
+    }
+}
+
+/// Finds a member by what was scanned or typed (QR code, card, phone, e-mail) and attaches
+/// them to the sale with their tier discount. A member this till has not cached is asked of
+/// the cloud when the link is up, and cached.
+#[tauri::command]
+pub async fn member_attach(
+    state: State<'_, AppState>,
+    input: Option<Lenient<String>>,
+) -> Reply<CartView> {
+    let input = required("input", input)?;
+    if input.len() > 512 {
+        return Err(ApiError::bad_input(
+            "that is too long to be a member's code",
+        ));
+    }
+    let not_cached = state.with_shell(|shell| {
+        shell.session()?;
+        match shell.till.lookup_member(&input)? {
+            Lookup::Found(member) => {
+                shell.till.attach_member(&mut shell.cart, &member.id)?;
+                Ok(None)
+            }
+            Lookup::NotCached { kind, hash } => {
+                Ok(Some((kind, hash, cloud_if_online(&state, shell)?)))
+            }
+        }
+    })?;
+    if let Some((kind, hash, client)) = not_cached {
+        let Some(client) = client else {
+            return Err(ApiError::new(
+                "member_not_found",
+                format!(
+                    "no member with this {} in this till's member list, and the cloud cannot be asked while offline",
+                    kind.label()
+                ),
+            ));
+        };
+        let member = client
+            .look_up_member(kind.label(), &hash)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    "sync",
+                    format!(
+                        "this member is not in this till's list and the cloud did not answer: {e}"
+                    ),
+                )
+            })?
+            .ok_or_else(|| {
+                ApiError::new(
+                    "member_not_found",
+                    format!("no member has this {}", kind.label()),
+                )
+            })?;
+        state.with_shell(|shell| {
+            shell.session()?;
+            let view = shell.till.cache_member(&member)?;
+            shell.till.attach_member(&mut shell.cart, &view.id)?;
+            Ok(())
+        })?;
+    }
+    edit_cart(&state, |_| Ok(()))
+}
+
+/// Takes the member (and their coupon) off the sale.
+#[tauri::command]
+pub async fn member_detach(state: State<'_, AppState>) -> Reply<CartView> {
+    edit_cart(&state, |shell| Ok(shell.cart.set_member(None)?))
+}
+
+/// Applies one of the attached member's coupons: reserved at the cloud for this sale when the
+/// link is up, used offline (and checked at sync) when it is not.
+#[tauri::command]
+pub async fn cart_apply_coupon(
+    state: State<'_, AppState>,
+    coupon_id: Option<Lenient<String>>,
+) -> Reply<CartView> {
+    let coupon_id = required("couponId", coupon_id)?;
+    let online = state.with_shell(|shell| {
+        shell.session()?;
+        // Checked on a copy first, so a coupon the sale cannot take is never reserved.
+        let mut trial = shell.cart.clone();
+        shell.till.apply_coupon(&mut trial, &coupon_id, false)?;
+        let sale_id = shell.till.fix_sale_id(&mut shell.cart);
+        Ok(cloud_if_online(&state, shell)?.map(|client| (client, sale_id)))
+    })?;
+    let mut reserved_online = false;
+    if let Some((client, sale_id)) = online {
+        let request = CouponHoldRequest {
+            coupon_id: coupon_id.clone(),
+            sale_id,
+        };
+        match client.hold_coupon(&request).await {
+            Ok(()) => reserved_online = true,
+            Err(error) if error.is_transient() => {}
+            Err(error) => return Err(refused(error, "coupon_unavailable")),
+        }
+    }
+    edit_cart(&state, |shell| {
+        Ok(shell
+            .till
+            .apply_coupon(&mut shell.cart, &coupon_id, reserved_online)?)
+    })
+}
+
+/// Takes the coupon off the sale.
+#[tauri::command]
+pub async fn cart_remove_coupon(state: State<'_, AppState>) -> Reply<CartView> {
+    edit_cart(&state, |shell| {
+        let rules = shell.till.pricing_rules()?;
+        Ok(shell.cart.set_coupon(rules, None)?)
+    })
+}
+
+/// Pays part of the sale with the attached member's points: held at the cloud for this sale
+/// when the link is up; offline, within the offline bound, which the refusal names.
+#[tauri::command]
+pub async fn cart_pay_points(
+    state: State<'_, AppState>,
+    points: Option<Lenient<i64>>,
+) -> Reply<CartView> {
+    let points = required("points", points)?;
+    let online = state.with_shell(|shell| {
+        shell.session()?;
+        let member_id = shell
+            .cart
+            .member()
+            .map(|m| m.member_id.clone())
+            .ok_or_else(|| ApiError::new("bad_tender", "attach a member to pay with points"))?;
+        if shell
+            .cart
+            .tenders()
+            .iter()
+            .any(|t| t.kind == omnitill_core::TenderKind::Points && t.reserved_online)
+        {
+            return Err(ApiError::new(
+                "bad_tender",
+                "this sale already uses points held at the cloud: remove that payment to change it",
+            ));
+        }
+        // Checked on a copy first (the amount against what is due), so nothing is held in vain.
+        let mut trial = shell.cart.clone();
+        let value = shell.till.point_value_minor()?;
+        trial.add_points_tender(shell.till.pricing_rules()?, points, value, true)?;
+        let Some(client) = cloud_if_online(&state, shell)? else {
+            return Ok(None);
+        };
+        let sale_id = shell.till.fix_sale_id(&mut shell.cart);
+        Ok(Some((client, sale_id, member_id)))
+    })?;
+    if let Some((client, sale_id, member_id)) = online {
+        let request = HoldRequest {
+            sale_id: sale_id.clone(),
+            member_id,
+            points,
+        };
+        match client.hold_points(&request).await {
+            Ok(_) => {
+                let paid = edit_cart(&state, |shell| {
+                    Ok(shell.till.pay_with_points(&mut shell.cart, points, true)?)
+                });
+                if paid.is_err() {
+                    // The points were held but the sale did not take them: give them back.
+                    let _ = client.release_points(&sale_id).await;
+                }
+                return paid;
+            }
+            // The cloud did not answer in time: the till goes on offline.
+            Err(error) if error.is_transient() => {}
+            Err(error) => return Err(refused(error, "points_unavailable")),
+        }
+    }
+    edit_cart(&state, |shell| {
+        Ok(shell.till.pay_with_points(&mut shell.cart, points, false)?)
+    })
+}
+
+/// Gives back points held at the cloud for a sale that no longer uses them. Best effort: a hold
+/// the cloud does not hear about runs out on its own.
+pub async fn release_points_hold(state: &AppState, sale_id: String) {
+    let client = state.with_shell(|shell| cloud_if_online(state, shell));
+    if let Ok(Some(client)) = client {
+        let _ = client.release_points(&sale_id).await;
+    }
+}

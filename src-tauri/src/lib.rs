@@ -162,6 +162,7 @@ pub fn run() {
             commands::refusal_review,
             members::member_attach,
             members::member_detach,
+            members::member_enrol,
             members::cart_apply_coupon,
             members::cart_remove_coupon,
             members::cart_pay_points,

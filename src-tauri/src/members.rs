@@ -8,7 +8,7 @@
 //! offline bounds. A business refusal from the cloud (too few points, a coupon already used)
 //! is shown as it is and changes nothing.
 
-use omnitill_core::members::Lookup;
+use omnitill_core::members::{Enrolment, Lookup};
 use omnitill_protocol::loyalty::{CouponHoldRequest, HoldRequest};
 use omnitill_sync::Client;
 use omnitill_sync::SyncError;
@@ -16,7 +16,7 @@ use omnitill_sync::engine::LinkState;
 use tauri::State;
 
 use crate::args::{Lenient, required};
-use crate::commands::edit_cart;
+use crate::commands::{edit_cart, wake_sync};
 use crate::error::ApiError;
 use crate::state::{AppState, Shell};
 use crate::views::CartView;
@@ -110,6 +110,24 @@ pub async fn member_attach(
         })?;
     }
     edit_cart(&state, |_| Ok(()))
+}
+
+/// Enrols a new member at this till (online or offline: the sync engine sends the enrolment
+/// on) and attaches them to the sale.
+#[tauri::command]
+pub async fn member_enrol(
+    state: State<'_, AppState>,
+    request: Option<Lenient<Enrolment>>,
+) -> Reply<CartView> {
+    let request = required("request", request)?;
+    let view = edit_cart(&state, |shell| {
+        let session = shell.session()?;
+        let member = shell.till.enrol_member(&session, &request)?;
+        shell.till.attach_member(&mut shell.cart, &member.id)?;
+        Ok(())
+    })?;
+    wake_sync(&state);
+    Ok(view)
 }
 
 /// Takes the member (and their coupon) off the sale.

@@ -8,7 +8,8 @@
 //! seeded random schedules of sales, syncs, faults and cloud restarts; `sync_crash` kills a
 //! syncing till process and the cloud process with SIGKILL mid-push; `members_cloud` drives
 //! members, points and coupons through the cloud as the e-shop and a till would; `members_till`
-//! runs a member's sale, points and refund at the till's checkout; `ui` runs the real app
+//! runs a member's sale, points and refund at the till's checkout; `members_sync` enrols one
+//! phone at two offline tills and checks the merge through the real sync engine; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
@@ -16,6 +17,7 @@ mod crash;
 mod faults;
 mod ledger;
 mod members_cloud;
+mod members_sync;
 mod members_till;
 mod random_sync;
 mod support;

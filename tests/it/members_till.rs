@@ -303,3 +303,164 @@ fn without_an_allowance_nothing_is_redeemed_offline_and_the_cashier_is_told_why(
     }
     let _ = temp.cashier();
 }
+
+/// Rows of a table in the ledger, to prove a refusal wrote nothing.
+fn count(temp: &TempTill, table: &str) -> i64 {
+    temp.till
+        .connection()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .expect("a count")
+}
+
+#[test]
+fn a_member_enrolled_offline_is_cached_masked_with_one_operation_and_bad_input_changes_nothing() {
+    let mut temp = till_with_member();
+    let staff = temp.cashier();
+    let good = members::Enrolment {
+        name: "王小明 Wang 🌟".into(),
+        phone: Some("0988-123-456".into()),
+        email: Some("  Wang.Xiao@Example.COM ".into()),
+        birthday: Some("1990-05-31".into()),
+        consent_terms: true,
+        consent_marketing: false,
+    };
+    let (members_before, ops_before) = (count(&temp, "member"), count(&temp, "outbox"));
+    let refusals: Vec<(&str, members::Enrolment)> = vec![
+        (
+            "no phone and no e-mail",
+            members::Enrolment {
+                phone: None,
+                email: Some("   ".into()),
+                ..good.clone()
+            },
+        ),
+        (
+            "a phone with letters",
+            members::Enrolment {
+                phone: Some("09ab-123".into()),
+                ..good.clone()
+            },
+        ),
+        (
+            "an e-mail without a domain",
+            members::Enrolment {
+                email: Some("wang@".into()),
+                ..good.clone()
+            },
+        ),
+        (
+            "no consent to the terms",
+            members::Enrolment {
+                consent_terms: false,
+                ..good.clone()
+            },
+        ),
+        (
+            "an empty name",
+            members::Enrolment {
+                name: "   ".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "a control character in the name",
+            members::Enrolment {
+                name: "Wang\u{7}".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "a birthday in the future",
+            members::Enrolment {
+                birthday: Some("2999-01-01".into()),
+                ..good.clone()
+            },
+        ),
+        (
+            "a birthday that is no date",
+            members::Enrolment {
+                birthday: Some("1990-02-30".into()),
+                ..good.clone()
+            },
+        ),
+        (
+            "the phone of a member this till knows",
+            members::Enrolment {
+                phone: Some("0933-222-111".into()),
+                email: None,
+                ..good.clone()
+            },
+        ),
+    ];
+    for (why, request) in &refusals {
+        match temp.till.enrol_member(&staff, request) {
+            Err(CoreError::BadInput(message)) => {
+                assert!(!message.is_empty(), "{why}: the refusal says why in words")
+            }
+            other => panic!("{why} must be refused as bad input, not {other:?}"),
+        }
+        assert_eq!(
+            (count(&temp, "member"), count(&temp, "outbox")),
+            (members_before, ops_before),
+            "{why}: a refused enrolment writes nothing"
+        );
+    }
+
+    let member = temp.till.enrol_member(&staff, &good).expect("an enrolment");
+    assert!(
+        member.local_only,
+        "the new member is local until the cloud confirms"
+    );
+    assert_eq!(
+        member.name, "王小明 Wang 🌟",
+        "names keep any script and emoji"
+    );
+    assert_eq!(member.phone_masked.as_deref(), Some("••••3456"));
+    assert!(
+        member
+            .email_masked
+            .as_deref()
+            .is_some_and(|m| !m.contains("wang.xiao")),
+        "the e-mail is cached masked only: {:?}",
+        member.email_masked
+    );
+    assert_eq!(member.balance, 0, "a new member starts with no points");
+    let stored: String = temp
+        .till
+        .connection()
+        .query_row(
+            "SELECT group_concat(coalesce(phone_masked, '') || coalesce(email_masked, '')) FROM member WHERE id = ?1",
+            [&member.id],
+            |row| row.get(0),
+        )
+        .expect("the cached row");
+    assert!(
+        !stored.contains("988123456") && !stored.contains("wang.xiao"),
+        "no phone number or e-mail address in the clear in the cache: {stored}"
+    );
+    let ops = outbox::pending(temp.till.connection(), 100).expect("the outbox");
+    let op = ops.last().expect("an operation");
+    assert_eq!(op.op_type, "member.enrolled.v1", "one enrolment operation");
+    assert_eq!(
+        count(&temp, "outbox"),
+        ops_before + 1,
+        "exactly one operation for the enrolment"
+    );
+    let payload: serde_json::Value = serde_json::from_str(&op.payload).expect("JSON");
+    assert_eq!(
+        payload["phone"], "+886988123456",
+        "the phone is sent in E.164"
+    );
+    assert_eq!(
+        payload["email"], "wang.xiao@example.com",
+        "the e-mail is sent normalised"
+    );
+    assert_eq!(payload["member_id"], member.id.as_str());
+    // Found at once by the phone, offline.
+    match temp.till.lookup_member("0988 123 456").expect("a look-up") {
+        Lookup::Found(found) => assert_eq!(found.id, member.id, "the new member is found"),
+        other => panic!("the member just enrolled must be found offline, not {other:?}"),
+    }
+}

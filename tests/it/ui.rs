@@ -1060,4 +1060,44 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
             .is_empty(),
         "a refused redemption adds no payment"
     );
+
+    // 6. Still offline, a new customer enrols at the counter and is attached to the sale.
+    press(driver, keys::ESCAPE);
+    driver.wait_until("the payment dialog to close", || {
+        driver.find_all("#pay-dialog").is_empty().then_some(())
+    });
+    press(driver, keys::F6);
+    driver.wait_for("#member-dialog");
+    press(driver, keys::F7);
+    driver.wait_for("#enrol-name").send_keys("吳小華 Wu 🌸");
+    driver.find("#enrol-phone").send_keys("0977-555-222");
+    // Without consent to the terms the till refuses, in words, and enrols nobody.
+    driver.find("#enrol-name").send_keys(keys::ENTER);
+    wait_for_message(driver, "bad_input");
+    let refused = driver.find("#message .detail").prop("innerText");
+    assert!(
+        refused.as_str().unwrap_or_default().contains("terms"),
+        "the cashier is told consent to the terms is needed: {refused:?}"
+    );
+    driver.find("#enrol-terms").click();
+    driver.find("#enrol-name").send_keys(keys::ENTER);
+    driver.wait_until("the new member to be attached", || {
+        let strip = driver.try_find("#cart-member").ok()?.prop("innerText");
+        strip
+            .as_str()
+            .filter(|s| s.contains("吳小華"))
+            .map(str::to_owned)
+    });
+    window.shot("enrolled-offline");
+    let enrolled: i64 = reader
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE op_type = 'member.enrolled.v1' AND acked_at IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the outbox");
+    assert_eq!(
+        enrolled, 1,
+        "the offline enrolment waits in the outbox as one operation"
+    );
 }

@@ -187,6 +187,26 @@ impl Till {
         members::lookup(&self.conn, input, self.clock.now())
     }
 
+    /// Enrols a new member at this till, online or offline (the sync engine sends the
+    /// enrolment on; the cloud merges it into a member who already has the phone or e-mail).
+    pub fn enrol_member(
+        &mut self,
+        session: &StaffSession,
+        request: &members::Enrolment,
+    ) -> CoreResult<members::MemberView> {
+        let member_id = self.clock.new_id().to_string();
+        let op_id = self.clock.new_id().to_string();
+        let now = self.clock.now();
+        members::enrol(
+            &mut self.conn,
+            request,
+            &session.id,
+            &member_id,
+            &op_id,
+            now,
+        )
+    }
+
     /// A cached member as the cashier sees them.
     pub fn member(&self, member_id: &str) -> CoreResult<members::MemberView> {
         members::view(&self.conn, member_id)?

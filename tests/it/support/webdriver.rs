@@ -36,6 +36,7 @@ pub mod keys {
     pub const ESCAPE: &str = "\u{E00C}";
     pub const F4: &str = "\u{E034}";
     pub const F6: &str = "\u{E036}";
+    pub const F7: &str = "\u{E037}";
     pub const F9: &str = "\u{E039}";
     pub const F11: &str = "\u{E03B}";
     pub const F12: &str = "\u{E03C}";

@@ -168,6 +168,16 @@ export interface OfflineLimit {
   allowance_left: number;
 }
 
+// A new member enrolled at the till: a phone or an e-mail, and consent to the terms, are needed.
+export interface Enrolment {
+  name: string;
+  phone: string | null;
+  email: string | null;
+  birthday: string | null; // YYYY-MM-DD
+  consent_terms: boolean;
+  consent_marketing: boolean;
+}
+
 // The member attached to the cart: look-up keys are only ever shown masked.
 export interface CartMember {
   id: string;
@@ -323,6 +333,8 @@ export const api = {
   // A scanned QR code, card number, phone or e-mail: finds the member and attaches them.
   memberAttach: (input: string) => invoke<Cart>("member_attach", { input }),
   memberDetach: () => invoke<Cart>("member_detach"),
+  // Enrols a new member at this till (works offline) and attaches them to the sale.
+  memberEnrol: (request: Enrolment) => invoke<Cart>("member_enrol", { request }),
   cartApplyCoupon: (couponId: string) => invoke<Cart>("cart_apply_coupon", { couponId }),
   cartRemoveCoupon: () => invoke<Cart>("cart_remove_coupon"),
   cartPayPoints: (points: number) => invoke<Cart>("cart_pay_points", { points }),

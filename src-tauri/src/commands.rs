@@ -43,7 +43,8 @@ pub struct SyncStatus {
     /// Downloaded products not yet indexed for search: found by a slower direct search until
     /// then.
     pub search_waiting: i64,
-    /// Operations the cloud refused that no manager has reviewed yet.
+    /// Operations the cloud refused that no manager has reviewed yet, and member conflicts
+    /// not yet resolved.
     pub needs_review: i64,
 }
 
@@ -136,7 +137,8 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 pending,
                 oldest_pending_at: oldest.and_then(at),
                 last_sync_at: link.and_then(|l| l.last_sync_at).and_then(at),
-                needs_review: shell.till.unreviewed_refusals()?,
+                needs_review: shell.till.unreviewed_refusals()?
+                    + shell.till.open_member_conflicts()?,
                 downloaded: engine.as_ref().map_or(0, |e| e.downloaded),
                 remaining: engine.as_ref().map_or(0, |e| e.remaining),
                 search_waiting: engine.as_ref().map_or(0, |e| e.search_waiting),

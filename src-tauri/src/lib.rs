@@ -166,6 +166,8 @@ pub fn run() {
             members::cart_apply_coupon,
             members::cart_remove_coupon,
             members::cart_pay_points,
+            members::member_conflicts,
+            members::conflict_resolve,
         ])
         .build(tauri::generate_context!());
     let app = match app {

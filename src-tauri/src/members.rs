@@ -8,7 +8,7 @@
 //! offline bounds. A business refusal from the cloud (too few points, a coupon already used)
 //! is shown as it is and changes nothing.
 
-use omnitill_core::members::{Enrolment, Lookup};
+use omnitill_core::members::{Conflict, Enrolment, Lookup};
 use omnitill_protocol::loyalty::{CouponHoldRequest, HoldRequest};
 use omnitill_sync::Client;
 use omnitill_sync::SyncError;
@@ -250,4 +250,36 @@ pub async fn release_points_hold(state: &AppState, sale_id: String) {
     if let Ok(Some(client)) = client {
         let _ = client.release_points(&sale_id).await;
     }
+}
+
+/// The manager's list of member conflicts (overdrafts, coupons used twice, merged enrolments).
+#[tauri::command]
+pub async fn member_conflicts(
+    state: State<'_, AppState>,
+    include_resolved: Option<Lenient<bool>>,
+) -> Reply<Vec<Conflict>> {
+    let include_resolved = required("includeResolved", include_resolved)?;
+    state.with_shell(|shell| {
+        let session = shell.session()?;
+        Ok(shell.till.member_conflicts(&session, include_resolved)?)
+    })
+}
+
+/// A manager marks a member conflict resolved with a note; it syncs to the cloud.
+#[tauri::command]
+pub async fn conflict_resolve(
+    state: State<'_, AppState>,
+    conflict_id: Option<Lenient<String>>,
+    note: Option<Lenient<String>>,
+) -> Reply<Conflict> {
+    let conflict_id = required("conflictId", conflict_id)?;
+    let note = required("note", note)?;
+    let conflict = state.with_shell(|shell| {
+        let session = shell.session()?;
+        Ok(shell
+            .till
+            .resolve_member_conflict(&session, &conflict_id, &note)?)
+    })?;
+    wake_sync(&state);
+    Ok(conflict)
 }

@@ -4,7 +4,8 @@
 //! The same phone number enrolled at two tills in two stores while both are offline becomes
 //! one member at the cloud after sync, holding the points both tills' sales earned; each till
 //! then finds the survivor by that phone, with the cloud's balance, which is the sum of the
-//! member's entries.
+//! member's entries. The merge reaches the review list of the store whose enrolment was
+//! merged, where only a manager can resolve it, with a note, and the resolution syncs.
 
 use omnitill_core::members::{Enrolment, Lookup};
 use omnitill_core::{Cart, TenderKind, demo};
@@ -128,6 +129,80 @@ fn scenario(backend: Backend) {
         balance, earned_offline,
         "the one member holds what both tills' sales earned, each once"
     );
+    // The merge is a conflict for the manager of the store whose enrolment was merged; one
+    // resolves it with a note, which syncs to the cloud and stays resolved.
+    let mut both = both;
+    let flagged: Vec<usize> = (0..both.len())
+        .filter(|&i| {
+            let manager = both[i].temp.manager();
+            !both[i]
+                .temp
+                .till
+                .member_conflicts(&manager, false)
+                .expect("the conflicts")
+                .is_empty()
+        })
+        .collect();
+    assert_eq!(
+        flagged.len(),
+        1,
+        "exactly one store is told its enrolment was merged"
+    );
+    let at = flagged[0];
+    let manager = both[at].temp.manager();
+    let cashier = both[at].temp.cashier();
+    let open = both[at]
+        .temp
+        .till
+        .member_conflicts(&manager, false)
+        .expect("the conflicts");
+    assert_eq!(
+        open[0].conflict, "merged_enrolment",
+        "the conflict says what happened"
+    );
+    assert!(
+        both[at]
+            .temp
+            .till
+            .member_conflicts(&cashier, false)
+            .is_err(),
+        "a cashier cannot open the review list"
+    );
+    both[at]
+        .temp
+        .till
+        .resolve_member_conflict(&manager, &open[0].id, "   ")
+        .expect_err("a resolution needs a note");
+    both[at]
+        .temp
+        .till
+        .resolve_member_conflict(&manager, &open[0].id, "same customer, told at the counter")
+        .expect("the manager resolves it");
+    tills::converge(&runtime, &both, 6, "the resolution reaches the cloud");
+    let all = both[at]
+        .temp
+        .till
+        .member_conflicts(&manager, true)
+        .expect("the conflicts");
+    assert!(
+        all.iter().all(|c| c.resolved_at_ms.is_some()),
+        "after sync the conflict stays resolved: {all:?}"
+    );
+    let refused: i64 = both[at]
+        .temp
+        .till
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM op_outcome WHERE status = 'rejected'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("outcomes");
+    assert_eq!(
+        refused, 0,
+        "the cloud accepted the enrolments, sales and resolution"
+    );
+
     for till in &both {
         match till.temp.till.lookup_member(PHONE).expect("a look-up") {
             Lookup::Found(member) => {

@@ -19,6 +19,7 @@ mod app;
 mod cloud;
 mod generate;
 mod measure;
+mod members;
 mod relay;
 mod sync;
 mod table;
@@ -65,6 +66,7 @@ impl Plan {
         let mut skip_sync = false;
         let mut skip_till = false;
         let mut catalog_only = false;
+        let mut members_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -76,14 +78,19 @@ impl Plan {
                     skip_app = true;
                     skip_till = true;
                 }
+                "--members-only" => {
+                    members_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only"
                 ),
             }
         }
@@ -105,6 +112,12 @@ impl Plan {
                     fleet_tills: 50,
                     fleet_sales_each: 5,
                     catalog_only,
+                    members: members::MemberPlan {
+                        members: 100_000,
+                        lookups: 5_000,
+                        sales: 300,
+                    },
+                    members_only,
                 },
                 skip_sync,
                 skip_till,
@@ -127,6 +140,12 @@ impl Plan {
                     fleet_tills: 200,
                     fleet_sales_each: 5,
                     catalog_only,
+                    members: members::MemberPlan {
+                        members: 1_000_000,
+                        lookups: 20_000,
+                        sales: 2_000,
+                    },
+                    members_only,
                 },
                 skip_sync,
                 skip_till,
@@ -212,8 +231,8 @@ fn run() -> Result<()> {
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
-    let dataset = if plan.sync.catalog_only {
-        eprintln!("skipping the ledger and its rows (--catalog-only)");
+    let dataset = if plan.sync.catalog_only || plan.sync.members_only {
+        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only)");
         None
     } else {
         Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)

@@ -70,6 +70,10 @@ pub struct SyncPlan {
     pub fleet_sales_each: usize,
     /// Only the first catalog download (`--catalog-only`), for working on that figure.
     pub catalog_only: bool,
+    /// The member rows (`crate::members`).
+    pub members: crate::members::MemberPlan,
+    /// Only the member rows (`--members-only`).
+    pub members_only: bool,
 }
 
 /// Where the benchmark finds the cloud binary, keeps its cache and works.
@@ -128,6 +132,17 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
         runtime,
     };
 
+    if plan.members_only {
+        crate::members::rows(
+            table,
+            &plan.members,
+            &ctx.binary,
+            &ctx.cache_dir,
+            &ctx.work,
+            &ctx.runtime,
+        );
+        return Ok(());
+    }
     if plan.catalog_only {
         eprintln!("sync: only the first catalog download (--catalog-only)");
     } else {
@@ -144,6 +159,16 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
             eprintln!("sync: the first catalog download failed: {e:#}");
             catalog_miss(table, plan, "failed");
         }
+    }
+    if !plan.catalog_only {
+        crate::members::rows(
+            table,
+            &plan.members,
+            &ctx.binary,
+            &ctx.cache_dir,
+            &ctx.work,
+            &ctx.runtime,
+        );
     }
     Ok(())
 }

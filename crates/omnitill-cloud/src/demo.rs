@@ -20,8 +20,14 @@ pub struct Seeded {
     pub members: usize,
 }
 
-/// Seeds the demo brand into an empty cloud. Does nothing when stores already exist.
+/// Seeds the demo brand into an empty cloud with `demo_members::DEMO_MEMBERS` members. Does
+/// nothing when stores already exist.
 pub async fn seed(db: &Db) -> CloudResult<Option<Seeded>> {
+    seed_with_members(db, demo_members::DEMO_MEMBERS).await
+}
+
+/// Seeds the demo brand with `members` members (the benchmark's large member base).
+pub async fn seed_with_members(db: &Db, members: usize) -> CloudResult<Option<Seeded>> {
     if !devices::list_stores(db).await?.is_empty() {
         return Ok(None);
     }
@@ -85,16 +91,10 @@ pub async fn seed(db: &Db) -> CloudResult<Option<Seeded>> {
     }
     tx.commit().await?;
     let store_ids: Vec<String> = stores.iter().map(|store| store.id.clone()).collect();
-    demo_members::seed(
-        db,
-        &store_ids,
-        demo_members::DEMO_MEMBERS,
-        chrono::Utc::now(),
-    )
-    .await?;
+    demo_members::seed(db, &store_ids, members, chrono::Utc::now()).await?;
     Ok(Some(Seeded {
         stores,
         products: records.len(),
-        members: demo_members::DEMO_MEMBERS,
+        members,
     }))
 }

@@ -13,7 +13,8 @@ use omnitill_cloud::{Db, demo};
 const USAGE: &str = "usage: omnitill-cloud [--database URL] COMMAND
 commands:
   serve --listen ADDR [--demo]          serve the API (--demo seeds the demo brand first)
-  demo                                  seed the demo brand into an empty cloud
+  demo [--members N]                    seed the demo brand into an empty cloud (3,000 members
+                                        unless --members says how many)
   store create --code CODE --name NAME [--currency TWD] [--exponent 2]
                [--tax-mode inclusive|exclusive] [--cash-rounding MINOR] [--utc-offset MINUTES]
   store list
@@ -107,7 +108,18 @@ async fn run() -> Result<()> {
             })
             .await?;
         }
-        ("demo", _) => seed_demo(&db).await?,
+        ("demo", _) => {
+            let members = args
+                .value("--members")?
+                .map_or(Ok(omnitill_cloud::demo_members::DEMO_MEMBERS), |v| {
+                    v.parse()
+                })
+                .context("--members must be a number")?;
+            if !(1..=10_000_000).contains(&members) {
+                bail!("--members must be 1 to 10,000,000, not {members}");
+            }
+            seed_demo_with(&db, members).await?
+        }
         ("store", "create") => {
             let code = args.required("--code")?;
             let name = args.required("--name")?;
@@ -186,7 +198,11 @@ fn command_argument(args: &Args, index: usize) -> Option<String> {
 }
 
 async fn seed_demo(db: &Db) -> Result<()> {
-    match demo::seed(db).await? {
+    seed_demo_with(db, omnitill_cloud::demo_members::DEMO_MEMBERS).await
+}
+
+async fn seed_demo_with(db: &Db, members: usize) -> Result<()> {
+    match demo::seed_with_members(db, members).await? {
         Some(seeded) => {
             println!(
                 "demo brand seeded: {} products, {} members",

@@ -429,6 +429,45 @@ impl Till {
         crate::review::mark_reviewed(&mut self.conn, session, seq, note, now)
     }
 
+    /// Member conflicts the cloud found (overdrafts, coupons used twice, merged enrolments):
+    /// those still open, or all of them. Managers only.
+    pub fn member_conflicts(
+        &self,
+        session: &StaffSession,
+        include_resolved: bool,
+    ) -> CoreResult<Vec<members::Conflict>> {
+        if !session.is_manager() {
+            return Err(CoreError::NotManager);
+        }
+        members::conflicts(&self.conn, include_resolved, 200)
+    }
+
+    /// Open member conflicts, for the status bar.
+    pub fn open_member_conflicts(&self) -> CoreResult<i64> {
+        members::open_conflicts(&self.conn)
+    }
+
+    /// A manager marks a member conflict resolved with a note; the resolution syncs to the
+    /// cloud as an operation.
+    pub fn resolve_member_conflict(
+        &mut self,
+        session: &StaffSession,
+        conflict_id: &str,
+        note: &str,
+    ) -> CoreResult<members::Conflict> {
+        let approval = ManagerApproval::from_session(session)?;
+        let op_id = self.clock.new_id().to_string();
+        let now_ms = self.clock.now().timestamp_millis();
+        members::resolve_conflict(
+            &mut self.conn,
+            &approval.manager_id,
+            conflict_id,
+            note,
+            &op_id,
+            now_ms,
+        )
+    }
+
     /// Runs SQLite's full integrity check.
     pub fn integrity_check(&self) -> CoreResult<Vec<String>> {
         db::integrity_check(&self.conn)

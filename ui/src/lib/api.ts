@@ -88,7 +88,7 @@ export interface SyncStatus {
   // Downloaded products not yet indexed for search: scanning sells them already, and search
   // finds them more slowly until they are indexed.
   search_waiting: number;
-  needs_review: number; // operations the cloud refused that no manager has reviewed yet
+  needs_review: number; // refused operations not yet reviewed, and member conflicts not yet resolved
 }
 
 // An operation the cloud refused for a business reason (the manager's review list).
@@ -101,6 +101,18 @@ export interface Refusal {
   received_at_ms: number;
   resolved_at_ms: number | null;
   resolved_by: string | null; // the reviewing manager's name
+  note: string | null;
+}
+
+// A member conflict the cloud found, for the manager's review list.
+export interface MemberConflict {
+  id: string;
+  conflict: "overdraft" | "coupon_double_use" | "merged_enrolment" | string;
+  member_id: string;
+  member_name: string | null;
+  summary: string; // the cloud's words
+  created_at_ms: number;
+  resolved_at_ms: number | null;
   note: string | null;
 }
 
@@ -338,6 +350,10 @@ export const api = {
   cartApplyCoupon: (couponId: string) => invoke<Cart>("cart_apply_coupon", { couponId }),
   cartRemoveCoupon: () => invoke<Cart>("cart_remove_coupon"),
   cartPayPoints: (points: number) => invoke<Cart>("cart_pay_points", { points }),
+  memberConflicts: (includeResolved: boolean) =>
+    invoke<MemberConflict[]>("member_conflicts", { includeResolved }),
+  conflictResolve: (conflictId: string, note: string) =>
+    invoke<MemberConflict>("conflict_resolve", { conflictId, note }),
   saleComplete: () => invoke<Receipt>("sale_complete"),
   catalogSearch: (query: string) => invoke<ProductHit[]>("catalog_search", { query }),
   receiptGet: (receiptNo: string) => invoke<Receipt>("receipt_get", { receiptNo }),

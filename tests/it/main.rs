@@ -9,7 +9,9 @@
 //! syncing till process and the cloud process with SIGKILL mid-push; `members_cloud` drives
 //! members, points and coupons through the cloud as the e-shop and a till would; `members_till`
 //! runs a member's sale, points and refund at the till's checkout; `members_sync` enrols one
-//! phone at two offline tills and checks the merge through the real sync engine; `ui` runs the real app
+//! phone at two offline tills and checks the merge through the real sync engine;
+//! `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
+//! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
@@ -19,6 +21,7 @@ mod ledger;
 mod members_cloud;
 mod members_sync;
 mod members_till;
+mod random_members;
 mod random_sync;
 mod support;
 mod sync;

@@ -163,6 +163,7 @@ pub fn run() {
             members::member_attach,
             members::member_detach,
             members::member_enrol,
+            members::member_history,
             members::cart_apply_coupon,
             members::cart_remove_coupon,
             members::cart_pay_points,

@@ -9,7 +9,7 @@
 //! is shown as it is and changes nothing.
 
 use omnitill_core::members::{Conflict, Enrolment, Lookup};
-use omnitill_protocol::loyalty::{CouponHoldRequest, HoldRequest};
+use omnitill_protocol::loyalty::{CouponHoldRequest, History, HoldRequest};
 use omnitill_sync::Client;
 use omnitill_sync::SyncError;
 use omnitill_sync::engine::LinkState;
@@ -128,6 +128,31 @@ pub async fn member_enrol(
     })?;
     wake_sync(&state);
     Ok(view)
+}
+
+/// The attached member's history from both channels, asked of the cloud (the till caches no
+/// history): only while the link is up.
+#[tauri::command]
+pub async fn member_history(state: State<'_, AppState>) -> Reply<History> {
+    let (member_id, client) = state.with_shell(|shell| {
+        shell.session()?;
+        let member_id = shell
+            .cart
+            .member()
+            .map(|m| m.member_id.clone())
+            .ok_or_else(|| ApiError::bad_input("attach a member to see their history"))?;
+        Ok((member_id, cloud_if_online(&state, shell)?))
+    })?;
+    let client = client.ok_or_else(|| {
+        ApiError::new(
+            "sync",
+            "the member's history is kept in the cloud: it shows when the till is online",
+        )
+    })?;
+    client
+        .member_history(&member_id)
+        .await
+        .map_err(|e| ApiError::new("sync", e.to_string()))
 }
 
 /// Takes the member (and their coupon) off the sale.

@@ -963,6 +963,15 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
         card.contains("Mei-ling Chen") && card.contains("pts"),
         "the member dialog shows the member and her points: {card:?}"
     );
+    // Her purchases from both channels, asked of the cloud while online.
+    let channels: Vec<String> = driver.wait_until("the member's purchases from the cloud", || {
+        let rows = driver.find_all("#member-history tr[data-channel]");
+        (!rows.is_empty()).then(|| rows.iter().filter_map(|r| r.attr("data-channel")).collect())
+    });
+    assert!(
+        channels.iter().any(|c| c == "online") && channels.iter().any(|c| c != "online"),
+        "the look-up shows purchases from the e-shop and from stores: {channels:?}"
+    );
     window.shot("member-dialog");
     press(driver, keys::ESCAPE);
     driver.wait_until("the member dialog to close", || {

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync/push", post(push))
         .route("/v1/sync/pull", get(pull))
         .route("/v1/till/members/lookup", post(till_member_lookup))
+        .route("/v1/till/members/{id}/history", get(till_member_history))
         .route("/v1/till/points/holds", post(till_hold_points))
         .route("/v1/till/points/holds/{sale_id}", delete(till_release_hold))
         .route("/v1/till/coupons/holds", post(till_reserve_coupon))
@@ -535,6 +536,20 @@ async fn till_member_lookup(
 ) -> CloudResult<Json<omnitill_protocol::loyalty::CachedMember>> {
     Ok(Json(
         members::till_look_up(&state.db, &request.kind, &request.hash).await?,
+    ))
+}
+
+/// How many history lines a till is sent: what a look-up at the counter shows.
+const TILL_HISTORY_LINES: i64 = 50;
+
+/// A member's history across channels, for the floor staff's look-up at a till.
+async fn till_member_history(
+    State(state): State<AppState>,
+    TillAuth(_device): TillAuth,
+    Path(id): Path<String>,
+) -> CloudResult<Json<members::History>> {
+    Ok(Json(
+        members::history(&state.db, &id, TILL_HISTORY_LINES).await?,
     ))
 }
 

@@ -26,7 +26,9 @@ use omnitill_protocol::loyalty::{
     Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
     PointsRounding, RefundMember, SaleMember, TierRule,
 };
-pub use omnitill_protocol::loyalty::{CouponHoldRequest, Held, HoldRequest};
+pub use omnitill_protocol::loyalty::{
+    CouponHoldRequest, Held, History, HistoryEntry, HoldRequest, Purchase,
+};
 use omnitill_protocol::ops::{MemberEnrolled, RefundCompleted, SaleCompleted};
 use omnitill_protocol::pull::Change;
 use ring::rand::SecureRandom;
@@ -1335,34 +1337,6 @@ pub async fn look_up(
     profile(&mut conn, &id)
         .await?
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
-}
-
-/// One line of a member's history.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct HistoryEntry {
-    pub kind: String,
-    pub points: i64,
-    /// `online` or the store's code.
-    pub channel: String,
-    pub ref_id: Option<String>,
-    pub at_ms: i64,
-}
-
-/// A purchase or refund that counted toward the tier, in either channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Purchase {
-    pub reference: String,
-    pub channel: String,
-    pub spend_minor: i64,
-    pub at_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct History {
-    pub member_id: String,
-    pub balance: i64,
-    pub points: Vec<HistoryEntry>,
-    pub purchases: Vec<Purchase>,
 }
 
 /// A member's points entries and purchases from both channels, newest first.

@@ -133,6 +133,7 @@ pub fn document() -> Value {
                     "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/LoyaltyRules" } } } },
                     "responses": with(json!({ "204": { "description": "Replaced" } })) } },
             "/v1/till/members/lookup": { "post": { "summary": "A till looks up a member its cache lacks, by look-up hash", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "The member as tills cache it" }, "404": { "description": "No such member" } })) } },
+            "/v1/till/members/{id}/history": { "get": { "summary": "A till shows a member's points entries and purchases from both channels (newest 50)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "History" }, "404": { "description": "No such member" } })) } },
             "/v1/till/points/holds": { "post": { "summary": "A till holds points for a sale it is completing (key: sale id; 409 if fewer are available)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "Held" }, "409": { "description": "Not enough points" } })) } },
             "/v1/till/points/holds/{sale_id}": { "delete": { "summary": "Release a hold whose sale was not completed", "security": [{ "deviceToken": [] }],
                 "parameters": [ { "name": "sale_id", "in": "path", "required": true, "schema": { "type": "string" } } ], "responses": with(json!({ "204": { "description": "Released" } })) } },

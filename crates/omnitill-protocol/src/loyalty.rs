@@ -213,3 +213,31 @@ pub struct CouponHoldRequest {
     pub coupon_id: String,
     pub sale_id: String,
 }
+
+/// One line of a member's history: a points entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub kind: String,
+    pub points: i64,
+    /// `online` or the store's code.
+    pub channel: String,
+    pub ref_id: Option<String>,
+    pub at_ms: i64,
+}
+
+/// A purchase or refund that counted toward the tier, in either channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Purchase {
+    pub reference: String,
+    pub channel: String,
+    pub spend_minor: i64,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct History {
+    pub member_id: String,
+    pub balance: i64,
+    pub points: Vec<HistoryEntry>,
+    pub purchases: Vec<Purchase>,
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use omnitill_core::outbox::OutboxOp;
 use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
 use omnitill_protocol::loyalty::{
-    CachedMember, CouponHoldRequest, Held, HoldRequest, MemberLookupRequest,
+    CachedMember, CouponHoldRequest, Held, History, HoldRequest, MemberLookupRequest,
 };
 use omnitill_protocol::pull::PullResponse;
 use omnitill_protocol::push::{Operation, PushRequest, PushResponse};
@@ -227,6 +227,18 @@ impl Client {
             }) => Ok(None),
             Err(other) => Err(other),
         }
+    }
+
+    /// A member's points entries and purchases from both channels, newest first.
+    pub async fn member_history(&self, member_id: &str) -> Result<History, SyncError> {
+        self.send(
+            self.request(
+                reqwest::Method::GET,
+                &format!("/v1/till/members/{member_id}/history"),
+            )
+            .timeout(MEMBER_CALL_TIMEOUT),
+        )
+        .await
     }
 
     /// Holds a member's points at the cloud for the sale being completed. A cloud that says

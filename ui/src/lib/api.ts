@@ -104,6 +104,15 @@ export interface Refusal {
   note: string | null;
 }
 
+// A member's history from both channels (asked of the cloud, online only). `channel` is
+// "online" for the e-shop or a store's code.
+export interface MemberHistory {
+  member_id: string;
+  balance: number;
+  points: { kind: string; points: number; channel: string; ref_id: string | null; at_ms: number }[];
+  purchases: { reference: string; channel: string; spend_minor: number; at_ms: number }[];
+}
+
 // A member conflict the cloud found, for the manager's review list.
 export interface MemberConflict {
   id: string;
@@ -345,6 +354,7 @@ export const api = {
   // A scanned QR code, card number, phone or e-mail: finds the member and attaches them.
   memberAttach: (input: string) => invoke<Cart>("member_attach", { input }),
   memberDetach: () => invoke<Cart>("member_detach"),
+  memberHistory: () => invoke<MemberHistory>("member_history"),
   // Enrols a new member at this till (works offline) and attaches them to the sale.
   memberEnrol: (request: Enrolment) => invoke<Cart>("member_enrol", { request }),
   cartApplyCoupon: (couponId: string) => invoke<Cart>("cart_apply_coupon", { couponId }),

@@ -464,3 +464,124 @@ fn a_member_enrolled_offline_is_cached_masked_with_one_operation_and_bad_input_c
         other => panic!("the member just enrolled must be found offline, not {other:?}"),
     }
 }
+
+/// A cached member of the generated member base, number `n`.
+fn generated_member(key: &[u8], n: u64) -> CachedMember {
+    let phone = format!("+8869{:08}", 30_000_000 + n);
+    CachedMember {
+        id: format!("gen-{n:08}"),
+        card_hash: loyalty::lookup_hash(key, KeyKind::Card, &loyalty::card_number(1_000 + n)),
+        phone_hash: Some(loyalty::lookup_hash(key, KeyKind::Phone, &phone)),
+        email_hash: None,
+        phone_masked: Some(loyalty::mask_phone(&phone)),
+        email_masked: None,
+        name: format!("Member {n}"),
+        tier: "member".into(),
+        balance: n as i64,
+        coupons: Vec::new(),
+    }
+}
+
+fn lookup_indexes(temp: &TempTill) -> i64 {
+    temp.till
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'member_by_%'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the schema")
+}
+
+#[test]
+fn a_first_download_of_many_members_builds_their_look_up_indexes_once_at_its_end() {
+    use omnitill_protocol::pull::{Change, FeedEntry, PullResponse};
+
+    let mut temp = TempTill::demo();
+    let now = temp.till.clock().now();
+    let key = loyalty::unhex(MEMBER_KEY).expect("hex");
+    let page = |from: u64, to: u64, has_more: bool| PullResponse {
+        entries: (from..to)
+            .map(|n| FeedEntry {
+                cursor: n as i64 + 10,
+                change: Change::Member(generated_member(&key, n)),
+            })
+            .collect(),
+        cursor: to as i64 + 10,
+        has_more,
+        reset: false,
+        last_applied_seq: 0,
+        remaining: if has_more { 1_500 } else { 0 },
+        allowance: None,
+    };
+    let keys = PullResponse {
+        entries: vec![
+            FeedEntry {
+                cursor: 1,
+                change: Change::MemberKeys(MemberKeys {
+                    member_key_hex: MEMBER_KEY.into(),
+                    qr_public_key_hex: "00".repeat(32),
+                }),
+            },
+            FeedEntry {
+                cursor: 2,
+                change: Change::LoyaltyRules(rules()),
+            },
+        ],
+        cursor: 2,
+        has_more: true,
+        reset: false,
+        last_applied_seq: 0,
+        remaining: 3_000,
+        allowance: None,
+    };
+    ledger_sync::apply_pull(temp.till.connection_mut(), &keys, now).expect("keys and rules");
+    assert_eq!(
+        lookup_indexes(&temp),
+        3,
+        "a new ledger has the three look-up indexes"
+    );
+
+    ledger_sync::apply_pull(temp.till.connection_mut(), &page(0, 1_500, true), now)
+        .expect("the first page of members");
+    assert_eq!(
+        lookup_indexes(&temp),
+        0,
+        "a first download of many members defers the look-up indexes"
+    );
+    match temp.till.lookup_member("0930000007").expect("a look-up") {
+        Lookup::Found(member) => assert_eq!(
+            member.id, "gen-00000007",
+            "during the download a look-up still finds the member, without the index"
+        ),
+        other => panic!("a downloaded member must be found mid-download, not {other:?}"),
+    }
+    ledger_sync::apply_pull(temp.till.connection_mut(), &page(1_500, 3_000, false), now)
+        .expect("the last page of members");
+    assert_eq!(
+        lookup_indexes(&temp),
+        3,
+        "the end of the download builds the look-up indexes again"
+    );
+    match temp
+        .till
+        .lookup_member(&loyalty::card_number(1_000 + 2_999))
+        .expect("a look-up by card")
+    {
+        Lookup::Found(member) => assert_eq!(member.id, "gen-00002999"),
+        other => panic!("the last member must be found by card, not {other:?}"),
+    }
+    // A later page of many members into a cache that is not empty keeps the indexes.
+    ledger_sync::apply_pull(temp.till.connection_mut(), &page(3_000, 4_500, true), now)
+        .expect("a later large page");
+    assert_eq!(
+        lookup_indexes(&temp),
+        3,
+        "only a first download into an empty cache defers the indexes"
+    );
+    assert_eq!(
+        temp.till.integrity_check().expect("a check"),
+        vec!["ok".to_owned()],
+        "the ledger is intact after the indexes were rebuilt"
+    );
+}

@@ -1345,3 +1345,53 @@ pub(crate) fn resolve_conflict(
         .find(|c| c.id == conflict_id)
         .ok_or_else(|| CoreError::NotFound(format!("member conflict {conflict_id}")))
 }
+
+/// A page bringing at least this many members into an empty cache starts a deferred-index
+/// download.
+pub const DEFER_INDEXES_FROM: usize = 1_000;
+
+/// The member cache's look-up indexes, as migration 0005 creates them.
+const LOOKUP_INDEXES: [(&str, &str); 3] = [
+    (
+        "member_by_card",
+        "CREATE INDEX IF NOT EXISTS member_by_card ON member (card_hash) WHERE card_hash IS NOT NULL",
+    ),
+    (
+        "member_by_phone",
+        "CREATE INDEX IF NOT EXISTS member_by_phone ON member (phone_hash) WHERE phone_hash IS NOT NULL",
+    ),
+    (
+        "member_by_email",
+        "CREATE INDEX IF NOT EXISTS member_by_email ON member (email_hash) WHERE email_hash IS NOT NULL",
+    ),
+];
+
+/// At the start of a first download that brings many members (`brought` on this page, into
+/// an empty cache), drops the look-up indexes: the hashes are random, so keeping three indexes
+/// in step row by row rewrites most of their pages at every page's commit, which is most of a
+/// large first download. `build_lookup_indexes` creates them again, sorted, once the download
+/// is complete. Runs inside the page's transaction, so a crash leaves either both or neither.
+/// Until then a look-up reads the whole (partial) cache: slower, never wrong.
+pub(crate) fn defer_lookup_indexes(conn: &Connection, brought: usize) -> CoreResult<()> {
+    if brought < DEFER_INDEXES_FROM {
+        return Ok(());
+    }
+    let cached: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM member)")?
+        .query_row([], |row| row.get(0))?;
+    if cached {
+        return Ok(());
+    }
+    for (name, _) in LOOKUP_INDEXES {
+        conn.execute(&format!("DROP INDEX IF EXISTS {name}"), [])?;
+    }
+    Ok(())
+}
+
+/// Creates the look-up indexes a first download deferred; nothing when they exist.
+pub(crate) fn build_lookup_indexes(conn: &Connection) -> CoreResult<()> {
+    for (_, create) in LOOKUP_INDEXES {
+        conn.execute(create, [])?;
+    }
+    Ok(())
+}

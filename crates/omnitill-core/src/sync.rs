@@ -181,6 +181,17 @@ pub fn apply_pull(
     let resyncing: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM resync_unseen)", [], |r| {
         r.get(0)
     })?;
+    // A first download of a large member base writes the members without their look-up
+    // indexes, which are built once, sorted, when the download is complete (see
+    // `members::defer_lookup_indexes`).
+    if page.has_more {
+        let brought = page
+            .entries
+            .iter()
+            .filter(|e| matches!(e.change, Change::Member(_)))
+            .count();
+        members::defer_lookup_indexes(&tx, brought)?;
+    }
     // Products are written together after the loop (see `catalog::upsert_products`); nothing
     // else in a page depends on them, and they depend only on tax classes, written in the loop.
     let mut products = Vec::new();
@@ -274,6 +285,9 @@ pub fn apply_pull(
             [],
         )?;
         tx.execute("DELETE FROM resync_unseen", [])?;
+    }
+    if !page.has_more {
+        members::build_lookup_indexes(&tx)?;
     }
     if let Some(allowance) = &page.allowance {
         members::apply_allowance(&tx, allowance, page.last_applied_seq)?;

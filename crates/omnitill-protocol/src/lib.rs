@@ -22,7 +22,7 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The most operations one push may carry.
 pub const MAX_PUSH_OPS: usize = 500;
 /// The most changes one pull page returns.
-pub const MAX_PULL_CHANGES: usize = 5_000;
+pub const MAX_PULL_CHANGES: usize = 20_000;
 
 /// Why a request failed, as the cloud says it. `code` is one of `ErrorCode`'s names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use crate::client::{Client, SyncError};
 use crate::plan::{self, PlanInput, Step};
 
 /// How many feed entries one pull asks for.
-pub const PULL_PAGE: i64 = 5_000;
+pub const PULL_PAGE: i64 = 20_000;
 
 /// The link as the status bar names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -492,7 +492,13 @@ mod tests {
         let proxy = FaultProxy::start(&server.address);
         let answer = ask(&proxy, "one").expect("a healthy link answers");
         assert!(answer.starts_with("answer to one"), "got {answer:?}");
-        assert!(proxy.counters().bytes_to_till.load(Ordering::SeqCst) > 200);
+        // The proxy counts bytes after it has written them on, so the answer can arrive first.
+        assert!(
+            proxy.wait_for(Duration::from_secs(10), |c| {
+                c.bytes_to_till.load(Ordering::SeqCst) > 200
+            }),
+            "the proxy counts the answer's bytes it passed to the till"
+        );
         assert_eq!(server.handled.load(Ordering::SeqCst), 1);
     }
 

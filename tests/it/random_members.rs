@@ -18,8 +18,7 @@
 //! `OMNITILL_MEMBER_SEED=<seed>` replays one seed; `OMNITILL_MEMBER_SCHEDULES=<n>` runs seeds
 //! 0 to n-1 (PostgreSQL runs a tenth as many).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use omnitill_core::members::{self, Lookup};
@@ -31,6 +30,7 @@ use serde_json::{Value, json};
 use crate::support::cloud::{Backend, CloudProcess, http};
 use crate::support::fault_tills::{self, LedgerTemplate, Staff, heal};
 use crate::support::proxy::Fault;
+use crate::support::seeded;
 use crate::support::tills::{self, SyncedTill};
 
 /// How many seeds run on SQLite unless `OMNITILL_MEMBER_SCHEDULES` says otherwise.
@@ -403,68 +403,23 @@ fn run_schedule(world: &mut World, worker: usize, seed: u64) {
     }
 }
 
-fn seeds(share: u64) -> Vec<u64> {
-    let number = |name: &str| {
-        std::env::var(name).ok().map(|value| {
-            value
-                .trim()
-                .parse::<u64>()
-                .unwrap_or_else(|_| panic!("{name} must be a whole number, not {value:?}"))
-        })
-    };
-    match number("OMNITILL_MEMBER_SEED") {
-        Some(seed) => vec![seed],
-        None => {
-            let count = number("OMNITILL_MEMBER_SCHEDULES").unwrap_or(SCHEDULES) / share;
-            (0..count.max(1)).collect()
-        }
-    }
-}
-
 fn random_schedules(backend: Backend, test: &str, share: u64) {
     let started = Instant::now();
-    let seeds = seeds(share);
+    let seeds = seeded::seeds(
+        "OMNITILL_MEMBER_SEED",
+        "OMNITILL_MEMBER_SCHEDULES",
+        SCHEDULES,
+        share,
+    );
     let workers = WORKERS.clamp(1, seeds.len());
-    let failed = AtomicBool::new(false);
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for worker in 0..workers {
-            let (seeds, failed, failures) = (&seeds, &failed, &failures);
-            scope.spawn(move || {
-                let mut world = World::start(backend);
-                for seed in seeds.iter().skip(worker).step_by(workers) {
-                    if failed.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_schedule(&mut world, worker, *seed);
-                    }));
-                    if let Err(panic) = outcome {
-                        failed.store(true, Ordering::SeqCst);
-                        let message = panic
-                            .downcast_ref::<String>()
-                            .map(String::as_str)
-                            .or_else(|| panic.downcast_ref::<&str>().copied())
-                            .unwrap_or("(no message)")
-                            .to_owned();
-                        failures
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((*seed, message));
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let Some((seed, message)) = failures.first() {
+    let failure = seeded::run_seeds(&seeds, workers, |_| World::start(backend), run_schedule);
+    if let Some((seed, message)) = failure {
         panic!(
             "the random member schedule with seed {seed} failed: {message}\n\
              schedule: {:?}\n\
              replay it with: cargo build -p omnitill-cloud && OMNITILL_MEMBER_SEED={seed} \
              cargo test -p omnitill-tests --test it random_members::{test} -- --nocapture",
-            schedule(*seed).0
+            schedule(seed).0
         );
     }
     let (taken, refused) = (

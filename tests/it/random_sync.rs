@@ -21,7 +21,6 @@
 //! of one seeded ledger (`LedgerTemplate`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -32,6 +31,7 @@ use rand::{Rng, SeedableRng};
 use crate::support::cloud::{Backend, CloudProcess};
 use crate::support::fault_tills::{self, LedgerTemplate, heal};
 use crate::support::proxy::Fault;
+use crate::support::seeded;
 use crate::support::tills::{self, SyncedTill};
 
 /// How many seeds run on SQLite unless `OMNITILL_SYNC_SCHEDULES` says otherwise.
@@ -380,74 +380,32 @@ fn hold(
     sold
 }
 
-/// The seeds to run: `OMNITILL_SYNC_SEED` alone, or `0..n` where n is
-/// `OMNITILL_SYNC_SCHEDULES` (or `SCHEDULES`) divided by `share`, and at least 1.
-fn seeds(share: u64) -> Vec<u64> {
-    let number = |name: &str| {
-        std::env::var(name).ok().map(|value| {
-            value
-                .trim()
-                .parse::<u64>()
-                .unwrap_or_else(|_| panic!("{name} must be a whole number, not {value:?}"))
-        })
-    };
-    match number("OMNITILL_SYNC_SEED") {
-        Some(seed) => vec![seed],
-        None => {
-            let count = number("OMNITILL_SYNC_SCHEDULES").unwrap_or(SCHEDULES) / share;
-            (0..count.max(1)).collect()
-        }
-    }
-}
-
 fn random_schedules(backend: Backend, test: &str, share: u64) {
     let started = Instant::now();
-    let seeds = seeds(share);
+    let seeds = seeded::seeds(
+        "OMNITILL_SYNC_SEED",
+        "OMNITILL_SYNC_SCHEDULES",
+        SCHEDULES,
+        share,
+    );
     let workers = std::env::var("OMNITILL_SYNC_WORKERS")
         .ok()
         .and_then(|w| w.parse().ok())
         .unwrap_or(WORKERS)
         .clamp(1, seeds.len());
-    let failed = AtomicBool::new(false);
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for worker in 0..workers {
-            let (seeds, failed, failures) = (&seeds, &failed, &failures);
-            scope.spawn(move || {
-                let mut world = World::start(backend);
-                for seed in seeds.iter().skip(worker).step_by(workers) {
-                    if failed.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_schedule(&mut world, *seed);
-                    }));
-                    if let Err(panic) = outcome {
-                        failed.store(true, Ordering::SeqCst);
-                        let message = panic
-                            .downcast_ref::<String>()
-                            .map(String::as_str)
-                            .or_else(|| panic.downcast_ref::<&str>().copied())
-                            .unwrap_or("(no message)")
-                            .to_owned();
-                        failures
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((*seed, message));
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let Some((seed, message)) = failures.first() {
+    let failure = seeded::run_seeds(
+        &seeds,
+        workers,
+        |_| World::start(backend),
+        |world, _, seed| run_schedule(world, seed),
+    );
+    if let Some((seed, message)) = failure {
         panic!(
             "the random schedule with seed {seed} failed: {message}\n\
              schedule: {:?}\n\
              replay it with: cargo build -p omnitill-cloud && OMNITILL_SYNC_SEED={seed} \
              cargo test -p omnitill-tests --test it random_sync::{test} -- --nocapture",
-            schedule(*seed).0
+            schedule(seed).0
         );
     }
     eprintln!(

@@ -9,6 +9,8 @@ pub mod ports;
 
 pub mod proxy;
 
+pub mod seeded;
+
 pub mod tills;
 
 pub mod webdriver;

@@ -100,6 +100,7 @@ mod tests {
             "printer",
             "sync",
             "not_logged_in",
+            "member_input",
             "member_not_found",
             "coupon_unavailable",
             "points_unavailable",

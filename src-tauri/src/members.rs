@@ -8,6 +8,7 @@
 //! offline bounds. A business refusal from the cloud (too few points, a coupon already used)
 //! is shown as it is and changes nothing.
 
+use omnitill_core::CoreError;
 use omnitill_core::members::{Conflict, Enrolment, Lookup};
 use omnitill_protocol::loyalty::{CouponHoldRequest, History, HoldRequest};
 use omnitill_sync::Client;
@@ -59,13 +60,14 @@ pub async fn member_attach(
 ) -> Reply<CartView> {
     let input = required("input", input)?;
     if input.len() > 512 {
-        return Err(ApiError::bad_input(
+        return Err(ApiError::new(
+            "member_input",
             "that is too long to be a member's code",
         ));
     }
     let not_cached = state.with_shell(|shell| {
         shell.session()?;
-        match shell.till.lookup_member(&input)? {
+        match shell.till.lookup_member(&input).map_err(member_input)? {
             Lookup::Found(member) => {
                 shell.till.attach_member(&mut shell.cart, &member.id)?;
                 Ok(None)
@@ -112,6 +114,16 @@ pub async fn member_attach(
     edit_cart(&state, |_| Ok(()))
 }
 
+/// What the cashier typed for a member (a look-up key, an enrolment form) was refused: its own
+/// code, so the UI says "check what was typed" rather than the generic refusal, with the
+/// reason as detail. Other errors keep their codes.
+fn member_input(error: CoreError) -> ApiError {
+    match error {
+        CoreError::BadInput(reason) => ApiError::new("member_input", reason),
+        other => ApiError::from(other),
+    }
+}
+
 /// Enrols a new member at this till (online or offline: the sync engine sends the enrolment
 /// on) and attaches them to the sale.
 #[tauri::command]
@@ -122,7 +134,10 @@ pub async fn member_enrol(
     let request = required("request", request)?;
     let view = edit_cart(&state, |shell| {
         let session = shell.session()?;
-        let member = shell.till.enrol_member(&session, &request)?;
+        let member = shell
+            .till
+            .enrol_member(&session, &request)
+            .map_err(member_input)?;
         shell.till.attach_member(&mut shell.cart, &member.id)?;
         Ok(())
     })?;

@@ -10,7 +10,10 @@
 //! members, points and coupons through the cloud as the e-shop and a till would; `members_till`
 //! runs a member's sale, points and refund at the till's checkout; `members_sync` enrols one
 //! phone at two offline tills and checks the merge through the real sync engine;
-//! `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
+//! `members_scenarios` runs the
+//! issue's named member scenarios (earn offline while redeeming online, two stores overdrawing,
+//! a coupon used in both channels, a refund through lost answers) through the real engine and
+//! proxy; `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
 //! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
@@ -19,6 +22,7 @@ mod crash;
 mod faults;
 mod ledger;
 mod members_cloud;
+mod members_scenarios;
 mod members_sync;
 mod members_till;
 mod random_members;

@@ -27,8 +27,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::support::cloud::{Backend, CloudProcess, http};
+use crate::support::cloud::{Backend, CloudProcess};
 use crate::support::fault_tills::{self, LedgerTemplate, Staff, heal};
+use crate::support::members as members_support;
 use crate::support::proxy::Fault;
 use crate::support::seeded;
 use crate::support::tills::{self, SyncedTill};
@@ -160,16 +161,7 @@ impl World {
     }
 
     fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = http()
-            .request(method, format!("{}{path}", self.cloud.base_url))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().expect("the e-shop API answers");
-        let status = response.status().as_u16();
-        let text = response.text().expect("a body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        members_support::api_call(&self.cloud, &self.key, method, path, body)
     }
 }
 
@@ -230,27 +222,6 @@ fn sell_to_member(
         .complete_sale(&staff.cashier, &cart)
         .unwrap_or_else(|e| panic!("{at}: a member's sale must complete offline: {e:?}"));
     Some(receipt.receipt_no)
-}
-
-/// The points a till's own receipts say it gave and took: earned less redeemed on sales, less
-/// reversed plus restored on refunds.
-fn till_points(till: &SyncedTill) -> i64 {
-    let conn = till.temp.till.connection();
-    let sales: i64 = conn
-        .query_row(
-            "SELECT COALESCE(sum(points_earned - points_redeemed), 0) FROM sale_member",
-            [],
-            |row| row.get(0),
-        )
-        .expect("the sales' member blocks");
-    let refunds: i64 = conn
-        .query_row(
-            "SELECT COALESCE(sum(points_restored - points_reversed), 0) FROM refund_member",
-            [],
-            |row| row.get(0),
-        )
-        .expect("the refunds' member blocks");
-    sales + refunds
 }
 
 fn run_schedule(world: &mut World, worker: usize, seed: u64) {
@@ -384,7 +355,11 @@ fn run_schedule(world: &mut World, worker: usize, seed: u64) {
         balance, entries,
         "[{context}] the cloud's balance is the sum of the member's entries"
     );
-    let recorded = expected + tills.iter().map(till_points).sum::<i64>();
+    let recorded = expected
+        + tills
+            .iter()
+            .map(|t| members_support::till_points(&t.temp.till))
+            .sum::<i64>();
     assert_eq!(
         balance, recorded,
         "[{context}] every sale, refund and online order is booked exactly once"

@@ -947,6 +947,39 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
         || sync_state(driver).filter(|(state, pending)| state == "online" && *pending == 0),
     );
 
+    // 0. Bad look-ups in the member dialog: each says why, and attaches nobody.
+    press(driver, keys::F6);
+    let unknown_card = omnitill_core::loyalty::card_number(7_654_321);
+    let mut wrong_digit = unknown_card.clone();
+    let last = wrong_digit.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
+    wrong_digit.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
+    for (typed, code, says) in [
+        ("09x2", "member_input", "not a phone number"),
+        ("mei@", "member_input", "not an e-mail address"),
+        (wrong_digit.as_str(), "member_input", "check digit"),
+        (unknown_card.as_str(), "member_not_found", "No member found"),
+    ] {
+        let field = driver.wait_for("#member-input");
+        field.clear();
+        field.send_keys(&format!("{typed}{}", keys::ENTER));
+        let message = wait_for_message(driver, code);
+        let detail = driver.find("#message").prop("innerText");
+        let detail = detail.as_str().unwrap_or_default();
+        assert!(
+            message.contains(says) || detail.contains(says),
+            "{typed:?}: the cashier is told why ({message:?} / {detail:?})"
+        );
+        assert!(
+            driver.find_all("#cart-member").is_empty(),
+            "{typed:?}: a failed look-up attaches nobody"
+        );
+    }
+    window.shot("member-bad-lookup");
+    press(driver, keys::ESCAPE);
+    driver.wait_until("the member dialog to close", || {
+        driver.find_all("#member-dialog").is_empty().then_some(())
+    });
+
     // 1. The member's QR code, scanned into the ordinary scan field, attaches her.
     scan(driver, &member_qr(&cloud, &key, &member_id));
     // innerText: WebKit's visible-text atom skips the name's ellipsis box.
@@ -1082,7 +1115,7 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
     driver.find("#enrol-phone").send_keys("0977-555-222");
     // Without consent to the terms the till refuses, in words, and enrols nobody.
     driver.find("#enrol-name").send_keys(keys::ENTER);
-    wait_for_message(driver, "bad_input");
+    wait_for_message(driver, "member_input");
     let refused = driver.find("#message .detail").prop("innerText");
     assert!(
         refused.as_str().unwrap_or_default().contains("terms"),

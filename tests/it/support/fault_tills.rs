@@ -34,10 +34,11 @@ pub struct LedgerTemplate {
     pub staff: Staff,
 }
 
-/// The demo cashier's session and the demo manager's approval, valid on every copy.
+/// The demo cashier's session, the demo manager's session and approval, valid on every copy.
 #[derive(Clone)]
 pub struct Staff {
     pub cashier: StaffSession,
+    pub manager: StaffSession,
     pub approval: ManagerApproval,
 }
 
@@ -57,7 +58,11 @@ impl LedgerTemplate {
             .expect("the template's log is checkpointed");
         LedgerTemplate {
             original,
-            staff: Staff { cashier, approval },
+            staff: Staff {
+                cashier,
+                manager,
+                approval,
+            },
         }
     }
 

@@ -5,6 +5,8 @@ pub mod cloud;
 
 pub mod fault_tills;
 
+pub mod members;
+
 pub mod ports;
 
 pub mod proxy;

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "offline_points_limit" // more points than may be redeemed offline; the message says which bound
   | "points_unavailable" // the cloud says the member has fewer points than asked for
   | "coupon_unavailable" // the cloud says the coupon is used, expired or not this member's
+  | "member_input" // a member look-up or enrolment the till cannot use (bad phone, e-mail, card, QR)
   | "member_not_found" // no member with that phone, e-mail or card (or not reachable offline)
   | "card_exceeds_due" // a card tender larger than what is still due
   | "not_paid" // completing a sale that is not fully paid

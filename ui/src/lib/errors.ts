@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "offline_points_limit",
   "points_unavailable",
   "coupon_unavailable",
+  "member_input",
   "member_not_found",
   "card_exceeds_due",
   "not_paid",

@@ -263,23 +263,11 @@ pub async fn cart_set_cart_discount(
 
 #[tauri::command]
 pub async fn cart_clear(state: State<'_, AppState>) -> Reply<CartView> {
-    let mut held_for = None;
-    let view = edit_cart(&state, |shell| {
-        let held = shell
-            .cart
-            .tenders()
-            .iter()
-            .any(|t| t.kind == TenderKind::Points && t.reserved_online);
-        held_for = held
-            .then(|| shell.cart.sale_id().map(str::to_owned))
-            .flatten();
+    crate::members::edit_cart_releasing(&state, |shell| {
         shell.cart = omnitill_core::Cart::new();
         Ok(())
-    })?;
-    if let Some(sale_id) = held_for {
-        crate::members::release_points_hold(&state, sale_id).await;
-    }
-    Ok(view)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -309,23 +297,7 @@ pub async fn cart_remove_tender(
     index: Option<Lenient<usize>>,
 ) -> Reply<CartView> {
     let index = required("index", index)?;
-    let mut held_for = None;
-    let view = edit_cart(&state, |shell| {
-        let held = shell
-            .cart
-            .tenders()
-            .get(index)
-            .is_some_and(|t| t.kind == TenderKind::Points && t.reserved_online);
-        shell.cart.remove_tender(index)?;
-        held_for = held
-            .then(|| shell.cart.sale_id().map(str::to_owned))
-            .flatten();
-        Ok(())
-    })?;
-    if let Some(sale_id) = held_for {
-        crate::members::release_points_hold(&state, sale_id).await;
-    }
-    Ok(view)
+    crate::members::edit_cart_releasing(&state, |shell| Ok(shell.cart.remove_tender(index)?)).await
 }
 
 #[tauri::command]

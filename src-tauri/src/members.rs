@@ -8,8 +8,8 @@
 //! offline bounds. A business refusal from the cloud (too few points, a coupon already used)
 //! is shown as it is and changes nothing.
 
-use omnitill_core::CoreError;
 use omnitill_core::members::{Conflict, Enrolment, Lookup};
+use omnitill_core::{Cart, CoreError, TenderKind};
 use omnitill_protocol::loyalty::{CouponHoldRequest, History, HoldRequest};
 use omnitill_sync::Client;
 use omnitill_sync::SyncError;
@@ -65,6 +65,7 @@ pub async fn member_attach(
             "that is too long to be a member's code",
         ));
     }
+    let before = state.with_shell(|shell| Ok(Holds::of(&shell.cart)))?;
     let not_cached = state.with_shell(|shell| {
         shell.session()?;
         match shell.till.lookup_member(&input).map_err(member_input)? {
@@ -111,6 +112,9 @@ pub async fn member_attach(
             Ok(())
         })?;
     }
+    // Another member's coupon, reserved for this sale, came off with them.
+    let after = state.with_shell(|shell| Ok(Holds::of(&shell.cart)))?;
+    before.release_unused(&state, after).await;
     edit_cart(&state, |_| Ok(()))
 }
 
@@ -170,10 +174,10 @@ pub async fn member_history(state: State<'_, AppState>) -> Reply<History> {
         .map_err(|e| ApiError::new("sync", e.to_string()))
 }
 
-/// Takes the member (and their coupon) off the sale.
+/// Takes the member (and their coupon, whose reservation is lifted) off the sale.
 #[tauri::command]
 pub async fn member_detach(state: State<'_, AppState>) -> Reply<CartView> {
-    edit_cart(&state, |shell| Ok(shell.cart.set_member(None)?))
+    edit_cart_releasing(&state, |shell| Ok(shell.cart.set_member(None)?)).await
 }
 
 /// Applies one of the attached member's coupons: reserved at the cloud for this sale when the
@@ -190,10 +194,17 @@ pub async fn cart_apply_coupon(
         let mut trial = shell.cart.clone();
         shell.till.apply_coupon(&mut trial, &coupon_id, false)?;
         let sale_id = shell.till.fix_sale_id(&mut shell.cart);
-        Ok(cloud_if_online(&state, shell)?.map(|client| (client, sale_id)))
+        let replacing = Holds::of(&shell.cart)
+            .coupon
+            .is_some_and(|held| held != coupon_id);
+        Ok(cloud_if_online(&state, shell)?.map(|client| (client, sale_id, replacing)))
     })?;
     let mut reserved_online = false;
-    if let Some((client, sale_id)) = online {
+    if let Some((client, sale_id, replacing)) = online {
+        if replacing {
+            // The coupon it replaces was reserved under the same sale id: lift that first.
+            let _ = client.release_coupon(&sale_id).await;
+        }
         let request = CouponHoldRequest {
             coupon_id: coupon_id.clone(),
             sale_id,
@@ -211,13 +222,15 @@ pub async fn cart_apply_coupon(
     })
 }
 
-/// Takes the coupon off the sale.
+/// Takes the coupon off the sale; a reservation at the cloud is lifted, so the member can use
+/// the coupon elsewhere at once.
 #[tauri::command]
 pub async fn cart_remove_coupon(state: State<'_, AppState>) -> Reply<CartView> {
-    edit_cart(&state, |shell| {
+    edit_cart_releasing(&state, |shell| {
         let rules = shell.till.pricing_rules()?;
         Ok(shell.cart.set_coupon(rules, None)?)
     })
+    .await
 }
 
 /// Pays part of the sale with the attached member's points: held at the cloud for this sale
@@ -239,7 +252,7 @@ pub async fn cart_pay_points(
             .cart
             .tenders()
             .iter()
-            .any(|t| t.kind == omnitill_core::TenderKind::Points && t.reserved_online)
+            .any(|t| t.kind == TenderKind::Points && t.reserved_online)
         {
             return Err(ApiError::new(
                 "bad_tender",
@@ -283,13 +296,76 @@ pub async fn cart_pay_points(
     })
 }
 
-/// Gives back points held at the cloud for a sale that no longer uses them. Best effort: a hold
-/// the cloud does not hear about runs out on its own.
-pub async fn release_points_hold(state: &AppState, sale_id: String) {
-    let client = state.with_shell(|shell| cloud_if_online(state, shell));
-    if let Ok(Some(client)) = client {
-        let _ = client.release_points(&sale_id).await;
+/// What the cloud holds for the sale being rung up: points paid online and a coupon reserved
+/// online, under the sale's id. Taken before a cart edit and compared after it, so whatever the
+/// edit stopped using is given back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holds {
+    sale_id: Option<String>,
+    points: bool,
+    coupon: Option<String>,
+}
+
+impl Holds {
+    pub fn of(cart: &Cart) -> Holds {
+        Holds {
+            sale_id: cart.sale_id().map(str::to_owned),
+            points: cart
+                .tenders()
+                .iter()
+                .any(|t| t.kind == TenderKind::Points && t.reserved_online),
+            coupon: cart
+                .coupon()
+                .filter(|c| c.reserved_online)
+                .map(|c| c.coupon_id.clone()),
+        }
     }
+
+    /// Which of these holds `now` (the cart after an edit) no longer uses: (points, coupon).
+    fn unused(&self, now: &Holds) -> (bool, bool) {
+        let same_sale = self.sale_id.is_some() && now.sale_id == self.sale_id;
+        (
+            self.points && !(same_sale && now.points),
+            self.coupon.is_some() && !(same_sale && now.coupon == self.coupon),
+        )
+    }
+
+    /// Gives back what these holds had and `now` no longer uses. Best effort: a hold the cloud
+    /// does not hear about (the link is down) runs out on its own.
+    pub async fn release_unused(self, state: &AppState, now: Holds) {
+        let (points, coupon) = self.unused(&now);
+        let Some(sale_id) = self.sale_id.filter(|_| points || coupon) else {
+            return;
+        };
+        let client = state.with_shell(|shell| cloud_if_online(state, shell));
+        if let Ok(Some(client)) = client {
+            if points {
+                let _ = client.release_points(&sale_id).await;
+            }
+            if coupon {
+                let _ = client.release_coupon(&sale_id).await;
+            }
+        }
+    }
+}
+
+/// `edit_cart`, then gives back what the cloud holds for the sale and the edit stopped using
+/// (a points payment removed, a coupon taken off, a cart cleared).
+pub async fn edit_cart_releasing(
+    state: &AppState,
+    edit: impl FnOnce(&mut Shell) -> Reply<()>,
+) -> Reply<CartView> {
+    let mut holds = None;
+    let view = edit_cart(state, |shell| {
+        let before = Holds::of(&shell.cart);
+        edit(shell)?;
+        holds = Some((before, Holds::of(&shell.cart)));
+        Ok(())
+    })?;
+    if let Some((before, after)) = holds {
+        before.release_unused(state, after).await;
+    }
+    Ok(view)
 }
 
 /// The manager's list of member conflicts (overdrafts, coupons used twice, merged enrolments).
@@ -322,4 +398,67 @@ pub async fn conflict_resolve(
     })?;
     wake_sync(&state);
     Ok(conflict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Holds;
+
+    fn holds(sale: Option<&str>, points: bool, coupon: Option<&str>) -> Holds {
+        Holds {
+            sale_id: sale.map(str::to_owned),
+            points,
+            coupon: coupon.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn what_a_cart_edit_stopped_using_is_given_back_and_nothing_else() {
+        let both = holds(Some("s1"), true, Some("c1"));
+        let cases = [
+            (
+                holds(Some("s1"), true, Some("c1")),
+                (false, false),
+                "nothing changed",
+            ),
+            (
+                holds(Some("s1"), false, Some("c1")),
+                (true, false),
+                "points payment removed",
+            ),
+            (
+                holds(Some("s1"), true, None),
+                (false, true),
+                "coupon taken off",
+            ),
+            (
+                holds(Some("s1"), true, Some("c2")),
+                (false, true),
+                "another coupon",
+            ),
+            (
+                holds(None, false, None),
+                (true, true),
+                "the cart was cleared",
+            ),
+            (
+                holds(Some("s2"), true, Some("c1")),
+                (true, true),
+                "a new sale",
+            ),
+        ];
+        for (after, expected, why) in cases {
+            assert_eq!(both.unused(&after), expected, "{why}");
+        }
+        assert_eq!(
+            holds(None, false, None).unused(&holds(None, false, None)),
+            (false, false),
+            "a sale that held nothing gives nothing back"
+        );
+        assert_eq!(
+            holds(Some("s1"), false, Some("c1")).unused(&holds(Some("s1"), false, None)),
+            (false, true),
+            "points never held are never released"
+        );
+    }
 }

@@ -500,6 +500,87 @@ fn a_refund_after_sync_through_lost_answers(backend: Backend) {
     assert_tills_show(&[&tills[0]], phone, balance, &context);
 }
 
+fn a_coupon_reservation_lifted(backend: Backend) {
+    let context = format!("coupon reservation lifted, {backend:?}");
+    let scene = Scene::start(backend);
+    let eshop = scene.eshop();
+    let member = eshop.sign_up("0977-900-100", "Lift The Hold");
+    let coupon_id = member["coupons"][0]["id"]
+        .as_str()
+        .expect("a welcome coupon")
+        .to_owned();
+    let till = scene
+        .template
+        .enrol(&scene.runtime, &scene.cloud, "TPE-XINYI", false);
+    till.sync(&scene.runtime).expect("a first sync");
+    let link = omnitill_core::sync::link(till.temp.till.connection())
+        .expect("the link")
+        .expect("an enrolled till has a link");
+    let client =
+        omnitill_sync::Client::new(&link.cloud_url, Some(link.token)).expect("an HTTP client");
+    let hold = |sale_id: &str| {
+        scene.runtime.block_on(
+            client.hold_coupon(&omnitill_protocol::loyalty::CouponHoldRequest {
+                coupon_id: coupon_id.clone(),
+                sale_id: sale_id.to_owned(),
+            }),
+        )
+    };
+    let use_online = |order: &str| {
+        eshop.call(
+            reqwest::Method::POST,
+            &format!("/v1/coupons/{coupon_id}/redeem"),
+            Some(serde_json::json!({ "order_ref": order })),
+        )
+    };
+
+    hold("sale-a").expect("an unused coupon is reserved for the till's sale");
+    hold("sale-a").expect("reserving it again for the same sale is harmless");
+    assert!(
+        hold("sale-b").is_err(),
+        "[{context}] another sale cannot take a reserved coupon"
+    );
+    let (status, answer) = use_online("WEB-1");
+    assert_eq!(
+        status, 409,
+        "[{context}] the e-shop cannot use a coupon a till has reserved: {answer}"
+    );
+    // The cashier takes the coupon off the sale: the reservation is lifted at once.
+    scene
+        .runtime
+        .block_on(client.release_coupon("sale-a"))
+        .expect("the till lifts its reservation");
+    let (status, answer) = use_online("WEB-2");
+    assert_eq!(
+        status, 204,
+        "[{context}] once lifted, the coupon is the member's to use anywhere: {answer}"
+    );
+    // Lifting again after the coupon was used changes nothing: a used coupon stays used.
+    scene
+        .runtime
+        .block_on(client.release_coupon("sale-a"))
+        .expect("lifting twice is harmless");
+    let (status, answer) = use_online("WEB-3");
+    assert_eq!(
+        status, 409,
+        "[{context}] a used coupon stays used: {answer}"
+    );
+    assert!(
+        hold("sale-c").is_err(),
+        "[{context}] and no till can reserve it"
+    );
+}
+
+#[test]
+fn a_coupon_taken_off_a_sale_is_free_for_the_e_shop_at_once_on_sqlite() {
+    a_coupon_reservation_lifted(Backend::Sqlite);
+}
+
+#[test]
+fn a_coupon_taken_off_a_sale_is_free_for_the_e_shop_at_once_on_postgresql() {
+    a_coupon_reservation_lifted(Backend::Postgres);
+}
+
 #[test]
 fn a_member_earning_in_store_offline_while_redeeming_online_has_one_balance_everywhere_on_sqlite() {
     earning_offline_while_redeeming_online(Backend::Sqlite);

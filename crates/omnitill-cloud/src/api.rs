@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/till/points/holds", post(till_hold_points))
         .route("/v1/till/points/holds/{sale_id}", delete(till_release_hold))
         .route("/v1/till/coupons/holds", post(till_reserve_coupon))
+        .route(
+            "/v1/till/coupons/holds/{sale_id}",
+            delete(till_release_coupon),
+        )
         .layer(middleware::from_fn(require_protocol));
     let eshop = Router::new()
         .route("/v1/stores", get(list_stores))
@@ -569,6 +573,15 @@ async fn till_release_hold(
     Path(sale_id): Path<String>,
 ) -> CloudResult<StatusCode> {
     members::release_hold(&state.db, &device.id, &sale_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn till_release_coupon(
+    State(state): State<AppState>,
+    TillAuth(_device): TillAuth,
+    Path(sale_id): Path<String>,
+) -> CloudResult<StatusCode> {
+    members::release_coupon(&state.db, &sale_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1747,6 +1747,19 @@ pub async fn release_hold(db: &Db, device_id: &str, sale_id: &str) -> CloudResul
     Ok(())
 }
 
+/// Lifts the reservation a till's sale made on a coupon the sale no longer uses (taken off, a
+/// cleared cart). A coupon its sale used stays used.
+pub async fn release_coupon(db: &Db, sale_id: &str) -> CloudResult<()> {
+    sqlx::query(
+        "UPDATE coupon SET reserved_ref = NULL, reserved_until = NULL
+         WHERE reserved_ref = $1 AND used_at IS NULL",
+    )
+    .bind(sale_id)
+    .execute(&db.write)
+    .await?;
+    Ok(())
+}
+
 /// Reserves a coupon for a till's sale until the sale arrives (or `HOLD_MS` passes).
 pub async fn reserve_coupon(db: &Db, request: &CouponHoldRequest) -> CloudResult<()> {
     let mut tx = db.write.begin().await?;

@@ -137,7 +137,9 @@ pub fn document() -> Value {
             "/v1/till/points/holds": { "post": { "summary": "A till holds points for a sale it is completing (key: sale id; 409 if fewer are available)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "Held" }, "409": { "description": "Not enough points" } })) } },
             "/v1/till/points/holds/{sale_id}": { "delete": { "summary": "Release a hold whose sale was not completed", "security": [{ "deviceToken": [] }],
                 "parameters": [ { "name": "sale_id", "in": "path", "required": true, "schema": { "type": "string" } } ], "responses": with(json!({ "204": { "description": "Released" } })) } },
-            "/v1/till/coupons/holds": { "post": { "summary": "A till reserves a coupon for a sale (409 if used or reserved elsewhere)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "204": { "description": "Reserved" }, "409": { "description": "Not usable" } })) } }
+            "/v1/till/coupons/holds": { "post": { "summary": "A till reserves a coupon for a sale (409 if used or reserved elsewhere)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "204": { "description": "Reserved" }, "409": { "description": "Not usable" } })) } },
+            "/v1/till/coupons/holds/{sale_id}": { "delete": { "summary": "Lift the reservation a sale made on a coupon it no longer uses (a used coupon stays used)", "security": [{ "deviceToken": [] }],
+                "parameters": [ { "name": "sale_id", "in": "path", "required": true, "schema": { "type": "string" } } ], "responses": with(json!({ "204": { "description": "Released, or nothing was reserved" } })) } }
         }
     })
 }

@@ -274,6 +274,18 @@ impl Client {
         .await
     }
 
+    /// Lifts the coupon reservation of a sale that no longer uses the coupon.
+    pub async fn release_coupon(&self, sale_id: &str) -> Result<(), SyncError> {
+        self.send_empty(
+            self.request(
+                reqwest::Method::DELETE,
+                &format!("/v1/till/coupons/holds/{sale_id}"),
+            )
+            .timeout(MEMBER_CALL_TIMEOUT),
+        )
+        .await
+    }
+
     pub async fn pull(&self, cursor: i64, limit: i64) -> Result<PullResponse, SyncError> {
         self.send(self.request(
             reqwest::Method::GET,

@@ -9,6 +9,7 @@ use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::{Value, json};
 
 use crate::support::cloud::{Backend, CloudProcess, http};
+use crate::support::members::{EShop, api_call};
 
 const STORE: &str = "TPE-XINYI";
 
@@ -19,16 +20,7 @@ struct Api<'a> {
 
 impl Api<'_> {
     fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = http()
-            .request(method, format!("{}{path}", self.cloud.base_url))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().expect("an API request");
-        let status = response.status().as_u16();
-        let text = response.text().expect("a body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        api_call(self.cloud, &self.key, method, path, body)
     }
 
     fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -555,6 +547,7 @@ fn scenario(backend: Backend) {
         "/v1/members",
         "/v1/members/{id}/earn",
         "/v1/members/{id}/redeem",
+        "/v1/members/{id}/adjust",
         "/v1/coupons/{id}/redeem",
         "/v1/members/{id}/history",
     ] {
@@ -563,6 +556,143 @@ fn scenario(backend: Backend) {
             "the OpenAPI document describes {path}"
         );
     }
+}
+
+/// Customer service adjusts a balance with a reason, once per reference; old points expire
+/// first in first out, once a day, with the reason in the history.
+fn adjustments_and_expiry(backend: Backend) {
+    let cloud = CloudProcess::start(backend);
+    let eshop = EShop::new(&cloud);
+    let member = eshop.sign_up("0966-123-456", "Adjust Expire");
+    let id = member["id"].as_str().expect("an id").to_owned();
+    let adjust = |reference: &str, points: i64, reason: &str| {
+        eshop.call(
+            reqwest::Method::POST,
+            &format!("/v1/members/{id}/adjust"),
+            Some(json!({ "reference": reference, "points": points, "reason": reason })),
+        )
+    };
+
+    // Bad adjustments are refused with a message and book nothing.
+    let before = eshop.entries(&id).len();
+    for (reference, points, reason, status, says) in [
+        ("CS-0", 0, "nothing", 400, "1 to"),
+        ("CS-0", 10, "  ", 400, "reason"),
+        ("", 10, "no reference", 400, "reference"),
+        ("CS-0", 2_000_000_000, "absurd", 400, "1 to"),
+        ("CS-0", -1_000_000, "more than she has", 409, "available"),
+    ] {
+        let (got, answer) = adjust(reference, points, reason);
+        assert_eq!(got, status, "{reference:?} {points} {reason:?}: {answer}");
+        assert!(
+            answer.to_string().contains(says),
+            "the refusal says why ({says}): {answer}"
+        );
+    }
+    let (got, answer) = eshop.call(
+        reqwest::Method::POST,
+        &format!("/v1/members/{id}/adjust"),
+        Some(json!({ "reference": "CS-0", "points": 5, "reason": "x", "extra": true })),
+    );
+    assert_eq!(got, 400, "unknown fields are refused: {answer}");
+    assert_eq!(
+        eshop.entries(&id).len(),
+        before,
+        "no refused adjustment booked anything"
+    );
+
+    let old = eshop.earn(&id, "OLD-ORDER", 1_000_000);
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let cutoff = chrono::Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let (got, booked) = adjust("CS-1", 25, "Goodwill: the parcel came late 包裹延遲");
+    assert_eq!(got, 200, "an adjustment with a reason books: {booked}");
+    let (got, again) = adjust("CS-1", 25, "Goodwill: the parcel came late 包裹延遲");
+    assert_eq!(
+        (got, again["balance"].clone()),
+        (200, booked["balance"].clone()),
+        "the same reference again books nothing more"
+    );
+    let (got, answer) = adjust("CS-1", 40, "another amount");
+    assert_eq!(
+        got, 409,
+        "a reference booked with other points is refused: {answer}"
+    );
+    let recent = eshop.earn(&id, "NEW-ORDER", 700_000);
+    let (got, _) = eshop.redeem(&id, "SPEND", 30);
+    assert_eq!(got, 200, "an online redemption");
+    let sign_up_points = member["balance"].as_i64().expect("a sign-up balance");
+    let balance = eshop.balance_as_sum_of_entries(&id, "before expiry");
+    assert_eq!(balance, sign_up_points + old + 25 + recent - 30);
+
+    // Two years after the cutoff, what was earned before it and not used since expires.
+    let expire_at = cutoff
+        .checked_add_months(chrono::Months::new(24))
+        .expect("a date")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let printed = cloud.admin(&["points", "expire", "--now", &expire_at]);
+    assert!(
+        printed.starts_with("points expired for "),
+        "the admin command says what it did: {printed}"
+    );
+    let after = eshop.balance_as_sum_of_entries(&id, "after expiry");
+    assert_eq!(
+        after,
+        25 + recent,
+        "the sign-up points and the old order's lapse less the 30 used; what came after stays"
+    );
+    let entries = eshop.entries(&id);
+    let expired: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "expire").collect();
+    assert_eq!(expired.len(), 1, "one expiry entry: {entries:?}");
+    assert_eq!(
+        expired[0]["points"].as_i64(),
+        Some(-(sign_up_points + old - 30))
+    );
+    assert!(
+        expired[0]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("expired after 24 months")),
+        "the history says why the points went: {}",
+        expired[0]
+    );
+    let adjusted = entries
+        .iter()
+        .find(|e| e["kind"] == "adjust")
+        .expect("the adjustment is in the history");
+    assert_eq!(adjusted["note"], "Goodwill: the parcel came late 包裹延遲");
+    assert_eq!(adjusted["ref_id"], "CS-1");
+    // The same day again changes nothing.
+    cloud.admin(&["points", "expire", "--now", &expire_at]);
+    assert_eq!(
+        eshop.balance_as_sum_of_entries(&id, "expiry again"),
+        after,
+        "an expiry runs once per member and day"
+    );
+    let bad = std::process::Command::new(crate::support::cloud::binary("omnitill-cloud"))
+        .args([
+            "--database",
+            &cloud.database,
+            "points",
+            "expire",
+            "--now",
+            "yesterday",
+        ])
+        .output()
+        .expect("the admin command runs");
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"),
+        "a bad --now is refused with a message"
+    );
+}
+
+#[test]
+fn customer_service_adjusts_points_once_and_old_points_expire_on_sqlite() {
+    adjustments_and_expiry(Backend::Sqlite);
+}
+
+#[test]
+fn customer_service_adjusts_points_once_and_old_points_expire_on_postgresql() {
+    adjustments_and_expiry(Backend::Postgres);
 }
 
 #[test]

@@ -934,6 +934,15 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
     let key = cloud.api_key();
     let member = demo_member(&cloud, &key);
     let member_id = member["id"].as_str().expect("the member's id").to_owned();
+    // Customer service gave her points for a late parcel; the till shows why her points moved.
+    let (status, answer) = crate::support::members::api_call(
+        &cloud,
+        &key,
+        reqwest::Method::POST,
+        &format!("/v1/members/{member_id}/adjust"),
+        Some(json!({ "reference": "CS-77", "points": 50, "reason": "Late parcel 包裹延遲" })),
+    );
+    assert_eq!(status, 200, "customer service adjusts her points: {answer}");
     let code = cloud.admin(&["enrolment-code", "--store", "TPE-XINYI"]);
     let window = TillWindow::start_with_args(
         "member_points",
@@ -1004,6 +1013,13 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
     assert!(
         channels.iter().any(|c| c == "online") && channels.iter().any(|c| c != "online"),
         "the look-up shows purchases from the e-shop and from stores: {channels:?}"
+    );
+    let adjusted = driver.wait_for("#member-points tr[data-kind='adjust']");
+    let adjusted = adjusted.prop("innerText");
+    let adjusted = adjusted.as_str().unwrap_or_default();
+    assert!(
+        adjusted.contains("+50") && adjusted.contains("Late parcel"),
+        "the points movements show the adjustment with its reason: {adjusted:?}"
     );
     window.shot("member-dialog");
     press(driver, keys::ESCAPE);

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/members/{id}/history", get(member_history))
         .route("/v1/members/{id}/earn", post(member_earn))
         .route("/v1/members/{id}/redeem", post(member_redeem))
+        .route("/v1/members/{id}/adjust", post(member_adjust))
         .route("/v1/members/{id}/coupons", post(member_issue_coupon))
         .route("/v1/members/{id}/qr", post(member_qr))
         .route("/v1/coupons/{id}/redeem", post(coupon_redeem))
@@ -476,6 +477,15 @@ async fn member_redeem(
     JsonBody(order): JsonBody<members::OrderRedeem>,
 ) -> CloudResult<Json<members::PointsBooked>> {
     Ok(Json(members::redeem_online(&state.db, &id, &order).await?))
+}
+
+async fn member_adjust(
+    State(state): State<AppState>,
+    _: ApiKey,
+    Path(id): Path<String>,
+    JsonBody(adjustment): JsonBody<members::Adjustment>,
+) -> CloudResult<Json<members::PointsBooked>> {
+    Ok(Json(members::adjust(&state.db, &id, &adjustment).await?))
 }
 
 #[derive(Debug, Serialize)]

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0004_members",
         include_str!("../../../migrations/cloud/0004_members.sql"),
     ),
+    (
+        5,
+        "0005_points_note",
+        include_str!("../../../migrations/cloud/0005_points_note.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

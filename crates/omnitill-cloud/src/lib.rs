@@ -6,6 +6,8 @@
 //! conflicts), `devices` (stores, enrolment,
 //! tokens, API keys), `openapi`, `demo` (the demo brand), and `error`.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod catalog;
 pub mod db;
@@ -29,8 +31,29 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tokio::spawn(expire_points_hourly(db.clone()));
     let app = api::router(api::AppState { db });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// How long after start the first expiry runs, and how often after that. Each run books at
+/// most one expiry per member and day, so running hourly costs little and catches up after
+/// any downtime.
+const EXPIRY_FIRST: std::time::Duration = std::time::Duration::from_secs(300);
+const EXPIRY_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Books the expiry of old points (the brand's `expiry_months`) while the cloud serves.
+async fn expire_points_hourly(db: Db) {
+    let start = tokio::time::Instant::now() + EXPIRY_FIRST;
+    let mut ticks = tokio::time::interval_at(start, EXPIRY_EVERY);
+    loop {
+        ticks.tick().await;
+        match members::expire_points(&db, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(touched) => eprintln!("omnitill-cloud: points expired for {touched} member(s)"),
+            Err(error) => eprintln!("omnitill-cloud: the hourly points expiry failed: {error}"),
+        }
+    }
 }

@@ -23,6 +23,9 @@ commands:
   api-key create --name NAME            create a key for the e-shop API
   catalog import FILE.csv               import products: sku,name,tax_class,active,barcodes,price_minor
                                         (barcodes separated by |; a header row is skipped)
+  points expire [--now RFC3339]         book the expiry of points older than the brand's
+                                        expiry_months (serve also does it every hour; --now
+                                        expires as of another moment)
   feed prune-retired                    take retired (inactive) products out of the tills' feed;
                                         tills that synced before download their catalog again";
 
@@ -176,6 +179,16 @@ async fn run() -> Result<()> {
         ("catalog", "import") => {
             let file = command_argument(&args, 2).context("catalog import needs a CSV file")?;
             import_catalog(&db, &file).await?;
+        }
+        ("points", "expire") => {
+            let now = match args.value("--now")? {
+                Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+                    .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let touched = omnitill_cloud::members::expire_points(&db, now).await?;
+            println!("points expired for {touched} member(s)");
         }
         ("feed", "prune-retired") => {
             let pruned = omnitill_cloud::feed::prune_retired(&db).await?;

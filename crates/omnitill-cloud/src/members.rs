@@ -984,6 +984,12 @@ pub async fn expire_points(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
             )
             .await?
             {
+                let note = format!(
+                    "{lapsing} points earned before {} and not used expired after {} months",
+                    cutoff.format("%Y-%m-%d"),
+                    rules.expiry_months
+                );
+                set_note(&mut tx, &key, &note).await?;
                 publish(&mut tx, &member_id).await?;
                 touched += 1;
             }
@@ -1347,15 +1353,16 @@ pub async fn history(db: &Db, id: &str, limit: i64) -> CloudResult<History> {
         .await?
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
     let channel_name = "COALESCE((SELECT code FROM store WHERE store.id = channel), channel)";
-    let points: Vec<(String, i64, String, Option<String>, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT kind, points, {channel_name}, ref_id, created_at FROM points_entry
+    /// kind, points, channel, ref_id, created_at, note
+    type EntryRow = (String, i64, String, Option<String>, i64, Option<String>);
+    let points: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT kind, points, {channel_name}, ref_id, created_at, note FROM points_entry
              WHERE member_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        )))
-        .bind(&member_id)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    )))
+    .bind(&member_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
     let purchases: Vec<(String, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ref_key, {channel_name}, spend_minor, created_at FROM member_spend
          WHERE member_id = $1 ORDER BY created_at DESC LIMIT $2"
@@ -1370,13 +1377,16 @@ pub async fn history(db: &Db, id: &str, limit: i64) -> CloudResult<History> {
         balance,
         points: points
             .into_iter()
-            .map(|(kind, points, channel, ref_id, at_ms)| HistoryEntry {
-                kind,
-                points,
-                channel,
-                ref_id,
-                at_ms,
-            })
+            .map(
+                |(kind, points, channel, ref_id, at_ms, note)| HistoryEntry {
+                    kind,
+                    points,
+                    channel,
+                    ref_id,
+                    at_ms,
+                    note,
+                },
+            )
             .collect(),
         purchases: purchases
             .into_iter()
@@ -1533,6 +1543,96 @@ pub async fn redeem_online(db: &Db, id: &str, order: &OrderRedeem) -> CloudResul
         points: order.points,
         balance,
     })
+}
+
+/// A customer-service adjustment of a member's points (goodwill, a correction), once per
+/// reference, with the reason in words.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    pub reference: String,
+    pub points: i64,
+    pub reason: String,
+}
+
+/// Books an adjustment; the same reference again books nothing. A deduction may not take the
+/// member below the points they have available (balance less holds).
+pub async fn adjust(db: &Db, id: &str, adjustment: &Adjustment) -> CloudResult<PointsBooked> {
+    let reference = check_order_ref(&adjustment.reference)
+        .map_err(|_| CloudError::BadRequest("reference must be 1 to 64 characters".into()))?;
+    if adjustment.points == 0 || adjustment.points.abs() > MAX_POINTS {
+        return Err(CloudError::BadRequest(format!(
+            "adjust by 1 to {MAX_POINTS} points, up or down, not {}",
+            adjustment.points
+        )));
+    }
+    let reason = adjustment.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(CloudError::BadRequest(
+            "an adjustment needs its reason, 1 to 500 characters".into(),
+        ));
+    }
+    let mut tx = db.write.begin().await?;
+    let member_id = resolve(&mut tx, id)
+        .await?
+        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
+    let key = format!("adjust:{reference}");
+    let told: Option<(String, i64)> =
+        sqlx::query_as("SELECT member_id, points FROM points_entry WHERE op_key = $1")
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match told {
+        Some((told_member, told_points))
+            if told_member != member_id || told_points != adjustment.points =>
+        {
+            return Err(CloudError::Conflict(format!(
+                "adjustment {reference} was already booked differently ({told_points} points)"
+            )));
+        }
+        Some(_) => {}
+        None => {
+            let available =
+                balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now_ms()).await?;
+            if available + adjustment.points < 0 {
+                return Err(CloudError::Conflict(format!(
+                    "the member has {} points available; {} cannot be taken",
+                    available.max(0),
+                    -adjustment.points
+                )));
+            }
+            add_entry(
+                &mut tx,
+                &member_id,
+                "adjust",
+                adjustment.points,
+                ONLINE,
+                reference,
+                &key,
+                now_ms(),
+            )
+            .await?;
+            set_note(&mut tx, &key, reason).await?;
+            publish(&mut tx, &member_id).await?;
+        }
+    }
+    let balance = balance(&mut tx, &member_id).await?;
+    tx.commit().await?;
+    Ok(PointsBooked {
+        member_id,
+        points: adjustment.points,
+        balance,
+    })
+}
+
+/// Puts the words on the entry booked under `op_key`.
+async fn set_note(tx: &mut AnyConnection, op_key: &str, note: &str) -> CloudResult<()> {
+    sqlx::query("UPDATE points_entry SET note = $1 WHERE op_key = $2")
+        .bind(note)
+        .bind(op_key)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// Uses a coupon on an e-shop order, once per order reference. A coupon used elsewhere,

@@ -62,6 +62,7 @@ pub fn document() -> Value {
                     "lines": { "type": "array", "items": { "type": "object", "required": ["sku", "total_minor"], "properties": { "sku": { "type": "string" }, "total_minor": { "type": "integer", "minimum": 0 } } } },
                     "paid_with_points_minor": { "type": "integer", "minimum": 0 } } },
                 "OrderRedeem": { "type": "object", "required": ["order_ref", "points"], "properties": { "order_ref": { "type": "string", "maxLength": 64 }, "points": { "type": "integer", "minimum": 1 } } },
+                "Adjustment": { "type": "object", "required": ["reference", "points", "reason"], "additionalProperties": false, "properties": { "reference": { "type": "string", "maxLength": 64 }, "points": { "type": "integer", "description": "up (positive) or down (negative), not 0" }, "reason": { "type": "string", "maxLength": 500 } } },
                 "PointsBooked": { "type": "object", "properties": { "member_id": { "type": "string" }, "points": { "type": "integer" }, "balance": { "type": "integer" } } },
                 "NewCoupon": { "type": "object", "required": ["kind", "title", "discount_kind", "value", "valid_from_ms", "valid_to_ms"], "properties": {
                     "kind": { "type": "string", "enum": ["welcome", "birthday", "campaign"] }, "title": { "type": "string", "maxLength": 80 },
@@ -116,6 +117,10 @@ pub fn document() -> Value {
                 "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
                 "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrderRedeem" } } } },
                 "responses": with(json!({ "200": { "description": "Points booked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PointsBooked" } } } }, "409": { "description": "Not enough points" } })) } },
+            "/v1/members/{id}/adjust": { "post": { "summary": "Adjust a member's points with a reason, for customer service (idempotent by reference; 409 if a deduction is more than is available)", "security": [{ "apiKey": [] }],
+                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Adjustment" } } } },
+                "responses": with(json!({ "200": { "description": "Points booked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PointsBooked" } } } }, "409": { "description": "Not enough points, or the reference was booked differently" } })) } },
             "/v1/members/{id}/coupons": { "post": { "summary": "Issue a birthday or campaign coupon", "security": [{ "apiKey": [] }],
                 "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
                 "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewCoupon" } } } },

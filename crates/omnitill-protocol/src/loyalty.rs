@@ -223,6 +223,9 @@ pub struct HistoryEntry {
     pub channel: String,
     pub ref_id: Option<String>,
     pub at_ms: i64,
+    /// Why, in words, for an adjustment or an expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A purchase or refund that counted toward the tier, in either channel.

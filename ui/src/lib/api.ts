@@ -110,7 +110,16 @@ export interface Refusal {
 export interface MemberHistory {
   member_id: string;
   balance: number;
-  points: { kind: string; points: number; channel: string; ref_id: string | null; at_ms: number }[];
+  // Newest first; kind is earn, redeem, reverse (a refund), adjust (customer service) or
+  // expire; note says why, in words, for an adjustment or an expiry.
+  points: {
+    kind: string;
+    points: number;
+    channel: string;
+    ref_id: string | null;
+    at_ms: number;
+    note?: string | null;
+  }[];
   purchases: { reference: string; channel: string; spend_minor: number; at_ms: number }[];
 }
 

@@ -5,6 +5,7 @@
 //! store's review list, an enrolment at a till merged into the existing member, a refund's
 //! points reversed exactly once, and the till's offline allowance counted.
 
+use chrono::Datelike;
 use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::{Value, json};
 
@@ -683,6 +684,79 @@ fn adjustments_and_expiry(backend: Backend) {
         !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"),
         "a bad --now is refused with a message"
     );
+}
+
+/// Members born this month get the birthday coupon once, valid through the month; others
+/// get none.
+fn birthday_coupons(backend: Backend) {
+    let cloud = CloudProcess::start(backend);
+    let eshop = EShop::new(&cloud);
+    let now = chrono::Utc::now();
+    let other_month = now.month() % 12 + 1;
+    let sign_up = |phone: &str, birthday: Option<String>| {
+        let (status, member) = eshop.call(
+            reqwest::Method::POST,
+            "/v1/members",
+            Some(
+                json!({ "phone": phone, "name": "Birthday Test", "consent_terms": true,
+                "birthday": birthday }),
+            ),
+        );
+        assert_eq!(status, 201, "a sign-up: {member}");
+        member["id"].as_str().expect("an id").to_owned()
+    };
+    let born_now = sign_up("0966-200-001", Some(format!("1990-{:02}-15", now.month())));
+    let born_later = sign_up("0966-200-002", Some(format!("1985-{other_month:02}-01")));
+    let no_birthday = sign_up("0966-200-003", None);
+    let birthday_coupons = |id: &str| -> Vec<Value> {
+        let (_, member) = eshop.call(reqwest::Method::GET, &format!("/v1/members/{id}"), None);
+        member["coupons"]
+            .as_array()
+            .expect("the member's coupons")
+            .iter()
+            .filter(|c| c["kind"] == "birthday")
+            .cloned()
+            .collect()
+    };
+
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let printed = cloud.admin(&["coupons", "birthday", "--now", &at]);
+    assert!(
+        printed.ends_with("birthday coupon(s) issued") && !printed.starts_with("0 "),
+        "the member born this month was due a coupon: {printed}"
+    );
+    let gifts = birthday_coupons(&born_now);
+    assert_eq!(gifts.len(), 1, "one birthday coupon: {gifts:?}");
+    let from = gifts[0]["valid_from_ms"].as_i64().expect("from");
+    let to = gifts[0]["valid_to_ms"].as_i64().expect("to");
+    assert!(
+        from <= now.timestamp_millis() && now.timestamp_millis() < to,
+        "the coupon is usable today, through the birthday month"
+    );
+    assert!(
+        (28..=31).contains(&((to - from) / 86_400_000)),
+        "it lasts the month: {gifts:?}"
+    );
+    assert!(
+        birthday_coupons(&born_later).is_empty() && birthday_coupons(&no_birthday).is_empty(),
+        "members born in another month, or with no birthday, get nothing yet"
+    );
+    assert_eq!(
+        cloud.admin(&["coupons", "birthday", "--now", &at]),
+        "0 birthday coupon(s) issued",
+        "a second run in the same month issues nothing"
+    );
+    assert_eq!(birthday_coupons(&born_now).len(), 1, "still one coupon");
+}
+
+#[test]
+fn members_born_this_month_get_one_birthday_coupon_on_sqlite() {
+    birthday_coupons(Backend::Sqlite);
+}
+
+#[test]
+fn members_born_this_month_get_one_birthday_coupon_on_postgresql() {
+    birthday_coupons(Backend::Postgres);
 }
 
 #[test]

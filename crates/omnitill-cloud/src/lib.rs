@@ -31,29 +31,36 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tokio::spawn(expire_points_hourly(db.clone()));
+    tokio::spawn(hourly_jobs(db.clone()));
     let app = api::router(api::AppState { db });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// How long after start the first expiry runs, and how often after that. Each run books at
-/// most one expiry per member and day, so running hourly costs little and catches up after
-/// any downtime.
-const EXPIRY_FIRST: std::time::Duration = std::time::Duration::from_secs(300);
-const EXPIRY_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
+/// How long after start the first hourly jobs run, and how often after that. Each run books at
+/// most one expiry per member and day and one birthday coupon per member and birthday month,
+/// so running hourly costs little and catches up after any downtime.
+const JOBS_FIRST: std::time::Duration = std::time::Duration::from_secs(300);
+const JOBS_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
 
-/// Books the expiry of old points (the brand's `expiry_months`) while the cloud serves.
-async fn expire_points_hourly(db: Db) {
-    let start = tokio::time::Instant::now() + EXPIRY_FIRST;
-    let mut ticks = tokio::time::interval_at(start, EXPIRY_EVERY);
+/// Expires old points (the brand's `expiry_months`) and issues birthday coupons while the cloud
+/// serves.
+async fn hourly_jobs(db: Db) {
+    let start = tokio::time::Instant::now() + JOBS_FIRST;
+    let mut ticks = tokio::time::interval_at(start, JOBS_EVERY);
     loop {
         ticks.tick().await;
-        match members::expire_points(&db, chrono::Utc::now()).await {
+        let now = chrono::Utc::now();
+        match members::expire_points(&db, now).await {
             Ok(0) => {}
             Ok(touched) => eprintln!("omnitill-cloud: points expired for {touched} member(s)"),
             Err(error) => eprintln!("omnitill-cloud: the hourly points expiry failed: {error}"),
+        }
+        match members::issue_birthday_coupons(&db, now).await {
+            Ok(0) => {}
+            Ok(issued) => eprintln!("omnitill-cloud: {issued} birthday coupon(s) issued"),
+            Err(error) => eprintln!("omnitill-cloud: the hourly birthday coupons failed: {error}"),
         }
     }
 }

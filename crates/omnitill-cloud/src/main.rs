@@ -26,6 +26,8 @@ commands:
   points expire [--now RFC3339]         book the expiry of points older than the brand's
                                         expiry_months (serve also does it every hour; --now
                                         expires as of another moment)
+  coupons birthday [--now RFC3339]      issue the birthday coupon to members born this month
+                                        who have none yet (serve also does it every hour)
   feed prune-retired                    take retired (inactive) products out of the tills' feed;
                                         tills that synced before download their catalog again";
 
@@ -181,14 +183,14 @@ async fn run() -> Result<()> {
             import_catalog(&db, &file).await?;
         }
         ("points", "expire") => {
-            let now = match args.value("--now")? {
-                Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
-                    .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?
-                    .with_timezone(&chrono::Utc),
-                None => chrono::Utc::now(),
-            };
+            let now = now_argument(&mut args)?;
             let touched = omnitill_cloud::members::expire_points(&db, now).await?;
             println!("points expired for {touched} member(s)");
+        }
+        ("coupons", "birthday") => {
+            let now = now_argument(&mut args)?;
+            let issued = omnitill_cloud::members::issue_birthday_coupons(&db, now).await?;
+            println!("{issued} birthday coupon(s) issued");
         }
         ("feed", "prune-retired") => {
             let pruned = omnitill_cloud::feed::prune_retired(&db).await?;
@@ -200,6 +202,16 @@ async fn run() -> Result<()> {
         _ => bail!("unknown command {first} {second}\n{USAGE}"),
     }
     Ok(())
+}
+
+/// `--now RFC3339`, or the present moment.
+fn now_argument(args: &mut Args) -> Result<chrono::DateTime<chrono::Utc>> {
+    Ok(match args.value("--now")? {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    })
 }
 
 fn command_argument(args: &Args, index: usize) -> Option<String> {

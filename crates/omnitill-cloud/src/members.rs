@@ -20,7 +20,7 @@
 //!
 //! Everything that writes takes the caller's transaction.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
 use omnitill_core::loyalty::{self, EarningLine, KeyKind};
 use omnitill_protocol::loyalty::{
     Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
@@ -997,6 +997,51 @@ pub async fn expire_points(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
     }
     tx.commit().await?;
     Ok(touched)
+}
+
+/// The brand's birthday gift: 10 % off, usable from the first day of the birthday month until
+/// the first day of the next.
+pub fn birthday_coupon(month_start: DateTime<Utc>, next_month: DateTime<Utc>) -> NewCoupon {
+    NewCoupon {
+        kind: "birthday".into(),
+        title: "生日禮 Birthday 10 % off".into(),
+        discount_kind: "percent".into(),
+        value: 1_000,
+        min_spend_minor: 0,
+        valid_from_ms: month_start.timestamp_millis(),
+        valid_to_ms: next_month.timestamp_millis(),
+    }
+}
+
+/// Gives the birthday coupon to every member whose birthday is in `now`'s month (UTC) and who
+/// holds no birthday coupon valid in it yet; returns how many were issued. Each reaches the
+/// tills with the member.
+pub async fn issue_birthday_coupons(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
+    let month_start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .ok_or_else(|| CloudError::BadRequest(format!("no month starts for {now}")))?;
+    let next_month = month_start
+        .checked_add_months(Months::new(1))
+        .ok_or_else(|| CloudError::BadRequest(format!("no month follows {month_start}")))?;
+    let mut tx = db.write.begin().await?;
+    let due: Vec<(String,)> = sqlx::query_as(
+        "SELECT m.id FROM member m
+         WHERE m.birthday IS NOT NULL AND substr(m.birthday, 6, 2) = $1
+           AND NOT EXISTS (SELECT 1 FROM coupon c
+                           WHERE c.member_id = m.id AND c.kind = 'birthday' AND c.valid_to > $2)",
+    )
+    .bind(format!("{:02}", now.month()))
+    .bind(month_start.timestamp_millis())
+    .fetch_all(&mut *tx)
+    .await?;
+    let gift = birthday_coupon(month_start, next_month);
+    for (member_id,) in &due {
+        issue_coupon_in(&mut tx, member_id, &gift).await?;
+        publish(&mut tx, member_id).await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
 }
 
 /// The largest number of points one operation may move, to refuse garbage early.

@@ -1127,7 +1127,16 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
     press(driver, keys::F6);
     driver.wait_for("#member-dialog");
     press(driver, keys::F7);
-    driver.wait_for("#enrol-name").send_keys("吳小華 Wu 🌸");
+    driver.wait_for("#enrol-name").send_keys("吳小華 Wu");
+    // WebDriver's key typing drops characters outside the BMP; an emoji arrives the way an input
+    // method or the emoji picker commits it: as text inserted into the field, with an input event.
+    driver.execute(
+        "const field = document.querySelector('#enrol-name');
+         field.focus();
+         field.setRangeText(arguments[0], field.value.length, field.value.length, 'end');
+         field.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertText', data: arguments[0] }));",
+        vec![json!(" 🌸")],
+    );
     driver.find("#enrol-phone").send_keys("0977-555-222");
     // Without consent to the terms the till refuses, in words, and enrols nobody.
     driver.find("#enrol-name").send_keys(keys::ENTER);
@@ -1157,5 +1166,14 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
     assert_eq!(
         enrolled, 1,
         "the offline enrolment waits in the outbox as one operation"
+    );
+    let name: String = reader
+        .query_row("SELECT name FROM member WHERE local_only = 1", [], |row| {
+            row.get(0)
+        })
+        .expect("the enrolled member is cached");
+    assert_eq!(
+        name, "吳小華 Wu 🌸",
+        "the name is kept as typed, emoji and all"
     );
 }

@@ -449,14 +449,25 @@ async fn issue_coupon_in(
     member_id: &str,
     coupon: &NewCoupon,
 ) -> CloudResult<String> {
-    check_coupon(coupon)?;
     let id = uuid::Uuid::now_v7().to_string();
-    sqlx::query(
+    insert_coupon(tx, &id, member_id, coupon).await?;
+    Ok(id)
+}
+
+/// Inserts a coupon under `id`; false when a coupon with that id exists already.
+async fn insert_coupon(
+    tx: &mut AnyConnection,
+    id: &str,
+    member_id: &str,
+    coupon: &NewCoupon,
+) -> CloudResult<bool> {
+    check_coupon(coupon)?;
+    let written = sqlx::query(
         "INSERT INTO coupon (id, member_id, kind, title, discount_kind, value, min_spend_minor,
              valid_from, valid_to)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(&id)
+    .bind(id)
     .bind(member_id)
     .bind(&coupon.kind)
     .bind(coupon.title.trim())
@@ -467,7 +478,7 @@ async fn issue_coupon_in(
     .bind(coupon.valid_to_ms)
     .execute(&mut *tx)
     .await?;
-    Ok(id)
+    Ok(written.rows_affected() == 1)
 }
 
 /// Issues a coupon to a member and republishes them.
@@ -1036,12 +1047,22 @@ pub async fn issue_birthday_coupons(db: &Db, now: DateTime<Utc>) -> CloudResult<
     .fetch_all(&mut *tx)
     .await?;
     let gift = birthday_coupon(month_start, next_month);
+    let month = month_start.format("%Y-%m");
+    let mut issued = 0;
     for (member_id,) in &due {
-        issue_coupon_in(&mut tx, member_id, &gift).await?;
-        publish(&mut tx, member_id).await?;
+        // One id per member and month: two clouds running this at once issue one coupon.
+        let id = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("omnitill:birthday:{member_id}:{month}").as_bytes(),
+        )
+        .to_string();
+        if insert_coupon(&mut tx, &id, member_id, &gift).await? {
+            publish(&mut tx, member_id).await?;
+            issued += 1;
+        }
     }
     tx.commit().await?;
-    Ok(due.len())
+    Ok(issued)
 }
 
 /// The largest number of points one operation may move, to refuse garbage early.

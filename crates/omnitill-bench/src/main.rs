@@ -255,7 +255,8 @@ fn run() -> Result<()> {
     if plan.skip_app {
         eprintln!("skipping the app's cold start and memory (--skip-app)");
     } else {
-        app_rows(&mut table, &plan, &bin_dir, &run_dir.0)?;
+        // The app is built in its own size-optimised profile, `till` (Cargo.toml).
+        app_rows(&mut table, &plan, &target_dir.join("till"), &run_dir.0)?;
     }
 
     println!();

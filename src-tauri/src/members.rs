@@ -192,7 +192,17 @@ pub async fn cart_apply_coupon(
         shell.session()?;
         // Checked on a copy first, so a coupon the sale cannot take is never reserved.
         let mut trial = shell.cart.clone();
-        shell.till.apply_coupon(&mut trial, &coupon_id, false)?;
+        shell
+            .till
+            .apply_coupon(&mut trial, &coupon_id, false)
+            .map_err(|error| match error {
+                // The member's cached coupons no longer include it: a sync brought its use.
+                CoreError::NotFound(_) => ApiError::new(
+                    "coupon_unavailable",
+                    "this coupon is no longer the member's to use: it was used or withdrawn",
+                ),
+                other => ApiError::from(other),
+            })?;
         let sale_id = shell.till.fix_sale_id(&mut shell.cart);
         let replacing = Holds::of(&shell.cart)
             .coupon

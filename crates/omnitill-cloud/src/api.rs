@@ -5,77 +5,98 @@
 //! oversized ones get a JSON error and write nothing, and responses above 1 KiB are
 //! gzip-compressed (fastest level) when the client accepts it.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use omnitill_protocol::ErrorBody;
 use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
+use omnitill_protocol::loyalty::{
+    CachedMember, CouponHoldRequest, Held, History, HoldRequest, LoyaltyRules, MemberLookupRequest,
+};
 use omnitill_protocol::push::{PushRequest, PushResponse};
 use omnitill_protocol::{MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use crate::json_body::JsonBody;
 
 use crate::db::Db;
 use crate::devices::{self, Device};
 use crate::error::{CloudError, CloudResult};
-use crate::{catalog, members, online, openapi, stock, sync};
+use crate::sync::FeedPage;
+use crate::{api_keys, catalog, members, online, openapi, rejections, stock, sync};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
 }
 
-/// The whole API.
+/// The whole API: the documented routes, a JSON 404 for any other path, and every refusal
+/// (axum's own included) as a JSON `ErrorBody`.
 pub fn router(state: AppState) -> Router {
-    let tills = Router::new()
-        .route("/v1/enrol", post(enrol))
-        .route("/v1/sync/push", post(push))
-        .route("/v1/sync/pull", get(pull))
-        .route("/v1/till/members/lookup", post(till_member_lookup))
-        .route("/v1/till/members/{id}/history", get(till_member_history))
-        .route("/v1/till/points/holds", post(till_hold_points))
-        .route("/v1/till/points/holds/{sale_id}", delete(till_release_hold))
-        .route("/v1/till/coupons/holds", post(till_reserve_coupon))
-        .route(
-            "/v1/till/coupons/holds/{sale_id}",
-            delete(till_release_coupon),
-        )
-        .layer(middleware::from_fn(require_protocol));
-    let eshop = Router::new()
-        .route("/v1/stores", get(list_stores))
-        .route("/v1/stores/{store}/stock", get(store_stock))
-        .route("/v1/stores/{store}/oversold", get(store_oversold))
-        .route("/v1/stores/{store}/sales", get(store_sales))
-        .route("/v1/online-sales", post(online_sale))
-        .route("/v1/products/{sku}/prices", put(set_price))
-        .route("/v1/members", post(member_sign_up).get(member_look_up))
-        .route("/v1/members/{id}", get(member_get))
-        .route("/v1/members/{id}/history", get(member_history))
-        .route("/v1/members/{id}/earn", post(member_earn))
-        .route("/v1/members/{id}/redeem", post(member_redeem))
-        .route("/v1/members/{id}/adjust", post(member_adjust))
-        .route("/v1/members/{id}/coupons", post(member_issue_coupon))
-        .route("/v1/members/{id}/qr", post(member_qr))
-        .route("/v1/coupons/{id}/redeem", post(coupon_redeem))
-        .route(
-            "/v1/loyalty/rules",
-            get(loyalty_rules_get).put(loyalty_rules_put),
-        );
-    Router::new()
-        .route("/health", get(health))
-        .route("/openapi.json", get(openapi_document))
-        .merge(tills)
-        .merge(eshop)
+    let (routes, _document) = routes().split_for_parts();
+    routes
+        .fallback(rejections::unknown_route)
+        .layer(middleware::from_fn(rejections::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(compression())
         .layer(middleware::from_fn(stamp_version))
         .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
+}
+
+/// Every route with its OpenAPI entry. A route is added only through `routes!`, which takes
+/// its method and path from the handler's `#[utoipa::path]` and adds the entry to the document
+/// at the same time, so the router and `/openapi.json` cannot disagree. E-shop routes name the
+/// API key scope they need twice, in the handler's `ApiKey<need::...>` and in its `security`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let tills = OpenApiRouter::new()
+        .routes(routes!(enrol))
+        .routes(routes!(push))
+        .routes(routes!(pull))
+        .routes(routes!(till_member_lookup))
+        .routes(routes!(till_member_history))
+        .routes(routes!(till_hold_points))
+        .routes(routes!(till_release_hold))
+        .routes(routes!(till_reserve_coupon))
+        .routes(routes!(till_release_coupon))
+        // A route layer: a method the route does not take is a 405 before the version check.
+        .route_layer(middleware::from_fn(require_protocol));
+    let eshop = OpenApiRouter::new()
+        .routes(routes!(list_stores))
+        .routes(routes!(store_stock))
+        .routes(routes!(store_oversold))
+        .routes(routes!(store_sales))
+        .routes(routes!(online_sale))
+        .routes(routes!(set_price))
+        .routes(routes!(member_sign_up, member_look_up))
+        .routes(routes!(member_get))
+        .routes(routes!(member_history))
+        .routes(routes!(member_earn))
+        .routes(routes!(member_redeem))
+        .routes(routes!(member_adjust))
+        .routes(routes!(member_issue_coupon))
+        .routes(routes!(member_qr))
+        .routes(routes!(coupon_redeem))
+        .routes(routes!(loyalty_rules_get, loyalty_rules_put));
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(openapi_document))
+        .merge(tills)
+        .merge(eshop)
 }
 
 /// Every request runs to its end, even when its client goes away mid-request: a till killed
@@ -140,29 +161,6 @@ async fn require_protocol(request: Request, next: Next) -> Response {
     }
 }
 
-/// A JSON body whose every refusal is a JSON `CloudError`.
-pub struct JsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = CloudError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(CloudError::PayloadTooLarge(MAX_BODY_BYTES))
-            }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(CloudError::BadRequest(
-                "the body must be JSON with Content-Type: application/json".into(),
-            )),
-            Err(rejection) => Err(CloudError::BadRequest(format!(
-                "the body is not valid: {}",
-                rejection.body_text()
-            ))),
-        }
-    }
-}
-
 fn bearer(parts: &Parts) -> Option<&str> {
     parts
         .headers
@@ -189,10 +187,38 @@ impl FromRequestParts<AppState> for TillAuth {
     }
 }
 
-/// An authenticated e-shop or other system.
-pub struct ApiKey;
+/// The scope each e-shop route needs, as a type: `ApiKey<need::Loyalty>`.
+pub mod need {
+    use crate::scopes::Scope;
+    
+    pub trait RouteScope {
+        const SCOPE: Scope;
+    }
 
-impl FromRequestParts<AppState> for ApiKey {
+    pub struct Read;
+    pub struct Orders;
+    pub struct Loyalty;
+    pub struct Admin;
+
+    impl RouteScope for Read {
+        const SCOPE: Scope = Scope::Read;
+    }
+    impl RouteScope for Orders {
+        const SCOPE: Scope = Scope::Orders;
+    }
+    impl RouteScope for Loyalty {
+        const SCOPE: Scope = Scope::Loyalty;
+    }
+    impl RouteScope for Admin {
+        const SCOPE: Scope = Scope::Admin;
+    }
+}
+
+/// An authenticated e-shop or other system whose API key holds the scope `S` names: 401 for
+/// a missing, unknown or revoked key, 403 in words for a key without the scope.
+pub struct ApiKey<S>(PhantomData<S>);
+
+impl<S: need::RouteScope> FromRequestParts<AppState> for ApiKey<S> {
     type Rejection = CloudError;
 
     async fn from_request_parts(
@@ -201,26 +227,88 @@ impl FromRequestParts<AppState> for ApiKey {
     ) -> Result<Self, Self::Rejection> {
         let key = bearer(parts)
             .ok_or_else(|| CloudError::Unauthorized("an API key is required".into()))?;
-        devices::check_api_key(&state.db, key).await?;
-        Ok(ApiKey)
+        api_keys::check(&state.db, key, S::SCOPE).await?;
+        Ok(ApiKey(PhantomData))
     }
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true, "protocol": PROTOCOL_VERSION }))
+/// Where a request came from, as enrolment attempts are counted: an IPv4 address, or the /64
+/// network of an IPv6 address (one host usually holds a whole /64). `unknown` when the server
+/// was not started with connection info (in-process tests).
+pub struct SourceAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |info| source_of(info.0.ip()));
+        Ok(SourceAddress(source))
+    }
 }
 
-async fn openapi_document() -> Json<serde_json::Value> {
+fn source_of(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The answer of `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    ok: bool,
+    /// The protocol version this cloud speaks.
+    protocol: u32,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    responses((status = 200, description = "The cloud is up, and the protocol version it speaks", body = Health))
+)]
+async fn health() -> Json<Health> {
+    Json(Health {
+        ok: true,
+        protocol: PROTOCOL_VERSION,
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    responses((status = 200, description = "This document", body = Object))
+)]
+async fn openapi_document() -> Json<&'static serde_json::Value> {
     Json(openapi::document())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/enrol",
+    tag = "till",
+    request_body = EnrolRequest,
+    responses((status = 200, description = "The till is enrolled: its token (shown once) and receipt prefix", body = EnrolResponse), (status = 429, description = "Too many failed enrolment attempts from this address; `Retry-After` gives the seconds to wait", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until another attempt is counted"))))
+)]
 async fn enrol(
     State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
     JsonBody(request): JsonBody<EnrolRequest>,
 ) -> CloudResult<Json<EnrolResponse>> {
     Ok(Json(
         devices::enrol(
             &state.db,
+            &source,
             &request.code,
             &request.device_name,
             request.first_seq,
@@ -229,6 +317,14 @@ async fn enrol(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sync/push",
+    tag = "till",
+    security(("deviceToken" = [])),
+    request_body = PushRequest,
+    responses((status = 200, description = "The outcome of each operation", body = PushResponse), (status = 409, description = "A sequence gap: the cloud names the seq it expects (`sequence_gap`)", body = ErrorBody))
+)]
 async fn push(
     State(state): State<AppState>,
     TillAuth(device): TillAuth,
@@ -237,17 +333,30 @@ async fn push(
     Ok(Json(sync::push(&state.db, &device, &request).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PullQuery {
+    /// The cursor of the last change the till has (0, or absent, for a full download).
+    #[param(minimum = 0)]
     cursor: Option<i64>,
+    /// Changes per page: 1,000 when absent; values outside 1 to 20,000 are taken as the
+    /// nearest of the two.
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/sync/pull",
+    tag = "till",
+    security(("deviceToken" = [])),
+    params(PullQuery),
+    responses((status = 200, description = "A page of the store's change feed after the cursor", body = FeedPage))
+)]
 async fn pull(
     State(state): State<AppState>,
     TillAuth(device): TillAuth,
     query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
-) -> CloudResult<Json<sync::FeedPage>> {
+) -> CloudResult<Json<FeedPage>> {
     let Query(query) = query.map_err(|e| {
         CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
     })?;
@@ -262,27 +371,44 @@ async fn pull(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stores",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    responses((status = 200, description = "Every store", body = Vec<devices::Store>))
+)]
 async fn list_stores(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
 ) -> CloudResult<Json<Vec<devices::Store>>> {
     Ok(Json(devices::list_stores(&state.db).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StockQuery {
+    /// Only this SKU.
     sku: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct StockLevel {
     sku: String,
     on_hand: i64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stores/{store}/stock",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(("store" = String, Path, description = "A store's id or code, or `online` for the e-shop's pool"), StockQuery),
+    responses((status = 200, description = "Stock per SKU", body = Vec<StockLevel>), (status = 404, description = "No such store", body = ErrorBody))
+)]
 async fn store_stock(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
     Path(store): Path<String>,
     Query(query): Query<StockQuery>,
 ) -> CloudResult<Json<Vec<StockLevel>>> {
@@ -300,9 +426,17 @@ async fn store_stock(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stores/{store}/oversold",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(("store" = String, Path, description = "A store's id or code")),
+    responses((status = 200, description = "SKUs whose stock is below zero", body = Vec<StockLevel>), (status = 404, description = "No such store", body = ErrorBody))
+)]
 async fn store_oversold(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
     Path(store): Path<String>,
 ) -> CloudResult<Json<Vec<StockLevel>>> {
     let store = devices::find_store(&state.db, &store).await?;
@@ -315,7 +449,7 @@ async fn store_oversold(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct SaleSummary {
     id: String,
     receipt_no: String,
@@ -325,14 +459,24 @@ struct SaleSummary {
     total_minor: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SalesQuery {
+    /// How many sales: 100 when absent; values outside 1 to 10,000 are taken as the nearest.
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stores/{store}/sales",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(("store" = String, Path, description = "A store's id or code"), SalesQuery),
+    responses((status = 200, description = "Sales from the store's tills and online, newest first", body = Vec<SaleSummary>), (status = 404, description = "No such store", body = ErrorBody))
+)]
 async fn store_sales(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
     Path(store): Path<String>,
     Query(query): Query<SalesQuery>,
 ) -> CloudResult<Json<Vec<SaleSummary>>> {
@@ -361,9 +505,17 @@ async fn store_sales(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/online-sales",
+    tag = "e-shop",
+    security(("apiKey" = ["orders"])),
+    request_body = online::OnlineOrder,
+    responses((status = 201, description = "Recorded now", body = online::OnlineSaleRecorded), (status = 200, description = "Recorded before (the same `order_ref`); no stock moved", body = online::OnlineSaleRecorded), (status = 404, description = "The store to take stock from does not exist", body = ErrorBody), (status = 409, description = "The `order_ref` was recorded with another order", body = ErrorBody))
+)]
 async fn online_sale(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Orders>,
     JsonBody(order): JsonBody<online::OnlineOrder>,
 ) -> CloudResult<(StatusCode, Json<online::OnlineSaleRecorded>)> {
     let (created, recorded) = online::record(&state.db, &order).await?;
@@ -375,15 +527,27 @@ async fn online_sale(
     Ok((status, Json(recorded)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct PriceChange {
+    /// When the price applies from, Unix ms.
     effective_from_ms: i64,
+    /// The price in minor units.
+    #[schema(minimum = 0)]
     price_minor: i64,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/products/{sku}/prices",
+    tag = "e-shop",
+    security(("apiKey" = ["admin"])),
+    params(("sku" = String, Path, description = "The product's SKU")),
+    request_body = PriceChange,
+    responses((status = 204, description = "Scheduled"), (status = 404, description = "No such product", body = ErrorBody))
+)]
 async fn set_price(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Admin>,
     Path(sku): Path<String>,
     JsonBody(change): JsonBody<PriceChange>,
 ) -> CloudResult<StatusCode> {
@@ -397,9 +561,17 @@ async fn set_price(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/members",
+    tag = "e-shop",
+    security(("apiKey" = ["loyalty"])),
+    request_body = members::SignUp,
+    responses((status = 201, description = "The new member, with a welcome coupon", body = members::Member), (status = 409, description = "The phone or e-mail is already a member's", body = ErrorBody))
+)]
 async fn member_sign_up(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Loyalty>,
     JsonBody(sign_up): JsonBody<members::SignUp>,
 ) -> CloudResult<(StatusCode, Json<members::Member>)> {
     Ok((
@@ -408,16 +580,29 @@ async fn member_sign_up(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// One of the three is needed; a card number is looked up first, then a phone or e-mail.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MemberQuery {
+    /// A phone number (without a country code, the brand's is assumed).
     phone: Option<String>,
+    /// An e-mail address.
     email: Option<String>,
+    /// A member card number (EAN-13 in the 29 range).
     card: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/members",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(MemberQuery),
+    responses((status = 200, description = "The member", body = members::Member), (status = 404, description = "No member has that phone, e-mail or card", body = ErrorBody))
+)]
 async fn member_look_up(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
     query: Result<Query<MemberQuery>, axum::extract::rejection::QueryRejection>,
 ) -> CloudResult<Json<members::Member>> {
     let Query(query) = query.map_err(|e| {
@@ -434,25 +619,43 @@ async fn member_look_up(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    responses((status = 200, description = "The member", body = members::Member), (status = 404, description = "No such member", body = ErrorBody))
+)]
 async fn member_get(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
     Path(id): Path<String>,
 ) -> CloudResult<Json<members::Member>> {
     Ok(Json(members::get(&state.db, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
+    /// Lines of each list: 100 when absent; values outside 1 to 1,000 are taken as the nearest.
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/members/{id}/history",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)"), HistoryQuery),
+    responses((status = 200, description = "Points entries and purchases from both channels, newest first", body = History), (status = 404, description = "No such member", body = ErrorBody))
+)]
 async fn member_history(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Read>,
     Path(id): Path<String>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
-) -> CloudResult<Json<members::History>> {
+) -> CloudResult<Json<History>> {
     let Query(query) = query.map_err(|e| {
         CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
     })?;
@@ -461,41 +664,77 @@ async fn member_history(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/earn",
+    tag = "e-shop",
+    security(("apiKey" = ["loyalty"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    request_body = members::OrderEarn,
+    responses((status = 200, description = "Points booked by the brand's rules (once per `order_ref`)", body = members::PointsBooked), (status = 404, description = "No such member", body = ErrorBody), (status = 409, description = "The `order_ref` was booked differently", body = ErrorBody))
+)]
 async fn member_earn(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Loyalty>,
     Path(id): Path<String>,
     JsonBody(order): JsonBody<members::OrderEarn>,
 ) -> CloudResult<Json<members::PointsBooked>> {
     Ok(Json(members::earn_online(&state.db, &id, &order).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/redeem",
+    tag = "e-shop",
+    security(("apiKey" = ["loyalty"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    request_body = members::OrderRedeem,
+    responses((status = 200, description = "Points taken (once per `order_ref`)", body = members::PointsBooked), (status = 404, description = "No such member", body = ErrorBody), (status = 409, description = "Fewer points are available than asked for, or the `order_ref` was booked differently", body = ErrorBody))
+)]
 async fn member_redeem(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Loyalty>,
     Path(id): Path<String>,
     JsonBody(order): JsonBody<members::OrderRedeem>,
 ) -> CloudResult<Json<members::PointsBooked>> {
     Ok(Json(members::redeem_online(&state.db, &id, &order).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/adjust",
+    tag = "e-shop",
+    security(("apiKey" = ["admin"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    request_body = members::Adjustment,
+    responses((status = 200, description = "Points adjusted (once per `reference`)", body = members::PointsBooked), (status = 404, description = "No such member", body = ErrorBody), (status = 409, description = "A deduction is more than is available, or the reference was booked differently", body = ErrorBody))
+)]
 async fn member_adjust(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Admin>,
     Path(id): Path<String>,
     JsonBody(adjustment): JsonBody<members::Adjustment>,
 ) -> CloudResult<Json<members::PointsBooked>> {
     Ok(Json(members::adjust(&state.db, &id, &adjustment).await?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct CouponIssued {
     coupon_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/coupons",
+    tag = "e-shop",
+    security(("apiKey" = ["admin"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    request_body = members::NewCoupon,
+    responses((status = 201, description = "Issued", body = CouponIssued), (status = 404, description = "No such member", body = ErrorBody))
+)]
 async fn member_issue_coupon(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Admin>,
     Path(id): Path<String>,
     JsonBody(coupon): JsonBody<members::NewCoupon>,
 ) -> CloudResult<(StatusCode, Json<CouponIssued>)> {
@@ -503,22 +742,41 @@ async fn member_issue_coupon(
     Ok((StatusCode::CREATED, Json(CouponIssued { coupon_id })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/members/{id}/qr",
+    tag = "e-shop",
+    security(("apiKey" = ["loyalty"])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    responses((status = 200, description = "A signed QR token for the member's app, valid 5 minutes", body = members::QrToken), (status = 404, description = "No such member", body = ErrorBody))
+)]
 async fn member_qr(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Loyalty>,
     Path(id): Path<String>,
 ) -> CloudResult<Json<members::QrToken>> {
     Ok(Json(members::qr_token(&state.db, &id, 300).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CouponRedeem {
+    /// The e-shop's order number.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     order_ref: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/coupons/{id}/redeem",
+    tag = "e-shop",
+    security(("apiKey" = ["loyalty"])),
+    params(("id" = String, Path, description = "The coupon's id")),
+    request_body = CouponRedeem,
+    responses((status = 204, description = "Used"), (status = 404, description = "No such coupon", body = ErrorBody), (status = 409, description = "The coupon is used, reserved elsewhere or out of date", body = ErrorBody))
+)]
 async fn coupon_redeem(
     State(state): State<AppState>,
-    _: ApiKey,
+    _: ApiKey<need::Loyalty>,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<CouponRedeem>,
 ) -> CloudResult<StatusCode> {
@@ -526,28 +784,51 @@ async fn coupon_redeem(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/loyalty/rules",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    responses((status = 200, description = "The brand's loyalty rules", body = LoyaltyRules))
+)]
 async fn loyalty_rules_get(
     State(state): State<AppState>,
-    _: ApiKey,
-) -> CloudResult<Json<omnitill_protocol::loyalty::LoyaltyRules>> {
+    _: ApiKey<need::Read>,
+) -> CloudResult<Json<LoyaltyRules>> {
     let mut conn = state.db.read.acquire().await?;
     Ok(Json(members::rules(&mut conn).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/loyalty/rules",
+    tag = "e-shop",
+    security(("apiKey" = ["admin"])),
+    request_body = LoyaltyRules,
+    responses((status = 204, description = "Replaced; tills get them at their next sync"))
+)]
 async fn loyalty_rules_put(
     State(state): State<AppState>,
-    _: ApiKey,
-    JsonBody(rules): JsonBody<omnitill_protocol::loyalty::LoyaltyRules>,
+    _: ApiKey<need::Admin>,
+    JsonBody(rules): JsonBody<LoyaltyRules>,
 ) -> CloudResult<StatusCode> {
     members::set_rules(&state.db, &rules).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/till/members/lookup",
+    tag = "till",
+    security(("deviceToken" = [])),
+    request_body = MemberLookupRequest,
+    responses((status = 200, description = "The member as tills cache it", body = CachedMember), (status = 404, description = "No member has that look-up hash", body = ErrorBody))
+)]
 async fn till_member_lookup(
     State(state): State<AppState>,
     TillAuth(_device): TillAuth,
-    JsonBody(request): JsonBody<omnitill_protocol::loyalty::MemberLookupRequest>,
-) -> CloudResult<Json<omnitill_protocol::loyalty::CachedMember>> {
+    JsonBody(request): JsonBody<MemberLookupRequest>,
+) -> CloudResult<Json<CachedMember>> {
     Ok(Json(
         members::till_look_up(&state.db, &request.kind, &request.hash).await?,
     ))
@@ -557,26 +838,50 @@ async fn till_member_lookup(
 const TILL_HISTORY_LINES: i64 = 50;
 
 /// A member's history across channels, for the floor staff's look-up at a till.
+#[utoipa::path(
+    get,
+    path = "/v1/till/members/{id}/history",
+    tag = "till",
+    security(("deviceToken" = [])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    responses((status = 200, description = "The newest 50 lines of the member's history", body = History), (status = 404, description = "No such member", body = ErrorBody))
+)]
 async fn till_member_history(
     State(state): State<AppState>,
     TillAuth(_device): TillAuth,
     Path(id): Path<String>,
-) -> CloudResult<Json<members::History>> {
+) -> CloudResult<Json<History>> {
     Ok(Json(
         members::history(&state.db, &id, TILL_HISTORY_LINES).await?,
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/till/points/holds",
+    tag = "till",
+    security(("deviceToken" = [])),
+    request_body = HoldRequest,
+    responses((status = 200, description = "Held (asking again for the same sale answers the same)", body = Held), (status = 404, description = "No such member", body = ErrorBody), (status = 409, description = "Fewer points are available, or the sale holds points of another member", body = ErrorBody))
+)]
 async fn till_hold_points(
     State(state): State<AppState>,
     TillAuth(device): TillAuth,
-    JsonBody(request): JsonBody<members::HoldRequest>,
-) -> CloudResult<Json<members::Held>> {
+    JsonBody(request): JsonBody<HoldRequest>,
+) -> CloudResult<Json<Held>> {
     Ok(Json(
         members::hold_points(&state.db, &device.id, &request).await?,
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/till/points/holds/{sale_id}",
+    tag = "till",
+    security(("deviceToken" = [])),
+    params(("sale_id" = String, Path, description = "The sale the points were held for")),
+    responses((status = 204, description = "Released, or nothing was held"))
+)]
 async fn till_release_hold(
     State(state): State<AppState>,
     TillAuth(device): TillAuth,
@@ -586,6 +891,14 @@ async fn till_release_hold(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/till/coupons/holds/{sale_id}",
+    tag = "till",
+    security(("deviceToken" = [])),
+    params(("sale_id" = String, Path, description = "The sale that reserved the coupon")),
+    responses((status = 204, description = "Released, or nothing was reserved (a used coupon stays used)"))
+)]
 async fn till_release_coupon(
     State(state): State<AppState>,
     TillAuth(_device): TillAuth,
@@ -595,10 +908,18 @@ async fn till_release_coupon(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/till/coupons/holds",
+    tag = "till",
+    security(("deviceToken" = [])),
+    request_body = CouponHoldRequest,
+    responses((status = 204, description = "Reserved for the sale"), (status = 404, description = "No such coupon", body = ErrorBody), (status = 409, description = "The coupon is used, reserved by another sale or out of date", body = ErrorBody))
+)]
 async fn till_reserve_coupon(
     State(state): State<AppState>,
     TillAuth(_device): TillAuth,
-    JsonBody(request): JsonBody<members::CouponHoldRequest>,
+    JsonBody(request): JsonBody<CouponHoldRequest>,
 ) -> CloudResult<StatusCode> {
     members::reserve_coupon(&state.db, &request).await?;
     Ok(StatusCode::NO_CONTENT)

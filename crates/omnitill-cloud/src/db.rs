@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_points_note",
         include_str!("../../../migrations/cloud/0005_points_note.sql"),
     ),
+    // 0006 to 0008 are other changes' numbers.
+    (
+        9,
+        "0009_key_scopes_and_enrolment_limits",
+        include_str!("../../../migrations/cloud/0009_key_scopes_and_enrolment_limits.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

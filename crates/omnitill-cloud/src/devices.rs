@@ -1,4 +1,5 @@
-//! Stores, tills and their credentials: enrolment codes, device tokens, API keys, revocation.
+//! Stores, tills and their credentials: enrolment codes (issued, revoked, rate-limited per
+//! source address by `enrolment_limit`), device tokens, revocation. API keys are in `api_keys`.
 //!
 //! Secrets (enrolment codes, tokens, API keys) are random, shown once, and stored only as
 //! SHA-256 hashes, so a copy of the database grants no access. A device token opens exactly
@@ -20,6 +21,11 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.trim().as_bytes()))
 }
 
+/// A random secret of `len` characters (letters and digits without look-alikes).
+pub fn random_secret(len: usize) -> String {
+    random_text(PREFIX_ALPHABET, len)
+}
+
 fn random_text(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
@@ -28,7 +34,7 @@ fn random_text(alphabet: &[u8], len: usize) -> String {
 }
 
 /// A store as the cloud keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Store {
     pub id: String,
     pub code: String,
@@ -175,15 +181,62 @@ pub async fn issue_enrolment_code(db: &Db, store: &str) -> CloudResult<String> {
     Ok(code)
 }
 
+/// What `revoke_enrolment_codes` is given: one code, or every unused code of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodesToRevoke<'a> {
+    Code(&'a str),
+    Store(&'a str),
+}
+
+/// Withdraws unused enrolment codes so they enrol nothing. Returns how many; none is a
+/// `NotFound` in words (a used, expired or unknown code, or a store with no unused code).
+pub async fn revoke_enrolment_codes(db: &Db, which: CodesToRevoke<'_>) -> CloudResult<u64> {
+    let now = now_ms();
+    let done = match which {
+        CodesToRevoke::Code(code) => {
+            sqlx::query(
+                "UPDATE enrolment_code SET revoked_at = $1
+                 WHERE code_hash = $2 AND used_at IS NULL AND revoked_at IS NULL
+                   AND expires_at >= $1",
+            )
+            .bind(now)
+            .bind(hash_secret(&code.trim().to_ascii_uppercase()))
+            .execute(&db.write)
+            .await?
+        }
+        CodesToRevoke::Store(store) => {
+            let store = find_store(db, store).await?;
+            sqlx::query(
+                "UPDATE enrolment_code SET revoked_at = $1
+                 WHERE store_id = $2 AND used_at IS NULL AND revoked_at IS NULL
+                   AND expires_at >= $1",
+            )
+            .bind(now)
+            .bind(&store.id)
+            .execute(&db.write)
+            .await?
+        }
+    };
+    if done.rows_affected() == 0 {
+        return Err(CloudError::NotFound(match which {
+            CodesToRevoke::Code(_) => "an unused, unexpired enrolment code like that".into(),
+            CodesToRevoke::Store(store) => format!("an unused enrolment code of store {store}"),
+        }));
+    }
+    Ok(done.rows_affected())
+}
+
 /// The highest `first_seq` an enrolment accepts.
 const MAX_FIRST_SEQ: i64 = 1 << 52;
 
 /// Enrols a till with a one-time code. Returns the device, its store, token and prefix.
 /// `first_seq` is the first operation the till will push under this enrolment (1 for a new
 /// till; later for a till enrolled again with operations still to push), so its outbox goes on
-/// without a gap.
+/// without a gap. `source` is the address the attempt came from: a well-formed attempt counts
+/// against its limit (`enrolment_limit`) unless it enrols.
 pub async fn enrol(
     db: &Db,
+    source: &str,
     code: &str,
     device_name: &str,
     first_seq: i64,
@@ -206,9 +259,11 @@ pub async fn enrol(
         ));
     }
     let now = now_ms();
+    let attempt = crate::enrolment_limit::begin(db, source, now).await?;
     let mut tx = db.write.begin().await?;
     let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT store_id, expires_at, used_at FROM enrolment_code WHERE code_hash = $1",
+        "SELECT store_id, expires_at, used_at FROM enrolment_code
+         WHERE code_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash_secret(&code))
     .fetch_optional(&mut *tx)
@@ -274,6 +329,7 @@ pub async fn enrol(
         .bind(&store_id)
         .fetch_one(&mut *tx)
         .await?;
+    crate::enrolment_limit::succeeded(&mut tx, &attempt).await?;
     tx.commit().await?;
     Ok(omnitill_protocol::enrol::EnrolResponse {
         device_id,
@@ -317,30 +373,4 @@ pub async fn revoke(db: &Db, device_id: &str) -> CloudResult<()> {
         return Err(CloudError::NotFound(format!("active device {device_id}")));
     }
     Ok(())
-}
-
-/// Creates an API key for the e-shop or another system; returns it (shown once).
-pub async fn create_api_key(db: &Db, name: &str) -> CloudResult<String> {
-    let key = format!("otk_{}", random_text(PREFIX_ALPHABET, 40));
-    sqlx::query("INSERT INTO api_key (key_hash, name, created_at) VALUES ($1, $2, $3)")
-        .bind(hash_secret(&key))
-        .bind(name)
-        .bind(now_ms())
-        .execute(&db.write)
-        .await?;
-    Ok(key)
-}
-
-/// Checks an API key.
-pub async fn check_api_key(db: &Db, key: &str) -> CloudResult<()> {
-    let row: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT revoked_at FROM api_key WHERE key_hash = $1")
-            .bind(hash_secret(key))
-            .fetch_optional(&db.read)
-            .await?;
-    match row {
-        Some((None,)) => Ok(()),
-        Some((Some(_),)) => Err(CloudError::Unauthorized("the API key was revoked".into())),
-        None => Err(CloudError::Unauthorized("the API key is not known".into())),
-    }
 }

@@ -4,7 +4,7 @@
 //! person can act on. Storage errors are logged in full and answered as `internal`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use omnitill_protocol::{ErrorBody, ErrorCode};
 
@@ -14,6 +14,10 @@ pub enum CloudError {
     BadRequest(String),
     #[error("the request body is larger than the {0} bytes the cloud accepts")]
     PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("this till was revoked")]
@@ -30,6 +34,10 @@ pub enum CloudError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "too many failed enrolment attempts from this address; try again in {retry_after_s} s"
+    )]
+    RateLimited { retry_after_s: u64 },
     #[error("the cloud's database failed: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -43,6 +51,9 @@ impl CloudError {
         match self {
             CloudError::BadRequest(_) => ErrorCode::BadRequest,
             CloudError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            CloudError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            CloudError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            CloudError::RateLimited { .. } => ErrorCode::RateLimited,
             CloudError::Unauthorized(_) => ErrorCode::Unauthorized,
             CloudError::Revoked => ErrorCode::Revoked,
             CloudError::Forbidden(_) => ErrorCode::Forbidden,
@@ -55,10 +66,13 @@ impl CloudError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             CloudError::BadRequest(_) => StatusCode::BAD_REQUEST,
             CloudError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            CloudError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CloudError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            CloudError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             CloudError::Unauthorized(_) | CloudError::Revoked => StatusCode::UNAUTHORIZED,
             CloudError::Forbidden(_) => StatusCode::FORBIDDEN,
             CloudError::VersionMismatch(_) => StatusCode::BAD_REQUEST,
@@ -74,6 +88,10 @@ impl CloudError {
 impl IntoResponse for CloudError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            CloudError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            _ => None,
+        };
         let message = match &self {
             CloudError::Database(e) => {
                 eprintln!("omnitill-cloud: database error: {e}");
@@ -81,13 +99,19 @@ impl IntoResponse for CloudError {
             }
             other => other.to_string(),
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 code: self.code(),
                 message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -3,22 +3,29 @@
 //! Layout: `db` (pools, backends, migrations), `api` (routes, auth extractors, JSON errors),
 //! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
-//! conflicts), `devices` (stores, enrolment,
-//! tokens, API keys), `openapi`, `demo` (the demo brand), and `error`.
+//! conflicts), `devices` (stores, enrolment codes, tokens), `enrolment_limit` (failed enrolment
+//! attempts per address), `api_keys` and `scopes` (e-shop keys and what each may do), `openapi`
+//! (the document generated from the routes), `rejections` (every refusal as JSON), `demo` (the
+//! demo brand), and `error`.
 
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod api_keys;
 pub mod catalog;
 pub mod db;
 pub mod demo;
 pub mod demo_members;
 pub mod devices;
+pub mod enrolment_limit;
 pub mod error;
+pub mod json_body;
 pub mod feed;
 pub mod members;
 pub mod online;
 pub mod openapi;
+pub mod rejections;
+pub mod scopes;
 pub mod stock;
 pub mod sync;
 
@@ -33,6 +40,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tokio::spawn(hourly_jobs(db.clone()));
     let app = api::router(api::AppState { db });
+    // The peer's address reaches handlers (enrolment attempts are counted per address).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

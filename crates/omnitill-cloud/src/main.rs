@@ -8,7 +8,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use omnitill_cloud::catalog::{self, ProductInput};
 use omnitill_cloud::devices::{self, NewStore};
-use omnitill_cloud::{Db, demo};
+use omnitill_cloud::{Db, api_keys, demo};
 
 const USAGE: &str = "usage: omnitill-cloud [--database URL] COMMAND
 commands:
@@ -18,9 +18,16 @@ commands:
   store create --code CODE --name NAME [--currency TWD] [--exponent 2]
                [--tax-mode inclusive|exclusive] [--cash-rounding MINOR] [--utc-offset MINUTES]
   store list
-  enrolment-code --store CODE           issue a one-time till enrolment code
+  enrolment-code create --store CODE    issue a one-time till enrolment code (valid 24 hours;
+                                        `enrolment-code --store CODE` does the same)
+  enrolment-code revoke CODE            withdraw an unused code
+  enrolment-code revoke --store CODE    withdraw every unused code of a store
   device revoke DEVICE_ID               refuse a till's token from now on
-  api-key create --name NAME            create a key for the e-shop API
+  api-key create --name NAME --scope SCOPES
+                                        create a key for the e-shop API; SCOPES is a list of
+                                        read, orders, loyalty, admin (e.g. read,orders,loyalty)
+  api-key list                          every key's name, scopes and state (never the key)
+  api-key revoke KEY | --name NAME      refuse a key, or every active key with that name
   catalog import FILE.csv               import products: sku,name,tax_class,active,barcodes,price_minor
                                         (barcodes separated by |; a header row is skipped)
   points expire [--now RFC3339]         book the expiry of points older than the brand's
@@ -164,6 +171,22 @@ async fn run() -> Result<()> {
                 println!("{}\t{}\t{}", store.code, store.id, store.name);
             }
         }
+        ("enrolment-code", "revoke") => {
+            if let Some(store) = args.value("--store")? {
+                let revoked =
+                    devices::revoke_enrolment_codes(&db, devices::CodesToRevoke::Store(&store))
+                        .await?;
+                println!(
+                    "{revoked} unused enrolment code(s) of store {store} revoked; they enrol nothing now"
+                );
+            } else {
+                let code = command_argument(&args, 2)
+                    .context("enrolment-code revoke needs the code, or --store CODE")?;
+                devices::revoke_enrolment_codes(&db, devices::CodesToRevoke::Code(&code)).await?;
+                println!("enrolment code revoked; it enrols nothing now");
+            }
+        }
+        // `enrolment-code create --store CODE`, and the older `enrolment-code --store CODE`.
         ("enrolment-code", _) => {
             let store = args.required("--store")?;
             let code = devices::issue_enrolment_code(&db, &store).await?;
@@ -176,7 +199,46 @@ async fn run() -> Result<()> {
         }
         ("api-key", "create") => {
             let name = args.required("--name")?;
-            println!("{}", devices::create_api_key(&db, &name).await?);
+            let scopes = args.value("--scope")?.with_context(|| {
+                format!(
+                    "--scope is required: name what the key may do, from read, orders, \
+                     loyalty, admin (e.g. --scope read,orders,loyalty)\n{USAGE}"
+                )
+            })?;
+            let scopes = omnitill_cloud::scopes::parse_list(&scopes)?;
+            let key = api_keys::create(&db, &name, &scopes).await?;
+            println!("{key}");
+            eprintln!(
+                "API key {name:?} created with scope(s) {}; it is shown only now",
+                omnitill_cloud::scopes::encode(&scopes).replace(' ', ", ")
+            );
+        }
+        ("api-key", "list") => {
+            for key in api_keys::list(&db).await? {
+                let state = match key.revoked_at_ms {
+                    Some(at) => format!("revoked {}", rfc3339(at)),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\tcreated {}\t{state}",
+                    key.name,
+                    omnitill_cloud::scopes::encode(&key.scopes).replace(' ', ","),
+                    rfc3339(key.created_at_ms)
+                );
+            }
+        }
+        ("api-key", "revoke") => {
+            let revoked = match args.value("--name")? {
+                Some(name) => {
+                    api_keys::revoke(&db, api_keys::Which::Name(&name)).await?
+                }
+                None => {
+                    let key = command_argument(&args, 2)
+                        .context("api-key revoke needs the key or --name NAME")?;
+                    api_keys::revoke(&db, api_keys::Which::Key(&key)).await?
+                }
+            };
+            println!("{revoked} API key(s) revoked; they are refused from now on");
         }
         ("catalog", "import") => {
             let file = command_argument(&args, 2).context("catalog import needs a CSV file")?;
@@ -202,6 +264,12 @@ async fn run() -> Result<()> {
         _ => bail!("unknown command {first} {second}\n{USAGE}"),
     }
     Ok(())
+}
+
+/// A Unix ms time as RFC 3339, for people.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
 }
 
 /// `--now RFC3339`, or the present moment.

@@ -35,6 +35,7 @@ use ring::rand::SecureRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
+use utoipa::ToSchema;
 
 use crate::db::{Db, next_counter, now_ms};
 use crate::error::{CloudError, CloudResult};
@@ -219,7 +220,7 @@ async fn write_rules(tx: &mut AnyConnection, rules: &LoyaltyRules) -> CloudResul
 }
 
 /// A member's profile as the e-shop sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Member {
     pub id: String,
     pub phone: Option<String>,
@@ -237,18 +238,41 @@ pub struct Member {
 }
 
 /// What a new member gives: a phone or an e-mail (or both), a name, consent.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Phones are normalised to E.164 (a number without a country code takes the brand's), e-mails
+/// to lower case; a phone or an e-mail that is not one is refused with 400, as is a sign-up
+/// with neither, or without consent to the terms.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SignUp {
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// 1 to 100 characters in any script, without control characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
+    /// `YYYY-MM-DD`; empty or absent for none.
     pub birthday: Option<String>,
+    /// Must be true: a member consents to the membership terms.
     pub consent_terms: bool,
     #[serde(default)]
     pub consent_marketing: bool,
     #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<TagText>)]
     pub tags: Vec<String>,
 }
+
+/// A member's tag: up to 40 characters.
+pub struct TagText;
+
+impl utoipa::PartialSchema for TagText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(40))
+            .into()
+    }
+}
+
+impl ToSchema for TagText {}
 
 /// A sign-up with its keys normalised and checked.
 pub struct CheckedSignUp {
@@ -409,16 +433,22 @@ pub async fn create(
     publish(tx, id).await
 }
 
-/// A coupon to issue.
-#[derive(Debug, Clone, Deserialize)]
+/// A coupon to issue. `valid_to_ms` must come after `valid_from_ms`, and a percent is at most
+/// 10000 basis points.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewCoupon {
     /// `welcome`, `birthday` or `campaign`.
+    #[schema(value_type = crate::openapi::CouponKind)]
     pub kind: String,
+    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
     pub title: String,
     /// `percent` (value in basis points) or `amount` (minor units).
+    #[schema(value_type = crate::openapi::DiscountKind)]
     pub discount_kind: String,
+    #[schema(minimum = 1)]
     pub value: i64,
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub min_spend_minor: i64,
     pub valid_from_ms: i64,
     pub valid_to_ms: i64,
@@ -1467,21 +1497,25 @@ pub async fn history(db: &Db, id: &str, limit: i64) -> CloudResult<History> {
 }
 
 /// An e-shop order's points: what it earned (by the brand's rules) and booked.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OrderEarn {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub order_ref: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<OrderLine>,
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub paid_with_points_minor: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OrderLine {
     pub sku: String,
+    #[schema(minimum = 0)]
     pub total_minor: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct PointsBooked {
     pub member_id: String,
     pub points: i64,
@@ -1509,6 +1543,13 @@ pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<Po
             "line totals and the amount paid with points cannot be negative".into(),
         ));
     }
+    let order_total = order
+        .lines
+        .iter()
+        .try_fold(0_i64, |sum, line| sum.checked_add(line.total_minor))
+        .ok_or_else(|| {
+            CloudError::BadRequest("the order's line totals add up to more than 2^63 - 1".into())
+        })?;
     let mut tx = db.write.begin().await?;
     let member_id = resolve(&mut tx, id)
         .await?
@@ -1527,8 +1568,7 @@ pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<Po
     let points = points_for_order(&rules, &tier, &lines, order.paid_with_points_minor, now);
     let at = now.timestamp_millis();
     let key = format!("order:{order_ref}:earn");
-    let spend: i64 =
-        lines.iter().map(|(_, total)| total).sum::<i64>() - order.paid_with_points_minor;
+    let spend = order_total - order.paid_with_points_minor;
     let spend_ref = format!("order:{order_ref}");
     let booked = add_entry(
         &mut tx, &member_id, "earn", points, ONLINE, order_ref, &key, at,
@@ -1555,9 +1595,11 @@ pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<Po
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OrderRedeem {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub order_ref: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub points: i64,
 }
 
@@ -1613,11 +1655,16 @@ pub async fn redeem_online(db: &Db, id: &str, order: &OrderRedeem) -> CloudResul
 
 /// A customer-service adjustment of a member's points (goodwill, a correction), once per
 /// reference, with the reason in words.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// `points` is not zero: up (goodwill) or down (a correction).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Adjustment {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub reference: String,
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     pub points: i64,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -1793,7 +1840,7 @@ async fn coupon_state(tx: &mut AnyConnection, coupon_id: &str) -> CloudResult<Op
 }
 
 /// A fresh QR token for the member's app, valid for `ttl_s` seconds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct QrToken {
     pub token: String,
     pub expires_at_s: i64,

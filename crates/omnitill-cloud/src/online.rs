@@ -4,30 +4,37 @@
 //! lost response) returns the first record and moves no stock.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::db::{Db, now_ms};
 use crate::devices;
 use crate::error::{CloudError, CloudResult};
 use crate::stock::{self, ONLINE_POOL};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OnlineLine {
+    /// A SKU of the catalog.
     pub sku: String,
+    #[schema(minimum = 1, maximum = 9_999)]
     pub quantity: i64,
+    /// The line's total in minor units.
+    #[schema(minimum = 0)]
     pub total_minor: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OnlineOrder {
     /// The e-shop's own order number; the idempotency key.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub order_ref: String,
     /// "online" for the e-shop's warehouse, or a store id or code (ship-from-store).
     pub stock_from: String,
     pub currency: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<OnlineLine>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OnlineSaleRecorded {
     pub sale_id: String,
     pub receipt_no: String,
@@ -96,7 +103,13 @@ pub async fn record(db: &Db, order: &OnlineOrder) -> CloudResult<(bool, OnlineSa
         }
     }
     let sale_id = uuid::Uuid::now_v7().to_string();
-    let total: i64 = order.lines.iter().map(|l| l.total_minor).sum();
+    let total = order
+        .lines
+        .iter()
+        .try_fold(0_i64, |sum, line| sum.checked_add(line.total_minor))
+        .ok_or_else(|| {
+            CloudError::BadRequest("the order's line totals add up to more than 2^63 - 1".into())
+        })?;
     let now = now_ms();
     sqlx::query(
         "INSERT INTO sale (id, store_id, device_id, channel, receipt_no, staff_id, created_at,

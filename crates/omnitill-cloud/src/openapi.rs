@@ -1,150 +1,187 @@
-//! The OpenAPI 3.1 document of the cloud's API, served at `/openapi.json`.
+//! The OpenAPI 3.1 document of the cloud's API, served at `/openapi.json`, generated from the
+//! routes (`api::routes`, each handler's `#[utoipa::path]`) and the request and response types
+//! (`ToSchema`, `IntoParams`, with the constraints the code enforces).
+//!
+//! What every route of a kind shares is added here from what the route declares, so it is
+//! never listed by hand: till routes (tag `till`) take the protocol version header and answer
+//! 400 `version_mismatch` without it; a route with a security requirement answers 401, and
+//! with an API key scope also 403; a route with a body answers 400, 413 and 415; a route with
+//! parameters answers 400. Every error is an `ErrorBody`.
 
-use omnitill_protocol::{MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION};
-use serde_json::{Value, json};
+use std::sync::OnceLock;
 
-fn error_responses() -> Value {
-    json!({
-        "400": { "description": "Malformed request or protocol version mismatch", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-        "401": { "description": "Missing, unknown or revoked credentials", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-        "413": { "description": "Body larger than the limit", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-    })
+use omnitill_protocol::{ErrorBody, MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use serde_json::{Map, Value, json};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::scopes::Scope;
+
+/// The kinds of coupon, as the document states them (`NewCoupon::kind`).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum CouponKind {
+    Welcome,
+    Birthday,
+    Campaign,
 }
 
-/// The document.
-pub fn document() -> Value {
-    let errors = error_responses();
-    let with = |mut ok: Value| {
-        if let (Some(map), Some(extra)) = (ok.as_object_mut(), errors.as_object()) {
-            for (k, v) in extra {
-                map.insert(k.clone(), v.clone());
+/// How a coupon takes money off, as the document states it (`NewCoupon::discount_kind`).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DiscountKind {
+    Percent,
+    Amount,
+}
+
+/// The document, built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(build)
+}
+
+fn build() -> Value {
+    let generated = crate::api::routes().into_openapi();
+    let mut doc = serde_json::to_value(&generated).unwrap_or_else(|_| json!({}));
+    doc["openapi"] = json!("3.1.0");
+    doc["info"] = json!({
+        "title": "Omnitill cloud",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": format!(
+            "Tills send `{PROTOCOL_HEADER}: {PROTOCOL_VERSION}` and `Authorization: Bearer <device \
+             token>`. The e-shop sends `Authorization: Bearer <API key>`; each e-shop route names \
+             the scope its key needs ({}). Bodies are JSON, at most {MAX_BODY_BYTES} bytes. Every \
+             refusal is an `ErrorBody`: a code and a sentence.",
+            Scope::ALL.map(Scope::name).join(", ")
+        ),
+    });
+    doc["tags"] = json!([
+        { "name": "till", "description": "Tills: enrolment, sync, member calls at the counter" },
+        { "name": "e-shop", "description": "The e-shop and other systems, with an API key" },
+        { "name": "service", "description": "Health and this document" },
+    ]);
+    let components = ensure_object(&mut doc, "components");
+    let schemas = ensure_object_in(components, "schemas");
+    schemas.insert("ErrorBody".into(), schema_of::<ErrorBody>());
+    schemas.insert(
+        "ErrorCode".into(),
+        schema_of::<omnitill_protocol::ErrorCode>(),
+    );
+    components.insert(
+        "securitySchemes".into(),
+        json!({
+            "deviceToken": { "type": "http", "scheme": "bearer", "description": "A till's device token, from enrolment" },
+            "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key from `omnitill-cloud api-key create --scope ...`" },
+        }),
+    );
+    // What a field attribute cannot say: an adjustment moves points, up or down, never by 0.
+    if let Some(points) = doc.pointer_mut("/components/schemas/Adjustment/properties/points") {
+        points["not"] = json!({ "const": 0 });
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                if let Some(operation) = operation.as_object_mut() {
+                    add_shared(operation);
+                }
             }
         }
-        ok
+    }
+    doc
+}
+
+fn schema_of<T: ToSchema + PartialSchema>() -> Value {
+    serde_json::to_value(T::schema()).unwrap_or_else(|_| json!({}))
+}
+
+fn ensure_object<'a>(doc: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !doc.get(key).is_some_and(Value::is_object) {
+        doc[key] = json!({});
+    }
+    doc[key].as_object_mut().expect("just made an object")
+}
+
+fn ensure_object_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let entry = map.entry(key).or_insert_with(|| json!({}));
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    entry.as_object_mut().expect("just made an object")
+}
+
+/// Adds the parameters and responses an operation shares with every route of its kind.
+fn add_shared(operation: &mut Map<String, Value>) {
+    let till = operation
+        .get("tags")
+        .and_then(Value::as_array)
+        .is_some_and(|tags| tags.iter().any(|t| t == "till"));
+    let security: Vec<String> = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_object)
+                .flat_map(|requirement| requirement.keys().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let has_body = operation.contains_key("requestBody");
+    let has_params = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let mut errors: Vec<(&str, &str)> = Vec::new();
+    if till {
+        let parameters = operation
+            .entry("parameters")
+            .or_insert_with(|| json!([]))
+            .as_array_mut();
+        if let Some(parameters) = parameters {
+            parameters.push(json!({
+                "name": PROTOCOL_HEADER,
+                "in": "header",
+                "required": true,
+                "description": "The protocol version the till speaks; another answers 400 `version_mismatch`",
+                "schema": { "type": "integer", "enum": [PROTOCOL_VERSION] },
+            }));
+        }
+        errors.push((
+            "400",
+            "The body, a parameter or the protocol version header is not valid (`bad_request`, `version_mismatch`, `bad_enrolment_code`)",
+        ));
+    } else if has_body || has_params {
+        errors.push(("400", "The body or a parameter is not valid (`bad_request`)"));
+    }
+    if !security.is_empty() {
+        errors.push((
+            "401",
+            "No credentials, or unknown or revoked ones (`unauthorized`, `revoked`)",
+        ));
+    }
+    if security.iter().any(|s| s == "apiKey") {
+        errors.push((
+            "403",
+            "The API key does not hold the scope this route needs (`forbidden`)",
+        ));
+    }
+    if has_body {
+        errors.push(("413", "The body is larger than the cloud accepts (`payload_too_large`)"));
+        errors.push(("415", "The body is not `application/json` (`unsupported_media_type`)"));
+    }
+    let responses = operation
+        .entry("responses")
+        .or_insert_with(|| json!({}));
+    let Some(responses) = responses.as_object_mut() else {
+        return;
     };
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Omnitill cloud",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": format!("Tills send `{PROTOCOL_HEADER}: {PROTOCOL_VERSION}` and `Authorization: Bearer <device token>`. The e-shop sends `Authorization: Bearer <API key>`. Bodies are JSON, at most {MAX_BODY_BYTES} bytes.")
-        },
-        "components": {
-            "securitySchemes": {
-                "deviceToken": { "type": "http", "scheme": "bearer" },
-                "apiKey": { "type": "http", "scheme": "bearer" }
-            },
-            "schemas": {
-                "Error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "enum": ["bad_request", "payload_too_large", "unauthorized", "revoked", "forbidden", "version_mismatch", "bad_enrolment_code", "sequence_gap", "not_found", "conflict", "internal"] }, "message": { "type": "string" } } },
-                "StockLevel": { "type": "object", "properties": { "sku": { "type": "string" }, "on_hand": { "type": "integer" } } },
-                "OnlineOrder": { "type": "object", "required": ["order_ref", "stock_from", "currency", "lines"], "properties": {
-                    "order_ref": { "type": "string", "maxLength": 64 },
-                    "stock_from": { "type": "string", "description": "\"online\" or a store id or code" },
-                    "currency": { "type": "string" },
-                    "lines": { "type": "array", "items": { "type": "object", "required": ["sku", "quantity", "total_minor"], "properties": { "sku": { "type": "string" }, "quantity": { "type": "integer", "minimum": 1, "maximum": 9999 }, "total_minor": { "type": "integer", "minimum": 0 } } } }
-                } },
-                "PriceChange": { "type": "object", "required": ["effective_from_ms", "price_minor"], "properties": { "effective_from_ms": { "type": "integer" }, "price_minor": { "type": "integer", "minimum": 0 } } },
-                "SignUp": { "type": "object", "required": ["name", "consent_terms"], "description": "A phone or an e-mail (or both) is required. Phones are normalised to E.164 (numbers without a country code take the brand's), e-mails to lower case.", "properties": {
-                    "phone": { "type": "string" }, "email": { "type": "string" }, "name": { "type": "string", "maxLength": 100 },
-                    "birthday": { "type": "string", "format": "date" }, "consent_terms": { "type": "boolean", "const": true },
-                    "consent_marketing": { "type": "boolean" }, "tags": { "type": "array", "items": { "type": "string" }, "maxItems": 20 } } },
-                "Coupon": { "type": "object", "properties": { "id": { "type": "string" }, "kind": { "type": "string", "enum": ["welcome", "birthday", "campaign"] }, "title": { "type": "string" },
-                    "discount_kind": { "type": "string", "enum": ["percent", "amount"] }, "value": { "type": "integer", "description": "basis points or minor units" },
-                    "min_spend_minor": { "type": "integer" }, "valid_from_ms": { "type": "integer" }, "valid_to_ms": { "type": "integer" } } },
-                "Member": { "type": "object", "properties": {
-                    "id": { "type": "string", "format": "uuid" }, "phone": { "type": ["string", "null"] }, "email": { "type": ["string", "null"] },
-                    "card_no": { "type": "string", "description": "EAN-13 in the 29 range" }, "name": { "type": "string" }, "birthday": { "type": ["string", "null"] },
-                    "tier": { "type": "string" }, "consent_marketing": { "type": "boolean" }, "tags": { "type": "array", "items": { "type": "string" } },
-                    "balance": { "type": "integer", "description": "the sum of the member's points entries" },
-                    "available": { "type": "integer", "description": "balance less points held for sales being completed at tills" },
-                    "coupons": { "type": "array", "items": { "$ref": "#/components/schemas/Coupon" } } } },
-                "OrderEarn": { "type": "object", "required": ["order_ref", "lines"], "properties": { "order_ref": { "type": "string", "maxLength": 64 },
-                    "lines": { "type": "array", "items": { "type": "object", "required": ["sku", "total_minor"], "properties": { "sku": { "type": "string" }, "total_minor": { "type": "integer", "minimum": 0 } } } },
-                    "paid_with_points_minor": { "type": "integer", "minimum": 0 } } },
-                "OrderRedeem": { "type": "object", "required": ["order_ref", "points"], "properties": { "order_ref": { "type": "string", "maxLength": 64 }, "points": { "type": "integer", "minimum": 1 } } },
-                "Adjustment": { "type": "object", "required": ["reference", "points", "reason"], "additionalProperties": false, "properties": { "reference": { "type": "string", "maxLength": 64 }, "points": { "type": "integer", "description": "up (positive) or down (negative), not 0" }, "reason": { "type": "string", "maxLength": 500 } } },
-                "PointsBooked": { "type": "object", "properties": { "member_id": { "type": "string" }, "points": { "type": "integer" }, "balance": { "type": "integer" } } },
-                "NewCoupon": { "type": "object", "required": ["kind", "title", "discount_kind", "value", "valid_from_ms", "valid_to_ms"], "properties": {
-                    "kind": { "type": "string", "enum": ["welcome", "birthday", "campaign"] }, "title": { "type": "string", "maxLength": 80 },
-                    "discount_kind": { "type": "string", "enum": ["percent", "amount"] }, "value": { "type": "integer", "minimum": 1 },
-                    "min_spend_minor": { "type": "integer", "minimum": 0 }, "valid_from_ms": { "type": "integer" }, "valid_to_ms": { "type": "integer" } } },
-                "LoyaltyRules": { "type": "object", "description": "Earn rate, point value, rounding (floor or nearest), tiers by 12-month spend with multiplier and discount, SKUs that earn nothing, dated bonus promotions, expiry in months, per-member offline cap and per-store offline allowance.",
-                    "required": ["earn_minor_per_point", "point_value_minor", "rounding", "tiers", "no_earn_skus", "promotions", "expiry_months", "offline_member_cap_points", "offline_store_allowance_points", "default_calling_code"] }
-            }
-        },
-        "paths": {
-            "/health": { "get": { "summary": "Liveness and protocol version", "responses": { "200": { "description": "Up" } } } },
-            "/v1/enrol": { "post": { "summary": "Enrol a till with a one-time code", "responses": with(json!({ "200": { "description": "Device token and receipt prefix" } })) } },
-            "/v1/sync/push": { "post": { "summary": "Push a till's operations in seq order", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "Outcome per operation" }, "409": { "description": "Sequence gap" } })) } },
-            "/v1/sync/pull": { "get": { "summary": "Pull the store's change feed after a cursor", "security": [{ "deviceToken": [] }],
-                "parameters": [ { "name": "cursor", "in": "query", "schema": { "type": "integer" } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
-                "responses": with(json!({ "200": { "description": "A page of changes" } })) } },
-            "/v1/stores": { "get": { "summary": "List stores", "security": [{ "apiKey": [] }], "responses": with(json!({ "200": { "description": "Stores" } })) } },
-            "/v1/stores/{store}/stock": { "get": { "summary": "Stock per SKU in a store (or \"online\")", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "store", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "sku", "in": "query", "schema": { "type": "string" } } ],
-                "responses": with(json!({ "200": { "description": "Levels", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/StockLevel" } } } } } })) } },
-            "/v1/stores/{store}/oversold": { "get": { "summary": "SKUs with negative stock", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "store", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "responses": with(json!({ "200": { "description": "Oversold SKUs" } })) } },
-            "/v1/stores/{store}/sales": { "get": { "summary": "Sales received from a store's tills and online", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "store", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
-                "responses": with(json!({ "200": { "description": "Sales, newest first" } })) } },
-            "/v1/online-sales": { "post": { "summary": "Record an e-shop order (idempotent by order_ref)", "security": [{ "apiKey": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OnlineOrder" } } } },
-                "responses": with(json!({ "201": { "description": "Recorded" }, "200": { "description": "Already recorded" } })) } },
-            "/v1/products/{sku}/prices": { "put": { "summary": "Schedule a price", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "sku", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PriceChange" } } } },
-                "responses": with(json!({ "204": { "description": "Scheduled" } })) } },
-            "/v1/members": {
-                "post": { "summary": "Sign a member up (409 if the phone or e-mail is already a member's); a welcome coupon is issued", "security": [{ "apiKey": [] }],
-                    "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignUp" } } } },
-                    "responses": with(json!({ "201": { "description": "The member", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Member" } } } }, "409": { "description": "Already a member" } })) },
-                "get": { "summary": "Look a member up by phone, e-mail or card number", "security": [{ "apiKey": [] }],
-                    "parameters": [ { "name": "phone", "in": "query", "schema": { "type": "string" } }, { "name": "email", "in": "query", "schema": { "type": "string" } }, { "name": "card", "in": "query", "schema": { "type": "string" } } ],
-                    "responses": with(json!({ "200": { "description": "The member", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Member" } } } }, "404": { "description": "No such member" } })) } },
-            "/v1/members/{id}": { "get": { "summary": "A member by id (an id merged into another member finds the survivor)", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "responses": with(json!({ "200": { "description": "The member", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Member" } } } }, "404": { "description": "No such member" } })) } },
-            "/v1/members/{id}/history": { "get": { "summary": "Points entries and purchases from both channels, newest first", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "maximum": 1000 } } ],
-                "responses": with(json!({ "200": { "description": "History" } })) } },
-            "/v1/members/{id}/earn": { "post": { "summary": "Earn points for an e-shop order by the brand's rules (idempotent by order_ref)", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrderEarn" } } } },
-                "responses": with(json!({ "200": { "description": "Points booked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PointsBooked" } } } } })) } },
-            "/v1/members/{id}/redeem": { "post": { "summary": "Redeem points on an e-shop order (idempotent by order_ref; 409 if fewer are available)", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrderRedeem" } } } },
-                "responses": with(json!({ "200": { "description": "Points booked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PointsBooked" } } } }, "409": { "description": "Not enough points" } })) } },
-            "/v1/members/{id}/adjust": { "post": { "summary": "Adjust a member's points with a reason, for customer service (idempotent by reference; 409 if a deduction is more than is available)", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Adjustment" } } } },
-                "responses": with(json!({ "200": { "description": "Points booked", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PointsBooked" } } } }, "409": { "description": "Not enough points, or the reference was booked differently" } })) } },
-            "/v1/members/{id}/coupons": { "post": { "summary": "Issue a birthday or campaign coupon", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewCoupon" } } } },
-                "responses": with(json!({ "201": { "description": "Issued" } })) } },
-            "/v1/members/{id}/qr": { "post": { "summary": "A fresh signed QR token for the member's app (valid 5 minutes)", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "responses": with(json!({ "200": { "description": "Token and expiry" } })) } },
-            "/v1/coupons/{id}/redeem": { "post": { "summary": "Use a coupon on an e-shop order (single use across channels; 409 if used, reserved or out of date)", "security": [{ "apiKey": [] }],
-                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["order_ref"], "properties": { "order_ref": { "type": "string" } } } } } },
-                "responses": with(json!({ "204": { "description": "Used" }, "409": { "description": "Not usable" } })) } },
-            "/v1/loyalty/rules": {
-                "get": { "summary": "The brand's loyalty rules", "security": [{ "apiKey": [] }], "responses": with(json!({ "200": { "description": "Rules", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/LoyaltyRules" } } } } })) },
-                "put": { "summary": "Replace the brand's loyalty rules (tills get them at their next sync)", "security": [{ "apiKey": [] }],
-                    "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/LoyaltyRules" } } } },
-                    "responses": with(json!({ "204": { "description": "Replaced" } })) } },
-            "/v1/till/members/lookup": { "post": { "summary": "A till looks up a member its cache lacks, by look-up hash", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "The member as tills cache it" }, "404": { "description": "No such member" } })) } },
-            "/v1/till/members/{id}/history": { "get": { "summary": "A till shows a member's points entries and purchases from both channels (newest 50)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "History" }, "404": { "description": "No such member" } })) } },
-            "/v1/till/points/holds": { "post": { "summary": "A till holds points for a sale it is completing (key: sale id; 409 if fewer are available)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "200": { "description": "Held" }, "409": { "description": "Not enough points" } })) } },
-            "/v1/till/points/holds/{sale_id}": { "delete": { "summary": "Release a hold whose sale was not completed", "security": [{ "deviceToken": [] }],
-                "parameters": [ { "name": "sale_id", "in": "path", "required": true, "schema": { "type": "string" } } ], "responses": with(json!({ "204": { "description": "Released" } })) } },
-            "/v1/till/coupons/holds": { "post": { "summary": "A till reserves a coupon for a sale (409 if used or reserved elsewhere)", "security": [{ "deviceToken": [] }], "responses": with(json!({ "204": { "description": "Reserved" }, "409": { "description": "Not usable" } })) } },
-            "/v1/till/coupons/holds/{sale_id}": { "delete": { "summary": "Lift the reservation a sale made on a coupon it no longer uses (a used coupon stays used)", "security": [{ "deviceToken": [] }],
-                "parameters": [ { "name": "sale_id", "in": "path", "required": true, "schema": { "type": "string" } } ], "responses": with(json!({ "204": { "description": "Released, or nothing was reserved" } })) } }
-        }
-    })
+    for (status, description) in errors {
+        responses.entry(status).or_insert_with(|| {
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } },
+            })
+        });
+    }
 }

@@ -798,14 +798,17 @@ async fn apply_refund(
 
 /// One feed entry as the cloud stored it: the change is passed through as the JSON that
 /// `feed::publish` wrote, without decoding and encoding it again.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoredEntry {
     pub cursor: i64,
+    /// One change: an object whose `kind` names it (`store`, `tax_class`, `product`, `stock`,
+    /// `loyalty_rules`, `member_keys`, `member`, `member_gone`, `conflict`) beside its fields.
+    #[schema(value_type = Object)]
     pub change: Box<RawValue>,
 }
 
 /// A page of the change feed, in the wire shape of `omnitill_protocol::pull::PullResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FeedPage {
     pub entries: Vec<StoredEntry>,
     pub cursor: i64,

@@ -26,6 +26,7 @@ pub const MAX_PULL_CHANGES: usize = 20_000;
 
 /// Why a request failed, as the cloud says it. `code` is one of `ErrorCode`'s names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -33,6 +34,7 @@ pub struct ErrorBody {
 
 /// The closed set of error codes. Unknown codes from a newer peer decode as `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not valid JSON of the right shape, or a field is out of range.
@@ -56,6 +58,12 @@ pub enum ErrorCode {
     /// member's, fewer points than asked for, a coupon already used.
     Conflict,
     Internal,
+    /// Too many failed attempts from one address (enrolment); `Retry-After` says when to try again.
+    RateLimited,
+    /// The request's `Content-Type` is not `application/json`.
+    UnsupportedMediaType,
+    /// The route does not take this method; `Allow` names the ones it takes.
+    MethodNotAllowed,
     #[serde(other)]
     Other,
 }
@@ -183,14 +191,20 @@ pub mod enrol {
     use super::*;
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct EnrolRequest {
+        /// The one-time code from `omnitill-cloud enrolment-code`.
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = r"\S"))]
         pub code: String,
-        /// A name for the till, shown to brand IT ("Counter 1").
+        /// A name for the till, shown to brand IT ("Counter 1"): 1 to 80 characters, not only
+        /// spaces.
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80, pattern = r"\S"))]
         pub device_name: String,
         /// The `seq` of the first operation this till will push under the new enrolment: 1 for a
         /// new till; for a till enrolled again (after a revocation, or to another cloud), the
         /// first operation its old enrolment never had acknowledged. Absent means 1.
         #[serde(default = "first_seq_default")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4_503_599_627_370_496_i64, default = 1))]
         pub first_seq: i64,
     }
 
@@ -199,6 +213,7 @@ pub mod enrol {
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct EnrolResponse {
         pub device_id: String,
         pub store_id: String,
@@ -216,21 +231,27 @@ pub mod push {
 
     /// One outbox operation as it travels.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Operation {
         pub seq: i64,
         pub op_id: String,
         pub op_type: String,
         pub created_at_ms: i64,
+        /// The operation's payload, whose shape `op_type` names (see the protocol crate's `ops`).
         pub payload: serde_json::Value,
     }
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct PushRequest {
+        /// In `seq` order without gaps, at most `MAX_PUSH_OPS`.
+        #[cfg_attr(feature = "openapi", schema(max_items = 500))]
         pub operations: Vec<Operation>,
     }
 
     /// What became of one operation.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "snake_case")]
     pub enum Status {
         /// Applied now.
@@ -242,6 +263,7 @@ pub mod push {
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Outcome {
         pub seq: i64,
         pub op_id: String,
@@ -250,6 +272,7 @@ pub mod push {
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct PushResponse {
         pub outcomes: Vec<Outcome>,
         /// The device's last applied `seq` after this push.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// How fractional points round when earned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PointsRounding {
     /// Down to the whole point below (the usual rule: never promise a point not fully earned).
@@ -20,19 +21,23 @@ pub enum PointsRounding {
 
 /// A tier, reached by rolling 12-month spend across both channels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierRule {
     pub code: String,
     pub name: String,
     /// Spend over the last 12 months (minor units, both channels) from which the tier applies.
     pub min_spend_minor: i64,
     /// Points multiplier in percent: 100 earns the base rate, 150 earns half as much again.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 1_000))]
     pub multiplier_pct: u32,
     /// The tier's discount on a whole sale, in basis points (500 = 5 %).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 10_000))]
     pub discount_bp: u32,
 }
 
 /// Extra points for purchases made within a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsPromotion {
     pub id: String,
     pub name: String,
@@ -40,34 +45,44 @@ pub struct PointsPromotion {
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
     /// Multiplier in percent applied on top of the tier's (200 = double points).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 1_000))]
     pub multiplier_pct: u32,
 }
 
 /// The brand's loyalty rules. One set per brand; both channels apply the same rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoyaltyRules {
     /// Spend (minor units) that earns one point at the base rate.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub earn_minor_per_point: i64,
     /// What one redeemed point pays, in minor units.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub point_value_minor: i64,
     pub rounding: PointsRounding,
-    /// Ascending by `min_spend_minor`; the first starts at 0.
+    /// Ascending by `min_spend_minor`; one of them starts at 0.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub tiers: Vec<TierRule>,
     /// SKUs that earn no points (gift cards, deposits, tobacco).
     pub no_earn_skus: Vec<String>,
     pub promotions: Vec<PointsPromotion>,
     /// Points expire this many months after they were earned (0: never).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4_294_967_295_i64))]
     pub expiry_months: u32,
     /// The most points one member may redeem at one till while it is offline, until it syncs.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub offline_member_cap_points: i64,
     /// The points a store's tills may redeem offline between syncs, shared among its tills.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub offline_store_allowance_points: i64,
     /// The calling code of phone numbers typed without one (886 for Taiwan).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 65_535))]
     pub default_calling_code: u16,
 }
 
 /// A coupon as a till caches it for its member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CachedCoupon {
     pub id: String,
     /// `welcome`, `birthday` or `campaign`.
@@ -85,6 +100,7 @@ pub struct CachedCoupon {
 /// A member as a till caches it. No phone number, e-mail or card number in the clear: look-up
 /// keys are HMAC-SHA-256 under the brand's member key, hex, and display values are masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CachedMember {
     pub id: String,
     pub card_hash: String,
@@ -175,6 +191,7 @@ pub struct ConflictNotice {
 /// its enrolment. What is left is `granted_points - used_points - ` the offline redemptions
 /// the till has not yet had applied. The cloud raises `granted_points` at each pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Allowance {
     pub granted_points: i64,
     /// Offline redemptions of this till the cloud has applied (up to the write checkpoint).
@@ -183,22 +200,40 @@ pub struct Allowance {
 
 /// A till asking the cloud for a member its cache does not hold, by look-up hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberLookupRequest {
     /// `phone`, `email` or `card`.
+    #[cfg_attr(feature = "openapi", schema(value_type = LookupKind))]
     pub kind: String,
+    /// The look-up hash: 32 hex digits.
+    #[cfg_attr(feature = "openapi", schema(min_length = 32, max_length = 32, pattern = "^[0-9A-Fa-f]{32}$"))]
     pub hash: String,
+}
+
+/// The kinds of look-up key, as the document states them (`MemberLookupRequest::kind`).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum LookupKind {
+    Phone,
+    Email,
+    Card,
 }
 
 /// A till's online reservation of points for the sale it is completing (the sale id is the
 /// key: asking again answers the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HoldRequest {
+    #[cfg_attr(feature = "openapi", schema(format = "uuid"))]
     pub sale_id: String,
     pub member_id: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000_000))]
     pub points: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Held {
     /// The member the points were held for (the survivor, if the id was merged).
     pub member_id: String,
@@ -209,6 +244,7 @@ pub struct Held {
 
 /// A till reserving a member's coupon for the sale it is completing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CouponHoldRequest {
     pub coupon_id: String,
     pub sale_id: String,
@@ -216,6 +252,7 @@ pub struct CouponHoldRequest {
 
 /// One line of a member's history: a points entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     pub kind: String,
     pub points: i64,
@@ -230,6 +267,7 @@ pub struct HistoryEntry {
 
 /// A purchase or refund that counted toward the tier, in either channel.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Purchase {
     pub reference: String,
     pub channel: String,
@@ -238,6 +276,7 @@ pub struct Purchase {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct History {
     pub member_id: String,
     pub balance: i64,

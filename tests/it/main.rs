@@ -1,5 +1,7 @@
 //! Cross-crate and end-to-end scenarios, one module per scenario, in one test binary.
 //!
+//! `api_contract` checks the cloud's OpenAPI document against its router, JSON refusals, API
+//! key scopes and revocation, and the enrolment rate limit on both backends.
 //! `support` holds what the scenarios share: temporary tills, the demo store, and the
 //! WebDriver harness for the real app window. `ledger` drives omnitill-core on real SQLite
 //! files; `crash` kills a child process with SIGKILL while it commits sales; `cloud` runs the
@@ -17,6 +19,7 @@
 //! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
+mod api_contract;
 mod cloud;
 mod crash;
 mod faults;

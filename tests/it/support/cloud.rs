@@ -134,8 +134,14 @@ impl CloudProcess {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// An API key with every scope.
     pub fn api_key(&self) -> String {
-        self.admin(&["api-key", "create", "--name", "test e-shop"])
+        self.api_key_with("test e-shop", "read,orders,loyalty,admin")
+    }
+
+    /// An API key named `name` with `scopes` (`read,orders`).
+    pub fn api_key_with(&self, name: &str, scopes: &str) -> String {
+        self.admin(&["api-key", "create", "--name", name, "--scope", scopes])
     }
 
     /// Enrols a till for a store and returns its enrolment answer.

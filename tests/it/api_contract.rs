@@ -49,8 +49,8 @@ fn documented(cloud: &CloudProcess) -> Vec<(Method, String)> {
     let mut routes = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("a path item").keys() {
-            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-                .expect("an HTTP method");
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("an HTTP method");
             routes.push((method, path.clone()));
         }
     }
@@ -97,7 +97,10 @@ fn document_and_router(backend: Backend) {
         // Unauthenticated: a documented route answers for itself (401, a version refusal, or
         // its answer), never as a route the router does not have.
         let response = http()
-            .request(method.clone(), format!("{}{}", cloud.base_url, concrete(path)))
+            .request(
+                method.clone(),
+                format!("{}{}", cloud.base_url, concrete(path)),
+            )
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
             .header("content-type", "application/json")
             .body("{}")
@@ -118,7 +121,10 @@ fn document_and_router(backend: Backend) {
             .collect();
         for other in all.iter().filter(|m| !listed.contains(m)) {
             let response = http()
-                .request(other.clone(), format!("{}{}", cloud.base_url, concrete(path)))
+                .request(
+                    other.clone(),
+                    format!("{}{}", cloud.base_url, concrete(path)),
+                )
                 .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
                 .send()
                 .expect("a request");
@@ -163,7 +169,9 @@ fn json_rejections(backend: Backend) {
     let cases: Vec<(&str, reqwest::blocking::RequestBuilder, u16, &str)> = vec![
         (
             "an unknown route",
-            http().get(format!("{base}/v1/nothing-here")).bearer_auth(&key),
+            http()
+                .get(format!("{base}/v1/nothing-here"))
+                .bearer_auth(&key),
             404,
             "not_found",
         ),
@@ -269,8 +277,10 @@ fn json_rejections(backend: Backend) {
     let decoded: Value = http()
         .post(format!("{base}/v1/online-sales"))
         .bearer_auth(&key)
-        .json(&json!({ "order_ref": "R", "stock_from": "online", "currency": "TWD",
-                       "lines": [{ "sku": "X", "quantity": 1.5, "total_minor": 1 }] }))
+        .json(
+            &json!({ "order_ref": "R", "stock_from": "online", "currency": "TWD",
+                       "lines": [{ "sku": "X", "quantity": 1.5, "total_minor": 1 }] }),
+        )
         .send()
         .expect("a request")
         .json()
@@ -386,7 +396,14 @@ fn scopes_and_revocation(backend: Backend) {
 
     // Refusals of the CLI are in words and change nothing.
     let refused = Command::new(binary("omnitill-cloud"))
-        .args(["--database", &cloud.database, "api-key", "create", "--name", "x"])
+        .args([
+            "--database",
+            &cloud.database,
+            "api-key",
+            "create",
+            "--name",
+            "x",
+        ])
         .output()
         .expect("the command runs");
     assert!(!refused.status.success(), "a key needs its scopes named");
@@ -396,7 +413,14 @@ fn scopes_and_revocation(backend: Backend) {
         String::from_utf8_lossy(&refused.stderr)
     );
     let refused = Command::new(binary("omnitill-cloud"))
-        .args(["--database", &cloud.database, "api-key", "create", "--name", "x"])
+        .args([
+            "--database",
+            &cloud.database,
+            "api-key",
+            "create",
+            "--name",
+            "x",
+        ])
         .args(["--scope", "read,root"])
         .output()
         .expect("the command runs");
@@ -406,7 +430,14 @@ fn scopes_and_revocation(backend: Backend) {
         String::from_utf8_lossy(&refused.stderr)
     );
     let again = Command::new(binary("omnitill-cloud"))
-        .args(["--database", &cloud.database, "api-key", "revoke", "--name", "dashboard"])
+        .args([
+            "--database",
+            &cloud.database,
+            "api-key",
+            "revoke",
+            "--name",
+            "dashboard",
+        ])
         .output()
         .expect("the command runs");
     assert!(
@@ -469,7 +500,13 @@ fn enrolment_code_revocation(backend: Backend) {
     let (status, body, _) = enrol_with(base, &kept);
     assert_eq!(status, 200, "another store's code still enrols: {body}");
     let again = Command::new(binary("omnitill-cloud"))
-        .args(["--database", &cloud.database, "enrolment-code", "revoke", &kept])
+        .args([
+            "--database",
+            &cloud.database,
+            "enrolment-code",
+            "revoke",
+            &kept,
+        ])
         .output()
         .expect("the command runs");
     assert!(
@@ -545,7 +582,8 @@ fn enrolment_rate_limit(backend: Backend) {
         };
         let (status, body, _) = enrol_with(base, "WRONGCODE1");
         assert_eq!(
-            status, 400,
+            status,
+            400,
             "attempt {} is within the limit: {body}",
             attempt + 1
         );

@@ -10,9 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, Request, State,
-};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -190,7 +188,7 @@ impl FromRequestParts<AppState> for TillAuth {
 /// The scope each e-shop route needs, as a type: `ApiKey<need::Loyalty>`.
 pub mod need {
     use crate::scopes::Scope;
-    
+
     pub trait RouteScope {
         const SCOPE: Scope;
     }
@@ -923,4 +921,44 @@ async fn till_reserve_coupon(
 ) -> CloudResult<StatusCode> {
     members::reserve_coupon(&state.db, &request).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_added_only_through_routes_so_each_is_in_the_document() {
+        let source = include_str!("api.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let plain_route = concat!(".", "route(");
+        assert!(
+            !code.contains(plain_route),
+            "a route added with Router::route would be missing from /openapi.json: use routes!"
+        );
+        let routed: usize = code
+            .split("routes!(")
+            .skip(1)
+            .map(|call| call[..call.find(')').unwrap_or(0)].split(',').count())
+            .sum();
+        assert_eq!(
+            code.matches("#[utoipa::path(").count(),
+            routed,
+            "every handler with a #[utoipa::path] is routed through routes!, and only those"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_source_is_counted_by_its_64_network() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("an address");
+        let two: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("an address");
+        assert_eq!(source_of(one), source_of(two), "one host, one /64");
+        assert_eq!(source_of(one), "2001:db8:1:2::/64");
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().expect("an address");
+        assert_eq!(
+            source_of(mapped),
+            "10.0.0.7",
+            "IPv4 seen through IPv6 is IPv4"
+        );
+    }
 }

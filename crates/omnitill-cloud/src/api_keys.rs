@@ -26,7 +26,9 @@ pub async fn create(db: &Db, name: &str, scopes: &[Scope]) -> CloudResult<String
         ));
     }
     if scopes.is_empty() {
-        return Err(CloudError::BadRequest("a key needs at least one scope".into()));
+        return Err(CloudError::BadRequest(
+            "a key needs at least one scope".into(),
+        ));
     }
     let key = format!("otk_{}", random_secret(40));
     sqlx::query("INSERT INTO api_key (key_hash, name, created_at, scopes) VALUES ($1, $2, $3, $4)")
@@ -103,4 +105,90 @@ pub async fn list(db: &Db) -> CloudResult<Vec<KeyInfo>> {
             revoked_at_ms,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::MIGRATIONS;
+
+    fn temp_path() -> String {
+        std::env::temp_dir()
+            .join(format!(
+                "omnitill-keys-test-{}.sqlite3",
+                uuid::Uuid::now_v7().simple()
+            ))
+            .display()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_key_made_before_scopes_keeps_every_scope_after_the_upgrade() {
+        let path = temp_path();
+        // A cloud as it was before migration 0009, with an e-shop's key.
+        sqlx::any::install_default_drivers();
+        let old = sqlx::AnyPool::connect(&format!("sqlite://{path}?mode=rwc"))
+            .await
+            .expect("a new SQLite file");
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migration (
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&old)
+        .await
+        .expect("the migration table");
+        for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 < 9) {
+            sqlx::raw_sql(*sql)
+                .execute(&old)
+                .await
+                .expect("an old migration");
+            sqlx::query("INSERT INTO schema_migration VALUES ($1, $2, 0)")
+                .bind(*version)
+                .bind(*name)
+                .execute(&old)
+                .await
+                .expect("recorded");
+        }
+        sqlx::query("INSERT INTO api_key (key_hash, name, created_at) VALUES ($1, 'shop', 0)")
+            .bind(hash_secret("otk_OLD"))
+            .execute(&old)
+            .await
+            .expect("an old key");
+        old.close().await;
+
+        let db = Db::connect(&path).await.expect("the upgrade migrates");
+        for scope in Scope::ALL {
+            assert!(
+                check(&db, "otk_OLD", scope).await.is_ok(),
+                "an e-shop must keep working after the upgrade: the old key lacks {scope:?}"
+            );
+        }
+        let fresh = create(&db, "dashboard", &[Scope::Read])
+            .await
+            .expect("a new key");
+        assert!(check(&db, &fresh, Scope::Read).await.is_ok());
+        assert!(
+            matches!(
+                check(&db, &fresh, Scope::Loyalty).await,
+                Err(CloudError::Forbidden(_))
+            ),
+            "a new key holds only what it was given"
+        );
+        assert_eq!(revoke(&db, Which::Name("shop")).await.expect("revoked"), 1);
+        assert!(
+            matches!(
+                check(&db, "otk_OLD", Scope::Read).await,
+                Err(CloudError::Unauthorized(_))
+            ),
+            "a revoked key is refused whatever its scopes"
+        );
+        assert!(
+            matches!(
+                revoke(&db, Which::Name("shop")).await,
+                Err(CloudError::NotFound(_))
+            ),
+            "nothing left to revoke is said, not ignored"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -84,7 +84,11 @@ mod tests {
     #[test]
     fn retry_after_counts_whole_seconds_up_to_the_oldest_attempts_exit() {
         assert_eq!(retry_after_s(0, 0), 600, "a full window is 600 s");
-        assert_eq!(retry_after_s(0, WINDOW_MS - 1), 1, "a last millisecond is a second");
+        assert_eq!(
+            retry_after_s(0, WINDOW_MS - 1),
+            1,
+            "a last millisecond is a second"
+        );
         assert_eq!(
             retry_after_s(0, WINDOW_MS + 5_000),
             1,

@@ -34,9 +34,7 @@ pub enum CloudError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error(
-        "too many failed enrolment attempts from this address; try again in {retry_after_s} s"
-    )]
+    #[error("too many failed enrolment attempts from this address; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("the cloud's database failed: {0}")]
     Database(#[from] sqlx::Error),

@@ -89,14 +89,19 @@ fn whole_floats_to_integers(value: &mut Value) -> bool {
                 _ => false,
             }
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |any, item| whole_floats_to_integers(item) || any),
-        Value::Object(fields) => fields
-            .values_mut()
-            .fold(false, |any, item| whole_floats_to_integers(item) || any),
+        Value::Array(items) => rewrite_all(items.iter_mut()),
+        Value::Object(fields) => rewrite_all(fields.values_mut()),
         _ => false,
     }
+}
+
+/// Rewrites every value (not stopping at the first), true when any was rewritten.
+fn rewrite_all<'a>(values: impl Iterator<Item = &'a mut Value>) -> bool {
+    let mut rewritten = false;
+    for value in values {
+        rewritten |= whole_floats_to_integers(value);
+    }
+    rewritten
 }
 
 /// `application/json`, or a `+json` type, with any parameters.

@@ -229,9 +229,7 @@ async fn run() -> Result<()> {
         }
         ("api-key", "revoke") => {
             let revoked = match args.value("--name")? {
-                Some(name) => {
-                    api_keys::revoke(&db, api_keys::Which::Name(&name)).await?
-                }
+                Some(name) => api_keys::revoke(&db, api_keys::Which::Name(&name)).await?,
                 None => {
                     let key = command_argument(&args, 2)
                         .context("api-key revoke needs the key or --name NAME")?;
@@ -268,8 +266,7 @@ async fn run() -> Result<()> {
 
 /// A Unix ms time as RFC 3339, for people.
 fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
 }
 
 /// `--now RFC3339`, or the present moment.

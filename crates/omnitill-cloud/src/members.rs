@@ -247,7 +247,11 @@ pub struct SignUp {
     pub phone: Option<String>,
     pub email: Option<String>,
     /// 1 to 100 characters in any script, without control characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// `YYYY-MM-DD`; empty or absent for none.
     pub birthday: Option<String>,

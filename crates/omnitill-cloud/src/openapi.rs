@@ -152,7 +152,10 @@ fn add_shared(operation: &mut Map<String, Value>) {
             "The body, a parameter or the protocol version header is not valid (`bad_request`, `version_mismatch`, `bad_enrolment_code`)",
         ));
     } else if has_body || has_params {
-        errors.push(("400", "The body or a parameter is not valid (`bad_request`)"));
+        errors.push((
+            "400",
+            "The body or a parameter is not valid (`bad_request`)",
+        ));
     }
     if !security.is_empty() {
         errors.push((
@@ -167,12 +170,16 @@ fn add_shared(operation: &mut Map<String, Value>) {
         ));
     }
     if has_body {
-        errors.push(("413", "The body is larger than the cloud accepts (`payload_too_large`)"));
-        errors.push(("415", "The body is not `application/json` (`unsupported_media_type`)"));
+        errors.push((
+            "413",
+            "The body is larger than the cloud accepts (`payload_too_large`)",
+        ));
+        errors.push((
+            "415",
+            "The body is not `application/json` (`unsupported_media_type`)",
+        ));
     }
-    let responses = operation
-        .entry("responses")
-        .or_insert_with(|| json!({}));
+    let responses = operation.entry("responses").or_insert_with(|| json!({}));
     let Some(responses) = responses.as_object_mut() else {
         return;
     };

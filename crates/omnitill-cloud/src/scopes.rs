@@ -92,7 +92,10 @@ pub fn encode(scopes: &[Scope]) -> String {
 /// Reads the stored form. A word this build does not know (written by a newer cloud) grants
 /// nothing here.
 pub fn decode(stored: &str) -> Vec<Scope> {
-    let mut scopes: Vec<Scope> = stored.split_whitespace().filter_map(Scope::from_name).collect();
+    let mut scopes: Vec<Scope> = stored
+        .split_whitespace()
+        .filter_map(Scope::from_name)
+        .collect();
     scopes.sort();
     scopes.dedup();
     scopes

@@ -194,17 +194,26 @@ pub mod enrol {
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct EnrolRequest {
         /// The one-time code from `omnitill-cloud enrolment-code`.
-        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = r"\S"))]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 64, pattern = r"\S")
+        )]
         pub code: String,
         /// A name for the till, shown to brand IT ("Counter 1"): 1 to 80 characters, not only
         /// spaces.
-        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80, pattern = r"\S"))]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 80, pattern = r"\S")
+        )]
         pub device_name: String,
         /// The `seq` of the first operation this till will push under the new enrolment: 1 for a
         /// new till; for a till enrolled again (after a revocation, or to another cloud), the
         /// first operation its old enrolment never had acknowledged. Absent means 1.
         #[serde(default = "first_seq_default")]
-        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4_503_599_627_370_496_i64, default = 1))]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(minimum = 1, maximum = 4_503_599_627_370_496_i64, default = 1)
+        )]
         pub first_seq: i64,
     }
 

@@ -206,7 +206,10 @@ pub struct MemberLookupRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = LookupKind))]
     pub kind: String,
     /// The look-up hash: 32 hex digits.
-    #[cfg_attr(feature = "openapi", schema(min_length = 32, max_length = 32, pattern = "^[0-9A-Fa-f]{32}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 32, max_length = 32, pattern = "^[0-9A-Fa-f]{32}$")
+    )]
     pub hash: String,
 }
 

@@ -67,13 +67,16 @@ fn rewritten(
     match status {
         StatusCode::NOT_FOUND => CloudError::NotFound(format!("a route {method} {path}")),
         StatusCode::METHOD_NOT_ALLOWED => {
+            // Axum's method router adds `Allow` after the route's layers, so it is usually
+            // not here yet; it is on the response the client gets.
             let allowed = allow
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| !v.is_empty())
-                .unwrap_or("other methods");
-            CloudError::MethodNotAllowed(format!(
-                "{path} does not take {method}; it takes {allowed}"
-            ))
+                .map_or_else(
+                    || "the Allow header names the methods it takes".to_owned(),
+                    |allowed| format!("it takes {allowed}"),
+                );
+            CloudError::MethodNotAllowed(format!("{path} does not take {method}; {allowed}"))
         }
         StatusCode::PAYLOAD_TOO_LARGE => {
             CloudError::PayloadTooLarge(omnitill_protocol::MAX_BODY_BYTES)
@@ -104,6 +107,21 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "/v1/stores does not take PATCH; it takes GET,HEAD"
+        );
+    }
+
+    #[test]
+    fn a_405_without_its_allow_header_yet_points_to_it() {
+        let error = rewritten(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &Method::PATCH,
+            "/v1/stores",
+            "",
+            None,
+        );
+        assert_eq!(
+            error.to_string(),
+            "/v1/stores does not take PATCH; the Allow header names the methods it takes"
         );
     }
 

@@ -274,6 +274,35 @@ fn json_rejections(backend: Backend) {
         assert_eq!(got, status, "{what}: {body}");
         assert_eq!(body["code"], code, "{what}: {body}");
     }
+    // The document says `additionalProperties: false` for an adjustment, and the cloud agrees.
+    let (status, body) = status_of(
+        http()
+            .post(format!("{base}/v1/members/nobody/adjust"))
+            .bearer_auth(&key)
+            .json(&json!({ "reference": "R-1", "points": 5, "reason": "goodwill", "extra": 1 })),
+    );
+    assert_eq!(
+        status, 400,
+        "an unknown field of an adjustment is refused: {body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field `extra`")),
+        "the refusal names the field: {body}"
+    );
+    // 5.0 is the integer 5 to JSON Schema, and so to the cloud: the request gets as far as
+    // looking the member up.
+    let (status, body) = status_of(
+        http()
+            .post(format!("{base}/v1/members/nobody/adjust"))
+            .bearer_auth(&key)
+            .json(&json!({ "reference": "R-1", "points": 5.0, "reason": "goodwill" })),
+    );
+    assert_eq!(
+        status, 404,
+        "a whole-number float decodes as an integer: {body}"
+    );
     let decoded: Value = http()
         .post(format!("{base}/v1/online-sales"))
         .bearer_auth(&key)

@@ -3,39 +3,37 @@
 //! Tills authenticate with their device token and must send the protocol version header; the
 //! e-shop authenticates with an API key. Bodies are limited to `MAX_BODY_BYTES`, malformed or
 //! oversized ones get a JSON error and write nothing, and responses above 1 KiB are
-//! gzip-compressed (fastest level) when the client accepts it.
-
-use std::marker::PhantomData;
-use std::net::{IpAddr, SocketAddr};
+//! gzip-compressed (fastest level) when the client accepts it (`api_layers`). Each handler's
+//! `#[utoipa::path]` is its entry in `/openapi.json`; `routes()` adds it to the router and the
+//! document in one step.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use omnitill_protocol::ErrorBody;
 use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
 use omnitill_protocol::loyalty::{
     CachedMember, CouponHoldRequest, Held, History, HoldRequest, LoyaltyRules, MemberLookupRequest,
 };
 use omnitill_protocol::push::{PushRequest, PushResponse};
-use omnitill_protocol::{MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use omnitill_protocol::{MAX_BODY_BYTES, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
-use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use crate::api_layers::COMPRESS_ABOVE_BYTES;
+use crate::api_layers::{compression, require_protocol, run_to_completion, stamp_version};
+pub use crate::auth::{ApiKey, SourceAddress, TillAuth, need};
 pub use crate::json_body::JsonBody;
 
 use crate::db::Db;
-use crate::devices::{self, Device};
+use crate::devices;
 use crate::error::{CloudError, CloudResult};
 use crate::sync::FeedPage;
-use crate::{api_keys, catalog, members, online, openapi, rejections, stock, sync};
+use crate::{catalog, members, online, openapi, rejections, stock, sync};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -95,169 +93,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_document))
         .merge(tills)
         .merge(eshop)
-}
-
-/// Every request runs to its end, even when its client goes away mid-request: a till killed
-/// during a push, a dropped link. Axum drops a request's future when its connection closes,
-/// and a future dropped while sqlx waits for PostgreSQL's answer to `BEGIN` leaves that pooled
-/// connection inside a transaction nothing ends (sqlx issue #4393): the pool hands it to later
-/// requests, whose statements then run, and hold locks, inside it. Run on its own task, a
-/// request's transactions always end in a commit or a rollback.
-async fn run_to_completion(request: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
-        Ok(response) => response,
-        Err(error) => CloudError::Internal(format!("the request stopped: {error}")).into_response(),
-    }
-}
-
-/// Bodies below this many bytes are sent as they are: gzip would add more framing (its header,
-/// chunked transfer) than it saves, and an idle sync round's answer is far smaller.
-pub const COMPRESS_ABOVE_BYTES: u16 = 1_024;
-
-/// gzip at its fastest level: a first catalog download is hundreds of megabytes of JSON, and
-/// the fastest level compresses it several times faster than the default for a few percent
-/// more bytes.
-fn compression() -> CompressionLayer<impl Predicate> {
-    CompressionLayer::new()
-        .quality(CompressionLevel::Fastest)
-        .compress_when(
-            SizeAbove::new(COMPRESS_ABOVE_BYTES)
-                .and(NotForContentType::GRPC)
-                .and(NotForContentType::IMAGES)
-                .and(NotForContentType::SSE),
-        )
-}
-
-/// Every response names the protocol version this cloud speaks.
-async fn stamp_version(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
-    response
-}
-
-/// Till requests must speak this cloud's protocol version.
-async fn require_protocol(request: Request, next: Next) -> Response {
-    let sent = request
-        .headers()
-        .get(PROTOCOL_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match sent.as_deref().map(str::parse::<u32>) {
-        Some(Ok(version)) if version == PROTOCOL_VERSION => next.run(request).await,
-        Some(Ok(version)) => CloudError::VersionMismatch(format!(
-            "this till speaks protocol version {version} and this cloud speaks version \
-             {PROTOCOL_VERSION}; update the older of the two"
-        ))
-        .into_response(),
-        _ => CloudError::VersionMismatch(format!(
-            "the request has no usable {PROTOCOL_HEADER} header; this cloud speaks protocol \
-             version {PROTOCOL_VERSION}"
-        ))
-        .into_response(),
-    }
-}
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 200)
-}
-
-/// An authenticated till.
-pub struct TillAuth(pub Device);
-
-impl FromRequestParts<AppState> for TillAuth {
-    type Rejection = CloudError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .ok_or_else(|| CloudError::Unauthorized("a device token is required".into()))?;
-        Ok(TillAuth(devices::authenticate(&state.db, token).await?))
-    }
-}
-
-/// The scope each e-shop route needs, as a type: `ApiKey<need::Loyalty>`.
-pub mod need {
-    use crate::scopes::Scope;
-
-    pub trait RouteScope {
-        const SCOPE: Scope;
-    }
-
-    pub struct Read;
-    pub struct Orders;
-    pub struct Loyalty;
-    pub struct Admin;
-
-    impl RouteScope for Read {
-        const SCOPE: Scope = Scope::Read;
-    }
-    impl RouteScope for Orders {
-        const SCOPE: Scope = Scope::Orders;
-    }
-    impl RouteScope for Loyalty {
-        const SCOPE: Scope = Scope::Loyalty;
-    }
-    impl RouteScope for Admin {
-        const SCOPE: Scope = Scope::Admin;
-    }
-}
-
-/// An authenticated e-shop or other system whose API key holds the scope `S` names: 401 for
-/// a missing, unknown or revoked key, 403 in words for a key without the scope.
-pub struct ApiKey<S>(PhantomData<S>);
-
-impl<S: need::RouteScope> FromRequestParts<AppState> for ApiKey<S> {
-    type Rejection = CloudError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let key = bearer(parts)
-            .ok_or_else(|| CloudError::Unauthorized("an API key is required".into()))?;
-        api_keys::check(&state.db, key, S::SCOPE).await?;
-        Ok(ApiKey(PhantomData))
-    }
-}
-
-/// Where a request came from, as enrolment attempts are counted: an IPv4 address, or the /64
-/// network of an IPv6 address (one host usually holds a whole /64). `unknown` when the server
-/// was not started with connection info (in-process tests).
-pub struct SourceAddress(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for SourceAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let source = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |info| source_of(info.0.ip()));
-        Ok(SourceAddress(source))
-    }
-}
-
-fn source_of(address: IpAddr) -> String {
-    match address {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
 }
 
 /// The answer of `/health`.
@@ -925,8 +760,6 @@ async fn till_reserve_coupon(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn routes_are_added_only_through_routes_so_each_is_in_the_document() {
         let source = include_str!("api.rs");
@@ -945,20 +778,6 @@ mod tests {
             code.matches("#[utoipa::path(").count(),
             routed,
             "every handler with a #[utoipa::path] is routed through routes!, and only those"
-        );
-    }
-
-    #[test]
-    fn an_ipv6_source_is_counted_by_its_64_network() {
-        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("an address");
-        let two: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("an address");
-        assert_eq!(source_of(one), source_of(two), "one host, one /64");
-        assert_eq!(source_of(one), "2001:db8:1:2::/64");
-        let mapped: IpAddr = "::ffff:10.0.0.7".parse().expect("an address");
-        assert_eq!(
-            source_of(mapped),
-            "10.0.0.7",
-            "IPv4 seen through IPv6 is IPv4"
         );
     }
 }

@@ -1,6 +1,8 @@
 //! omnitill-cloud: the brand's cloud service (axum, SQLite by default, PostgreSQL in production).
 //!
-//! Layout: `db` (pools, backends, migrations), `api` (routes, auth extractors, JSON errors),
+//! Layout: `db` (pools, backends, migrations), `api` (routes, JSON errors), `api_layers`
+//! (run to completion, gzip, protocol version), `auth` (tills'
+//! tokens, API keys and their scopes, source addresses),
 //! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
 //! conflicts), `devices` (stores, enrolment codes, tokens), `enrolment_limit` (failed enrolment
@@ -12,6 +14,8 @@
 
 pub mod api;
 pub mod api_keys;
+pub mod api_layers;
+pub mod auth;
 pub mod catalog;
 pub mod db;
 pub mod demo;

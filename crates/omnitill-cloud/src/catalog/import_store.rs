@@ -1,0 +1,233 @@
+//! The import's SQL: the transaction it runs in, the catalog snapshot it checks against, and
+//! the bulk write of its plan.
+//!
+//! The transaction keeps other writers of the catalog out from the snapshot to the commit
+//! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a `SHARE ROW EXCLUSIVE` lock on the catalog tables,
+//! which lets readers and pushes go on), so what the checks approved is what the database
+//! holds when the rows are written. Every write binds a batch of `BATCH` rows as one JSON value
+//! (`db::json_rows`).
+
+use sqlx::{Any, AnyConnection, Transaction};
+
+use super::import_check::{Existing, Plan, ProductWrite, Snapshot};
+use crate::db::{Backend, Db, batch_statement, json_rows, json_texts};
+use crate::error::{CloudError, CloudResult};
+use crate::feed::{self, ALL_STORES};
+
+/// Rows bound in one statement.
+const BATCH: usize = 10_000;
+
+/// Begins the import's transaction with the catalog locked against other writers.
+pub async fn begin(db: &Db) -> CloudResult<Transaction<'static, Any>> {
+    match db.backend {
+        Backend::Sqlite => {
+            let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
+            // A large import inserts all over the catalog's indexes; a bigger page cache for
+            // this connection keeps them in memory (SQLite's default is 2 MiB).
+            sqlx::raw_sql("PRAGMA cache_size = -262144")
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+        Backend::Postgres => {
+            let mut tx = db.write.begin().await?;
+            sqlx::raw_sql(
+                "LOCK TABLE tax_class, product, barcode, price IN SHARE ROW EXCLUSIVE MODE",
+            )
+            .execute(&mut *tx)
+            .await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// Gives the connection back SQLite's usual page cache once the import is over.
+pub async fn end(db: &Db) -> CloudResult<()> {
+    if db.backend == Backend::Sqlite {
+        sqlx::raw_sql("PRAGMA cache_size = -2000")
+            .execute(&db.write)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads the tax classes and the whole catalog: products, barcodes and price schedules.
+pub async fn snapshot(tx: &mut AnyConnection) -> CloudResult<Snapshot> {
+    let mut snapshot = Snapshot::default();
+    let tax_classes: Vec<(String,)> = sqlx::query_as("SELECT id FROM tax_class")
+        .fetch_all(&mut *tx)
+        .await?;
+    snapshot.tax_classes = tax_classes.into_iter().map(|t| t.0).collect();
+    snapshot.tax_classes.sort_unstable();
+    let products: Vec<(String, String, String, i64)> =
+        sqlx::query_as("SELECT sku, name, tax_class, active FROM product")
+            .fetch_all(&mut *tx)
+            .await?;
+    snapshot.products.reserve(products.len());
+    for (sku, name, tax_class, active) in products {
+        snapshot.products.insert(
+            sku,
+            Existing {
+                name,
+                tax_class,
+                active: active != 0,
+                barcodes: Vec::new(),
+                prices: Vec::new(),
+            },
+        );
+    }
+    let barcodes: Vec<(String, String)> = sqlx::query_as("SELECT code, sku FROM barcode")
+        .fetch_all(&mut *tx)
+        .await?;
+    snapshot.barcode_owner.reserve(barcodes.len());
+    for (code, sku) in barcodes {
+        if let Some(product) = snapshot.products.get_mut(&sku) {
+            product.barcodes.push(code.clone());
+        }
+        snapshot.barcode_owner.insert(code, sku);
+    }
+    let prices: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT sku, effective_from, price_minor FROM price")
+            .fetch_all(&mut *tx)
+            .await?;
+    for (sku, from, price) in prices {
+        if let Some(product) = snapshot.products.get_mut(&sku) {
+            product.prices.push((from, price));
+        }
+    }
+    for product in snapshot.products.values_mut() {
+        product.barcodes.sort_unstable();
+        product.prices.sort_unstable();
+    }
+    Ok(snapshot)
+}
+
+/// How many rows `write` writes for a plan, for its progress.
+pub fn work(plan: &Plan) -> u64 {
+    let rows = plan.writes.len() as u64;
+    let barcodes: usize = plan
+        .writes
+        .iter()
+        .map(|w| w.barcodes_added.len() + w.barcodes_removed.len())
+        .sum();
+    let prices = plan.writes.iter().filter(|w| w.price.is_some()).count();
+    // Products, barcodes, prices and the feed.
+    rows * 2 + barcodes as u64 + prices as u64
+}
+
+/// Writes the plan: products, barcodes (the removed ones first, so a barcode can move from one
+/// product to another), prices, and each changed product's whole record to the feed.
+/// `progress` is told how many of `work(plan)` rows are written so far.
+pub async fn write(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    plan: &Plan,
+    now: i64,
+    progress: &mut dyn FnMut(u64),
+) -> CloudResult<()> {
+    let mut done = 0u64;
+    let upsert_products = format!(
+        "INSERT INTO product (sku, name, tax_class, active, updated_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, CAST(value ->> 3 AS BIGINT), $2
+         FROM {} WHERE true
+         ON CONFLICT (sku) DO UPDATE SET name = excluded.name, tax_class = excluded.tax_class,
+             active = excluded.active, updated_at = excluded.updated_at",
+        json_rows(backend, 1)
+    );
+    for chunk in plan.writes.chunks(BATCH) {
+        let rows: Vec<(&str, &str, &str, i64)> = chunk
+            .iter()
+            .map(|w| {
+                (
+                    w.sku.as_str(),
+                    w.name.as_str(),
+                    w.tax_class.as_str(),
+                    i64::from(w.active),
+                )
+            })
+            .collect();
+        sqlx::query(batch_statement(upsert_products.clone()))
+            .bind(encode(&rows)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let removed: Vec<&str> = plan
+        .writes
+        .iter()
+        .flat_map(|w| w.barcodes_removed.iter().map(String::as_str))
+        .collect();
+    let delete_barcodes = format!(
+        "DELETE FROM barcode WHERE code IN (SELECT value FROM {})",
+        json_texts(backend, 1)
+    );
+    for chunk in removed.chunks(BATCH) {
+        sqlx::query(batch_statement(delete_barcodes.clone()))
+            .bind(encode(&chunk)?)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let added: Vec<(&str, &str)> = plan
+        .writes
+        .iter()
+        .flat_map(|w| {
+            w.barcodes_added
+                .iter()
+                .map(|code| (code.as_str(), w.sku.as_str()))
+        })
+        .collect();
+    let insert_barcodes = format!(
+        "INSERT INTO barcode (code, sku) SELECT value ->> 0, value ->> 1 FROM {}",
+        json_rows(backend, 1)
+    );
+    for chunk in added.chunks(BATCH) {
+        sqlx::query(batch_statement(insert_barcodes.clone()))
+            .bind(encode(&chunk)?)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let prices: Vec<(&str, i64, i64)> = plan
+        .writes
+        .iter()
+        .filter_map(|w| w.price.map(|(from, price)| (w.sku.as_str(), from, price)))
+        .collect();
+    let upsert_prices = format!(
+        "INSERT INTO price (sku, effective_from, price_minor)
+         SELECT value ->> 0, CAST(value ->> 1 AS BIGINT), CAST(value ->> 2 AS BIGINT)
+         FROM {} WHERE true
+         ON CONFLICT (sku, effective_from) DO UPDATE SET price_minor = excluded.price_minor",
+        json_rows(backend, 1)
+    );
+    for chunk in prices.chunks(BATCH) {
+        sqlx::query(batch_statement(upsert_prices.clone()))
+            .bind(encode(&chunk)?)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let before_feed = done;
+    feed::publish_bulk(
+        tx,
+        backend,
+        ALL_STORES,
+        "product",
+        &plan.writes,
+        |w: &ProductWrite| w.sku.as_str(),
+        |w| w.existed,
+        ProductWrite::change,
+        &mut |published| progress(before_feed + published),
+    )
+    .await
+}
+
+fn encode(rows: &impl serde::Serialize) -> CloudResult<String> {
+    serde_json::to_string(rows)
+        .map_err(|e| CloudError::Internal(format!("a batch cannot be encoded: {e}")))
+}

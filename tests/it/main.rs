@@ -2,7 +2,8 @@
 //!
 //! `support` holds what the scenarios share: temporary tills, the demo store, and the
 //! WebDriver harness for the real app window. `ledger` drives omnitill-core on real SQLite
-//! files; `crash` kills a child process with SIGKILL while it commits sales; `cloud` runs the
+//! files; `catalog_import` runs `omnitill-cloud catalog import` on good, bad and killed imports;
+//! `crash` kills a child process with SIGKILL while it commits sales; `cloud` runs the
 //! cloud as a real process; `sync` has tills converge through the real sync engine; `faults`
 //! puts a fault-injecting proxy between tills and the cloud; `random_sync` runs hundreds of
 //! seeded random schedules of sales, syncs, faults and cloud restarts; `sync_crash` kills a
@@ -17,6 +18,7 @@
 //! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
+mod catalog_import;
 mod cloud;
 mod crash;
 mod faults;

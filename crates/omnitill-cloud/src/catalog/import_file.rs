@@ -587,7 +587,7 @@ mod tests {
         .expect("the header is good");
         assert_eq!(
             file.rows[0].effective_from,
-            Some(1_764_518_400_000),
+            Some(1_796_054_400_000),
             "the time zone of the date is honoured"
         );
         assert_eq!(
@@ -646,8 +646,11 @@ mod tests {
             problems_of(&format!("{HEADER}A-1,\"two\nlines\",standard,1,,100\nA-2,Tea,standard,1,,x\n"));
         assert_eq!(
             problems,
-            vec!["line 4, column price_minor: \"x\" is not a whole number of minor units (write 12.50 as 1250)"],
-            "the line is where the row starts in the file"
+            vec![
+                "line 2, column name: contains the control character U+000A, which a name cannot hold",
+                "line 4, column price_minor: \"x\" is not a whole number of minor units (write 12.50 as 1250)",
+            ],
+            "a line break inside a name is refused, and lines are counted in the file, not in rows"
         );
     }
 

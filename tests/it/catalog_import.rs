@@ -141,11 +141,20 @@ fn bad_rows_are_all_named(backend: Backend) {
     let (taken_code, taken_sku) = demo_barcode_and_sku();
     let mut rows: Vec<String> = (1..=1_000).map(|n| good_row(n, price_of(n))).collect();
     // Line numbers are the row's index + 2 (the header is line 1).
-    rows[0] = format!("IMPT-0000001,Imported tea 1,std,1,{},100,", ean13(471_000_000_001));
-    rows[1] = format!("IMPT-0000002,Imported tea 2,standard,1,{},12.50,", ean13(471_000_000_002));
+    rows[0] = format!(
+        "IMPT-0000001,Imported tea 1,std,1,{},100,",
+        ean13(471_000_000_001)
+    );
+    rows[1] = format!(
+        "IMPT-0000002,Imported tea 2,standard,1,{},12.50,",
+        ean13(471_000_000_002)
+    );
     rows[497] = format!("IMPT-0000498,Imported tea 498,standard,1,{taken_code},100,");
     rows[498] = format!("IMPT-0000010,Imported tea again,standard,1,,100,");
-    rows[499] = format!("IMPT-0000500,Imported tea 500,standard,1,{},100,", ean13(471_000_000_003));
+    rows[499] = format!(
+        "IMPT-0000500,Imported tea 500,standard,1,{},100,",
+        ean13(471_000_000_003)
+    );
     rows[997] = "IMPT-0000998,Short row,standard,1,100".to_owned();
     let wrong_digit = wrong_check_digit(&ean13(471_000_000_999));
     rows[998] = format!("IMPT-0000999,,standard,1,{wrong_digit},100,");
@@ -187,7 +196,11 @@ fn bad_rows_are_all_named(backend: Backend) {
         before,
         "a file with bad rows writes nothing, not even its good rows"
     );
-    assert_eq!(products_like(&cloud, "IMPT-"), 0, "no imported product exists");
+    assert_eq!(
+        products_like(&cloud, "IMPT-"),
+        0,
+        "no imported product exists"
+    );
 }
 
 #[test]
@@ -211,7 +224,11 @@ fn a_long_report_shows_the_first_hundred_problems_and_counts_the_rest() {
     let output = import(&cloud, &file, &[]);
     let lines = stdout_lines(&output);
     assert_eq!(output.status.code(), Some(2), "the file is refused");
-    assert_eq!(lines.len(), 102, "100 problems, the count of the rest, the summary");
+    assert_eq!(
+        lines.len(),
+        102,
+        "100 problems, the count of the rest, the summary"
+    );
     assert_eq!(lines[100], "... and 150 more problems not shown");
     assert_eq!(
         lines[101],
@@ -235,8 +252,12 @@ fn a_file_with_a_bad_header_is_refused_in_words() {
     );
     let lines = stdout_lines(&output);
     assert!(
-        lines.iter().any(|l| l == "line 1: the header has no tax_class column")
-            && lines.iter().any(|l| l == "line 1: the header has no price_minor column"),
+        lines
+            .iter()
+            .any(|l| l == "line 1: the header has no tax_class column")
+            && lines
+                .iter()
+                .any(|l| l == "line 1: the header has no price_minor column"),
         "the header's problems are named: {lines:?}"
     );
     assert_eq!(catalog_state(&cloud), before, "nothing is written");
@@ -442,7 +463,8 @@ fn import_reaches_a_till(backend: Backend) {
     );
 
     let till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
-    till.sync(&runtime).expect("the first sync downloads the catalog");
+    till.sync(&runtime)
+        .expect("the first sync downloads the catalog");
     let count: i64 = till
         .temp
         .till
@@ -453,7 +475,10 @@ fn import_reaches_a_till(backend: Backend) {
             |row| row.get(0),
         )
         .expect("the till's products");
-    assert_eq!(count, products as i64, "the till has every imported product");
+    assert_eq!(
+        count, products as i64,
+        "the till has every imported product"
+    );
     for n in [1, 1_500, products] {
         let item = till
             .temp
@@ -471,7 +496,10 @@ fn import_reaches_a_till(backend: Backend) {
     let output = import(&cloud, &file, &[]);
     assert_eq!(
         stdout_lines(&output).last().map(String::as_str),
-        Some(format!("imported 3,000 products from {file}: 0 new, 0 changed, 3,000 unchanged").as_str()),
+        Some(
+            format!("imported 3,000 products from {file}: 0 new, 0 changed, 3,000 unchanged")
+                .as_str()
+        ),
         "the same file again changes nothing"
     );
     assert_eq!(
@@ -487,17 +515,34 @@ fn import_reaches_a_till(backend: Backend) {
     );
 
     let changed: Vec<String> = (1..=products)
-        .map(|n| good_row(n, if n % 100 == 0 { price_of(n) + 5 } else { price_of(n) }))
+        .map(|n| {
+            good_row(
+                n,
+                if n % 100 == 0 {
+                    price_of(n) + 5
+                } else {
+                    price_of(n)
+                },
+            )
+        })
         .collect();
     let changed_file = write_file(dir.path(), "changed.csv", &changed);
     let output = import(&cloud, &changed_file, &[]);
     assert_eq!(
         stdout_lines(&output).last().map(String::as_str),
-        Some(format!("imported 3,000 products from {changed_file}: 0 new, 30 changed, 2,970 unchanged").as_str()),
+        Some(
+            format!(
+                "imported 3,000 products from {changed_file}: 0 new, 30 changed, 2,970 unchanged"
+            )
+            .as_str()
+        ),
         "only the repriced products change"
     );
     let page: Value = http()
-        .get(format!("{}/v1/sync/pull?cursor={cursor}&limit=5000", cloud.base_url))
+        .get(format!(
+            "{}/v1/sync/pull?cursor={cursor}&limit=5000",
+            cloud.base_url
+        ))
         .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
         .bearer_auth(&token)
         .send()
@@ -515,7 +560,8 @@ fn import_reaches_a_till(backend: Backend) {
         30,
         "a till that synced before downloads the 30 repriced products and nothing else"
     );
-    till.sync(&runtime).expect("the next sync brings the new prices");
+    till.sync(&runtime)
+        .expect("the next sync brings the new prices");
     let item = till
         .temp
         .till

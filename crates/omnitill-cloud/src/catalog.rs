@@ -73,9 +73,7 @@ pub(crate) fn normalise_barcode(code: &str) -> Result<String, String> {
     let code = code.trim();
     let valid_shape = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.len(), 8 | 12 | 13);
     if !valid_shape {
-        return Err(format!(
-            "{code:?} is not an EAN-13, EAN-8 or UPC-A barcode"
-        ));
+        return Err(format!("{code:?} is not an EAN-13, EAN-8 or UPC-A barcode"));
     }
     let digits: Vec<u32> = code.bytes().map(|b| u32::from(b - b'0')).collect();
     let (payload, last) = digits.split_at(digits.len() - 1);

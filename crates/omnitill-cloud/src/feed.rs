@@ -144,32 +144,43 @@ pub async fn publish_many(
     Ok(())
 }
 
+/// One change of a `publish_bulk` batch.
+pub trait BulkChange {
+    /// The key of the feed row.
+    fn key(&self) -> &str;
+    /// Whether the feed may already hold a row for this key, which the change replaces.
+    fn replaces(&self) -> bool;
+    /// The change to publish.
+    fn change(&self) -> Change;
+}
+
 /// Rows of the feed one `publish_bulk` statement writes.
 const BULK_CHUNK: usize = 10_000;
 
 /// Publishes a large batch of changes of one entity in one scope, in order, as `publish` would
-/// one by one: the rows of the keys that `replaces` says have one are deleted, then the cursors
+/// one by one: the rows of the keys that may have one (`BulkChange::replaces`) are deleted, then the cursors
 /// are taken from the counter in one step and the new rows inserted, each statement carrying
 /// `BULK_CHUNK` rows as one JSON value (`db::json_rows`), and `feed_block` is updated once.
 /// The counter is taken last so that on PostgreSQL its row lock, which orders every writer of
 /// the feed, is held only for the insert. Keys must be unique. `progress` is told how many
 /// items have been published so far.
-pub async fn publish_bulk<T>(
+pub async fn publish_bulk<T: BulkChange>(
     tx: &mut AnyConnection,
     backend: Backend,
     scope: &str,
     entity: &str,
     items: &[T],
-    key: impl Fn(&T) -> &str,
-    replaces: impl Fn(&T) -> bool,
-    change: impl Fn(&T) -> Change,
     progress: &mut dyn FnMut(u64),
 ) -> CloudResult<()> {
     if items.is_empty() {
         return Ok(());
     }
     let mut blocks = std::collections::BTreeMap::<i64, i64>::new();
-    let replaced: Vec<&str> = items.iter().filter(|i| replaces(i)).map(&key).collect();
+    let replaced: Vec<&str> = items
+        .iter()
+        .filter(|i| i.replaces())
+        .map(BulkChange::key)
+        .collect();
     let delete = format!(
         "DELETE FROM feed WHERE scope = $2 AND entity = $3
          AND entity_key IN (SELECT value FROM {}) RETURNING cursor",
@@ -201,11 +212,11 @@ pub async fn publish_bulk<T>(
     for chunk in items.chunks(BULK_CHUNK) {
         let mut rows = Vec::with_capacity(chunk.len());
         for item in chunk {
-            let data = serde_json::to_string(&change(item)).map_err(|e| {
+            let data = serde_json::to_string(&item.change()).map_err(|e| {
                 CloudError::Internal(format!("a feed change cannot be encoded: {e}"))
             })?;
             *blocks.entry(cursor.div_euclid(FEED_BLOCK)).or_default() += 1;
-            rows.push((cursor, key(item), data));
+            rows.push((cursor, item.key(), data));
             cursor += 1;
         }
         sqlx::query(batch_statement(insert.clone()))

@@ -129,7 +129,9 @@ impl import::Progress for Display {
             bar.set_position(done);
             return;
         }
-        let tenths = (done.min(self.total) * 10).checked_div(self.total).unwrap_or(10);
+        let tenths = (done.min(self.total) * 10)
+            .checked_div(self.total)
+            .unwrap_or(10);
         if tenths > self.tenths_shown {
             self.tenths_shown = tenths;
             eprintln!("{}: {} %", self.label(), tenths * 10);

@@ -137,7 +137,11 @@ async fn check_and_write(
     problems.extend(found.into_iter().map(|(_, problem)| problem));
     // Stable: a row's problems stay in column order.
     problems.sort_by_key(|p| p.line);
-    let bad_rows = problems.iter().map(|p| p.line).collect::<BTreeSet<_>>().len() as u64;
+    let bad_rows = problems
+        .iter()
+        .map(|p| p.line)
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
     let mut report = ImportReport {
         outcome: Outcome::Imported,
         rows: file_rows.total,
@@ -152,7 +156,11 @@ async fn check_and_write(
         report.outcome = Outcome::Refused;
         return Ok(report);
     }
-    let good = rows.iter().zip(&bad).filter(|(_, bad)| !**bad).map(|(row, _)| row);
+    let good = rows
+        .iter()
+        .zip(&bad)
+        .filter(|(_, bad)| !**bad)
+        .map(|(row, _)| row);
     let plan: Plan = import_check::plan(good, &snapshot, options.now);
     drop(snapshot);
     progress.begin(Phase::Writing, import_store::work(&plan));

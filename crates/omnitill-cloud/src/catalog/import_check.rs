@@ -43,7 +43,11 @@ const LINES_NAMED: usize = 3;
 /// Checks the rows against each other and the catalog. Returns the problems, each with the
 /// index of its row in `rows`; a row with a problem is bad. With `skipping`, the good rows must
 /// also stand without the bad ones.
-pub fn check_rows(rows: &[ImportRow], snapshot: &Snapshot, skipping: bool) -> Vec<(usize, Problem)> {
+pub fn check_rows(
+    rows: &[ImportRow],
+    snapshot: &Snapshot,
+    skipping: bool,
+) -> Vec<(usize, Problem)> {
     let mut problems = Vec::new();
     for (index, row) in rows.iter().enumerate() {
         if snapshot.tax_classes.binary_search(&row.tax_class).is_err() {
@@ -259,13 +263,7 @@ pub fn plan<'a>(rows: impl Iterator<Item = &'a ImportRow>, snapshot: &Snapshot, 
             ),
             None => (
                 now,
-                existing.and_then(|e| {
-                    e.prices
-                        .iter()
-                        .rev()
-                        .find(|p| p.0 <= now)
-                        .map(|p| p.1)
-                }),
+                existing.and_then(|e| e.prices.iter().rev().find(|p| p.0 <= now).map(|p| p.1)),
             ),
         };
         let price = (current != Some(row.price_minor)).then_some((from, row.price_minor));
@@ -363,7 +361,9 @@ mod tests {
         bad.tax_class = "std".into();
         assert_eq!(
             reasons(&check_rows(&[bad], &snapshot(), false)),
-            vec![r#"line 999,998, column tax_class: unknown tax class "std"; known: standard, zero"#],
+            vec![
+                r#"line 999,998, column tax_class: unknown tax class "std"; known: standard, zero"#
+            ],
             "the brand sees which tax classes exist instead of a foreign key error"
         );
     }
@@ -394,7 +394,9 @@ mod tests {
         let taken = [row(2, "NEW-1", &["4006381333931"], 100)];
         assert_eq!(
             reasons(&check_rows(&taken, &snapshot(), false)),
-            vec!["line 2, column barcodes: barcode 4006381333931 belongs to product OLD-1, which this file does not change"],
+            vec![
+                "line 2, column barcodes: barcode 4006381333931 belongs to product OLD-1, which this file does not change"
+            ],
             "a barcode cannot be taken from a product the file leaves alone"
         );
         let moved = [
@@ -413,7 +415,11 @@ mod tests {
         old.tax_class = "nope".into();
         let rows = [row(2, "NEW-1", &["4006381333931"], 100), old];
         let strict = check_rows(&rows, &snapshot(), false);
-        assert_eq!(strict.len(), 1, "without skipping only the bad row is named");
+        assert_eq!(
+            strict.len(),
+            1,
+            "without skipping only the bad row is named"
+        );
         let skipping = check_rows(&rows, &snapshot(), true);
         assert_eq!(
             reasons(&skipping),
@@ -435,7 +441,11 @@ mod tests {
             (0, 1),
             "a row equal to the product and its price in effect changes nothing"
         );
-        let plan = plan_of(&[row(2, "OLD-1", &["4006381333931"], 800)], &snapshot, 6_000);
+        let plan = plan_of(
+            &[row(2, "OLD-1", &["4006381333931"], 800)],
+            &snapshot,
+            6_000,
+        );
         assert_eq!(plan.updated, 1, "a new price is an update");
         assert_eq!(
             plan.writes[0].prices,
@@ -443,7 +453,11 @@ mod tests {
             "the new price joins the schedule from now"
         );
         assert_eq!(plan.writes[0].price, Some((6_000, 800)));
-        let plan = plan_of(&[row(2, "OLD-1", &["0036000291452"], 700)], &snapshot, 6_000);
+        let plan = plan_of(
+            &[row(2, "OLD-1", &["0036000291452"], 700)],
+            &snapshot,
+            6_000,
+        );
         assert_eq!(
             (
                 plan.writes[0].barcodes_removed.clone(),
@@ -459,7 +473,11 @@ mod tests {
         );
         let plan = plan_of(&[row(2, "NEW-1", &[], 100)], &snapshot, 6_000);
         assert_eq!(
-            (plan.new, plan.writes[0].prices.clone(), plan.writes[0].existed),
+            (
+                plan.new,
+                plan.writes[0].prices.clone(),
+                plan.writes[0].existed
+            ),
             (1, vec![(6_000, 100)], false),
             "a new product is priced from now"
         );

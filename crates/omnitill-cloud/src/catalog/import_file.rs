@@ -269,15 +269,13 @@ impl Columns {
                 });
             }
         };
-        let sku = sku.map(|s| {
+        let sku = sku.inspect(|s| {
             report("sku", check_text(s, "SKU", MAX_SKU_CHARS));
-            s
         });
-        let name = name.map(|s| {
+        let name = name.inspect(|s| {
             report("name", check_text(s, "name", MAX_NAME_CHARS));
-            s
         });
-        let tax_class = tax_class.map(|s| {
+        let tax_class = tax_class.inspect(|s| {
             report(
                 "tax_class",
                 if s.is_empty() {
@@ -286,11 +284,15 @@ impl Columns {
                     Ok(())
                 },
             );
-            s
         });
-        let price = price.and_then(|s| parse_price(s).map_err(|e| report("price_minor", Err(e))).ok());
-        let active =
-            active.map_or(Some(true), |s| parse_active(s).map_err(|e| report("active", Err(e))).ok());
+        let price = price.and_then(|s| {
+            parse_price(s)
+                .map_err(|e| report("price_minor", Err(e)))
+                .ok()
+        });
+        let active = active.map_or(Some(true), |s| {
+            parse_active(s).map_err(|e| report("active", Err(e))).ok()
+        });
         let barcodes = barcodes.map_or(Some(Vec::new()), |s| {
             parse_barcodes(s)
                 .map_err(|e| report("barcodes", Err(e)))
@@ -301,7 +303,15 @@ impl Columns {
                 .map_err(|e| report("effective_from", Err(e)))
                 .ok()
         });
-        match (sku, name, tax_class, price, active, barcodes, effective_from) {
+        match (
+            sku,
+            name,
+            tax_class,
+            price,
+            active,
+            barcodes,
+            effective_from,
+        ) {
             (
                 Some(sku),
                 Some(name),
@@ -372,9 +382,7 @@ fn parse_active(text: &str) -> Result<bool, String> {
     match text.to_ascii_lowercase().as_str() {
         "" | "1" | "true" | "yes" => Ok(true),
         "0" | "false" | "no" => Ok(false),
-        _ => Err(format!(
-            "{text:?} is not one of 1, 0, true, false, yes, no"
-        )),
+        _ => Err(format!("{text:?} is not one of 1, 0, true, false, yes, no")),
     }
 }
 
@@ -401,14 +409,10 @@ fn parse_effective_from(text: &str) -> Result<Option<i64>, String> {
         return Ok(None);
     }
     let at = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|_| {
-            format!("{text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00+08:00")
-        })?
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00+08:00"))?
         .timestamp_millis();
     if !(EARLIEST_PRICE_MS..LATEST_PRICE_MS).contains(&at) {
-        return Err(format!(
-            "{text} is outside the years 2000 to 2099"
-        ));
+        return Err(format!("{text} is outside the years 2000 to 2099"));
     }
     Ok(Some(at))
 }
@@ -475,7 +479,12 @@ mod tests {
         assert_eq!(file.rows.len(), 1, "the row is read: {:?}", file.problems);
         let row = &file.rows[0];
         assert_eq!(
-            (row.sku.as_str(), row.price_minor, row.active, row.barcodes.len()),
+            (
+                row.sku.as_str(),
+                row.price_minor,
+                row.active,
+                row.barcodes.len()
+            ),
             ("W-1", 500, true, 0),
             "a missing active column means for sale, missing barcodes means none"
         );
@@ -504,8 +513,14 @@ mod tests {
     fn prices_out_of_range_are_refused() {
         for (price, reason) in [
             ("-1", "-1 is negative; a price is 0 or more"),
-            ("100000000001", "100000000001 is too large; the highest price is 100000000000"),
-            ("99999999999999999999", "99999999999999999999 is too large; the highest price is 100000000000"),
+            (
+                "100000000001",
+                "100000000001 is too large; the highest price is 100000000000",
+            ),
+            (
+                "99999999999999999999",
+                "99999999999999999999 is too large; the highest price is 100000000000",
+            ),
             ("", "is empty; every product needs a price in minor units"),
         ] {
             let problems = problems_of(&format!("{HEADER}A-1,Tea,standard,1,,{price}\n"));
@@ -523,7 +538,9 @@ mod tests {
 
     #[test]
     fn a_row_with_the_wrong_number_of_columns_is_named() {
-        let problems = problems_of(&format!("{HEADER}A-1,Tea,standard,1,100\nB-1,Tea,standard,1,,100,x\n"));
+        let problems = problems_of(&format!(
+            "{HEADER}A-1,Tea,standard,1,100\nB-1,Tea,standard,1,,100,x\n"
+        ));
         assert_eq!(
             problems,
             vec![
@@ -544,7 +561,9 @@ mod tests {
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
-            vec!["line 2, column name: is not UTF-8 text (byte 0xE9 at position 4); save the file as UTF-8"],
+            vec![
+                "line 2, column name: is not UTF-8 text (byte 0xE9 at position 4); save the file as UTF-8"
+            ],
             "a Latin-1 file is refused with the place of the first bad byte"
         );
     }
@@ -554,7 +573,9 @@ mod tests {
         let problems = problems_of(&format!("{HEADER}A-1,\"Tea\u{0}\",standard,1,,100\n"));
         assert_eq!(
             problems,
-            vec!["line 2, column name: contains the control character U+0000, which a name cannot hold"],
+            vec![
+                "line 2, column name: contains the control character U+0000, which a name cannot hold"
+            ],
             "PostgreSQL cannot store NUL in text, so the check must catch it first"
         );
     }
@@ -608,7 +629,9 @@ mod tests {
         for (text, reasons) in [
             (
                 "",
-                vec!["line 1: the file is empty; its first line must be a header naming the columns, e.g. sku,name,tax_class,price_minor,active,barcodes,effective_from"],
+                vec![
+                    "line 1: the file is empty; its first line must be a header naming the columns, e.g. sku,name,tax_class,price_minor,active,barcodes,effective_from",
+                ],
             ),
             (
                 "sku,name,tax,price_minor\n",
@@ -642,8 +665,9 @@ mod tests {
 
     #[test]
     fn lines_are_counted_in_the_file_including_quoted_line_breaks() {
-        let problems =
-            problems_of(&format!("{HEADER}A-1,\"two\nlines\",standard,1,,100\nA-2,Tea,standard,1,,x\n"));
+        let problems = problems_of(&format!(
+            "{HEADER}A-1,\"two\nlines\",standard,1,,100\nA-2,Tea,standard,1,,x\n"
+        ));
         assert_eq!(
             problems,
             vec![

@@ -219,12 +219,23 @@ pub async fn write(
         ALL_STORES,
         "product",
         &plan.writes,
-        |w: &ProductWrite| w.sku.as_str(),
-        |w| w.existed,
-        ProductWrite::change,
         &mut |published| progress(before_feed + published),
     )
     .await
+}
+
+impl feed::BulkChange for ProductWrite {
+    fn key(&self) -> &str {
+        &self.sku
+    }
+
+    fn replaces(&self) -> bool {
+        self.existed
+    }
+
+    fn change(&self) -> omnitill_protocol::pull::Change {
+        ProductWrite::change(self)
+    }
 }
 
 fn encode(rows: &impl serde::Serialize) -> CloudResult<String> {

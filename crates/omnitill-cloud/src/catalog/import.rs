@@ -161,7 +161,7 @@ async fn check_and_write(
         .zip(&bad)
         .filter(|(_, bad)| !**bad)
         .map(|(row, _)| row);
-    let plan: Plan = import_check::plan(good, &snapshot, options.now);
+    let plan: Plan<'_> = import_check::plan(good, &snapshot, options.now);
     drop(snapshot);
     progress.begin(Phase::Writing, import_store::work(&plan));
     import_store::write(&mut tx, db.backend, &plan, options.now, &mut |done| {

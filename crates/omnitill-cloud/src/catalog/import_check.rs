@@ -208,8 +208,8 @@ fn other_lines(rows: &[ImportRow], group: &[usize], this: usize) -> String {
 /// What the import writes: the products it creates or changes, with their whole new records
 /// for the feed.
 #[derive(Debug, Default)]
-pub struct Plan {
-    pub writes: Vec<ProductWrite>,
+pub struct Plan<'a> {
+    pub writes: Vec<ProductWrite<'a>>,
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
@@ -217,32 +217,28 @@ pub struct Plan {
 
 /// One product the import creates or changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductWrite {
-    pub sku: String,
-    pub name: String,
-    pub tax_class: String,
-    pub active: bool,
+pub struct ProductWrite<'a> {
+    /// The row that gives the product's new name, tax class, state and barcodes.
+    pub row: &'a ImportRow,
     /// Whether the catalog had it before.
     pub existed: bool,
     pub barcodes_removed: Vec<String>,
     pub barcodes_added: Vec<String>,
-    /// The product's barcodes after the import, sorted.
-    pub barcodes: Vec<String>,
     /// The price the row sets, when it differs from the catalog's.
     pub price: Option<(i64, i64)>,
     /// The product's whole price schedule after the import, sorted.
     pub prices: Vec<(i64, i64)>,
 }
 
-impl ProductWrite {
+impl ProductWrite<'_> {
     /// The product's record in the change feed.
     pub fn change(&self) -> Change {
         Change::Product {
-            sku: self.sku.clone(),
-            name: self.name.clone(),
-            tax_class: self.tax_class.clone(),
-            active: self.active,
-            barcodes: self.barcodes.clone(),
+            sku: self.row.sku.clone(),
+            name: self.row.name.clone(),
+            tax_class: self.row.tax_class.clone(),
+            active: self.row.active,
+            barcodes: self.row.barcodes.clone(),
             prices: self.prices.clone(),
         }
     }
@@ -252,7 +248,11 @@ impl ProductWrite {
 /// `now` unless the price in effect at `now` is already its price; a row with one sets the
 /// price at that moment unless it is already there. A row that changes nothing is left out, so
 /// importing a file again writes and publishes nothing.
-pub fn plan<'a>(rows: impl Iterator<Item = &'a ImportRow>, snapshot: &Snapshot, now: i64) -> Plan {
+pub fn plan<'a>(
+    rows: impl Iterator<Item = &'a ImportRow>,
+    snapshot: &Snapshot,
+    now: i64,
+) -> Plan<'a> {
     let mut plan = Plan::default();
     for row in rows {
         let existing = snapshot.products.get(&row.sku);
@@ -290,14 +290,10 @@ pub fn plan<'a>(rows: impl Iterator<Item = &'a ImportRow>, snapshot: &Snapshot, 
             plan.new += 1;
         }
         plan.writes.push(ProductWrite {
-            sku: row.sku.clone(),
-            name: row.name.clone(),
-            tax_class: row.tax_class.clone(),
-            active: row.active,
+            row,
             existed: existing.is_some(),
             barcodes_removed: sorted_difference(old_barcodes, &row.barcodes),
             barcodes_added: sorted_difference(&row.barcodes, old_barcodes),
-            barcodes: row.barcodes.clone(),
             price,
             prices,
         });
@@ -411,7 +407,7 @@ mod tests {
 
     #[test]
     fn when_skipping_a_barcode_freed_only_by_a_bad_row_makes_its_taker_bad() {
-        let mut old = row(3, "OLD-1", &[], -1);
+        let mut old = row(3, "OLD-1", &[], 700);
         old.tax_class = "nope".into();
         let rows = [row(2, "NEW-1", &["4006381333931"], 100), old];
         let strict = check_rows(&rows, &snapshot(), false);
@@ -434,18 +430,15 @@ mod tests {
     #[test]
     fn the_plan_leaves_out_what_the_catalog_already_has() {
         let snapshot = snapshot();
-        let same = row(2, "OLD-1", &["4006381333931"], 700);
-        let plan = plan([same.clone()].iter(), &snapshot, 6_000);
+        let same = [row(2, "OLD-1", &["4006381333931"], 700)];
+        let plan = plan(same.iter(), &snapshot, 6_000);
         assert_eq!(
             (plan.writes.len(), plan.unchanged),
             (0, 1),
             "a row equal to the product and its price in effect changes nothing"
         );
-        let plan = plan_of(
-            &[row(2, "OLD-1", &["4006381333931"], 800)],
-            &snapshot,
-            6_000,
-        );
+        let repriced = [row(2, "OLD-1", &["4006381333931"], 800)];
+        let plan = plan_of(&repriced, &snapshot, 6_000);
         assert_eq!(plan.updated, 1, "a new price is an update");
         assert_eq!(
             plan.writes[0].prices,
@@ -453,11 +446,8 @@ mod tests {
             "the new price joins the schedule from now"
         );
         assert_eq!(plan.writes[0].price, Some((6_000, 800)));
-        let plan = plan_of(
-            &[row(2, "OLD-1", &["0036000291452"], 700)],
-            &snapshot,
-            6_000,
-        );
+        let recoded = [row(2, "OLD-1", &["0036000291452"], 700)];
+        let plan = plan_of(&recoded, &snapshot, 6_000);
         assert_eq!(
             (
                 plan.writes[0].barcodes_removed.clone(),
@@ -471,7 +461,8 @@ mod tests {
             ),
             "only the barcodes change"
         );
-        let plan = plan_of(&[row(2, "NEW-1", &[], 100)], &snapshot, 6_000);
+        let new = [row(2, "NEW-1", &[], 100)];
+        let plan = plan_of(&new, &snapshot, 6_000);
         assert_eq!(
             (
                 plan.new,
@@ -494,7 +485,8 @@ mod tests {
             "a price already scheduled at that moment is no change, even before it applies"
         );
         dated.effective_from = Some(9_000);
-        let plan = plan_of(&[dated], &snapshot, 2_000);
+        let later = [dated];
+        let plan = plan_of(&later, &snapshot, 2_000);
         assert_eq!(
             plan.writes[0].prices,
             vec![(1_000, 500), (5_000, 700), (9_000, 700)],
@@ -502,7 +494,7 @@ mod tests {
         );
     }
 
-    fn plan_of(rows: &[ImportRow], snapshot: &Snapshot, now: i64) -> Plan {
+    fn plan_of<'a>(rows: &'a [ImportRow], snapshot: &Snapshot, now: i64) -> Plan<'a> {
         plan(rows.iter(), snapshot, now)
     }
 }

@@ -103,7 +103,7 @@ pub async fn snapshot(tx: &mut AnyConnection) -> CloudResult<Snapshot> {
 }
 
 /// How many rows `write` writes for a plan, for its progress.
-pub fn work(plan: &Plan) -> u64 {
+pub fn work(plan: &Plan<'_>) -> u64 {
     let rows = plan.writes.len() as u64;
     let barcodes: usize = plan
         .writes
@@ -121,7 +121,7 @@ pub fn work(plan: &Plan) -> u64 {
 pub async fn write(
     tx: &mut AnyConnection,
     backend: Backend,
-    plan: &Plan,
+    plan: &Plan<'_>,
     now: i64,
     progress: &mut dyn FnMut(u64),
 ) -> CloudResult<()> {
@@ -139,10 +139,10 @@ pub async fn write(
             .iter()
             .map(|w| {
                 (
-                    w.sku.as_str(),
-                    w.name.as_str(),
-                    w.tax_class.as_str(),
-                    i64::from(w.active),
+                    w.row.sku.as_str(),
+                    w.row.name.as_str(),
+                    w.row.tax_class.as_str(),
+                    i64::from(w.row.active),
                 )
             })
             .collect();
@@ -177,7 +177,7 @@ pub async fn write(
         .flat_map(|w| {
             w.barcodes_added
                 .iter()
-                .map(|code| (code.as_str(), w.sku.as_str()))
+                .map(|code| (code.as_str(), w.row.sku.as_str()))
         })
         .collect();
     let insert_barcodes = format!(
@@ -195,7 +195,10 @@ pub async fn write(
     let prices: Vec<(&str, i64, i64)> = plan
         .writes
         .iter()
-        .filter_map(|w| w.price.map(|(from, price)| (w.sku.as_str(), from, price)))
+        .filter_map(|w| {
+            w.price
+                .map(|(from, price)| (w.row.sku.as_str(), from, price))
+        })
         .collect();
     let upsert_prices = format!(
         "INSERT INTO price (sku, effective_from, price_minor)
@@ -224,9 +227,9 @@ pub async fn write(
     .await
 }
 
-impl feed::BulkChange for ProductWrite {
+impl feed::BulkChange for ProductWrite<'_> {
     fn key(&self) -> &str {
-        &self.sku
+        &self.row.sku
     }
 
     fn replaces(&self) -> bool {

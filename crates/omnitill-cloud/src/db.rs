@@ -241,7 +241,8 @@ pub fn value_rows(rows: usize, width: usize) -> String {
 pub fn json_rows(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => format!("json_each(${n})"),
-        Backend::Postgres => format!("json_array_elements(CAST(${n} AS json)) AS j(value)"),
+        // jsonb: parsed once, and `->>` then reads an element without parsing it again.
+        Backend::Postgres => format!("jsonb_array_elements(CAST(${n} AS jsonb)) AS j(value)"),
     }
 }
 
@@ -249,7 +250,7 @@ pub fn json_rows(backend: Backend, n: usize) -> String {
 pub fn json_texts(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => format!("json_each(${n})"),
-        Backend::Postgres => format!("json_array_elements_text(CAST(${n} AS json)) AS j(value)"),
+        Backend::Postgres => format!("jsonb_array_elements_text(CAST(${n} AS jsonb)) AS j(value)"),
     }
 }
 

@@ -126,7 +126,7 @@ async fn check_and_write(
     progress: &mut dyn Progress,
 ) -> CloudResult<ImportReport> {
     let mut tx = import_store::begin(db).await?;
-    let snapshot = import_store::snapshot(&mut tx).await?;
+    let snapshot = import_store::snapshot(&mut tx, db.backend).await?;
     let rows = file_rows.rows;
     let found = import_check::check_rows(&rows, &snapshot, options.skip_bad_rows);
     let mut bad = vec![false; rows.len()];
@@ -162,7 +162,8 @@ async fn check_and_write(
         .filter(|(_, bad)| !**bad)
         .map(|(row, _)| row);
     let plan: Plan<'_> = import_check::plan(good, &snapshot, options.now);
-    drop(snapshot);
+    // Freeing millions of small strings takes seconds; it need not hold up the write.
+    std::thread::spawn(move || drop(snapshot));
     progress.begin(Phase::Writing, import_store::work(&plan));
     import_store::write(&mut tx, db.backend, &plan, options.now, &mut |done| {
         progress.advance(done)
@@ -173,6 +174,8 @@ async fn check_and_write(
     report.new = plan.new;
     report.updated = plan.updated;
     report.unchanged = plan.unchanged;
+    drop(plan);
+    std::thread::spawn(move || drop(rows));
     if bad_rows > 0 {
         report.outcome = Outcome::ImportedSkippingBadRows;
     }

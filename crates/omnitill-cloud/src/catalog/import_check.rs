@@ -226,6 +226,8 @@ pub struct ProductWrite<'a> {
     pub barcodes_added: Vec<String>,
     /// The price the row sets, when it differs from the catalog's.
     pub price: Option<(i64, i64)>,
+    /// Whether that price replaces one the schedule has at the same moment.
+    pub price_replaces: bool,
     /// The product's whole price schedule after the import, sorted.
     pub prices: Vec<(i64, i64)>,
 }
@@ -278,9 +280,13 @@ pub fn plan<'a>(
             continue;
         }
         let mut prices = old_prices.to_vec();
+        let mut price_replaces = false;
         if let Some((from, price)) = price {
             match prices.binary_search_by_key(&from, |p| p.0) {
-                Ok(at) => prices[at].1 = price,
+                Ok(at) => {
+                    prices[at].1 = price;
+                    price_replaces = true;
+                }
                 Err(at) => prices.insert(at, (from, price)),
             }
         }
@@ -295,6 +301,7 @@ pub fn plan<'a>(
             barcodes_removed: sorted_difference(old_barcodes, &row.barcodes),
             barcodes_added: sorted_difference(&row.barcodes, old_barcodes),
             price,
+            price_replaces,
             prices,
         });
     }
@@ -484,6 +491,15 @@ mod tests {
             1,
             "a price already scheduled at that moment is no change, even before it applies"
         );
+        dated.price_minor = 750;
+        let replaced = [dated.clone()];
+        let plan = plan_of(&replaced, &snapshot, 2_000);
+        assert_eq!(
+            (plan.writes[0].price, plan.writes[0].price_replaces),
+            (Some((5_000, 750)), true),
+            "a new price at a scheduled moment replaces the scheduled one"
+        );
+        dated.price_minor = 700;
         dated.effective_from = Some(9_000);
         let later = [dated];
         let plan = plan_of(&later, &snapshot, 2_000);

@@ -51,53 +51,77 @@ pub async fn end(db: &Db) -> CloudResult<()> {
     Ok(())
 }
 
-/// Reads the tax classes and the whole catalog: products, barcodes and price schedules.
-pub async fn snapshot(tx: &mut AnyConnection) -> CloudResult<Snapshot> {
+/// Products one snapshot query reads.
+const SNAPSHOT_PAGE: i64 = 50_000;
+
+/// A product as a snapshot page carries it: sku, name, tax class, active, barcodes, prices.
+type SnapshotProduct = (String, String, String, i64, Vec<String>, Vec<(i64, i64)>);
+
+/// Reads the tax classes and the whole catalog: products, barcodes and price schedules. Each
+/// page of `SNAPSHOT_PAGE` products comes back as one JSON value built by the database, so
+/// reading a large catalog costs a few statements, not a row hand-over per product, barcode
+/// and price.
+pub async fn snapshot(tx: &mut AnyConnection, backend: Backend) -> CloudResult<Snapshot> {
     let mut snapshot = Snapshot::default();
     let tax_classes: Vec<(String,)> = sqlx::query_as("SELECT id FROM tax_class")
         .fetch_all(&mut *tx)
         .await?;
     snapshot.tax_classes = tax_classes.into_iter().map(|t| t.0).collect();
     snapshot.tax_classes.sort_unstable();
-    let products: Vec<(String, String, String, i64)> =
-        sqlx::query_as("SELECT sku, name, tax_class, active FROM product")
-            .fetch_all(&mut *tx)
-            .await?;
-    snapshot.products.reserve(products.len());
-    for (sku, name, tax_class, active) in products {
-        snapshot.products.insert(
-            sku,
-            Existing {
-                name,
-                tax_class,
-                active: active != 0,
-                barcodes: Vec::new(),
-                prices: Vec::new(),
-            },
-        );
-    }
-    let barcodes: Vec<(String, String)> = sqlx::query_as("SELECT code, sku FROM barcode")
-        .fetch_all(&mut *tx)
-        .await?;
-    snapshot.barcode_owner.reserve(barcodes.len());
-    for (code, sku) in barcodes {
-        if let Some(product) = snapshot.products.get_mut(&sku) {
-            product.barcodes.push(code.clone());
+    let page_query = match backend {
+        Backend::Sqlite => {
+            "SELECT json_group_array(json_array(sku, name, tax_class, active,
+                 json((SELECT json_group_array(code) FROM barcode b WHERE b.sku = page.sku)),
+                 json((SELECT json_group_array(json_array(effective_from, price_minor))
+                       FROM price r WHERE r.sku = page.sku)))),
+                 MAX(sku), COUNT(*)
+             FROM (SELECT sku, name, tax_class, active FROM product
+                   WHERE sku > $1 ORDER BY sku LIMIT $2) AS page"
         }
-        snapshot.barcode_owner.insert(code, sku);
-    }
-    let prices: Vec<(String, i64, i64)> =
-        sqlx::query_as("SELECT sku, effective_from, price_minor FROM price")
-            .fetch_all(&mut *tx)
-            .await?;
-    for (sku, from, price) in prices {
-        if let Some(product) = snapshot.products.get_mut(&sku) {
-            product.prices.push((from, price));
+        Backend::Postgres => {
+            "SELECT CAST(COALESCE(json_agg(json_build_array(sku, name, tax_class, active,
+                 (SELECT COALESCE(json_agg(code), CAST('[]' AS json))
+                  FROM barcode b WHERE b.sku = page.sku),
+                 (SELECT COALESCE(json_agg(json_build_array(effective_from, price_minor)),
+                                  CAST('[]' AS json))
+                  FROM price r WHERE r.sku = page.sku))), CAST('[]' AS json)) AS TEXT),
+                 MAX(sku), COUNT(*)
+             FROM (SELECT sku, name, tax_class, active FROM product
+                   WHERE sku > $1 ORDER BY sku LIMIT $2) AS page"
         }
-    }
-    for product in snapshot.products.values_mut() {
-        product.barcodes.sort_unstable();
-        product.prices.sort_unstable();
+    };
+    let mut after = String::new();
+    loop {
+        let (json, last, count): (String, Option<String>, i64) = sqlx::query_as(page_query)
+            .bind(&after)
+            .bind(SNAPSHOT_PAGE)
+            .fetch_one(&mut *tx)
+            .await?;
+        let products: Vec<SnapshotProduct> = serde_json::from_str(&json).map_err(|e| {
+            CloudError::Internal(format!("the catalog snapshot cannot be read: {e}"))
+        })?;
+        snapshot.products.reserve(products.len());
+        for (sku, name, tax_class, active, mut barcodes, mut prices) in products {
+            barcodes.sort_unstable();
+            prices.sort_unstable();
+            for code in &barcodes {
+                snapshot.barcode_owner.insert(code.clone(), sku.clone());
+            }
+            snapshot.products.insert(
+                sku,
+                Existing {
+                    name,
+                    tax_class,
+                    active: active != 0,
+                    barcodes,
+                    prices,
+                },
+            );
+        }
+        match last {
+            Some(last) if count >= SNAPSHOT_PAGE => after = last,
+            _ => break,
+        }
     }
     Ok(snapshot)
 }
@@ -126,33 +150,44 @@ pub async fn write(
     progress: &mut dyn FnMut(u64),
 ) -> CloudResult<()> {
     let mut done = 0u64;
-    let upsert_products = format!(
+    // New rows are plain inserts and changed ones updates: PostgreSQL's ON CONFLICT costs a
+    // speculative insertion per row.
+    let (new, changed): (Vec<&ProductWrite<'_>>, Vec<&ProductWrite<'_>>) =
+        plan.writes.iter().partition(|w| !w.existed);
+    let insert_products = format!(
         "INSERT INTO product (sku, name, tax_class, active, updated_at)
-         SELECT value ->> 0, value ->> 1, value ->> 2, CAST(value ->> 3 AS BIGINT), $2
-         FROM {} WHERE true
-         ON CONFLICT (sku) DO UPDATE SET name = excluded.name, tax_class = excluded.tax_class,
-             active = excluded.active, updated_at = excluded.updated_at",
+         SELECT value ->> 0, value ->> 1, value ->> 2, CAST(value ->> 3 AS BIGINT), $2 FROM {}",
         json_rows(backend, 1)
     );
-    for chunk in plan.writes.chunks(BATCH) {
-        let rows: Vec<(&str, &str, &str, i64)> = chunk
-            .iter()
-            .map(|w| {
-                (
-                    w.row.sku.as_str(),
-                    w.row.name.as_str(),
-                    w.row.tax_class.as_str(),
-                    i64::from(w.row.active),
-                )
-            })
-            .collect();
-        sqlx::query(batch_statement(upsert_products.clone()))
-            .bind(encode(&rows)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        done += chunk.len() as u64;
-        progress(done);
+    let update_products = format!(
+        "UPDATE product SET name = j.name, tax_class = j.tax_class, active = j.active,
+             updated_at = $2
+         FROM (SELECT value ->> 0 AS sku, value ->> 1 AS name, value ->> 2 AS tax_class,
+                      CAST(value ->> 3 AS BIGINT) AS active FROM {}) AS j
+         WHERE product.sku = j.sku",
+        json_rows(backend, 1)
+    );
+    for (writes, statement) in [(&new, &insert_products), (&changed, &update_products)] {
+        for chunk in writes.chunks(BATCH) {
+            let rows: Vec<(&str, &str, &str, i64)> = chunk
+                .iter()
+                .map(|w| {
+                    (
+                        w.row.sku.as_str(),
+                        w.row.name.as_str(),
+                        w.row.tax_class.as_str(),
+                        i64::from(w.row.active),
+                    )
+                })
+                .collect();
+            sqlx::query(batch_statement(statement.clone()))
+                .bind(encode(&rows)?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
     }
     let removed: Vec<&str> = plan
         .writes
@@ -192,28 +227,36 @@ pub async fn write(
         done += chunk.len() as u64;
         progress(done);
     }
-    let prices: Vec<(&str, i64, i64)> = plan
-        .writes
-        .iter()
-        .filter_map(|w| {
-            w.price
-                .map(|(from, price)| (w.row.sku.as_str(), from, price))
-        })
-        .collect();
-    let upsert_prices = format!(
+    let insert_prices = format!(
         "INSERT INTO price (sku, effective_from, price_minor)
-         SELECT value ->> 0, CAST(value ->> 1 AS BIGINT), CAST(value ->> 2 AS BIGINT)
-         FROM {} WHERE true
-         ON CONFLICT (sku, effective_from) DO UPDATE SET price_minor = excluded.price_minor",
+         SELECT value ->> 0, CAST(value ->> 1 AS BIGINT), CAST(value ->> 2 AS BIGINT) FROM {}",
         json_rows(backend, 1)
     );
-    for chunk in prices.chunks(BATCH) {
-        sqlx::query(batch_statement(upsert_prices.clone()))
-            .bind(encode(&chunk)?)
-            .execute(&mut *tx)
-            .await?;
-        done += chunk.len() as u64;
-        progress(done);
+    let update_prices = format!(
+        "UPDATE price SET price_minor = j.price_minor
+         FROM (SELECT value ->> 0 AS sku, CAST(value ->> 1 AS BIGINT) AS effective_from,
+                      CAST(value ->> 2 AS BIGINT) AS price_minor FROM {}) AS j
+         WHERE price.sku = j.sku AND price.effective_from = j.effective_from",
+        json_rows(backend, 1)
+    );
+    for (replacing, statement) in [(false, &insert_prices), (true, &update_prices)] {
+        let prices: Vec<(&str, i64, i64)> = plan
+            .writes
+            .iter()
+            .filter(|w| w.price_replaces == replacing)
+            .filter_map(|w| {
+                w.price
+                    .map(|(from, price)| (w.row.sku.as_str(), from, price))
+            })
+            .collect();
+        for chunk in prices.chunks(BATCH) {
+            sqlx::query(batch_statement(statement.clone()))
+                .bind(encode(&chunk)?)
+                .execute(&mut *tx)
+                .await?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
     }
     let before_feed = done;
     feed::publish_bulk(

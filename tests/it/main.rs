@@ -4,7 +4,8 @@
 //! key scopes and revocation, and the enrolment rate limit on both backends.
 //! `support` holds what the scenarios share: temporary tills, the demo store, and the
 //! WebDriver harness for the real app window. `ledger` drives omnitill-core on real SQLite
-//! files; `crash` kills a child process with SIGKILL while it commits sales; `cloud` runs the
+//! files; `catalog_import` runs `omnitill-cloud catalog import` on good, bad and killed imports;
+//! `crash` kills a child process with SIGKILL while it commits sales; `cloud` runs the
 //! cloud as a real process; `sync` has tills converge through the real sync engine; `faults`
 //! puts a fault-injecting proxy between tills and the cloud; `random_sync` runs hundreds of
 //! seeded random schedules of sales, syncs, faults and cloud restarts; `sync_crash` kills a
@@ -20,6 +21,7 @@
 //! under Xvfb through tauri-driver.
 
 mod api_contract;
+mod catalog_import;
 mod cloud;
 mod crash;
 mod faults;

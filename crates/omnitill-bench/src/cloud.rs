@@ -274,7 +274,7 @@ pub fn ensure_catalog(binary: &Path, cache_dir: &Path, products: u64) -> Result<
     );
     let started = Instant::now();
     let csv = cache_dir.join(format!("cloud-catalog-{products}p.partial.csv"));
-    write_catalog_csv(&csv, products)?;
+    write_catalog_csv(&csv, products, None)?;
     eprintln!(
         "  wrote {} in {:.1} s",
         csv.display(),
@@ -340,8 +340,9 @@ fn csv_field(text: &str) -> String {
 
 /// Writes the import file of generated products 1..=`products`: the same SKUs, barcodes and
 /// kind of names as the till benchmark's catalog, in the cloud's CSV format
-/// (`sku,name,tax_class,active,barcodes,price_minor`).
-fn write_catalog_csv(path: &Path, products: u64) -> Result<()> {
+/// (`sku,name,tax_class,active,barcodes,price_minor`). With `reprice_every: Some(k)`, every
+/// k-th product costs 1.00 more than in the file without it.
+pub fn write_catalog_csv(path: &Path, products: u64, reprice_every: Option<u64>) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut rng = StdRng::seed_from_u64(CATALOG_SEED);
@@ -353,7 +354,10 @@ fn write_catalog_csv(path: &Path, products: u64) -> Result<()> {
         } else {
             "standard"
         };
-        let price = rng.random_range(30..=3_000) * 100;
+        let mut price = rng.random_range(30..=3_000) * 100;
+        if reprice_every.is_some_and(|k| n.is_multiple_of(k)) {
+            price += 100;
+        }
         writeln!(
             out,
             "{},{},{tax_class},{},{},{price}",

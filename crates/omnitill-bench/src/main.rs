@@ -10,7 +10,11 @@
 //! report. Progress goes to stderr and the table to stdout. The exit code is 0 when targets are
 //! missed (it is a report, not a test) and 1 only when the benchmark itself cannot run.
 //!
-//! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]`. `--quick` uses 100,000
+//! `import` times `omnitill-cloud catalog import` of a large generated catalog on SQLite and
+//! PostgreSQL.
+//!
+//! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]
+//! [--import-only] [--skip-import]`. `--import-only` runs only the catalog import rows. `--quick` uses 100,000
 //! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
 //! app's cold start and memory; `--skip-sync` leaves out the sync rows; `--skip-till` leaves
 //! out barcode look-up, name search and commits (the ledger is still prepared for the app).
@@ -18,6 +22,7 @@
 mod app;
 mod cloud;
 mod generate;
+mod import;
 mod measure;
 mod members;
 mod relay;
@@ -57,6 +62,9 @@ struct Plan {
     sync: sync::SyncPlan,
     skip_sync: bool,
     skip_till: bool,
+    import: import::ImportPlan,
+    skip_import: bool,
+    import_only: bool,
 }
 
 impl Plan {
@@ -67,6 +75,8 @@ impl Plan {
         let mut skip_till = false;
         let mut catalog_only = false;
         let mut members_only = false;
+        let mut skip_import = false;
+        let mut import_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -83,14 +93,21 @@ impl Plan {
                     skip_app = true;
                     skip_till = true;
                 }
+                "--skip-import" => skip_import = true,
+                "--import-only" => {
+                    import_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                    skip_sync = true;
+                }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import"
                 ),
             }
         }
@@ -121,6 +138,9 @@ impl Plan {
                 },
                 skip_sync,
                 skip_till,
+                import: import::ImportPlan { products: 100_000 },
+                skip_import,
+                import_only,
             }
         } else {
             Plan {
@@ -149,6 +169,11 @@ impl Plan {
                 },
                 skip_sync,
                 skip_till,
+                import: import::ImportPlan {
+                    products: 1_000_000,
+                },
+                skip_import,
+                import_only,
             }
         })
     }
@@ -231,8 +256,10 @@ fn run() -> Result<()> {
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
-    let dataset = if plan.sync.catalog_only || plan.sync.members_only {
-        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only)");
+    let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.import_only {
+        eprintln!(
+            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only)"
+        );
         None
     } else {
         Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)
@@ -250,6 +277,12 @@ fn run() -> Result<()> {
                 run_dir: &run_dir.0,
             },
         )?;
+    }
+
+    if plan.skip_import || plan.sync.catalog_only || plan.sync.members_only {
+        eprintln!("skipping the catalog import rows");
+    } else {
+        import::rows(&mut table, &plan.import, &bin_dir, &run_dir.0);
     }
 
     if plan.skip_app {

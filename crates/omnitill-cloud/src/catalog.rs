@@ -3,6 +3,16 @@
 //! Every change republishes the product's whole current record to the feed, so a till that
 //! pulls sees one consistent product. Prices are a schedule: a price set for tomorrow is in the
 //! till's cache today and applies tomorrow, offline.
+//!
+//! `import` is the brand's bulk import of a CSV file (`omnitill-cloud catalog import`): every
+//! row checked first (`import_file` on its own, `import_check` against the file and the
+//! catalog), then written in one transaction with a few statements per thousands of rows
+//! (`import_store`).
+
+pub mod import;
+pub mod import_check;
+pub mod import_file;
+mod import_store;
 
 use omnitill_protocol::pull::Change;
 use sqlx::AnyConnection;
@@ -54,12 +64,16 @@ pub async fn upsert_tax_class(
 }
 
 fn check_barcode(code: &str) -> CloudResult<String> {
+    normalise_barcode(code).map_err(CloudError::BadRequest)
+}
+
+/// Checks an EAN-13, EAN-8 or UPC-A barcode's shape and check digit and returns it as stored
+/// (a UPC-A code as its EAN-13 form), or the reason in words.
+pub(crate) fn normalise_barcode(code: &str) -> Result<String, String> {
     let code = code.trim();
     let valid_shape = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.len(), 8 | 12 | 13);
     if !valid_shape {
-        return Err(CloudError::BadRequest(format!(
-            "{code:?} is not an EAN-13, EAN-8 or UPC-A barcode"
-        )));
+        return Err(format!("{code:?} is not an EAN-13, EAN-8 or UPC-A barcode"));
     }
     let digits: Vec<u32> = code.bytes().map(|b| u32::from(b - b'0')).collect();
     let (payload, last) = digits.split_at(digits.len() - 1);
@@ -70,9 +84,7 @@ fn check_barcode(code: &str) -> CloudResult<String> {
         .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
         .sum();
     if (10 - sum % 10) % 10 != last[0] {
-        return Err(CloudError::BadRequest(format!(
-            "barcode {code} has a wrong check digit"
-        )));
+        return Err(format!("barcode {code} has a wrong check digit"));
     }
     Ok(if code.len() == 12 {
         format!("0{code}")

@@ -239,6 +239,27 @@ pub fn value_rows(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
+/// The table a statement reads a batch from when the batch is bound as one JSON array of
+/// arrays, each row's columns read as `value ->> 0`, `value ->> 1`, ... (text; cast numbers
+/// with `CAST(... AS BIGINT)`). One bound value carries thousands of rows, so a large write is
+/// a few statements instead of one per row or a statement with thousands of parameters. `$n`
+/// is the parameter holding the array.
+pub fn json_rows(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${n})"),
+        // jsonb: parsed once, and `->>` then reads an element without parsing it again.
+        Backend::Postgres => format!("jsonb_array_elements(CAST(${n} AS jsonb)) AS j(value)"),
+    }
+}
+
+/// Like `json_rows` for a JSON array of strings, each read as `value`.
+pub fn json_texts(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${n})"),
+        Backend::Postgres => format!("jsonb_array_elements_text(CAST(${n} AS jsonb)) AS j(value)"),
+    }
+}
+
 impl FromStr for Backend {
     type Err = String;
     fn from_str(text: &str) -> Result<Backend, String> {

@@ -14,11 +14,17 @@
 //! Every write also keeps `feed_block` (rows per scope per block of `FEED_BLOCK` cursors) in
 //! step, so `count_after` answers how many entries remain after a cursor from the block totals
 //! and the rows of a single block.
+//!
+//! `publish_bulk` publishes a catalog import's hundreds of thousands of changes with a few
+//! statements per ten thousand, each batch bound as one JSON value.
 
 use omnitill_protocol::pull::{Change, FeedEntry};
 use sqlx::AnyConnection;
 
-use crate::db::{Db, batch_statement, next_counter, placeholders, take_counter, value_rows};
+use crate::db::{
+    Backend, Db, batch_statement, json_rows, json_texts, next_counter, placeholders, take_counter,
+    value_rows,
+};
 use crate::error::{CloudError, CloudResult};
 
 /// The scope every store sees.
@@ -136,6 +142,113 @@ pub async fn publish_many(
         query.execute(&mut *tx).await?;
     }
     Ok(())
+}
+
+/// One change of a `publish_bulk` batch.
+pub trait BulkChange {
+    /// The key of the feed row.
+    fn key(&self) -> &str;
+    /// Whether the feed may already hold a row for this key, which the change replaces.
+    fn replaces(&self) -> bool;
+    /// The change to publish.
+    fn change(&self) -> Change;
+}
+
+/// Rows of the feed one `publish_bulk` statement writes.
+const BULK_CHUNK: usize = 10_000;
+
+/// Publishes a large batch of changes of one entity in one scope, in order, as `publish` would
+/// one by one: the rows of the keys that may have one (`BulkChange::replaces`) are deleted, then the cursors
+/// are taken from the counter in one step and the new rows inserted, each statement carrying
+/// `BULK_CHUNK` rows as one JSON value (`db::json_rows`), and `feed_block` is updated once.
+/// The counter is taken last so that on PostgreSQL its row lock, which orders every writer of
+/// the feed, is held only for the insert. Keys must be unique. `progress` is told how many
+/// items have been published so far.
+pub async fn publish_bulk<T: BulkChange>(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    scope: &str,
+    entity: &str,
+    items: &[T],
+    progress: &mut dyn FnMut(u64),
+) -> CloudResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut blocks = std::collections::BTreeMap::<i64, i64>::new();
+    let replaced: Vec<&str> = items
+        .iter()
+        .filter(|i| i.replaces())
+        .map(BulkChange::key)
+        .collect();
+    let delete = format!(
+        "DELETE FROM feed WHERE scope = $2 AND entity = $3
+         AND entity_key IN (SELECT value FROM {}) RETURNING cursor",
+        json_texts(backend, 1)
+    );
+    for chunk in replaced.chunks(BULK_CHUNK) {
+        let keys = encode(&chunk)?;
+        let old: Vec<(i64,)> = sqlx::query_as(batch_statement(delete.clone()))
+            .bind(keys)
+            .bind(scope)
+            .bind(entity)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (cursor,) in old {
+            *blocks.entry(cursor.div_euclid(FEED_BLOCK)).or_default() -= 1;
+        }
+    }
+    let count = i64::try_from(items.len())
+        .map_err(|_| CloudError::Internal("too many feed changes at once".into()))?;
+    let last = take_counter(&mut *tx, "feed", count).await?;
+    let first = last - count + 1;
+    let insert = format!(
+        "INSERT INTO feed (cursor, scope, entity, entity_key, data)
+         SELECT CAST(value ->> 0 AS BIGINT), $2, $3, value ->> 1, value ->> 2 FROM {}",
+        json_rows(backend, 1)
+    );
+    let mut cursor = first;
+    let mut done = 0u64;
+    for chunk in items.chunks(BULK_CHUNK) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for item in chunk {
+            let data = serde_json::to_string(&item.change()).map_err(|e| {
+                CloudError::Internal(format!("a feed change cannot be encoded: {e}"))
+            })?;
+            *blocks.entry(cursor.div_euclid(FEED_BLOCK)).or_default() += 1;
+            rows.push((cursor, item.key(), data));
+            cursor += 1;
+        }
+        sqlx::query(batch_statement(insert.clone()))
+            .bind(encode(&rows)?)
+            .bind(scope)
+            .bind(entity)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let deltas: Vec<(i64, i64)> = blocks.into_iter().filter(|(_, rows)| *rows != 0).collect();
+    let upsert = format!(
+        "INSERT INTO feed_block (scope, block, rows)
+         SELECT $2, CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT) FROM {} WHERE true
+         ON CONFLICT (scope, block) DO UPDATE SET rows = feed_block.rows + excluded.rows",
+        json_rows(backend, 1)
+    );
+    for chunk in deltas.chunks(BULK_CHUNK) {
+        sqlx::query(batch_statement(upsert.clone()))
+            .bind(encode(&chunk)?)
+            .bind(scope)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A batch as the JSON value `db::json_rows` reads.
+fn encode(rows: &impl serde::Serialize) -> CloudResult<String> {
+    serde_json::to_string(rows)
+        .map_err(|e| CloudError::Internal(format!("a batch cannot be encoded: {e}")))
 }
 
 /// Changes to `feed_block` made by one write, summed per (scope, block).

@@ -6,9 +6,10 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use omnitill_cloud::catalog::{self, ProductInput};
 use omnitill_cloud::devices::{self, NewStore};
 use omnitill_cloud::{Db, api_keys, demo};
+
+mod import_command;
 
 const USAGE: &str = "usage: omnitill-cloud [--database URL] COMMAND
 commands:
@@ -28,8 +29,13 @@ commands:
                                         read, orders, loyalty, admin (e.g. read,orders,loyalty)
   api-key list                          every key's name, scopes and state (never the key)
   api-key revoke KEY | --name NAME      refuse a key, or every active key with that name
-  catalog import FILE.csv               import products: sku,name,tax_class,active,barcodes,price_minor
-                                        (barcodes separated by |; a header row is skipped)
+  catalog import FILE.csv [--skip-bad-rows]
+                                        import products from CSV with a header naming the columns
+                                        sku,name,tax_class,price_minor[,active][,barcodes]
+                                        [,effective_from] (barcodes separated by |; README.md has
+                                        the format). Every row is checked first; any bad row and
+                                        nothing is written (exit 2), unless --skip-bad-rows
+                                        imports the good ones (exit 3 when some were bad)
   points expire [--now RFC3339]         book the expiry of points older than the brand's
                                         expiry_months (serve also does it every hour; --now
                                         expires as of another moment)
@@ -239,8 +245,14 @@ async fn run() -> Result<()> {
             println!("{revoked} API key(s) revoked; they are refused from now on");
         }
         ("catalog", "import") => {
+            let skip_bad_rows = args.flag("--skip-bad-rows");
             let file = command_argument(&args, 2).context("catalog import needs a CSV file")?;
-            import_catalog(&db, &file).await?;
+            let code = import_command::run(&db, &file, skip_bad_rows).await?;
+            if code != import_command::EXIT_IMPORTED {
+                db.write.close().await;
+                db.read.close().await;
+                std::process::exit(code);
+            }
         }
         ("points", "expire") => {
             let now = now_argument(&mut args)?;
@@ -304,59 +316,5 @@ async fn seed_demo_with(db: &Db, members: usize) -> Result<()> {
         }
         None => println!("the cloud already has stores; demo seeding skipped"),
     }
-    Ok(())
-}
-
-async fn import_catalog(db: &Db, file: &str) -> Result<()> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_path(file)
-        .with_context(|| format!("opening {file}"))?;
-    let rows: Vec<csv::StringRecord> = reader
-        .records()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {file}"))?;
-    let bar = indicatif::ProgressBar::new(rows.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} products ({per_sec}, {eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let now = chrono::Utc::now().timestamp_millis();
-    for chunk in rows.chunks(1_000) {
-        let mut tx = db.write.begin().await?;
-        for row in chunk {
-            let line = row.position().map_or(0, |p| p.line());
-            let field = |i: usize| row.get(i).unwrap_or("").trim().to_owned();
-            let price: i64 = field(5).parse().with_context(|| {
-                format!(
-                    "line {line}: price_minor {:?} is not a whole number",
-                    field(5)
-                )
-            })?;
-            let input = ProductInput {
-                sku: field(0),
-                name: field(1),
-                tax_class: field(2),
-                active: !matches!(field(3).as_str(), "0" | "false" | "no"),
-                barcodes: field(4)
-                    .split('|')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(String::from)
-                    .collect(),
-                prices: vec![(now, price)],
-            };
-            catalog::upsert_product(&mut tx, &input)
-                .await
-                .with_context(|| format!("line {line}"))?;
-        }
-        tx.commit().await?;
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish();
-    println!("imported {} products from {file}", rows.len());
     Ok(())
 }

@@ -1,0 +1,290 @@
+//! The import's SQL: the transaction it runs in, the catalog snapshot it checks against, and
+//! the bulk write of its plan.
+//!
+//! The transaction keeps other writers of the catalog out from the snapshot to the commit
+//! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a `SHARE ROW EXCLUSIVE` lock on the catalog tables,
+//! which lets readers and pushes go on), so what the checks approved is what the database
+//! holds when the rows are written. Every write binds a batch of `BATCH` rows as one JSON value
+//! (`db::json_rows`).
+
+use sqlx::{Any, AnyConnection, Transaction};
+
+use super::import_check::{Existing, Plan, ProductWrite, Snapshot};
+use crate::db::{Backend, Db, batch_statement, json_rows, json_texts};
+use crate::error::{CloudError, CloudResult};
+use crate::feed::{self, ALL_STORES};
+
+/// Rows bound in one statement.
+const BATCH: usize = 10_000;
+
+/// Begins the import's transaction with the catalog locked against other writers.
+pub async fn begin(db: &Db) -> CloudResult<Transaction<'static, Any>> {
+    match db.backend {
+        Backend::Sqlite => {
+            let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
+            // A large import inserts all over the catalog's indexes; a bigger page cache for
+            // this connection keeps them in memory (SQLite's default is 2 MiB).
+            sqlx::raw_sql("PRAGMA cache_size = -262144")
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+        Backend::Postgres => {
+            let mut tx = db.write.begin().await?;
+            sqlx::raw_sql(
+                "LOCK TABLE tax_class, product, barcode, price IN SHARE ROW EXCLUSIVE MODE",
+            )
+            .execute(&mut *tx)
+            .await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// Gives the connection back SQLite's usual page cache once the import is over.
+pub async fn end(db: &Db) -> CloudResult<()> {
+    if db.backend == Backend::Sqlite {
+        sqlx::raw_sql("PRAGMA cache_size = -2000")
+            .execute(&db.write)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Products one snapshot query reads.
+const SNAPSHOT_PAGE: i64 = 50_000;
+
+/// A product as a snapshot page carries it: sku, name, tax class, active, barcodes, prices.
+type SnapshotProduct = (String, String, String, i64, Vec<String>, Vec<(i64, i64)>);
+
+/// Reads the tax classes and the whole catalog: products, barcodes and price schedules. Each
+/// page of `SNAPSHOT_PAGE` products comes back as one JSON value built by the database, so
+/// reading a large catalog costs a few statements, not a row hand-over per product, barcode
+/// and price.
+pub async fn snapshot(tx: &mut AnyConnection, backend: Backend) -> CloudResult<Snapshot> {
+    let mut snapshot = Snapshot::default();
+    let tax_classes: Vec<(String,)> = sqlx::query_as("SELECT id FROM tax_class")
+        .fetch_all(&mut *tx)
+        .await?;
+    snapshot.tax_classes = tax_classes.into_iter().map(|t| t.0).collect();
+    snapshot.tax_classes.sort_unstable();
+    let page_query = match backend {
+        Backend::Sqlite => {
+            "SELECT json_group_array(json_array(sku, name, tax_class, active,
+                 json((SELECT json_group_array(code) FROM barcode b WHERE b.sku = page.sku)),
+                 json((SELECT json_group_array(json_array(effective_from, price_minor))
+                       FROM price r WHERE r.sku = page.sku)))),
+                 MAX(sku), COUNT(*)
+             FROM (SELECT sku, name, tax_class, active FROM product
+                   WHERE sku > $1 ORDER BY sku LIMIT $2) AS page"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(COALESCE(json_agg(json_build_array(sku, name, tax_class, active,
+                 (SELECT COALESCE(json_agg(code), CAST('[]' AS json))
+                  FROM barcode b WHERE b.sku = page.sku),
+                 (SELECT COALESCE(json_agg(json_build_array(effective_from, price_minor)),
+                                  CAST('[]' AS json))
+                  FROM price r WHERE r.sku = page.sku))), CAST('[]' AS json)) AS TEXT),
+                 MAX(sku), COUNT(*)
+             FROM (SELECT sku, name, tax_class, active FROM product
+                   WHERE sku > $1 ORDER BY sku LIMIT $2) AS page"
+        }
+    };
+    let mut after = String::new();
+    loop {
+        let (json, last, count): (String, Option<String>, i64) = sqlx::query_as(page_query)
+            .bind(&after)
+            .bind(SNAPSHOT_PAGE)
+            .fetch_one(&mut *tx)
+            .await?;
+        let products: Vec<SnapshotProduct> = serde_json::from_str(&json).map_err(|e| {
+            CloudError::Internal(format!("the catalog snapshot cannot be read: {e}"))
+        })?;
+        snapshot.products.reserve(products.len());
+        for (sku, name, tax_class, active, mut barcodes, mut prices) in products {
+            barcodes.sort_unstable();
+            prices.sort_unstable();
+            for code in &barcodes {
+                snapshot.barcode_owner.insert(code.clone(), sku.clone());
+            }
+            snapshot.products.insert(
+                sku,
+                Existing {
+                    name,
+                    tax_class,
+                    active: active != 0,
+                    barcodes,
+                    prices,
+                },
+            );
+        }
+        match last {
+            Some(last) if count >= SNAPSHOT_PAGE => after = last,
+            _ => break,
+        }
+    }
+    Ok(snapshot)
+}
+
+/// How many rows `write` writes for a plan, for its progress.
+pub fn work(plan: &Plan<'_>) -> u64 {
+    let rows = plan.writes.len() as u64;
+    let barcodes: usize = plan
+        .writes
+        .iter()
+        .map(|w| w.barcodes_added.len() + w.barcodes_removed.len())
+        .sum();
+    let prices = plan.writes.iter().filter(|w| w.price.is_some()).count();
+    // Products, barcodes, prices and the feed.
+    rows * 2 + barcodes as u64 + prices as u64
+}
+
+/// Writes the plan: products, barcodes (the removed ones first, so a barcode can move from one
+/// product to another), prices, and each changed product's whole record to the feed.
+/// `progress` is told how many of `work(plan)` rows are written so far.
+pub async fn write(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    plan: &Plan<'_>,
+    now: i64,
+    progress: &mut dyn FnMut(u64),
+) -> CloudResult<()> {
+    let mut done = 0u64;
+    // New rows are plain inserts and changed ones updates: PostgreSQL's ON CONFLICT costs a
+    // speculative insertion per row.
+    let (new, changed): (Vec<&ProductWrite<'_>>, Vec<&ProductWrite<'_>>) =
+        plan.writes.iter().partition(|w| !w.existed);
+    let insert_products = format!(
+        "INSERT INTO product (sku, name, tax_class, active, updated_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, CAST(value ->> 3 AS BIGINT), $2 FROM {}",
+        json_rows(backend, 1)
+    );
+    let update_products = format!(
+        "UPDATE product SET name = j.name, tax_class = j.tax_class, active = j.active,
+             updated_at = $2
+         FROM (SELECT value ->> 0 AS sku, value ->> 1 AS name, value ->> 2 AS tax_class,
+                      CAST(value ->> 3 AS BIGINT) AS active FROM {}) AS j
+         WHERE product.sku = j.sku",
+        json_rows(backend, 1)
+    );
+    for (writes, statement) in [(&new, &insert_products), (&changed, &update_products)] {
+        for chunk in writes.chunks(BATCH) {
+            let rows: Vec<(&str, &str, &str, i64)> = chunk
+                .iter()
+                .map(|w| {
+                    (
+                        w.row.sku.as_str(),
+                        w.row.name.as_str(),
+                        w.row.tax_class.as_str(),
+                        i64::from(w.row.active),
+                    )
+                })
+                .collect();
+            sqlx::query(batch_statement(statement.clone()))
+                .bind(encode(&rows)?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
+    }
+    let removed: Vec<&str> = plan
+        .writes
+        .iter()
+        .flat_map(|w| w.barcodes_removed.iter().map(String::as_str))
+        .collect();
+    let delete_barcodes = format!(
+        "DELETE FROM barcode WHERE code IN (SELECT value FROM {})",
+        json_texts(backend, 1)
+    );
+    for chunk in removed.chunks(BATCH) {
+        sqlx::query(batch_statement(delete_barcodes.clone()))
+            .bind(encode(&chunk)?)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let added: Vec<(&str, &str)> = plan
+        .writes
+        .iter()
+        .flat_map(|w| {
+            w.barcodes_added
+                .iter()
+                .map(|code| (code.as_str(), w.row.sku.as_str()))
+        })
+        .collect();
+    let insert_barcodes = format!(
+        "INSERT INTO barcode (code, sku) SELECT value ->> 0, value ->> 1 FROM {}",
+        json_rows(backend, 1)
+    );
+    for chunk in added.chunks(BATCH) {
+        sqlx::query(batch_statement(insert_barcodes.clone()))
+            .bind(encode(&chunk)?)
+            .execute(&mut *tx)
+            .await?;
+        done += chunk.len() as u64;
+        progress(done);
+    }
+    let insert_prices = format!(
+        "INSERT INTO price (sku, effective_from, price_minor)
+         SELECT value ->> 0, CAST(value ->> 1 AS BIGINT), CAST(value ->> 2 AS BIGINT) FROM {}",
+        json_rows(backend, 1)
+    );
+    let update_prices = format!(
+        "UPDATE price SET price_minor = j.price_minor
+         FROM (SELECT value ->> 0 AS sku, CAST(value ->> 1 AS BIGINT) AS effective_from,
+                      CAST(value ->> 2 AS BIGINT) AS price_minor FROM {}) AS j
+         WHERE price.sku = j.sku AND price.effective_from = j.effective_from",
+        json_rows(backend, 1)
+    );
+    for (replacing, statement) in [(false, &insert_prices), (true, &update_prices)] {
+        let prices: Vec<(&str, i64, i64)> = plan
+            .writes
+            .iter()
+            .filter(|w| w.price_replaces == replacing)
+            .filter_map(|w| {
+                w.price
+                    .map(|(from, price)| (w.row.sku.as_str(), from, price))
+            })
+            .collect();
+        for chunk in prices.chunks(BATCH) {
+            sqlx::query(batch_statement(statement.clone()))
+                .bind(encode(&chunk)?)
+                .execute(&mut *tx)
+                .await?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
+    }
+    let before_feed = done;
+    feed::publish_bulk(
+        tx,
+        backend,
+        ALL_STORES,
+        "product",
+        &plan.writes,
+        &mut |published| progress(before_feed + published),
+    )
+    .await
+}
+
+impl feed::BulkChange for ProductWrite<'_> {
+    fn key(&self) -> &str {
+        &self.row.sku
+    }
+
+    fn replaces(&self) -> bool {
+        self.existed
+    }
+
+    fn change(&self) -> omnitill_protocol::pull::Change {
+        ProductWrite::change(self)
+    }
+}
+
+fn encode(rows: &impl serde::Serialize) -> CloudResult<String> {
+    serde_json::to_string(rows)
+        .map_err(|e| CloudError::Internal(format!("a batch cannot be encoded: {e}")))
+}

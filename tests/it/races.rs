@@ -25,7 +25,9 @@ fn rounds(backend: Backend) -> usize {
 fn member_with(eshop: &EShop, phone: &str, points: i64) -> String {
     let member = eshop.sign_up(phone, "Race 賽跑");
     let id = member["id"].as_str().expect("a member id").to_owned();
-    top_up(eshop, &id, &format!("start-{phone}"), points);
+    if points > 0 {
+        top_up(eshop, &id, &format!("start-{phone}"), points);
+    }
     id
 }
 

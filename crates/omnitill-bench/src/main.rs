@@ -13,13 +13,16 @@
 //! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]`. `--quick` uses 100,000
 //! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
 //! app's cold start and memory; `--skip-sync` leaves out the sync rows; `--skip-till` leaves
-//! out barcode look-up, name search and commits (the ledger is still prepared for the app).
+//! out barcode look-up, name search and commits (the ledger is still prepared for the app);
+//! `--redeem-only` runs only the e-shop redemption rows (`redemptions`: 16 clients on one
+//! balance, one and two cloud processes on PostgreSQL).
 
 mod app;
 mod cloud;
 mod generate;
 mod measure;
 mod members;
+mod redemptions;
 mod relay;
 mod sync;
 mod table;
@@ -67,6 +70,7 @@ impl Plan {
         let mut skip_till = false;
         let mut catalog_only = false;
         let mut members_only = false;
+        let mut redeem_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -83,14 +87,19 @@ impl Plan {
                     skip_app = true;
                     skip_till = true;
                 }
+                "--redeem-only" => {
+                    redeem_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--redeem-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --redeem-only"
                 ),
             }
         }
@@ -118,6 +127,8 @@ impl Plan {
                         sales: 300,
                     },
                     members_only,
+                    redeem_rounds: 20,
+                    redeem_only,
                 },
                 skip_sync,
                 skip_till,
@@ -146,6 +157,8 @@ impl Plan {
                         sales: 2_000,
                     },
                     members_only,
+                    redeem_rounds: 60,
+                    redeem_only,
                 },
                 skip_sync,
                 skip_till,
@@ -231,8 +244,8 @@ fn run() -> Result<()> {
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
-    let dataset = if plan.sync.catalog_only || plan.sync.members_only {
-        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only)");
+    let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.sync.redeem_only {
+        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only, --redeem-only)");
         None
     } else {
         Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)

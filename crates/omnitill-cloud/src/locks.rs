@@ -51,6 +51,28 @@ pub fn is_postgres(conn: &AnyConnection) -> bool {
     conn.backend_name() == "PostgreSQL"
 }
 
+/// How many times a use case is tried when PostgreSQL gives up on its transaction.
+pub const ATTEMPTS: usize = 3;
+
+/// Runs `attempt` (a whole transaction) again, up to `ATTEMPTS` times in all, while PostgreSQL
+/// answers that it gave it up for another (a deadlock or a serialization failure). A writer
+/// that takes rows in another order than this module's (the push path updating a member after
+/// publishing, say) can meet an e-shop call in a deadlock; PostgreSQL then aborts one, and the
+/// e-shop's call is tried again instead of answering 500.
+pub async fn retrying<T, F, Fut>(mut attempt: F) -> CloudResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = CloudResult<T>>,
+{
+    for _ in 1..ATTEMPTS {
+        match attempt().await {
+            Err(error) if is_retryable(&error) => continue,
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
 /// Whether a database error is PostgreSQL giving up on a transaction so another can go on
 /// (a deadlock or a serialization failure): the request can be tried again from the start.
 pub fn is_retryable(error: &crate::CloudError) -> bool {

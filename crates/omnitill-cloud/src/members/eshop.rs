@@ -6,7 +6,8 @@
 //! writes. With the lock, two redemptions of one balance at once run one after the other, so
 //! the second sees what the first took: no online path takes a balance below zero. With the
 //! key, a retry answers what the first call answered, and the same key with another request is
-//! a 409 that books nothing.
+//! a 409 that books nothing. A transaction PostgreSQL aborts as a deadlock is tried again
+//! (`locks::retrying`).
 
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
@@ -62,6 +63,10 @@ pub struct Adjustment {
 /// Earns points for an e-shop order, once per order reference. The same reference with other
 /// lines is a 409.
 pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<PointsBooked> {
+    locks::retrying(|| earn_online_once(db, id, order)).await
+}
+
+async fn earn_online_once(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<PointsBooked> {
     let order_ref = check_order_ref(&order.order_ref)?;
     if order.lines.is_empty() || order.lines.len() > 500 {
         return Err(CloudError::BadRequest("an order has 1 to 500 lines".into()));
@@ -135,6 +140,10 @@ pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<Po
 /// fewer points available (balance less live holds) than asked. The same reference for another
 /// number of points (or another member) is a 409.
 pub async fn redeem_online(db: &Db, id: &str, order: &OrderRedeem) -> CloudResult<PointsBooked> {
+    locks::retrying(|| redeem_online_once(db, id, order)).await
+}
+
+async fn redeem_online_once(db: &Db, id: &str, order: &OrderRedeem) -> CloudResult<PointsBooked> {
     let order_ref = check_order_ref(&order.order_ref)?;
     if !(1..=MAX_POINTS).contains(&order.points) {
         return Err(CloudError::BadRequest(format!(
@@ -200,6 +209,10 @@ pub async fn redeem_online(db: &Db, id: &str, order: &OrderRedeem) -> CloudResul
 /// reference with other points, another member or another reason is a 409. A deduction may
 /// not take the member below the points they have available (balance less holds).
 pub async fn adjust(db: &Db, id: &str, adjustment: &Adjustment) -> CloudResult<PointsBooked> {
+    locks::retrying(|| adjust_once(db, id, adjustment)).await
+}
+
+async fn adjust_once(db: &Db, id: &str, adjustment: &Adjustment) -> CloudResult<PointsBooked> {
     let reference = check_order_ref(&adjustment.reference)
         .map_err(|_| CloudError::BadRequest("reference must be 1 to 64 characters".into()))?;
     if adjustment.points == 0 || adjustment.points.abs() > MAX_POINTS {
@@ -278,6 +291,10 @@ pub async fn adjust(db: &Db, id: &str, adjustment: &Adjustment) -> CloudResult<P
 /// coupon, so the same reference with another coupon is a 409. A coupon used elsewhere,
 /// reserved by a till for another sale, expired or not yet valid is refused.
 pub async fn redeem_coupon_online(db: &Db, coupon_id: &str, order_ref: &str) -> CloudResult<()> {
+    locks::retrying(|| redeem_coupon_online_once(db, coupon_id, order_ref)).await
+}
+
+async fn redeem_coupon_online_once(db: &Db, coupon_id: &str, order_ref: &str) -> CloudResult<()> {
     let order_ref = check_order_ref(order_ref)?;
     let at = db.now_ms();
     let mut tx = db.write.begin().await?;

@@ -19,6 +19,10 @@ use crate::locks;
 /// Holds points for a till's sale (the sale id is the key: asking again answers the same; the
 /// same sale asking for other points is a 409).
 pub async fn hold_points(db: &Db, device_id: &str, request: &HoldRequest) -> CloudResult<Held> {
+    locks::retrying(|| hold_points_once(db, device_id, request)).await
+}
+
+async fn hold_points_once(db: &Db, device_id: &str, request: &HoldRequest) -> CloudResult<Held> {
     if !(1..=MAX_POINTS).contains(&request.points) {
         return Err(CloudError::BadRequest(format!(
             "hold 1 to {MAX_POINTS} points, not {}",
@@ -103,6 +107,10 @@ pub async fn release_coupon(db: &Db, sale_id: &str) -> CloudResult<()> {
 /// Reserves a coupon for a till's sale until the sale arrives (or `HOLD_MS` passes). A coupon
 /// used, or reserved by another sale that has not lapsed, is a 409.
 pub async fn reserve_coupon(db: &Db, request: &CouponHoldRequest) -> CloudResult<()> {
+    locks::retrying(|| reserve_coupon_once(db, request)).await
+}
+
+async fn reserve_coupon_once(db: &Db, request: &CouponHoldRequest) -> CloudResult<()> {
     let now = db.clock.now().timestamp_millis();
     let mut tx = db.write.begin().await?;
     let state = lock_coupon(&mut tx, &request.coupon_id).await?;

@@ -29,10 +29,12 @@ pub async fn expire_points(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
         return Ok(0);
     };
     let cutoff_ms = cutoff.timestamp_millis();
-    // Members with points earned before the cutoff: the candidates. What lapses is computed
-    // again for each under its lock.
+    // The members with points lapsing, by a read outside any lock: the candidates. What lapses
+    // is computed again for each under the member's lock.
     let candidates: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT member_id FROM points_entry WHERE points > 0 AND created_at < $1",
+        "SELECT member_id FROM points_entry GROUP BY member_id
+         HAVING SUM(CASE WHEN points > 0 AND created_at < $1 THEN points ELSE 0 END)
+              > SUM(CASE WHEN points < 0 THEN -points ELSE 0 END)",
     )
     .bind(cutoff_ms)
     .fetch_all(&db.read)

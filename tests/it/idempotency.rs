@@ -19,7 +19,10 @@ fn member(eshop: &EShop, phone: &str, points: i64) -> String {
             &format!("/v1/members/{id}/adjust"),
             Some(json!({ "reference": format!("start-{phone}"), "points": points, "reason": "test" })),
         );
-        assert_eq!(status, 200, "the member's starting points are booked: {body}");
+        assert_eq!(
+            status, 200,
+            "the member's starting points are booked: {body}"
+        );
     }
     id
 }
@@ -52,8 +55,16 @@ fn every_keyed_route(backend: Backend) {
     // Redeem: the case, 1 point then 1,000 under one order_ref.
     let redeem = format!("/v1/members/{id}/redeem");
     let first = post(&eshop, &redeem, json!({ "order_ref": "X", "points": 1 }));
-    assert_eq!(first.0, 200, "[{context}] the first redemption is booked: {}", first.1);
-    let other = post(&eshop, &redeem, json!({ "order_ref": "X", "points": 1_000 }));
+    assert_eq!(
+        first.0, 200,
+        "[{context}] the first redemption is booked: {}",
+        first.1
+    );
+    let other = post(
+        &eshop,
+        &redeem,
+        json!({ "order_ref": "X", "points": 1_000 }),
+    );
     assert_refused_as_reused(&other, &format!("{context} redeem"));
     assert_eq!(
         eshop.balance_as_sum_of_entries(&id, &context),
@@ -69,12 +80,31 @@ fn every_keyed_route(backend: Backend) {
     // Earn.
     let earn = format!("/v1/members/{id}/earn");
     let lines = |minor: i64| json!([{ "sku": "ANY", "total_minor": minor }]);
-    let first = post(&eshop, &earn, json!({ "order_ref": "E", "lines": lines(500_000) }));
-    assert_eq!(first.0, 200, "[{context}] the first earning is booked: {}", first.1);
-    let other = post(&eshop, &earn, json!({ "order_ref": "E", "lines": lines(900_000) }));
+    let first = post(
+        &eshop,
+        &earn,
+        json!({ "order_ref": "E", "lines": lines(500_000) }),
+    );
+    assert_eq!(
+        first.0, 200,
+        "[{context}] the first earning is booked: {}",
+        first.1
+    );
+    let other = post(
+        &eshop,
+        &earn,
+        json!({ "order_ref": "E", "lines": lines(900_000) }),
+    );
     assert_refused_as_reused(&other, &format!("{context} earn"));
-    let again = post(&eshop, &earn, json!({ "order_ref": "E", "lines": lines(500_000) }));
-    assert_eq!(again, first, "[{context}] the same earning again answers the first");
+    let again = post(
+        &eshop,
+        &earn,
+        json!({ "order_ref": "E", "lines": lines(500_000) }),
+    );
+    assert_eq!(
+        again, first,
+        "[{context}] the same earning again answers the first"
+    );
     let earned = eshop
         .entries(&id)
         .iter()
@@ -86,8 +116,15 @@ fn every_keyed_route(backend: Backend) {
     let adjust = format!("/v1/members/{id}/adjust");
     let body = |points: i64| json!({ "reference": "A", "points": points, "reason": "goodwill" });
     let first = post(&eshop, &adjust, body(5));
-    assert_eq!(first.0, 200, "[{context}] the adjustment is booked: {}", first.1);
-    assert_refused_as_reused(&post(&eshop, &adjust, body(6)), &format!("{context} adjust"));
+    assert_eq!(
+        first.0, 200,
+        "[{context}] the adjustment is booked: {}",
+        first.1
+    );
+    assert_refused_as_reused(
+        &post(&eshop, &adjust, body(6)),
+        &format!("{context} adjust"),
+    );
     assert_eq!(
         post(&eshop, &adjust, body(5)),
         first,
@@ -114,7 +151,11 @@ fn every_keyed_route(backend: Backend) {
             json!({ "order_ref": "C" }),
         )
     };
-    assert_eq!(use_coupon(&one).0, 204, "[{context}] the coupon is used on order C");
+    assert_eq!(
+        use_coupon(&one).0,
+        204,
+        "[{context}] the coupon is used on order C"
+    );
     assert_refused_as_reused(&use_coupon(&two), &format!("{context} coupon"));
     assert_eq!(
         use_coupon(&one).0,
@@ -135,7 +176,10 @@ fn every_keyed_route(backend: Backend) {
 
     // Online sales.
     let stock = cloud.get_with_key(&eshop.key, "/v1/stores/TPE-XINYI/stock");
-    let sku = stock[0]["sku"].as_str().expect("a SKU with stock").to_owned();
+    let sku = stock[0]["sku"]
+        .as_str()
+        .expect("a SKU with stock")
+        .to_owned();
     let level = || {
         cloud.get_with_key(&eshop.key, &format!("/v1/stores/TPE-XINYI/stock?sku={sku}"))[0]
             ["on_hand"]
@@ -148,7 +192,11 @@ fn every_keyed_route(backend: Backend) {
                 "lines": [{ "sku": sku, "quantity": quantity, "total_minor": 10_000 * quantity }] })
     };
     let first = post(&eshop, "/v1/online-sales", order(1));
-    assert_eq!(first.0, 201, "[{context}] the order is recorded: {}", first.1);
+    assert_eq!(
+        first.0, 201,
+        "[{context}] the order is recorded: {}",
+        first.1
+    );
     assert_refused_as_reused(
         &post(&eshop, "/v1/online-sales", order(5)),
         &format!("{context} online sale"),
@@ -194,7 +242,8 @@ fn one_key_at_once(backend: Backend) {
             )
         });
         assert!(
-            same.iter().all(|answer| *answer == same[0] && answer.0 == 200),
+            same.iter()
+                .all(|answer| *answer == same[0] && answer.0 == 200),
             "[{context}] every retry of one request gets the first answer: {same:?}"
         );
         // Sixteen different requests under one key: one is booked, the rest are refused.
@@ -209,7 +258,11 @@ fn one_key_at_once(backend: Backend) {
             )
         });
         let booked: Vec<&(u16, Value)> = different.iter().filter(|a| a.0 == 200).collect();
-        assert_eq!(booked.len(), 1, "[{context}] one request per key: {different:?}");
+        assert_eq!(
+            booked.len(),
+            1,
+            "[{context}] one request per key: {different:?}"
+        );
         assert!(
             different.iter().filter(|a| a.0 != 200).all(|a| a.0 == 409),
             "[{context}] the others are conflicts: {different:?}"

@@ -133,7 +133,10 @@ fn uses_of_one_coupon(backend: Backend) {
             })),
         );
         assert_eq!(status, 201, "a coupon is issued: {issued}");
-        let coupon = issued["coupon_id"].as_str().expect("a coupon id").to_owned();
+        let coupon = issued["coupon_id"]
+            .as_str()
+            .expect("a coupon id")
+            .to_owned();
         let answers = at_once(CLIENTS, |client, index| {
             if index % 2 == 0 {
                 eshop_call(

@@ -63,10 +63,7 @@ fn jobs_in_two_processes(database: &str, at_ms: i64) -> [String; 2] {
     let (one, two) = std::thread::scope(|scope| {
         let one = scope.spawn(start);
         let two = scope.spawn(start);
-        (
-            one.join().expect("a thread"),
-            two.join().expect("a thread"),
-        )
+        (one.join().expect("a thread"), two.join().expect("a thread"))
     });
     [one, two].map(|output| {
         let output = output.expect("jobs run starts");
@@ -85,7 +82,14 @@ fn two_cloud_processes_on_one_postgresql_serve_one_brand() {
     let first = CloudProcess::start(Backend::Postgres);
     let second = first.another_process();
     let clouds = [&first, &second];
-    first.admin(&["store", "create", "--code", "TWO-B", "--name", "Second store"]);
+    first.admin(&[
+        "store",
+        "create",
+        "--code",
+        "TWO-B",
+        "--name",
+        "Second store",
+    ]);
     let stores = ["TPE-XINYI", "TWO-B"];
     let eshop = EShop::new(&first);
     let key = eshop.key.clone();
@@ -103,8 +107,10 @@ fn two_cloud_processes_on_one_postgresql_serve_one_brand() {
     let (status, member) = eshop.call(
         reqwest::Method::POST,
         "/v1/members",
-        Some(json!({ "phone": "0912000501", "name": "兩朵雲 Two clouds", "consent_terms": true,
-                     "birthday": format!("1990-{:02}-15", birthday_month.month()) })),
+        Some(
+            json!({ "phone": "0912000501", "name": "兩朵雲 Two clouds", "consent_terms": true,
+                     "birthday": format!("1990-{:02}-15", birthday_month.month()) }),
+        ),
     );
     assert_eq!(status, 201, "the member signs up: {member}");
     let member = member["id"].as_str().expect("an id").to_owned();
@@ -206,5 +212,8 @@ fn two_cloud_processes_on_one_postgresql_serve_one_brand() {
     let coupons = found["coupons"].as_array().expect("coupons");
     let birthday = coupons.iter().filter(|c| c["kind"] == "birthday").count();
     // The coupon is valid in the birthday month 30 months on, so it is listed as usable.
-    assert_eq!(birthday, 1, "one birthday coupon, however many processes ran: {coupons:?}");
+    assert_eq!(
+        birthday, 1,
+        "one birthday coupon, however many processes ran: {coupons:?}"
+    );
 }

@@ -245,7 +245,9 @@ fn run() -> Result<()> {
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
     let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.sync.redeem_only {
-        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only, --redeem-only)");
+        eprintln!(
+            "skipping the ledger and its rows (--catalog-only, --members-only, --redeem-only)"
+        );
         None
     } else {
         Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)

@@ -56,10 +56,15 @@ pub fn rows(table: &mut Table, rounds: usize, binary: &Path, work: &Path) {
                     "report; every accepted one backed by points",
                     Verdict::from_check(load.backed),
                 );
-                for (name, duration) in [("p50", load.samples.p50()), ("p99", load.samples.p99())]
-                {
+                for (name, duration) in [("p50", load.samples.p50()), ("p99", load.samples.p99())] {
                     let (value, unit) = duration_parts(duration);
-                    table.row(format!("{label}: {name}"), value, unit, "report", Verdict::Info);
+                    table.row(
+                        format!("{label}: {name}"),
+                        value,
+                        unit,
+                        "report",
+                        Verdict::Info,
+                    );
                 }
                 eprintln!(
                     "redemptions: {processes} process(es): {} requests, {} accepted, backed: {}",
@@ -68,7 +73,13 @@ pub fn rows(table: &mut Table, rounds: usize, binary: &Path, work: &Path) {
             }
             Err(e) => {
                 eprintln!("redemptions: the {processes}-process load failed: {e:#}");
-                table.row(format!("{label}: rate"), "failed", "", "report", Verdict::Miss);
+                table.row(
+                    format!("{label}: rate"),
+                    "failed",
+                    "",
+                    "report",
+                    Verdict::Miss,
+                );
             }
         }
     }
@@ -142,7 +153,8 @@ fn measure(rounds: usize, binary: &Path, work: &Path, processes: usize) -> Resul
                 for round in 0..rounds {
                     start.wait();
                     let began = Instant::now();
-                    let body = json!({ "order_ref": format!("bench-{round}-{index}"), "points": ASK });
+                    let body =
+                        json!({ "order_ref": format!("bench-{round}-{index}"), "points": ASK });
                     let status = call(&client, url, path, body).map_or(0, |(status, _)| status);
                     let took = began.elapsed();
                     if let Ok(mut answers) = answers.lock() {

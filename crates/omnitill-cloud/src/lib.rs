@@ -64,7 +64,9 @@ async fn hourly_jobs(db: Db) {
                     eprintln!("omnitill-cloud: {}: {touched} member(s)", job.name());
                 }
                 Ok(_) => {}
-                Err(error) => eprintln!("omnitill-cloud: the hourly {} failed: {error}", job.name()),
+                Err(error) => {
+                    eprintln!("omnitill-cloud: the hourly {} failed: {error}", job.name())
+                }
             }
         }
     }

@@ -33,8 +33,8 @@ impl TestDatabase {
 
     async fn postgres() -> TestDatabase {
         sqlx::any::install_default_drivers();
-        let admin = std::env::var("OMNITILL_TEST_POSTGRES")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+        let admin =
+            std::env::var("OMNITILL_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
         let name = format!("omnitill_clock_{}", uuid::Uuid::now_v7().simple());
         let pool = sqlx::AnyPool::connect(&admin)
             .await
@@ -62,7 +62,9 @@ impl TestDatabase {
             && let Ok(pool) = sqlx::AnyPool::connect(admin).await
         {
             let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(&pool)
+                .await;
         }
     }
 }
@@ -73,7 +75,10 @@ where
     Fut: std::future::Future<Output = TestDatabase>,
 {
     test(TestDatabase::sqlite().await).await;
-    test(TestDatabase::postgres().await).await.drop_postgres().await;
+    test(TestDatabase::postgres().await)
+        .await
+        .drop_postgres()
+        .await;
 }
 
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
@@ -125,7 +130,9 @@ async fn a_points_hold_lapses_fifteen_minutes_after_it_was_made_by_the_clouds_cl
             member_id: id.clone(),
             points: 800,
         };
-        let held = members::hold_points(&db, "till", &hold).await.expect("a hold");
+        let held = members::hold_points(&db, "till", &hold)
+            .await
+            .expect("a hold");
         assert_eq!(held.available_after, 200, "the hold takes 800 of 1,000");
         let redeem = |order_ref: &str| OrderRedeem {
             order_ref: order_ref.into(),
@@ -223,12 +230,20 @@ async fn birthday_coupons_follow_the_month_of_the_clouds_clock() {
             }
         };
         let issued = members::issue_birthday_coupons(&db, db.now()).await;
-        assert_eq!(issued.expect("the job runs"), 1, "on 30 April, April's member");
+        assert_eq!(
+            issued.expect("the job runs"),
+            1,
+            "on 30 April, April's member"
+        );
         clock.advance(Duration::seconds(2));
         let issued = members::issue_birthday_coupons(&db, db.now()).await;
         assert_eq!(issued.expect("the job runs"), 1, "on 1 May, May's member");
         let issued = members::issue_birthday_coupons(&db, db.now()).await;
-        assert_eq!(issued.expect("the job runs"), 0, "each gets one coupon a month");
+        assert_eq!(
+            issued.expect("the job runs"),
+            0,
+            "each gets one coupon a month"
+        );
         let coupons = birthday_coupons(&db).await;
         assert_eq!(
             coupons,

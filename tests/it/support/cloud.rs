@@ -110,7 +110,8 @@ impl CloudProcess {
     /// one PostgreSQL), on its own port. The database stays this process's to drop.
     pub fn another_process(&self) -> CloudProcess {
         let reservation = PortReservation::new();
-        let (child, address) = spawn_serve(&self.database, &reservation.address().to_string(), false);
+        let (child, address) =
+            spawn_serve(&self.database, &reservation.address().to_string(), false);
         CloudProcess {
             database: self.database.clone(),
             base_url: format!("http://{address}"),

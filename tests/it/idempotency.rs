@@ -2,7 +2,7 @@
 //! adjust, coupon redeem, online sales), against a real cloud process on SQLite and on
 //! PostgreSQL: the same key with another body is a 409 that books nothing; the same key with
 //! the same body answers what the first call answered. Sixteen clients sending one key at once
-//! book it once.
+//! (a redemption, an online order) book it once.
 
 use serde_json::{Value, json};
 
@@ -287,4 +287,88 @@ fn one_key_sent_at_once_books_once_on_postgres() {
 #[test]
 fn one_key_sent_at_once_books_once_on_sqlite() {
     one_key_at_once(Backend::Sqlite);
+}
+
+fn one_online_order_at_once(backend: Backend) {
+    let cloud = CloudProcess::start(backend);
+    let eshop = EShop::new(&cloud);
+    let stock = cloud.get_with_key(&eshop.key, "/v1/stores/TPE-XINYI/stock");
+    let sku = stock[0]["sku"]
+        .as_str()
+        .expect("a SKU with stock")
+        .to_owned();
+    let level = || {
+        cloud.get_with_key(&eshop.key, &format!("/v1/stores/TPE-XINYI/stock?sku={sku}"))[0]
+            ["on_hand"]
+            .as_i64()
+            .expect("on hand")
+    };
+    let order = |order_ref: &str, quantity: usize| {
+        json!({ "order_ref": order_ref, "stock_from": "TPE-XINYI", "currency": "TWD",
+                "lines": [{ "sku": sku, "quantity": quantity, "total_minor": 10_000 }] })
+    };
+    for round in 0..6 {
+        let context = format!("{backend:?} round {round}");
+        let before = level();
+        let same = at_once(16, |client, _| {
+            eshop_call(
+                client,
+                &cloud,
+                &eshop.key,
+                reqwest::Method::POST,
+                "/v1/online-sales",
+                Some(order(&format!("same-{round}"), 1)),
+            )
+        });
+        let created = same.iter().filter(|a| a.0 == 201).count();
+        assert_eq!(
+            created, 1,
+            "[{context}] one order is recorded once: {same:?}"
+        );
+        assert!(
+            same.iter()
+                .all(|a| matches!(a.0, 200 | 201) && a.1["sale_id"] == same[0].1["sale_id"]),
+            "[{context}] every retry answers the one record: {same:?}"
+        );
+        let different = at_once(16, |client, index| {
+            eshop_call(
+                client,
+                &cloud,
+                &eshop.key,
+                reqwest::Method::POST,
+                "/v1/online-sales",
+                Some(order(&format!("diff-{round}"), index + 1)),
+            )
+        });
+        let created: Vec<usize> = different
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.0 == 201)
+            .map(|(index, _)| index + 1)
+            .collect();
+        assert_eq!(
+            created.len(),
+            1,
+            "[{context}] one order per key: {different:?}"
+        );
+        assert!(
+            different.iter().all(|a| matches!(a.0, 201 | 409)),
+            "[{context}] the other orders under the key are conflicts: {different:?}"
+        );
+        assert_eq!(
+            level(),
+            before - 1 - created[0] as i64,
+            "[{context}] stock moved once per recorded order, by that order's quantity"
+        );
+    }
+}
+
+#[test]
+fn one_online_order_sent_at_once_moves_stock_once_on_postgres() {
+    one_online_order_at_once(Backend::Postgres);
+}
+
+#[test]
+fn one_online_order_sent_at_once_moves_stock_once_on_sqlite() {
+    one_online_order_at_once(Backend::Sqlite);
 }

@@ -17,22 +17,28 @@
 //! issue's named member scenarios (earn offline while redeeming online, two stores overdrawing,
 //! a coupon used in both channels, a refund through lost answers) through the real engine and
 //! proxy; `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
-//! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
-//! under Xvfb through tauri-driver.
+//! e-shop orders, faults) and checks every point is booked once; `races` sends 16 requests at
+//! once to one balance, coupon, hold or enrolment code, over many rounds, on PostgreSQL and
+//! SQLite; `idempotency` reuses each e-shop route's key with another body and the same body;
+//! `two_clouds` runs two cloud processes on one PostgreSQL with tills, the e-shop and the hourly
+//! jobs alternating between them; `ui` runs the real app under Xvfb through tauri-driver.
 
 mod api_contract;
 mod catalog_import;
 mod cloud;
 mod crash;
 mod faults;
+mod idempotency;
 mod ledger;
 mod members_cloud;
 mod members_scenarios;
 mod members_sync;
 mod members_till;
+mod races;
 mod random_members;
 mod random_sync;
 mod support;
 mod sync;
 mod sync_crash;
+mod two_clouds;
 mod ui;

@@ -17,7 +17,9 @@
 //! [--import-only] [--skip-import]`. `--import-only` runs only the catalog import rows. `--quick` uses 100,000
 //! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
 //! app's cold start and memory; `--skip-sync` leaves out the sync rows; `--skip-till` leaves
-//! out barcode look-up, name search and commits (the ledger is still prepared for the app).
+//! out barcode look-up, name search and commits (the ledger is still prepared for the app);
+//! `--redeem-only` runs only the e-shop redemption rows (`redemptions`: 16 clients on one
+//! balance, one and two cloud processes on PostgreSQL).
 
 mod app;
 mod cloud;
@@ -25,6 +27,7 @@ mod generate;
 mod import;
 mod measure;
 mod members;
+mod redemptions;
 mod relay;
 mod sync;
 mod table;
@@ -77,6 +80,7 @@ impl Plan {
         let mut members_only = false;
         let mut skip_import = false;
         let mut import_only = false;
+        let mut redeem_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -93,6 +97,11 @@ impl Plan {
                     skip_app = true;
                     skip_till = true;
                 }
+                "--redeem-only" => {
+                    redeem_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                }
                 "--skip-import" => skip_import = true,
                 "--import-only" => {
                     import_only = true;
@@ -102,12 +111,12 @@ impl Plan {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only"
                 ),
             }
         }
@@ -135,6 +144,8 @@ impl Plan {
                         sales: 300,
                     },
                     members_only,
+                    redeem_rounds: 20,
+                    redeem_only,
                 },
                 skip_sync,
                 skip_till,
@@ -166,6 +177,8 @@ impl Plan {
                         sales: 2_000,
                     },
                     members_only,
+                    redeem_rounds: 60,
+                    redeem_only,
                 },
                 skip_sync,
                 skip_till,
@@ -256,9 +269,11 @@ fn run() -> Result<()> {
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
-    let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.import_only {
+    let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.import_only
+        || plan.sync.redeem_only
+    {
         eprintln!(
-            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only)"
+            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only, --redeem-only)"
         );
         None
     } else {

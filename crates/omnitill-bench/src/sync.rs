@@ -74,6 +74,10 @@ pub struct SyncPlan {
     pub members: crate::members::MemberPlan,
     /// Only the member rows (`--members-only`).
     pub members_only: bool,
+    /// Rounds of the e-shop redemption rows (`crate::redemptions`).
+    pub redeem_rounds: usize,
+    /// Only the e-shop redemption rows (`--redeem-only`).
+    pub redeem_only: bool,
 }
 
 /// Where the benchmark finds the cloud binary, keeps its cache and works.
@@ -132,6 +136,10 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
         runtime,
     };
 
+    if plan.redeem_only {
+        crate::redemptions::rows(table, plan.redeem_rounds, &ctx.binary, &ctx.work);
+        return Ok(());
+    }
     if plan.members_only {
         crate::members::rows(
             table,
@@ -169,6 +177,7 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
             &ctx.work,
             &ctx.runtime,
         );
+        crate::redemptions::rows(table, plan.redeem_rounds, &ctx.binary, &ctx.work);
     }
     Ok(())
 }

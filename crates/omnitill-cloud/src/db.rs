@@ -15,6 +15,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+use crate::clock::SharedClock;
 use crate::error::{CloudError, CloudResult};
 
 /// The cloud's migrations, in order. Never edit one that has landed.
@@ -44,7 +45,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_points_note",
         include_str!("../../../migrations/cloud/0005_points_note.sql"),
     ),
-    // 0006 to 0008 are other changes' numbers.
+    (
+        7,
+        "0007_races",
+        include_str!("../../../migrations/cloud/0007_races.sql")
+    ),
+    // 0006 and 0008 are other changes' numbers.
     (
         9,
         "0009_key_scopes_and_enrolment_limits",
@@ -58,17 +64,35 @@ pub enum Backend {
     Postgres,
 }
 
-/// The pools: `write` for transactions that change data, `read` for queries.
+/// The pools: `write` for transactions that change data, `read` for queries; and the clock
+/// every use case and job of this process reads "now" from.
 #[derive(Clone)]
 pub struct Db {
     pub backend: Backend,
     pub write: AnyPool,
     pub read: AnyPool,
+    pub clock: SharedClock,
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://FILE` or a bare file path, or `postgres://...`) and migrates.
+    /// Connects to `url` (`sqlite://FILE` or a bare file path, or `postgres://...`) and migrates,
+    /// on the system clock.
     pub async fn connect(url: &str) -> CloudResult<Db> {
+        Db::connect_with_clock(url, crate::clock::system()).await
+    }
+
+    /// Now, by this cloud's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Now, by this cloud's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    /// Connects as `connect` does, with `clock` as the cloud's clock.
+    pub async fn connect_with_clock(url: &str, clock: SharedClock) -> CloudResult<Db> {
         install_default_drivers();
         let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
@@ -107,6 +131,7 @@ impl Db {
                     backend,
                     write,
                     read,
+                    clock,
                 }
             }
             Backend::Postgres => {
@@ -119,6 +144,7 @@ impl Db {
                     backend,
                     write: pool.clone(),
                     read: pool,
+                    clock,
                 }
             }
         };

@@ -175,7 +175,7 @@ pub async fn issue_enrolment_code(db: &Db, store: &str) -> CloudResult<String> {
     sqlx::query("INSERT INTO enrolment_code (code_hash, store_id, expires_at) VALUES ($1, $2, $3)")
         .bind(hash_secret(&code))
         .bind(&store.id)
-        .bind(now_ms() + ENROLMENT_CODE_TTL_MS)
+        .bind(db.now_ms().saturating_add(ENROLMENT_CODE_TTL_MS))
         .execute(&db.write)
         .await?;
     Ok(code)
@@ -258,73 +258,67 @@ pub async fn enrol(
             "the enrolment code is not valid".into(),
         ));
     }
-    let now = now_ms();
+    let now = db.now_ms();
     let attempt = crate::enrolment_limit::begin(db, source, now).await?;
+    let code_hash = hash_secret(&code);
+    let device_id = uuid::Uuid::now_v7().to_string();
     let mut tx = db.write.begin().await?;
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT store_id, expires_at, used_at FROM enrolment_code
-         WHERE code_hash = $1 AND revoked_at IS NULL",
+    // Claim the code first, on the condition that it is unused and current: of two enrolments
+    // with one code at once, PostgreSQL lets the second update wait for the first and then
+    // finds the code used; on SQLite the one writer runs them in turn.
+    let claimed: Option<(String,)> = sqlx::query_as(
+        "UPDATE enrolment_code SET used_at = $1, device_id = $2
+         WHERE code_hash = $3 AND used_at IS NULL AND revoked_at IS NULL AND expires_at >= $1
+         RETURNING store_id",
     )
-    .bind(hash_secret(&code))
+    .bind(now)
+    .bind(&device_id)
+    .bind(&code_hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let store_id = match row {
-        None => {
-            return Err(CloudError::BadEnrolmentCode(
-                "the enrolment code is not valid".into(),
-            ));
-        }
-        Some((_, _, Some(_))) => {
-            return Err(CloudError::BadEnrolmentCode(
-                "the enrolment code was already used".into(),
-            ));
-        }
-        Some((_, expires_at, None)) if expires_at < now => {
-            return Err(CloudError::BadEnrolmentCode(
-                "the enrolment code has expired".into(),
-            ));
-        }
-        Some((store_id, _, None)) => store_id,
+    let Some((store_id,)) = claimed else {
+        let row: Option<(Option<i64>,)> = sqlx::query_as(
+            "SELECT used_at FROM enrolment_code WHERE code_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let why = match row {
+            None => "the enrolment code is not valid",
+            Some((Some(_),)) => "the enrolment code was already used",
+            Some((None,)) => "the enrolment code has expired",
+        };
+        return Err(CloudError::BadEnrolmentCode(why.into()));
     };
-    let device_id = uuid::Uuid::now_v7().to_string();
     let token = format!("otd_{}", random_text(PREFIX_ALPHABET, 40));
-    let mut prefix = String::new();
+    let mut prefix = None;
     for _ in 0..20 {
         let candidate = random_text(PREFIX_ALPHABET, 4);
-        let taken: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM device WHERE receipt_prefix = $1")
-                .bind(&candidate)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_none() {
-            prefix = candidate;
+        // A prefix another enrolment took meanwhile is skipped, not a failed statement.
+        let inserted = sqlx::query(
+            "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at,
+                 last_applied_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (receipt_prefix) DO NOTHING",
+        )
+        .bind(&device_id)
+        .bind(&store_id)
+        .bind(name)
+        .bind(hash_secret(&token))
+        .bind(&candidate)
+        .bind(now)
+        .bind(first_seq - 1)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            prefix = Some(candidate);
             break;
         }
     }
-    if prefix.is_empty() {
+    let Some(prefix) = prefix else {
         return Err(CloudError::Internal(
             "no free receipt prefix was found".into(),
         ));
-    }
-    sqlx::query(
-        "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at, last_applied_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&device_id)
-    .bind(&store_id)
-    .bind(name)
-    .bind(hash_secret(&token))
-    .bind(&prefix)
-    .bind(now)
-    .bind(first_seq - 1)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE enrolment_code SET used_at = $1, device_id = $2 WHERE code_hash = $3")
-        .bind(now)
-        .bind(&device_id)
-        .bind(hash_secret(&code))
-        .execute(&mut *tx)
-        .await?;
+    };
     let (store_name,): (String,) = sqlx::query_as("SELECT name FROM store WHERE id = $1")
         .bind(&store_id)
         .fetch_one(&mut *tx)

@@ -5,10 +5,11 @@
 //! tokens, API keys and their scopes, source addresses),
 //! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
-//! conflicts), `devices` (stores, enrolment codes, tokens), `enrolment_limit` (failed enrolment
-//! attempts per address), `api_keys` and `scopes` (e-shop keys and what each may do), `openapi`
-//! (the document generated from the routes), `rejections` (every refusal as JSON), `demo` (the
-//! demo brand), and `error`.
+//! conflicts), `locks` (row locks for check-then-write), `idempotency` (one request per key),
+//! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
+//! codes, tokens), `enrolment_limit` (failed enrolment attempts per address), `api_keys` and
+//! `scopes` (e-shop keys and what each may do), `openapi` (the document generated from the
+//! routes), `rejections` (every refusal as JSON), `demo` (the demo brand), and `error`.
 
 #![recursion_limit = "256"]
 
@@ -17,6 +18,7 @@ pub mod api_keys;
 pub mod api_layers;
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod demo_members;
@@ -24,7 +26,10 @@ pub mod devices;
 pub mod enrolment_limit;
 pub mod error;
 pub mod feed;
+pub mod idempotency;
+pub mod jobs;
 pub mod json_body;
+pub mod locks;
 pub mod members;
 pub mod online;
 pub mod openapi;
@@ -51,29 +56,31 @@ pub async fn serve(
         .await
 }
 
-/// How long after start the first hourly jobs run, and how often after that. Each run books at
-/// most one expiry per member and day and one birthday coupon per member and birthday month,
-/// so running hourly costs little and catches up after any downtime.
+/// How long after start the first hourly jobs run, and how often after that. Each period (an
+/// hour) is run by one process however many serve the brand (`jobs`), and each job books at
+/// most one expiry per member and day and one birthday coupon per member and birthday month, so
+/// running hourly costs little and catches up after any downtime.
 const JOBS_FIRST: std::time::Duration = std::time::Duration::from_secs(300);
 const JOBS_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// Expires old points (the brand's `expiry_months`) and issues birthday coupons while the cloud
-/// serves.
+/// serves, once per period across processes.
 async fn hourly_jobs(db: Db) {
+    let owner = jobs::process_owner();
     let start = tokio::time::Instant::now() + JOBS_FIRST;
     let mut ticks = tokio::time::interval_at(start, JOBS_EVERY);
     loop {
         ticks.tick().await;
-        let now = chrono::Utc::now();
-        match members::expire_points(&db, now).await {
-            Ok(0) => {}
-            Ok(touched) => eprintln!("omnitill-cloud: points expired for {touched} member(s)"),
-            Err(error) => eprintln!("omnitill-cloud: the hourly points expiry failed: {error}"),
-        }
-        match members::issue_birthday_coupons(&db, now).await {
-            Ok(0) => {}
-            Ok(issued) => eprintln!("omnitill-cloud: {issued} birthday coupon(s) issued"),
-            Err(error) => eprintln!("omnitill-cloud: the hourly birthday coupons failed: {error}"),
+        for (job, outcome) in jobs::run_due(&db, &owner).await {
+            match outcome {
+                Ok(jobs::JobOutcome::Ran { touched }) if touched > 0 => {
+                    eprintln!("omnitill-cloud: {}: {touched} member(s)", job.name());
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    eprintln!("omnitill-cloud: the hourly {} failed: {error}", job.name())
+                }
+            }
         }
     }
 }

@@ -2,6 +2,9 @@
 //!
 //! Every command takes `--database URL` (or `OMNITILL_CLOUD_DATABASE`): a SQLite file path or
 //! `sqlite://FILE` (the default is `omnitill-cloud.sqlite3`), or `postgres://...`.
+//!
+//! `--test-clock` (tests only) sets the process's clock to start at `OMNITILL_CLOUD_NOW_MS`
+//! (Unix milliseconds) and run on from there; without the flag the variable is never read.
 
 use std::io::Write;
 
@@ -41,6 +44,11 @@ commands:
                                         expires as of another moment)
   coupons birthday [--now RFC3339]      issue the birthday coupon to members born this month
                                         who have none yet (serve also does it every hour)
+  jobs run [--now RFC3339]              run the hourly jobs for the hour of now, unless another
+                                        process has run (or is running) them for that hour
+global flags:
+  --test-clock                          tests only: the clock starts at OMNITILL_CLOUD_NOW_MS
+                                        (Unix milliseconds) and runs on from there
   feed prune-retired                    take retired (inactive) products out of the tills' feed;
                                         tills that synced before download their catalog again";
 
@@ -93,6 +101,11 @@ async fn run() -> Result<()> {
         None => std::env::var("OMNITILL_CLOUD_DATABASE")
             .unwrap_or_else(|_| "omnitill-cloud.sqlite3".into()),
     };
+    let clock = if args.flag("--test-clock") {
+        omnitill_cloud::clock::test_clock_from_env().map_err(anyhow::Error::msg)?
+    } else {
+        omnitill_cloud::clock::system()
+    };
     let command: Vec<String> = args
         .words
         .iter()
@@ -106,7 +119,7 @@ async fn run() -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     }
-    let db = Db::connect(&database)
+    let db = Db::connect_with_clock(&database, clock)
         .await
         .with_context(|| format!("opening {database}"))?;
     match (first, second) {
@@ -255,14 +268,29 @@ async fn run() -> Result<()> {
             }
         }
         ("points", "expire") => {
-            let now = now_argument(&mut args)?;
+            let now = now_argument(&mut args, &db)?;
             let touched = omnitill_cloud::members::expire_points(&db, now).await?;
             println!("points expired for {touched} member(s)");
         }
         ("coupons", "birthday") => {
-            let now = now_argument(&mut args)?;
+            let now = now_argument(&mut args, &db)?;
             let issued = omnitill_cloud::members::issue_birthday_coupons(&db, now).await?;
             println!("{issued} birthday coupon(s) issued");
+        }
+        ("jobs", "run") => {
+            let now = now_argument(&mut args, &db)?;
+            let owner = omnitill_cloud::jobs::process_owner();
+            let period = omnitill_cloud::jobs::period(now);
+            for job in omnitill_cloud::jobs::Job::ALL {
+                match omnitill_cloud::jobs::run_once(&db, job, now, &owner).await? {
+                    omnitill_cloud::jobs::JobOutcome::Ran { touched } => {
+                        println!("{} {period}: ran, {touched} member(s)", job.name());
+                    }
+                    omnitill_cloud::jobs::JobOutcome::Skipped => {
+                        println!("{} {period}: skipped, another process ran it", job.name());
+                    }
+                }
+            }
         }
         ("feed", "prune-retired") => {
             let pruned = omnitill_cloud::feed::prune_retired(&db).await?;
@@ -281,13 +309,13 @@ fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
 }
 
-/// `--now RFC3339`, or the present moment.
-fn now_argument(args: &mut Args) -> Result<chrono::DateTime<chrono::Utc>> {
+/// `--now RFC3339`, or the present moment by the cloud's clock.
+fn now_argument(args: &mut Args, db: &Db) -> Result<chrono::DateTime<chrono::Utc>> {
     Ok(match args.value("--now")? {
         Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
             .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?
             .with_timezone(&chrono::Utc),
-        None => chrono::Utc::now(),
+        None => db.now(),
     })
 }
 

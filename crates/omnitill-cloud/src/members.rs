@@ -18,9 +18,18 @@
 //! - **Feed.** Every change to a member republishes its cached form (brand-wide), with look-up
 //!   keys hashed under the brand's member key and display values masked.
 //!
+//! - **Concurrency.** Everything that moves a balance, a hold or a coupon locks the member's
+//!   row first (`locks::lock_member`), then checks, then writes; idempotency keys of the
+//!   e-shop's calls name one request (`idempotency`).
+//!
+//! Layout: this file has the member, the ledger's storage (`balance`, `held`, `add_entry`),
+//! the feed form and the till's sale, refund and enrolment parts; `eshop` the e-shop's earn,
+//! redeem, adjust and coupon calls; `holds` a till's online points holds and coupon
+//! reservations; `periodic` points expiry and birthday coupons.
+//!
 //! Everything that writes takes the caller's transaction.
 
-use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
+use chrono::{DateTime, Months, Utc};
 use omnitill_core::loyalty::{self, EarningLine, KeyKind};
 use omnitill_protocol::loyalty::{
     Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
@@ -40,6 +49,17 @@ use utoipa::ToSchema;
 use crate::db::{Db, next_counter, now_ms};
 use crate::error::{CloudError, CloudResult};
 use crate::feed::{self, ALL_STORES};
+
+mod eshop;
+mod holds;
+mod periodic;
+
+pub use eshop::{
+    Adjustment, OrderEarn, OrderLine, OrderRedeem, PointsBooked, adjust, earn_online,
+    redeem_coupon_online, redeem_online,
+};
+pub use holds::{hold_points, release_coupon, release_hold, reserve_coupon};
+pub use periodic::{birthday_coupon, expire_points, issue_birthday_coupons};
 
 /// The channel of e-shop entries; a store id otherwise.
 pub const ONLINE: &str = "online";
@@ -539,7 +559,7 @@ pub async fn balance(tx: &mut AnyConnection, member_id: &str) -> CloudResult<i64
 }
 
 /// Points held for sales still being completed at tills.
-async fn held(tx: &mut AnyConnection, member_id: &str, now_ms: i64) -> CloudResult<i64> {
+pub(crate) async fn held(tx: &mut AnyConnection, member_id: &str, now_ms: i64) -> CloudResult<i64> {
     let (sum,): (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM points_hold
          WHERE member_id = $1 AND consumed = 0 AND expires_at > $2",
@@ -994,111 +1014,6 @@ pub async fn merge_enrolment(
     publish(tx, survivor).await
 }
 
-/// Entries that expire now: points earned more than `expiry_months` ago that nothing has used
-/// yet, first in first out. Writes one `expire` entry per member (once per day and member) and
-/// returns the members touched.
-pub async fn expire_points(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
-    let mut tx = db.write.begin().await?;
-    let rules = rules(&mut tx).await?;
-    if rules.expiry_months == 0 {
-        return Ok(0);
-    }
-    let Some(cutoff) = now.checked_sub_months(Months::new(rules.expiry_months)) else {
-        return Ok(0);
-    };
-    // Per member: points earned before the cutoff, and everything taken away since the start
-    // (redeemed, reversed, expired). Earned-before-cutoff less taken is what lapses now.
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT member_id,
-                CAST(COALESCE(SUM(CASE WHEN points > 0 AND created_at < $1 THEN points ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN points < 0 THEN -points ELSE 0 END), 0) AS BIGINT)
-         FROM points_entry GROUP BY member_id",
-    )
-    .bind(cutoff.timestamp_millis())
-    .fetch_all(&mut *tx)
-    .await?;
-    let day = now.format("%Y-%m-%d").to_string();
-    let mut touched = 0;
-    for (member_id, old_earned, taken) in rows {
-        let lapsing = old_earned - taken;
-        if lapsing > 0 {
-            let key = format!("expire:{member_id}:{day}");
-            let at = now.timestamp_millis();
-            if add_entry(
-                &mut tx, &member_id, "expire", -lapsing, ONLINE, &day, &key, at,
-            )
-            .await?
-            {
-                let note = format!(
-                    "{lapsing} points earned before {} and not used expired after {} months",
-                    cutoff.format("%Y-%m-%d"),
-                    rules.expiry_months
-                );
-                set_note(&mut tx, &key, &note).await?;
-                publish(&mut tx, &member_id).await?;
-                touched += 1;
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(touched)
-}
-
-/// The brand's birthday gift: 10 % off, usable from the first day of the birthday month until
-/// the first day of the next.
-pub fn birthday_coupon(month_start: DateTime<Utc>, next_month: DateTime<Utc>) -> NewCoupon {
-    NewCoupon {
-        kind: "birthday".into(),
-        title: "生日禮 Birthday 10 % off".into(),
-        discount_kind: "percent".into(),
-        value: 1_000,
-        min_spend_minor: 0,
-        valid_from_ms: month_start.timestamp_millis(),
-        valid_to_ms: next_month.timestamp_millis(),
-    }
-}
-
-/// Gives the birthday coupon to every member whose birthday is in `now`'s month (UTC) and who
-/// holds no birthday coupon valid in it yet; returns how many were issued. Each reaches the
-/// tills with the member.
-pub async fn issue_birthday_coupons(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
-    let month_start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .ok_or_else(|| CloudError::BadRequest(format!("no month starts for {now}")))?;
-    let next_month = month_start
-        .checked_add_months(Months::new(1))
-        .ok_or_else(|| CloudError::BadRequest(format!("no month follows {month_start}")))?;
-    let mut tx = db.write.begin().await?;
-    let due: Vec<(String,)> = sqlx::query_as(
-        "SELECT m.id FROM member m
-         WHERE m.birthday IS NOT NULL AND substr(m.birthday, 6, 2) = $1
-           AND NOT EXISTS (SELECT 1 FROM coupon c
-                           WHERE c.member_id = m.id AND c.kind = 'birthday' AND c.valid_to > $2)",
-    )
-    .bind(format!("{:02}", now.month()))
-    .bind(month_start.timestamp_millis())
-    .fetch_all(&mut *tx)
-    .await?;
-    let gift = birthday_coupon(month_start, next_month);
-    let month = month_start.format("%Y-%m");
-    let mut issued = 0;
-    for (member_id,) in &due {
-        // One id per member and month: two clouds running this at once issue one coupon.
-        let id = uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_OID,
-            format!("omnitill:birthday:{member_id}:{month}").as_bytes(),
-        )
-        .to_string();
-        if insert_coupon(&mut tx, &id, member_id, &gift).await? {
-            publish(&mut tx, member_id).await?;
-            issued += 1;
-        }
-    }
-    tx.commit().await?;
-    Ok(issued)
-}
-
 /// The largest number of points one operation may move, to refuse garbage early.
 pub const MAX_POINTS: i64 = 1_000_000_000;
 
@@ -1500,349 +1415,6 @@ pub async fn history(db: &Db, id: &str, limit: i64) -> CloudResult<History> {
     })
 }
 
-/// An e-shop order's points: what it earned (by the brand's rules) and booked.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OrderEarn {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
-    pub order_ref: String,
-    #[schema(min_items = 1, max_items = 500)]
-    pub lines: Vec<OrderLine>,
-    #[serde(default)]
-    #[schema(minimum = 0)]
-    pub paid_with_points_minor: i64,
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OrderLine {
-    pub sku: String,
-    #[schema(minimum = 0)]
-    pub total_minor: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct PointsBooked {
-    pub member_id: String,
-    pub points: i64,
-    pub balance: i64,
-}
-
-fn check_order_ref(order_ref: &str) -> CloudResult<&str> {
-    let order_ref = order_ref.trim();
-    if order_ref.is_empty() || order_ref.len() > 64 {
-        return Err(CloudError::BadRequest(
-            "order_ref must be 1 to 64 characters".into(),
-        ));
-    }
-    Ok(order_ref)
-}
-
-/// Earns points for an e-shop order, once per order reference.
-pub async fn earn_online(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<PointsBooked> {
-    let order_ref = check_order_ref(&order.order_ref)?;
-    if order.lines.is_empty() || order.lines.len() > 500 {
-        return Err(CloudError::BadRequest("an order has 1 to 500 lines".into()));
-    }
-    if order.lines.iter().any(|l| l.total_minor < 0) || order.paid_with_points_minor < 0 {
-        return Err(CloudError::BadRequest(
-            "line totals and the amount paid with points cannot be negative".into(),
-        ));
-    }
-    let order_total = order
-        .lines
-        .iter()
-        .try_fold(0_i64, |sum, line| sum.checked_add(line.total_minor))
-        .ok_or_else(|| {
-            CloudError::BadRequest("the order's line totals add up to more than 2^63 - 1".into())
-        })?;
-    let mut tx = db.write.begin().await?;
-    let member_id = resolve(&mut tx, id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
-    let (tier,): (String,) = sqlx::query_as("SELECT tier FROM member WHERE id = $1")
-        .bind(&member_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let rules = rules(&mut tx).await?;
-    let now = Utc::now();
-    let lines: Vec<(String, i64)> = order
-        .lines
-        .iter()
-        .map(|l| (l.sku.clone(), l.total_minor))
-        .collect();
-    let points = points_for_order(&rules, &tier, &lines, order.paid_with_points_minor, now);
-    let at = now.timestamp_millis();
-    let key = format!("order:{order_ref}:earn");
-    let spend = order_total - order.paid_with_points_minor;
-    let spend_ref = format!("order:{order_ref}");
-    let booked = add_entry(
-        &mut tx, &member_id, "earn", points, ONLINE, order_ref, &key, at,
-    )
-    .await?;
-    let points = if booked || points == 0 {
-        points
-    } else {
-        // Told twice: answer what the first time booked.
-        let (first,): (i64,) = sqlx::query_as("SELECT points FROM points_entry WHERE op_key = $1")
-            .bind(&key)
-            .fetch_one(&mut *tx)
-            .await?;
-        first
-    };
-    add_spend(&mut tx, &member_id, ONLINE, &spend_ref, spend.max(0), at).await?;
-    publish(&mut tx, &member_id).await?;
-    let balance = balance(&mut tx, &member_id).await?;
-    tx.commit().await?;
-    Ok(PointsBooked {
-        member_id,
-        points,
-        balance,
-    })
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OrderRedeem {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
-    pub order_ref: String,
-    #[schema(minimum = 1, maximum = 1_000_000_000)]
-    pub points: i64,
-}
-
-/// Redeems points for an e-shop order, once per order reference; refused when the member has
-/// fewer points available (balance less holds) than asked.
-pub async fn redeem_online(db: &Db, id: &str, order: &OrderRedeem) -> CloudResult<PointsBooked> {
-    let order_ref = check_order_ref(&order.order_ref)?;
-    if !(1..=MAX_POINTS).contains(&order.points) {
-        return Err(CloudError::BadRequest(format!(
-            "redeem 1 to {MAX_POINTS} points, not {}",
-            order.points
-        )));
-    }
-    let mut tx = db.write.begin().await?;
-    let member_id = resolve(&mut tx, id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
-    let key = format!("order:{order_ref}:redeem");
-    let told: Option<(i64,)> = sqlx::query_as("SELECT points FROM points_entry WHERE op_key = $1")
-        .bind(&key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if told.is_none() {
-        let available =
-            balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now_ms()).await?;
-        if available < order.points {
-            return Err(CloudError::Conflict(format!(
-                "the member has {available} points available, fewer than the {} asked for",
-                order.points
-            )));
-        }
-        add_entry(
-            &mut tx,
-            &member_id,
-            "redeem",
-            -order.points,
-            ONLINE,
-            order_ref,
-            &key,
-            now_ms(),
-        )
-        .await?;
-        publish(&mut tx, &member_id).await?;
-    }
-    let balance = balance(&mut tx, &member_id).await?;
-    tx.commit().await?;
-    Ok(PointsBooked {
-        member_id,
-        points: order.points,
-        balance,
-    })
-}
-
-/// A customer-service adjustment of a member's points (goodwill, a correction), once per
-/// reference, with the reason in words.
-///
-/// `points` is not zero: up (goodwill) or down (a correction).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Adjustment {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
-    pub reference: String,
-    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
-    pub points: i64,
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
-    pub reason: String,
-}
-
-/// Books an adjustment; the same reference again books nothing. A deduction may not take the
-/// member below the points they have available (balance less holds).
-pub async fn adjust(db: &Db, id: &str, adjustment: &Adjustment) -> CloudResult<PointsBooked> {
-    let reference = check_order_ref(&adjustment.reference)
-        .map_err(|_| CloudError::BadRequest("reference must be 1 to 64 characters".into()))?;
-    if adjustment.points == 0 || adjustment.points.abs() > MAX_POINTS {
-        return Err(CloudError::BadRequest(format!(
-            "adjust by 1 to {MAX_POINTS} points, up or down, not {}",
-            adjustment.points
-        )));
-    }
-    let reason = adjustment.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(CloudError::BadRequest(
-            "an adjustment needs its reason, 1 to 500 characters".into(),
-        ));
-    }
-    let mut tx = db.write.begin().await?;
-    let member_id = resolve(&mut tx, id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
-    let key = format!("adjust:{reference}");
-    let told: Option<(String, i64)> =
-        sqlx::query_as("SELECT member_id, points FROM points_entry WHERE op_key = $1")
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match told {
-        Some((told_member, told_points))
-            if told_member != member_id || told_points != adjustment.points =>
-        {
-            return Err(CloudError::Conflict(format!(
-                "adjustment {reference} was already booked differently ({told_points} points)"
-            )));
-        }
-        Some(_) => {}
-        None => {
-            let available =
-                balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now_ms()).await?;
-            if available + adjustment.points < 0 {
-                return Err(CloudError::Conflict(format!(
-                    "the member has {} points available; {} cannot be taken",
-                    available.max(0),
-                    -adjustment.points
-                )));
-            }
-            add_entry(
-                &mut tx,
-                &member_id,
-                "adjust",
-                adjustment.points,
-                ONLINE,
-                reference,
-                &key,
-                now_ms(),
-            )
-            .await?;
-            set_note(&mut tx, &key, reason).await?;
-            publish(&mut tx, &member_id).await?;
-        }
-    }
-    let balance = balance(&mut tx, &member_id).await?;
-    tx.commit().await?;
-    Ok(PointsBooked {
-        member_id,
-        points: adjustment.points,
-        balance,
-    })
-}
-
-/// Puts the words on the entry booked under `op_key`.
-async fn set_note(tx: &mut AnyConnection, op_key: &str, note: &str) -> CloudResult<()> {
-    sqlx::query("UPDATE points_entry SET note = $1 WHERE op_key = $2")
-        .bind(note)
-        .bind(op_key)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// Uses a coupon on an e-shop order, once per order reference. A coupon used elsewhere,
-/// reserved by a till for another sale, expired or not yet valid is refused.
-pub async fn redeem_coupon_online(db: &Db, coupon_id: &str, order_ref: &str) -> CloudResult<()> {
-    let order_ref = check_order_ref(order_ref)?;
-    let mut tx = db.write.begin().await?;
-    let reference = format!("order:{order_ref}");
-    let row: Option<CouponState> = coupon_state(&mut tx, coupon_id).await?;
-    let state = row.ok_or_else(|| CloudError::NotFound(format!("coupon {coupon_id}")))?;
-    state.usable_by(&reference, now_ms())?;
-    if state.used_ref.as_deref() != Some(reference.as_str()) {
-        use_coupon(
-            &mut tx,
-            ONLINE,
-            &state.member_id,
-            coupon_id,
-            &reference,
-            order_ref,
-            now_ms(),
-        )
-        .await?;
-        publish(&mut tx, &state.member_id).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-struct CouponState {
-    member_id: String,
-    used_ref: Option<String>,
-    reserved_ref: Option<String>,
-    reserved_until: Option<i64>,
-    valid_from: i64,
-    valid_to: i64,
-}
-
-impl CouponState {
-    /// Whether `reference` may use or reserve the coupon at `now`.
-    fn usable_by(&self, reference: &str, now: i64) -> CloudResult<()> {
-        if let Some(used) = &self.used_ref {
-            if used == reference {
-                return Ok(());
-            }
-            return Err(CloudError::Conflict(format!(
-                "the coupon was already used ({used})"
-            )));
-        }
-        if let (Some(reserved), Some(until)) = (&self.reserved_ref, self.reserved_until)
-            && reserved != reference
-            && until > now
-        {
-            return Err(CloudError::Conflict(
-                "the coupon is being used on another sale right now".into(),
-            ));
-        }
-        if now < self.valid_from || now >= self.valid_to {
-            return Err(CloudError::Conflict(
-                "the coupon is not valid today (outside its dates)".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-async fn coupon_state(tx: &mut AnyConnection, coupon_id: &str) -> CloudResult<Option<CouponState>> {
-    type Row = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        i64,
-        i64,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT member_id, used_ref, reserved_ref, reserved_until, valid_from, valid_to
-         FROM coupon WHERE id = $1",
-    )
-    .bind(coupon_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(row.map(
-        |(member_id, used_ref, reserved_ref, reserved_until, valid_from, valid_to)| CouponState {
-            member_id,
-            used_ref,
-            reserved_ref,
-            reserved_until,
-            valid_from,
-            valid_to,
-        },
-    ))
-}
-
 /// A fresh QR token for the member's app, valid for `ttl_s` seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct QrToken {
@@ -1890,110 +1462,12 @@ pub async fn till_look_up(db: &Db, kind: &str, hash: &str) -> CloudResult<Cached
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
 }
 
-/// Holds points for a till's sale (the sale id is the key: asking again answers the same).
-pub async fn hold_points(db: &Db, device_id: &str, request: &HoldRequest) -> CloudResult<Held> {
-    if !(1..=MAX_POINTS).contains(&request.points) {
-        return Err(CloudError::BadRequest(format!(
-            "hold 1 to {MAX_POINTS} points, not {}",
-            request.points
-        )));
-    }
-    if uuid::Uuid::parse_str(&request.sale_id).is_err() {
-        return Err(CloudError::BadRequest("the sale id must be a UUID".into()));
-    }
-    let mut tx = db.write.begin().await?;
-    let member_id = resolve(&mut tx, &request.member_id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("member {}", request.member_id)))?;
-    let now = now_ms();
-    let existing: Option<(String, i64)> =
-        sqlx::query_as("SELECT member_id, points FROM points_hold WHERE sale_id = $1")
-            .bind(&request.sale_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match existing {
-        Some((held_for, points)) if held_for == member_id && points == request.points => {}
-        Some(_) => {
-            return Err(CloudError::Conflict(
-                "this sale already holds a different number of points".into(),
-            ));
-        }
-        None => {
-            let available =
-                balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now).await?;
-            if available < request.points {
-                return Err(CloudError::Conflict(format!(
-                    "the member has {} points available, fewer than the {} asked for",
-                    available.max(0),
-                    request.points
-                )));
-            }
-            sqlx::query(
-                "INSERT INTO points_hold (sale_id, member_id, points, device_id, created_at,
-                     expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&request.sale_id)
-            .bind(&member_id)
-            .bind(request.points)
-            .bind(device_id)
-            .bind(now)
-            .bind(now + HOLD_MS)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    let available_after =
-        balance(&mut tx, &member_id).await? - held(&mut tx, &member_id, now).await?;
-    tx.commit().await?;
-    Ok(Held {
-        member_id,
-        points: request.points,
-        available_after,
-    })
-}
-
-/// Releases a hold whose sale was not completed (a voided cart). A hold its sale consumed
-/// stays.
-pub async fn release_hold(db: &Db, device_id: &str, sale_id: &str) -> CloudResult<()> {
-    sqlx::query("DELETE FROM points_hold WHERE sale_id = $1 AND device_id = $2 AND consumed = 0")
-        .bind(sale_id)
-        .bind(device_id)
-        .execute(&db.write)
+/// Puts the words on the entry booked under `op_key`.
+pub(crate) async fn set_note(tx: &mut AnyConnection, op_key: &str, note: &str) -> CloudResult<()> {
+    sqlx::query("UPDATE points_entry SET note = $1 WHERE op_key = $2")
+        .bind(note)
+        .bind(op_key)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
-}
-
-/// Lifts the reservation a till's sale made on a coupon the sale no longer uses (taken off, a
-/// cleared cart). A coupon its sale used stays used.
-pub async fn release_coupon(db: &Db, sale_id: &str) -> CloudResult<()> {
-    sqlx::query(
-        "UPDATE coupon SET reserved_ref = NULL, reserved_until = NULL
-         WHERE reserved_ref = $1 AND used_at IS NULL",
-    )
-    .bind(sale_id)
-    .execute(&db.write)
-    .await?;
-    Ok(())
-}
-
-/// Reserves a coupon for a till's sale until the sale arrives (or `HOLD_MS` passes).
-pub async fn reserve_coupon(db: &Db, request: &CouponHoldRequest) -> CloudResult<()> {
-    let mut tx = db.write.begin().await?;
-    let reference = request.sale_id.clone();
-    let state = coupon_state(&mut tx, &request.coupon_id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("coupon {}", request.coupon_id)))?;
-    let now = now_ms();
-    state.usable_by(&reference, now)?;
-    sqlx::query(
-        "UPDATE coupon SET reserved_ref = $1, reserved_until = $2 WHERE id = $3 AND used_at IS NULL",
-    )
-    .bind(&reference)
-    .bind(now + HOLD_MS)
-    .bind(&request.coupon_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     Ok(())
 }

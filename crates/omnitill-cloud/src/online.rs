@@ -1,17 +1,21 @@
 //! Online sales: an e-shop order takes stock from the online pool or from a store.
 //!
-//! An order is recorded once per `order_ref`: sending the same order again (a retry after a
-//! lost response) returns the first record and moves no stock.
+//! An order is recorded once per `order_ref`, its idempotency key (`idempotency`): sending the
+//! same order again (a retry after a lost response) returns the first record and moves no
+//! stock; another order under the same `order_ref` is a 409 and moves nothing. Stock moves are
+//! deltas on the level row (`stock::move_stock`), which commute, so concurrent orders need no
+//! lock beyond the key.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::{Db, now_ms};
+use crate::db::Db;
 use crate::devices;
 use crate::error::{CloudError, CloudResult};
+use crate::idempotency::{self, Claim, Route};
 use crate::stock::{self, ONLINE_POOL};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OnlineLine {
     /// A SKU of the catalog.
     pub sku: String,
@@ -34,7 +38,7 @@ pub struct OnlineOrder {
     pub lines: Vec<OnlineLine>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OnlineSaleRecorded {
     pub sale_id: String,
     pub receipt_no: String,
@@ -73,7 +77,16 @@ pub async fn record(db: &Db, order: &OnlineOrder) -> CloudResult<(bool, OnlineSa
         devices::find_store(db, &order.stock_from).await?.id
     };
     let receipt_no = format!("WEB-{order_ref}");
+    let now = db.now_ms();
     let mut tx = db.write.begin().await?;
+    let request = (&pool, &order.currency, &order.lines);
+    if let Claim::Answered(first) =
+        idempotency::claim(&mut tx, Route::OnlineSale, order_ref, &request, now).await?
+    {
+        tx.commit().await?;
+        return Ok((false, first));
+    }
+    // Recorded before keys were (migration 0007): answer that record.
     let existing: Option<(String, String, i64)> =
         sqlx::query_as("SELECT id, store_id, total_minor FROM sale WHERE receipt_no = $1")
             .bind(&receipt_no)
@@ -110,7 +123,6 @@ pub async fn record(db: &Db, order: &OnlineOrder) -> CloudResult<(bool, OnlineSa
         .ok_or_else(|| {
             CloudError::BadRequest("the order's line totals add up to more than 2^63 - 1".into())
         })?;
-    let now = now_ms();
     sqlx::query(
         "INSERT INTO sale (id, store_id, device_id, channel, receipt_no, staff_id, created_at,
              currency, tax_minor, total_minor, payload)
@@ -149,14 +161,13 @@ pub async fn record(db: &Db, order: &OnlineOrder) -> CloudResult<(bool, OnlineSa
         )
         .await?;
     }
+    let recorded = OnlineSaleRecorded {
+        sale_id,
+        receipt_no,
+        stock_from: pool,
+        total_minor: total,
+    };
+    idempotency::record(&mut tx, Route::OnlineSale, order_ref, &recorded).await?;
     tx.commit().await?;
-    Ok((
-        true,
-        OnlineSaleRecorded {
-            sale_id,
-            receipt_no,
-            stock_from: pool,
-            total_minor: total,
-        },
-    ))
+    Ok((true, recorded))
 }

@@ -106,6 +106,23 @@ impl CloudProcess {
         }
     }
 
+    /// A second cloud process serving this one's database (as a brand runs several in front of
+    /// one PostgreSQL), on its own port. The database stays this process's to drop.
+    pub fn another_process(&self) -> CloudProcess {
+        let reservation = PortReservation::new();
+        let (child, address) =
+            spawn_serve(&self.database, &reservation.address().to_string(), false);
+        CloudProcess {
+            database: self.database.clone(),
+            base_url: format!("http://{address}"),
+            address,
+            child,
+            postgres_db: None,
+            _reservation: reservation,
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     /// Stops the cloud as a crash would (SIGKILL): the link goes down.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -72,11 +72,12 @@ impl<'a> EShop<'a> {
         member["balance"].as_i64().expect("a balance")
     }
 
-    /// The member's points entries at the cloud (kind, points, channel, ref_id, at_ms).
+    /// The member's points entries at the cloud (kind, points, channel, ref_id, at_ms), up to the
+    /// 1,000 newest.
     pub fn entries(&self, member_id: &str) -> Vec<Value> {
         let (status, history) = self.call(
             reqwest::Method::GET,
-            &format!("/v1/members/{member_id}/history"),
+            &format!("/v1/members/{member_id}/history?limit=1000"),
             None,
         );
         assert_eq!(status, 200, "the member's history: {history}");

@@ -7,6 +7,8 @@ pub mod fault_tills;
 
 pub mod members;
 
+pub mod parallel;
+
 pub mod ports;
 
 pub mod proxy;

@@ -23,7 +23,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use crate::db::Db;
 use crate::devices::{self, Device};
 use crate::error::{CloudError, CloudResult};
-use crate::{catalog, members, online, openapi, stock, sync};
+use crate::{catalog, members, online, openapi, pull, push as push_ops, stock};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -224,6 +224,7 @@ async fn enrol(
             &request.code,
             &request.device_name,
             request.first_seq,
+            request.till.as_ref(),
         )
         .await?,
     ))
@@ -234,7 +235,7 @@ async fn push(
     TillAuth(device): TillAuth,
     JsonBody(request): JsonBody<PushRequest>,
 ) -> CloudResult<Json<PushResponse>> {
-    Ok(Json(sync::push(&state.db, &device, &request).await?))
+    Ok(Json(push_ops::push(&state.db, &device, &request).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,12 +248,12 @@ async fn pull(
     State(state): State<AppState>,
     TillAuth(device): TillAuth,
     query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
-) -> CloudResult<Json<sync::FeedPage>> {
+) -> CloudResult<Json<pull::FeedPage>> {
     let Query(query) = query.map_err(|e| {
         CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
     })?;
     Ok(Json(
-        sync::pull(
+        pull::pull(
             &state.db,
             &device,
             query.cursor.unwrap_or(0),

@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_points_note",
         include_str!("../../../migrations/cloud/0005_points_note.sql"),
     ),
+    (
+        6,
+        "0006_till_identity",
+        include_str!("../../../migrations/cloud/0006_till_identity.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

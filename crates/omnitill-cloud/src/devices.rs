@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{Db, now_ms};
 use crate::error::{CloudError, CloudResult};
+use crate::till_identity;
 
 /// How long an enrolment code stays valid.
 pub const ENROLMENT_CODE_TTL_MS: i64 = 24 * 3_600_000;
@@ -187,6 +188,7 @@ pub async fn enrol(
     code: &str,
     device_name: &str,
     first_seq: i64,
+    till: Option<&omnitill_protocol::enrol::TillIdentity>,
 ) -> CloudResult<omnitill_protocol::enrol::EnrolResponse> {
     if !(1..=MAX_FIRST_SEQ).contains(&first_seq) {
         return Err(CloudError::BadRequest(format!(
@@ -231,17 +233,16 @@ pub async fn enrol(
         }
         Some((store_id, _, None)) => store_id,
     };
+    let till_id = match till {
+        Some(identity) => Some(till_identity::bind_at_enrolment(&mut tx, identity).await?),
+        None => None,
+    };
     let device_id = uuid::Uuid::now_v7().to_string();
     let token = format!("otd_{}", random_text(PREFIX_ALPHABET, 40));
     let mut prefix = String::new();
     for _ in 0..20 {
         let candidate = random_text(PREFIX_ALPHABET, 4);
-        let taken: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM device WHERE receipt_prefix = $1")
-                .bind(&candidate)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_none() {
+        if till_identity::prefix_free(&mut tx, &candidate).await? {
             prefix = candidate;
             break;
         }
@@ -252,8 +253,9 @@ pub async fn enrol(
         ));
     }
     sqlx::query(
-        "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at, last_applied_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at,
+             last_applied_seq, till_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&device_id)
     .bind(&store_id)
@@ -262,8 +264,12 @@ pub async fn enrol(
     .bind(&prefix)
     .bind(now)
     .bind(first_seq - 1)
+    .bind(till_id.clone())
     .execute(&mut *tx)
     .await?;
+    if let (Some(till_id), Some(identity)) = (&till_id, till) {
+        till_identity::grant_prefixes(&mut tx, till_id, &prefix, &identity.receipt_prefix).await?;
+    }
     sqlx::query("UPDATE enrolment_code SET used_at = $1, device_id = $2 WHERE code_hash = $3")
         .bind(now)
         .bind(&device_id)

@@ -1,7 +1,7 @@
 //! omnitill-cloud: the brand's cloud service (axum, SQLite by default, PostgreSQL in production).
 //!
 //! Layout: `db` (pools, backends, migrations), `api` (routes, auth extractors, JSON errors),
-//! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
+//! `push` (applying pushed operations exactly once, each checked against the till that pushes it), `pull` (serving the change feed), `till_identity` (which till a device is, and the receipt prefixes it owns), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
 //! conflicts), `devices` (stores, enrolment,
 //! tokens, API keys), `openapi`, `demo` (the demo brand), and `error`.
@@ -19,8 +19,10 @@ pub mod feed;
 pub mod members;
 pub mod online;
 pub mod openapi;
+pub mod pull;
+pub mod push;
 pub mod stock;
-pub mod sync;
+pub mod till_identity;
 
 pub use db::Db;
 pub use error::{CloudError, CloudResult};

@@ -14,12 +14,14 @@
 //! issue's named member scenarios (earn offline while redeeming online, two stores overdrawing,
 //! a coupon used in both channels, a refund through lost answers) through the real engine and
 //! proxy; `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
-//! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
+//! e-shop orders, faults) and checks every point is booked once; `hostile_push` pushes a table
+//! of forged operations and a race of refunds from two tills; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
 mod crash;
 mod faults;
+mod hostile_push;
 mod ledger;
 mod members_cloud;
 mod members_scenarios;

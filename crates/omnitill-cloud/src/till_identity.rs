@@ -156,13 +156,17 @@ pub async fn owned_prefixes(
     Ok(owned)
 }
 
-/// Binds a device enrolled without an identity to the device id its first operation carries.
-/// Refused (with the reason) when another device holds that id.
+/// Binds a device enrolled without an identity to the device id its first operation carries,
+/// and grants it the prefix of that operation's receipt number if no device and no till has
+/// it (a till that predates identities numbered its sales before enrolment with a prefix of
+/// its own, which it never told the cloud). Refused (with the reason) when another device
+/// holds that id.
 pub async fn learn_from_operation(
     tx: &mut AnyConnection,
     device_id: &str,
     receipt_prefix: &str,
     claimed: &str,
+    first_receipt: &str,
 ) -> CloudResult<Result<(), String>> {
     if !sound_till_id(claimed) {
         return Ok(Err(format!(
@@ -187,6 +191,12 @@ pub async fn learn_from_operation(
         .execute(&mut *tx)
         .await?;
     grant(tx, claimed, receipt_prefix).await?;
+    if let Some(numbered_with) = self::receipt_prefix(first_receipt)
+        && grantable(numbered_with)
+        && prefix_free(tx, numbered_with).await?
+    {
+        grant(tx, claimed, numbered_with).await?;
+    }
     Ok(Ok(()))
 }
 

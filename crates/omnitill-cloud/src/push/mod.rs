@@ -402,12 +402,14 @@ async fn apply(
     }
 }
 
-/// The device id a sale or refund says it was made on.
-fn claimed_device_id(operation: &TillOperation) -> Option<&str> {
+/// The device id and receipt number of a sale or refund.
+fn claimed_device_id(operation: &TillOperation) -> Option<(&str, &str)> {
     match operation {
-        TillOperation::Sale(sale) | TillOperation::MemberSale(sale) => Some(&sale.device_id),
+        TillOperation::Sale(sale) | TillOperation::MemberSale(sale) => {
+            Some((&sale.device_id, &sale.receipt_no))
+        }
         TillOperation::Refund(refund) | TillOperation::MemberRefund(refund) => {
-            Some(&refund.device_id)
+            Some((&refund.device_id, &refund.receipt_no))
         }
         TillOperation::MemberEnrolled(_) | TillOperation::ConflictResolved(_) => None,
     }
@@ -428,8 +430,8 @@ async fn learn_till_id(
         .zip(decoded)
         .filter(|(op, _)| op.seq > last)
         .find_map(|(_, decoded)| decoded.as_ref().ok().and_then(claimed_device_id));
-    if let Some(claimed) = claimed
-        && till_identity::learn_from_operation(tx, &device.id, receipt_prefix, claimed)
+    if let Some((claimed, receipt_no)) = claimed
+        && till_identity::learn_from_operation(tx, &device.id, receipt_prefix, claimed, receipt_no)
             .await?
             .is_ok()
     {

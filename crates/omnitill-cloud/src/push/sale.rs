@@ -43,6 +43,12 @@ const MAX_ID_LEN: usize = 64;
 pub fn check(sale: &SaleCompleted, device: &PushingDevice) -> Result<(), Refusal> {
     device.check_own(&sale.device_id, &sale.receipt_no)?;
     check_id("sale id", &sale.sale_id)?;
+    if sale.member.is_none() && sale.tenders.iter().any(|t| t.kind == "points") {
+        return Err(Refusal(format!(
+            "sale {} is paid with points but names no member",
+            sale.receipt_no
+        )));
+    }
     check_figures(sale, device.cash_rounding_minor).map_err(Refusal)
 }
 

@@ -37,7 +37,11 @@ impl Pusher {
     }
 
     /// Pushes `ops` (op_id, op_type, payload) as the next seqs; (status, reason) of each.
-    fn push(&mut self, cloud: &CloudProcess, ops: &[(String, String, Value)]) -> Vec<(String, String)> {
+    fn push(
+        &mut self,
+        cloud: &CloudProcess,
+        ops: &[(String, String, Value)],
+    ) -> Vec<(String, String)> {
         let operations: Vec<Value> = ops
             .iter()
             .enumerate()
@@ -48,14 +52,20 @@ impl Pusher {
             .collect();
         let response = http()
             .post(format!("{}/v1/sync/push", cloud.base_url))
-            .header(omnitill_protocol::PROTOCOL_HEADER, omnitill_protocol::PROTOCOL_VERSION)
+            .header(
+                omnitill_protocol::PROTOCOL_HEADER,
+                omnitill_protocol::PROTOCOL_VERSION,
+            )
             .bearer_auth(&self.token)
             .json(&json!({ "operations": operations }))
             .send()
             .expect("a push");
         let status = response.status();
         let body: Value = response.json().expect("a JSON answer");
-        assert_eq!(status, 200, "a push with forged operations is still answered 200: {body}");
+        assert_eq!(
+            status, 200,
+            "a push with forged operations is still answered 200: {body}"
+        );
         self.next_seq += ops.len() as i64;
         body["outcomes"]
             .as_array()
@@ -89,7 +99,11 @@ fn last_operation(till: &SyncedTill) -> (String, String, Value) {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .expect("an operation");
-    (op_id, op_type, serde_json::from_str(&payload).expect("a JSON payload"))
+    (
+        op_id,
+        op_type,
+        serde_json::from_str(&payload).expect("a JSON payload"),
+    )
 }
 
 fn fresh_id() -> String {
@@ -97,7 +111,11 @@ fn fresh_id() -> String {
 }
 
 /// The store's sales (receipt numbers) and the stock of every SKU in `skus`.
-fn store_state(eshop: &EShop<'_>, store: &str, skus: &[String]) -> (Vec<String>, HashMap<String, i64>) {
+fn store_state(
+    eshop: &EShop<'_>,
+    store: &str,
+    skus: &[String],
+) -> (Vec<String>, HashMap<String, i64>) {
     let (_, sales) = eshop.call(
         reqwest::Method::GET,
         &format!("/v1/stores/{store}/sales?limit=10000"),
@@ -152,7 +170,10 @@ fn hostile_table(backend: Backend) {
     let victim_device = victim.temp.till.device().clone();
     // The victim's first sale exists at the till, not yet at the cloud.
     let (victim_op_id, _, victim_sale) = real_sale(&mut victim, &mut rng);
-    let victim_receipt = victim_sale["receipt_no"].as_str().expect("a receipt").to_owned();
+    let victim_receipt = victim_sale["receipt_no"]
+        .as_str()
+        .expect("a receipt")
+        .to_owned();
     let mut pusher = Pusher::of(&attacker);
 
     let victim_prefix = victim_device.receipt_prefix.clone();
@@ -160,7 +181,10 @@ fn hostile_table(backend: Backend) {
     let victim_sale_id = victim_sale["sale_id"].clone();
     let victim_receipt_for = victim_receipt.clone();
     let forgeries: Vec<Forgery> = vec![
-        ("another till's device id", Box::new(move |p| p["device_id"] = json!(victim_id))),
+        (
+            "another till's device id",
+            Box::new(move |p| p["device_id"] = json!(victim_id)),
+        ),
         (
             "another till's receipt number and sale id",
             Box::new(move |p| {
@@ -172,13 +196,31 @@ fn hostile_table(backend: Backend) {
             "another till's receipt prefix",
             Box::new(move |p| p["receipt_no"] = json!(format!("{victim_prefix}-000777"))),
         ),
-        ("the e-shop's WEB- prefix", Box::new(|p| p["receipt_no"] = json!("WEB-000777"))),
-        ("a quantity of 2^63-6", Box::new(|p| p["lines"][0]["quantity"] = json!(i64::MAX - 5))),
-        ("a quantity of 0", Box::new(|p| p["lines"][0]["quantity"] = json!(0))),
-        ("a quantity of 10,000", Box::new(|p| p["lines"][0]["quantity"] = json!(10_000))),
-        ("a negative quantity", Box::new(|p| p["lines"][0]["quantity"] = json!(-3))),
+        (
+            "the e-shop's WEB- prefix",
+            Box::new(|p| p["receipt_no"] = json!("WEB-000777")),
+        ),
+        (
+            "a quantity of 2^63-6",
+            Box::new(|p| p["lines"][0]["quantity"] = json!(i64::MAX - 5)),
+        ),
+        (
+            "a quantity of 0",
+            Box::new(|p| p["lines"][0]["quantity"] = json!(0)),
+        ),
+        (
+            "a quantity of 10,000",
+            Box::new(|p| p["lines"][0]["quantity"] = json!(10_000)),
+        ),
+        (
+            "a negative quantity",
+            Box::new(|p| p["lines"][0]["quantity"] = json!(-3)),
+        ),
         ("no lines", Box::new(|p| p["lines"] = json!([]))),
-        ("line number 1e15", Box::new(|p| p["lines"][0]["line_no"] = json!(1_000_000_000_000_000_i64))),
+        (
+            "line number 1e15",
+            Box::new(|p| p["lines"][0]["line_no"] = json!(1_000_000_000_000_000_i64)),
+        ),
         (
             "a total that does not add up",
             Box::new(|p| p["total_minor"] = json!(p["total_minor"].as_i64().unwrap_or(0) + 1)),
@@ -186,16 +228,21 @@ fn hostile_table(backend: Backend) {
         (
             "a line total that does not add up",
             Box::new(|p| {
-                p["lines"][0]["total_minor"] = json!(p["lines"][0]["total_minor"].as_i64().unwrap_or(0) - 1)
+                p["lines"][0]["total_minor"] =
+                    json!(p["lines"][0]["total_minor"].as_i64().unwrap_or(0) - 1)
             }),
         ),
         (
             "payments short of the total",
             Box::new(|p| {
-                p["tenders"][0]["amount_minor"] = json!(p["tenders"][0]["amount_minor"].as_i64().unwrap_or(0) - 1)
+                p["tenders"][0]["amount_minor"] =
+                    json!(p["tenders"][0]["amount_minor"].as_i64().unwrap_or(0) - 1)
             }),
         ),
-        ("a price that overflows", Box::new(|p| p["lines"][0]["unit_price_minor"] = json!(i64::MAX))),
+        (
+            "a price that overflows",
+            Box::new(|p| p["lines"][0]["unit_price_minor"] = json!(i64::MAX)),
+        ),
     ];
     for (why, forge) in &forgeries {
         let (_, op_type, mut forged) = real_sale(&mut attacker, &mut rng);
@@ -210,10 +257,22 @@ fn hostile_table(backend: Backend) {
         skus.sort();
         skus.dedup();
         let (sales_before, stock_before) = store_state(&eshop, "TPE-XINYI", &skus);
-        let outcomes = pusher.push(&cloud, &[(fresh_id(), op_type, forged.clone()), good.clone()]);
-        assert_eq!(outcomes[0].0, "rejected", "{why} must be refused: {outcomes:?}");
-        assert!(!outcomes[0].1.is_empty(), "{why}: the refusal says why in words");
-        assert_eq!(outcomes[1].0, "applied", "{why}: the real sale behind it applies: {outcomes:?}");
+        let outcomes = pusher.push(
+            &cloud,
+            &[(fresh_id(), op_type, forged.clone()), good.clone()],
+        );
+        assert_eq!(
+            outcomes[0].0, "rejected",
+            "{why} must be refused: {outcomes:?}"
+        );
+        assert!(
+            !outcomes[0].1.is_empty(),
+            "{why}: the refusal says why in words"
+        );
+        assert_eq!(
+            outcomes[1].0, "applied",
+            "{why}: the real sale behind it applies: {outcomes:?}"
+        );
         let (sales_after, stock_after) = store_state(&eshop, "TPE-XINYI", &skus);
         assert_eq!(
             sales_after.len(),
@@ -240,9 +299,7 @@ fn hostile_table(backend: Backend) {
 
     // An op_id another till already used is refused alone; the victim's real one applies.
     let victim_ops_before = victim.pending();
-    victim
-        .sync(&rt)
-        .expect("the victim's own sale syncs");
+    victim.sync(&rt).expect("the victim's own sale syncs");
     assert_eq!(victim.pending(), 0, "the victim's outbox is acknowledged");
     let refused: i64 = victim
         .temp
@@ -281,10 +338,15 @@ fn hostile_table(backend: Backend) {
     let (status, _) = eshop.call(
         reqwest::Method::POST,
         "/v1/online-sales",
-        Some(json!({ "order_ref": "000777", "stock_from": "online", "currency": "TWD",
-                     "lines": [{ "sku": sku, "quantity": 1, "total_minor": 100 }] })),
+        Some(
+            json!({ "order_ref": "000777", "stock_from": "online", "currency": "TWD",
+                     "lines": [{ "sku": sku, "quantity": 1, "total_minor": 100 }] }),
+        ),
     );
-    assert_eq!(status, 201, "the forged WEB- sale did not take the e-shop's order number");
+    assert_eq!(
+        status, 201,
+        "the forged WEB- sale did not take the e-shop's order number"
+    );
 
     over_refund_across_two_tills(&cloud, &rt, &mut rng, attacker);
     member_forgeries(&cloud, &eshop, &rt, &mut rng);
@@ -323,7 +385,10 @@ fn over_refund_across_two_tills(
     let good = real_sale(&mut other, rng);
     let mut pusher = Pusher::of(&other);
     let outcomes = pusher.push(cloud, &[(fresh_id(), op_type, refund), good]);
-    assert_eq!(outcomes[0].0, "rejected", "a second refund of a refunded sale: {outcomes:?}");
+    assert_eq!(
+        outcomes[0].0, "rejected",
+        "a second refund of a refunded sale: {outcomes:?}"
+    );
     assert!(
         outcomes[0].1.contains("left"),
         "the refusal says what is left to refund: {outcomes:?}"
@@ -333,13 +398,21 @@ fn over_refund_across_two_tills(
 
 /// A member's sale claiming a billion points, another member's coupon, and an online
 /// redemption with no hold: the sale stands, the cloud books its own figures and flags each.
-fn member_forgeries(cloud: &CloudProcess, eshop: &EShop<'_>, rt: &tokio::runtime::Runtime, rng: &mut StdRng) {
+fn member_forgeries(
+    cloud: &CloudProcess,
+    eshop: &EShop<'_>,
+    rt: &tokio::runtime::Runtime,
+    rng: &mut StdRng,
+) {
     let mut till = SyncedTill::enrol(rt, cloud, "TPE-XINYI", false);
     till.sync(rt).expect("the till downloads the rules");
     let member = eshop.sign_up("+886955000111", "Hostile Test");
     let other = eshop.sign_up("+886955000222", "Coupon Owner");
     let member_id = member["id"].as_str().expect("id").to_owned();
-    let other_coupon = other["coupons"][0]["id"].as_str().expect("a welcome coupon").to_owned();
+    let other_coupon = other["coupons"][0]["id"]
+        .as_str()
+        .expect("a welcome coupon")
+        .to_owned();
     let (_, op_type, mut sale) = real_sale(&mut till, rng);
     assert_eq!(op_type, "sale.completed.v1");
     let total = sale["total_minor"].as_i64().expect("a total");
@@ -349,11 +422,19 @@ fn member_forgeries(cloud: &CloudProcess, eshop: &EShop<'_>, rt: &tokio::runtime
         .as_array()
         .expect("lines")
         .iter()
-        .map(|l| (l["sku"].as_str().unwrap_or("").to_owned(), l["total_minor"].as_i64().unwrap_or(0)))
+        .map(|l| {
+            (
+                l["sku"].as_str().unwrap_or("").to_owned(),
+                l["total_minor"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
     let earning: Vec<omnitill_core::loyalty::EarningLine<'_>> = lines
         .iter()
-        .map(|(sku, total_minor)| omnitill_core::loyalty::EarningLine { sku, total_minor: *total_minor })
+        .map(|(sku, total_minor)| omnitill_core::loyalty::EarningLine {
+            sku,
+            total_minor: *total_minor,
+        })
         .collect();
     let at = chrono::DateTime::from_timestamp_millis(sale["created_at_ms"].as_i64().unwrap_or(0))
         .expect("a time");
@@ -364,13 +445,20 @@ fn member_forgeries(cloud: &CloudProcess, eshop: &EShop<'_>, rt: &tokio::runtime
         "spend_minor": total, "rules_version": rules.version });
     let mut pusher = Pusher::of(&till);
     let outcomes = pusher.push(cloud, &[(fresh_id(), "sale.completed.v2".into(), sale)]);
-    assert_eq!(outcomes[0].0, "applied", "the sale itself stands: {outcomes:?}");
+    assert_eq!(
+        outcomes[0].0, "applied",
+        "the sale itself stands: {outcomes:?}"
+    );
     assert_eq!(
         eshop.balance(&member_id),
         balance_before + earned,
         "the cloud booked the points its rules give, not the billion claimed"
     );
-    let (_, owner) = eshop.call(reqwest::Method::GET, &format!("/v1/members/{}", other["id"].as_str().unwrap_or("")), None);
+    let (_, owner) = eshop.call(
+        reqwest::Method::GET,
+        &format!("/v1/members/{}", other["id"].as_str().unwrap_or("")),
+        None,
+    );
     assert!(
         owner["coupons"]
             .as_array()
@@ -383,10 +471,9 @@ fn member_forgeries(cloud: &CloudProcess, eshop: &EShop<'_>, rt: &tokio::runtime
     let total = sale["total_minor"].as_i64().expect("a total");
     let paid = sale["tenders"][0]["amount_minor"].as_i64().expect("paid");
     sale["tenders"][0]["amount_minor"] = json!(paid - rules.point_value_minor);
-    sale["tenders"]
-        .as_array_mut()
-        .expect("tenders")
-        .push(json!({ "kind": "points", "amount_minor": rules.point_value_minor, "reference": null }));
+    sale["tenders"].as_array_mut().expect("tenders").push(
+        json!({ "kind": "points", "amount_minor": rules.point_value_minor, "reference": null }),
+    );
     sale["member"] = json!({ "member_id": member_id, "tier": "member", "tier_discount_minor": 0,
         "points_earned": 0,
         "points_redeemed": 1, "redemption": "online", "coupon": null,
@@ -438,7 +525,10 @@ impl WireTill {
                 next_seq: 1,
             },
             device_id: enrolled["device_id"].as_str().expect("a device").to_owned(),
-            prefix: enrolled["receipt_prefix"].as_str().expect("a prefix").to_owned(),
+            prefix: enrolled["receipt_prefix"]
+                .as_str()
+                .expect("a prefix")
+                .to_owned(),
         }
     }
 }
@@ -491,14 +581,22 @@ fn refund_race(backend: Backend, rounds: usize) {
     const CLIENTS: usize = 16;
     let cloud = CloudProcess::start(backend);
     let mut seller = WireTill::enrol(&cloud, "TPE-XINYI");
-    let mut tills: Vec<WireTill> = (0..CLIENTS).map(|_| WireTill::enrol(&cloud, "TPE-XINYI")).collect();
+    let mut tills: Vec<WireTill> = (0..CLIENTS)
+        .map(|_| WireTill::enrol(&cloud, "TPE-XINYI"))
+        .collect();
     let mut number = 0_i64;
     for round in 0..rounds {
         let sale_id = fresh_id();
         number += 1;
         let sale = race_sale(&seller, &sale_id, number);
-        let outcome = seller.pusher.push(&cloud, &[(fresh_id(), "sale.completed.v1".to_owned(), sale)]);
-        assert_eq!(outcome[0].0, "applied", "round {round}: the sale applies: {outcome:?}");
+        let outcome = seller.pusher.push(
+            &cloud,
+            &[(fresh_id(), "sale.completed.v1".to_owned(), sale)],
+        );
+        assert_eq!(
+            outcome[0].0, "applied",
+            "round {round}: the sale applies: {outcome:?}"
+        );
         let barrier = std::sync::Barrier::new(CLIENTS);
         let outcomes: Vec<(usize, String, String)> = std::thread::scope(|scope| {
             let handles: Vec<_> = tills

@@ -132,7 +132,8 @@ fn sale(sale_id: &str, receipt: &str, device_id: &str, sku: &str, member: Value)
     let discount = member["tier_discount_minor"].as_i64().unwrap_or(0)
         + member["coupon"]["discount_minor"].as_i64().unwrap_or(0);
     let points_paid = member["points_redeemed"].as_i64().unwrap_or(0).max(0) * 100;
-    let mut tenders = vec![json!({ "kind": "card", "amount_minor": 120_000 - points_paid, "reference": "T1" })];
+    let mut tenders =
+        vec![json!({ "kind": "card", "amount_minor": 120_000 - points_paid, "reference": "T1" })];
     if points_paid > 0 {
         tenders.push(json!({ "kind": "points", "amount_minor": points_paid, "reference": null }));
     }

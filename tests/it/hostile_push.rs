@@ -164,7 +164,7 @@ fn hostile_table(backend: Backend) {
     let cloud = CloudProcess::start(backend);
     let eshop = EShop::new(&cloud);
     let rt = runtime();
-    let mut rng = StdRng::seed_from_u64(0x4057_11E);
+    let mut rng = StdRng::seed_from_u64(0x0405_711E);
     let mut attacker = SyncedTill::enrol(&rt, &cloud, "TPE-XINYI", false);
     let mut victim = SyncedTill::enrol(&rt, &cloud, "TPE-DAAN", false);
     let victim_device = victim.temp.till.device().clone();

@@ -67,6 +67,7 @@ impl Plan {
         let mut skip_till = false;
         let mut catalog_only = false;
         let mut members_only = false;
+        let mut push_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -78,6 +79,11 @@ impl Plan {
                     skip_app = true;
                     skip_till = true;
                 }
+                "--push-only" => {
+                    push_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                }
                 "--members-only" => {
                     members_only = true;
                     skip_app = true;
@@ -85,12 +91,12 @@ impl Plan {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--push-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --push-only"
                 ),
             }
         }
@@ -112,6 +118,7 @@ impl Plan {
                     fleet_tills: 50,
                     fleet_sales_each: 5,
                     catalog_only,
+                    push_only,
                     members: members::MemberPlan {
                         members: 100_000,
                         lookups: 5_000,
@@ -140,6 +147,7 @@ impl Plan {
                     fleet_tills: 200,
                     fleet_sales_each: 5,
                     catalog_only,
+                    push_only,
                     members: members::MemberPlan {
                         members: 1_000_000,
                         lookups: 20_000,
@@ -231,8 +239,8 @@ fn run() -> Result<()> {
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
-    let dataset = if plan.sync.catalog_only || plan.sync.members_only {
-        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only)");
+    let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.sync.push_only {
+        eprintln!("skipping the ledger and its rows (--catalog-only, --members-only, --push-only)");
         None
     } else {
         Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)

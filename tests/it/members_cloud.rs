@@ -459,7 +459,8 @@ fn scenario(backend: Backend) {
         "device_id": till.device_id, "staff_id": "1001", "approved_by": "9001", "created_at_ms": 2,
         "tax_minor": 5_714, "rounding_minor": 0, "total_minor": 120_000,
         "lines": [{ "line_no": 1, "sku": sku, "quantity": 1, "tax_minor": 5_714, "total_minor": 120_000 }],
-        "tenders": [{ "kind": "card", "amount_minor": 120_000, "reference": "T1" }],
+        "tenders": [{ "kind": "card", "amount_minor": 110_000, "reference": "T1" },
+                    { "kind": "points", "amount_minor": 10_000, "reference": null }],
         "member": { "member_id": newcomer, "points_reversed": 11, "points_restored": 100, "spend_minor": 120_000 } });
     let refund_op = (new_id(), "refund.completed.v2", refund);
     let statuses = till.push(&[

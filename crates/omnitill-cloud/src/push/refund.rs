@@ -9,7 +9,9 @@
 //! more than is left to refund of each line; its figures are exactly the till's pro-rata
 //! shares (`omnitill_core::money::pro_rata_floor` of the line's total and tax, by the
 //! quantities refunded before and after); its rounding gives back at most the sale's cash
-//! rounding not yet given back; its tenders pay its total. Every sum is checked arithmetic.
+//! rounding not yet given back; its tenders pay its total, each kind of payment (card, cash,
+//! points) at most what that kind paid for the sale less earlier refunds. Every sum is checked
+//! arithmetic.
 //!
 //! The member part must name the sale's member (after merges). It reverses at most what the
 //! sale earned and restores at most what it redeemed, less what earlier refunds of the sale
@@ -194,6 +196,31 @@ pub fn check(
         return Err(Refusal(format!(
             "refund {receipt}: its payments come to {paid_back}, not its total of {total}"
         )));
+    }
+    // Money goes back to what paid for the sale: to each kind of payment at most what it paid,
+    // less what earlier refunds gave back to it.
+    for tender in &refund.tenders {
+        let kind = tender.kind.as_str();
+        let paid = sum(
+            sale.tenders.iter().filter(|t| t.kind == kind).map(|t| t.amount_minor),
+            "payments",
+        )?;
+        let given_back = sum(
+            state
+                .previous
+                .iter()
+                .flat_map(|previous| previous.tenders.iter())
+                .chain(refund.tenders.iter())
+                .filter(|t| t.kind == kind)
+                .map(|t| t.amount_minor),
+            "payments",
+        )?;
+        if given_back > paid {
+            return Err(Refusal(format!(
+                "refund {receipt} gives back {given_back} by {kind} in all, but the sale took \
+                 {paid} by {kind}"
+            )));
+        }
     }
     check_member(refund, sale, state, lines_total)
 }
@@ -474,5 +501,148 @@ async fn already_recorded(
             "refund id {} (receipt {}) was already used by another till",
             refund.refund_id, refund.receipt_no
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnitill_protocol::ops::{RefundLineOp, SaleLineOp, TenderOp};
+
+    fn device() -> PushingDevice {
+        PushingDevice {
+            id: "cloud-device".into(),
+            store_id: "store".into(),
+            till_id: Some("till-1".into()),
+            prefixes: vec!["AB12".into()],
+            cash_rounding_minor: 100,
+        }
+    }
+
+    fn tender(kind: &str, amount_minor: i64) -> TenderOp {
+        TenderOp {
+            kind: kind.into(),
+            amount_minor,
+            reference: None,
+        }
+    }
+
+    /// Three of one item at 10.01 (tax 5 % inclusive), paid 20.00 by card and the rest in cash
+    /// rounded down by 0.03.
+    fn sale() -> SaleCompleted {
+        SaleCompleted {
+            sale_id: "sale-1".into(),
+            receipt_no: "AB12-000001".into(),
+            device_id: "till-1".into(),
+            staff_id: "s".into(),
+            created_at_ms: 1,
+            currency: "TWD".into(),
+            tax_mode: "inclusive".into(),
+            subtotal_minor: 3_003,
+            discount_minor: 0,
+            tax_minor: 143,
+            rounding_minor: -3,
+            total_minor: 3_000,
+            lines: vec![SaleLineOp {
+                line_no: 1,
+                sku: "A".into(),
+                quantity: 3,
+                unit_price_minor: 1_001,
+                discount_minor: 0,
+                tax_rate_bp: 500,
+                tax_minor: 143,
+                total_minor: 3_003,
+            }],
+            tenders: vec![tender("card", 2_000), tender("cash", 1_000)],
+            member: None,
+        }
+    }
+
+    /// What the till writes for refunding `quantity` after `before` were refunded.
+    fn refund(quantity: i64, before: i64, tenders: Vec<TenderOp>, rounding: i64) -> RefundCompleted {
+        let share = |of: i64| {
+            money::pro_rata_floor(of, before + quantity, 3) - money::pro_rata_floor(of, before, 3)
+        };
+        RefundCompleted {
+            refund_id: format!("refund-{before}"),
+            receipt_no: format!("AB12-00001{before}"),
+            sale_id: "sale-1".into(),
+            device_id: "till-1".into(),
+            staff_id: "s".into(),
+            approved_by: "m".into(),
+            created_at_ms: 2,
+            tax_minor: share(143),
+            rounding_minor: rounding,
+            total_minor: share(3_003) + rounding,
+            lines: vec![RefundLineOp {
+                line_no: 1,
+                sku: "A".into(),
+                quantity,
+                tax_minor: share(143),
+                total_minor: share(3_003),
+            }],
+            tenders,
+            member: None,
+        }
+    }
+
+    fn state(previous: Vec<RefundCompleted>) -> RefundState {
+        RefundState {
+            sale: Some(("store".into(), Some(sale()))),
+            previous,
+            ..RefundState::default()
+        }
+    }
+
+    #[test]
+    fn refunds_in_steps_pass_until_nothing_is_left() {
+        // 1 of 3: 10.01 back, all to the card.
+        let first = refund(1, 0, vec![tender("card", 1_001)], 0);
+        assert!(check(&first, &device(), &state(vec![])).is_ok(), "a third of the sale");
+        // The other 2: 20.02, the card's 9.99 left, then cash 10.00, and 0.03 of rounding kept.
+        let rest = refund(2, 1, vec![tender("card", 999), tender("cash", 1_000)], -3);
+        assert!(
+            check(&rest, &device(), &state(vec![first.clone()])).is_ok(),
+            "the rest, with the sale's cash rounding kept, as the till computes it"
+        );
+        let again = refund(1, 3, vec![tender("card", 1)], 0);
+        let refused = check(&again, &device(), &state(vec![first, rest]));
+        assert!(
+            refused.is_err_and(|r| r.0.contains("left")),
+            "nothing is left to refund, whichever till asks"
+        );
+    }
+
+    #[test]
+    fn a_refund_that_does_not_match_its_sale_is_refused() {
+        type Tamper = (&'static str, fn(&mut RefundCompleted));
+        let cases: Vec<Tamper> = vec![
+            ("more than was sold", |r| r.lines[0].quantity = 4),
+            ("a zero quantity", |r| r.lines[0].quantity = 0),
+            ("a quantity near 2^63", |r| r.lines[0].quantity = i64::MAX - 5),
+            ("a line the sale does not have", |r| r.lines[0].line_no = 2),
+            ("another SKU", |r| r.lines[0].sku = "B".into()),
+            ("more money than the share", |r| {
+                r.lines[0].total_minor += 1;
+                r.total_minor += 1;
+                r.tenders[0].amount_minor += 1;
+            }),
+            ("cash back for a card payment", |r| r.tenders[0].kind = "cash".into()),
+            ("a rounding the sale never had", |r| {
+                r.rounding_minor = -50;
+                r.total_minor -= 50;
+                r.tenders[0].amount_minor -= 50;
+            }),
+            ("another till's device id", |r| r.device_id = "till-2".into()),
+            ("another till's prefix", |r| r.receipt_no = "ZZ99-000001".into()),
+        ];
+        for (why, tamper) in cases {
+            let mut forged = refund(1, 0, vec![tender("card", 1_001)], 0);
+            tamper(&mut forged);
+            assert!(
+                check(&forged, &device(), &state(vec![])).is_err(),
+                "{why} must be refused"
+            );
+        }
     }
 }

@@ -498,18 +498,19 @@ pub async fn enrol(
             "the cloud address must start with http:// or https://",
         ));
     }
-    let (name, first_seq) = state.with_shell(|shell| {
+    let (name, first_seq, identity) = state.with_shell(|shell| {
         let session = shell.session()?;
         omnitill_core::ManagerApproval::from_session(&session)?;
         Ok((
             shell.till.store()?.name,
             omnitill_core::sync::first_unacknowledged_seq(shell.till.connection())?,
+            omnitill_core::sync::till_identity(shell.till.connection())?,
         ))
     })?;
     let client = omnitill_sync::Client::new(&cloud_url, None)
         .map_err(|e| ApiError::new("sync", e.to_string()))?;
     let enrolment = client
-        .enrol_from(&code, &format!("Till at {name}"), first_seq)
+        .enrol(&code, &format!("Till at {name}"), first_seq, &identity)
         .await
         .map_err(|e| ApiError::new("sync", e.to_string()))?;
     state.with_shell(|shell| {

@@ -93,7 +93,7 @@ async fn enrol_if_unlinked(
     url: &str,
     code: &str,
 ) -> Result<(), String> {
-    let (linked, first_seq) = {
+    let (linked, first_seq, identity) = {
         let guard = till.lock().unwrap_or_else(|p| p.into_inner());
         (
             omnitill_core::sync::link(guard.connection())
@@ -101,6 +101,7 @@ async fn enrol_if_unlinked(
                 .is_some(),
             omnitill_core::sync::first_unacknowledged_seq(guard.connection())
                 .map_err(|e| e.to_string())?,
+            omnitill_core::sync::till_identity(guard.connection()).map_err(|e| e.to_string())?,
         )
     };
     if linked {
@@ -108,7 +109,7 @@ async fn enrol_if_unlinked(
     }
     let client = omnitill_sync::Client::new(url, None).map_err(|e| e.to_string())?;
     let enrolment = client
-        .enrol_from(code, "Till", first_seq)
+        .enrol(code, "Till", first_seq, &identity)
         .await
         .map_err(|e| e.to_string())?;
     let mut guard = till.lock().unwrap_or_else(|p| p.into_inner());

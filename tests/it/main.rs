@@ -21,13 +21,15 @@
 //! once to one balance, coupon, hold or enrolment code, over many rounds, on PostgreSQL and
 //! SQLite; `idempotency` reuses each e-shop route's key with another body and the same body;
 //! `two_clouds` runs two cloud processes on one PostgreSQL with tills, the e-shop and the hourly
-//! jobs alternating between them; `ui` runs the real app under Xvfb through tauri-driver.
+//! jobs alternating between them; `hostile_push` pushes a table of forged
+//! operations and a race of refunds from two tills; `ui` runs the real app under Xvfb through tauri-driver.
 
 mod api_contract;
 mod catalog_import;
 mod cloud;
 mod crash;
 mod faults;
+mod hostile_push;
 mod idempotency;
 mod ledger;
 mod members_cloud;

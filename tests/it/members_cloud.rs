@@ -125,16 +125,27 @@ fn changes<'a>(entries: &'a [Value], kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// A one-line inclusive sale of NT$1,200 after the member's discounts, as a till writes it:
+/// the line carries the tier and coupon discounts, redeemed points pay at NT$1 each (the
+/// default rules' point value) and a card pays the rest.
 fn sale(sale_id: &str, receipt: &str, device_id: &str, sku: &str, member: Value) -> Value {
+    let discount = member["tier_discount_minor"].as_i64().unwrap_or(0)
+        + member["coupon"]["discount_minor"].as_i64().unwrap_or(0);
+    let points_paid = member["points_redeemed"].as_i64().unwrap_or(0).max(0) * 100;
+    let mut tenders =
+        vec![json!({ "kind": "card", "amount_minor": 120_000 - points_paid, "reference": "T1" })];
+    if points_paid > 0 {
+        tenders.push(json!({ "kind": "points", "amount_minor": points_paid, "reference": null }));
+    }
     json!({
         "sale_id": sale_id, "receipt_no": receipt, "device_id": device_id, "staff_id": "1001",
         "created_at_ms": chrono::Utc::now().timestamp_millis(), "currency": "TWD",
-        "tax_mode": "inclusive", "subtotal_minor": 120_000, "discount_minor": 0,
+        "tax_mode": "inclusive", "subtotal_minor": 120_000 + discount, "discount_minor": discount,
         "tax_minor": 5_714, "rounding_minor": 0, "total_minor": 120_000,
-        "lines": [{ "line_no": 1, "sku": sku, "quantity": 1, "unit_price_minor": 120_000,
-                    "discount_minor": 0, "tax_rate_bp": 500, "tax_minor": 5_714,
+        "lines": [{ "line_no": 1, "sku": sku, "quantity": 1, "unit_price_minor": 120_000 + discount,
+                    "discount_minor": discount, "tax_rate_bp": 500, "tax_minor": 5_714,
                     "total_minor": 120_000 }],
-        "tenders": [{ "kind": "card", "amount_minor": 120_000, "reference": "T1" }],
+        "tenders": tenders,
         "member": member,
     })
 }
@@ -357,13 +368,14 @@ fn scenario(backend: Backend) {
         .expect("a SKU")
         .to_owned();
 
-    // Offline, the till sold with the member: earned 3, redeemed 100 it granted offline (the
-    // member had 25), and used the welcome coupon the e-shop had used already.
+    // Offline, the till sold with the member: earned 11 (NT$1,100 after points), redeemed 100
+    // it granted offline (the member had 25), and used the welcome coupon the e-shop had used
+    // already.
     let sale_id = new_id();
     let member_block = json!({ "member_id": id, "tier": "member", "tier_discount_minor": 0,
-        "points_earned": 3, "points_redeemed": 100, "redemption": "offline",
+        "points_earned": 11, "points_redeemed": 100, "redemption": "offline",
         "coupon": { "coupon_id": coupon_id, "discount_minor": 10_000, "authorisation": "offline" },
-        "spend_minor": 120_000 });
+        "spend_minor": 110_000, "rules_version": 1 });
     let sale_op = (
         new_id(),
         "sale.completed.v2",
@@ -383,8 +395,8 @@ fn scenario(backend: Backend) {
     let (_, history) = api.get(&format!("/v1/members/{id}/history"));
     let sum = entries_sum(&history);
     assert_eq!(
-        history["balance"], -72,
-        "25 + 3 - 100: the overdraft stands, the sale is not reversed"
+        history["balance"], -64,
+        "25 + 11 - 100: the overdraft stands, the sale is not reversed"
     );
     assert_eq!(
         history["balance"].as_i64(),
@@ -443,12 +455,13 @@ fn scenario(backend: Backend) {
         "name": "Mei", "birthday": null, "consent_terms": true, "consent_marketing": false,
         "staff_id": "1001", "enrolled_at_ms": 1 });
     let refund_id = new_id();
-    let refund = json!({ "refund_id": refund_id, "receipt_no": "R-1-R1", "sale_id": sale_id,
+    let refund = json!({ "refund_id": refund_id, "receipt_no": "R-2", "sale_id": sale_id,
         "device_id": till.device_id, "staff_id": "1001", "approved_by": "9001", "created_at_ms": 2,
         "tax_minor": 5_714, "rounding_minor": 0, "total_minor": 120_000,
         "lines": [{ "line_no": 1, "sku": sku, "quantity": 1, "tax_minor": 5_714, "total_minor": 120_000 }],
-        "tenders": [{ "kind": "card", "amount_minor": 120_000, "reference": "T1" }],
-        "member": { "member_id": newcomer, "points_reversed": 3, "points_restored": 100, "spend_minor": 120_000 } });
+        "tenders": [{ "kind": "card", "amount_minor": 110_000, "reference": "T1" },
+                    { "kind": "points", "amount_minor": 10_000, "reference": null }],
+        "member": { "member_id": newcomer, "points_reversed": 11, "points_restored": 100, "spend_minor": 120_000 } });
     let refund_op = (new_id(), "refund.completed.v2", refund);
     let statuses = till.push(&[
         (new_id(), "member.enrolled.v1", enrolled),
@@ -473,7 +486,7 @@ fn scenario(backend: Backend) {
     );
     assert_eq!(
         found["balance"], 25,
-        "-72 - 3 + 100: the refund under the merged id reached the survivor, once"
+        "-64 - 11 + 100: the refund under the merged id reached the survivor, once"
     );
     let (entries, _) = till.pull_all();
     let gone = changes(&entries, "member_gone");
@@ -513,7 +526,7 @@ fn scenario(backend: Backend) {
     let statuses = till.push(&[(
         new_id(),
         "sale.completed.v2",
-        sale(&new_id(), "R-2", &till.device_id, &sku, bad_member),
+        sale(&new_id(), "R-3", &till.device_id, &sku, bad_member),
     )]);
     assert!(
         statuses[0].starts_with("rejected") && statuses[0].contains("points"),

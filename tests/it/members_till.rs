@@ -18,6 +18,7 @@ const MEMBER_KEY: &str = "00112233445566778899aabbccddeeff";
 
 fn rules() -> LoyaltyRules {
     LoyaltyRules {
+        version: 1,
         earn_minor_per_point: 10_000,
         point_value_minor: 100,
         rounding: PointsRounding::Floor,

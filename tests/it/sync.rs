@@ -416,7 +416,15 @@ fn a_till_enrolled_again_after_revocation_pushes_its_waiting_sales_without_a_gap
     let code = cloud.admin(&["enrolment-code", "--store", "TPE-XINYI"]);
     let client = omnitill_sync::Client::new(&cloud.base_url, None).expect("client");
     let enrolment = runtime
-        .block_on(client.enrol_from(&code, "Counter", first_seq))
+        .block_on(
+            client.enrol(
+                &code,
+                "Counter",
+                first_seq,
+                &omnitill_core::sync::till_identity(till.temp.till.connection())
+                    .expect("the till's identity"),
+            ),
+        )
         .expect("the till enrols again");
     let now = till.temp.till.clock().now();
     omnitill_core::sync::record_enrolment(

@@ -81,6 +81,7 @@ impl Plan {
         let mut skip_import = false;
         let mut import_only = false;
         let mut redeem_only = false;
+        let mut push_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -89,6 +90,11 @@ impl Plan {
                 "--skip-till" => skip_till = true,
                 "--catalog-only" => {
                     catalog_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                }
+                "--push-only" => {
+                    push_only = true;
                     skip_app = true;
                     skip_till = true;
                 }
@@ -111,12 +117,12 @@ impl Plan {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only] [--push-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only, --push-only"
                 ),
             }
         }
@@ -138,6 +144,7 @@ impl Plan {
                     fleet_tills: 50,
                     fleet_sales_each: 5,
                     catalog_only,
+                    push_only,
                     members: members::MemberPlan {
                         members: 100_000,
                         lookups: 5_000,
@@ -171,6 +178,7 @@ impl Plan {
                     fleet_tills: 200,
                     fleet_sales_each: 5,
                     catalog_only,
+                    push_only,
                     members: members::MemberPlan {
                         members: 1_000_000,
                         lookups: 20_000,
@@ -271,9 +279,10 @@ fn run() -> Result<()> {
     let mut table = Table::default();
     let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.import_only
         || plan.sync.redeem_only
+        || plan.sync.push_only
     {
         eprintln!(
-            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only, --redeem-only)"
+            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only, --redeem-only, --push-only)"
         );
         None
     } else {

@@ -70,6 +70,8 @@ pub struct SyncPlan {
     pub fleet_sales_each: usize,
     /// Only the first catalog download (`--catalog-only`), for working on that figure.
     pub catalog_only: bool,
+    /// Only the push rows (backlog drain, idle round trip, many tills at once).
+    pub push_only: bool,
     /// The member rows (`crate::members`).
     pub members: crate::members::MemberPlan,
     /// Only the member rows (`--members-only`).
@@ -155,6 +157,9 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
         eprintln!("sync: only the first catalog download (--catalog-only)");
     } else {
         push_rows(table, plan, &ctx);
+        if plan.push_only {
+            return Ok(());
+        }
     }
 
     eprintln!(

@@ -237,8 +237,15 @@ pub fn enrol_with_code(
     name: &str,
 ) -> Result<()> {
     let client = omnitill_sync::Client::new(base_url, None).context("no HTTP client")?;
+    let (first_seq, identity) = {
+        let guard = lock(till);
+        (
+            omnitill_core::sync::first_unacknowledged_seq(guard.connection())?,
+            omnitill_core::sync::till_identity(guard.connection())?,
+        )
+    };
     let enrolment = runtime
-        .block_on(client.enrol(code, name))
+        .block_on(client.enrol(code, name, first_seq, &identity))
         .context("enrolment with the cloud failed")?;
     let mut guard = lock(till);
     let now = guard.clock().now();

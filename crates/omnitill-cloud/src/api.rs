@@ -32,8 +32,8 @@ pub use crate::json_body::JsonBody;
 use crate::db::Db;
 use crate::devices;
 use crate::error::{CloudError, CloudResult};
-use crate::sync::FeedPage;
-use crate::{catalog, members, online, openapi, rejections, stock, sync};
+use crate::pull::FeedPage;
+use crate::{catalog, members, online, openapi, pull, push as push_ops, rejections, stock};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -145,6 +145,7 @@ async fn enrol(
             &request.code,
             &request.device_name,
             request.first_seq,
+            request.till.as_ref(),
         )
         .await?,
     ))
@@ -163,7 +164,7 @@ async fn push(
     TillAuth(device): TillAuth,
     JsonBody(request): JsonBody<PushRequest>,
 ) -> CloudResult<Json<PushResponse>> {
-    Ok(Json(sync::push(&state.db, &device, &request).await?))
+    Ok(Json(push_ops::push(&state.db, &device, &request).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -194,7 +195,7 @@ async fn pull(
         CloudError::BadRequest(format!("the query is not valid: {}", e.body_text()))
     })?;
     Ok(Json(
-        sync::pull(
+        pull::pull(
             &state.db,
             &device,
             query.cursor.unwrap_or(0),

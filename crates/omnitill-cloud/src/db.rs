@@ -46,11 +46,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/cloud/0005_points_note.sql"),
     ),
     (
+        6,
+        "0006_till_identity",
+        include_str!("../../../migrations/cloud/0006_till_identity.sql"),
+    ),
+    (
         7,
         "0007_races",
-        include_str!("../../../migrations/cloud/0007_races.sql")
+        include_str!("../../../migrations/cloud/0007_races.sql"),
     ),
-    // 0006 and 0008 are other changes' numbers.
+    // 0008 is another change's number.
     (
         9,
         "0009_key_scopes_and_enrolment_limits",

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{Db, now_ms};
 use crate::error::{CloudError, CloudResult};
+use crate::till_identity;
 
 /// How long an enrolment code stays valid.
 pub const ENROLMENT_CODE_TTL_MS: i64 = 24 * 3_600_000;
@@ -240,6 +241,7 @@ pub async fn enrol(
     code: &str,
     device_name: &str,
     first_seq: i64,
+    till: Option<&omnitill_protocol::enrol::TillIdentity>,
 ) -> CloudResult<omnitill_protocol::enrol::EnrolResponse> {
     if !(1..=MAX_FIRST_SEQ).contains(&first_seq) {
         return Err(CloudError::BadRequest(format!(
@@ -290,15 +292,22 @@ pub async fn enrol(
         };
         return Err(CloudError::BadEnrolmentCode(why.into()));
     };
+    let till_id = match till {
+        Some(identity) => Some(till_identity::bind_at_enrolment(&mut tx, identity).await?),
+        None => None,
+    };
     let token = format!("otd_{}", random_text(PREFIX_ALPHABET, 40));
     let mut prefix = None;
     for _ in 0..20 {
         let candidate = random_text(PREFIX_ALPHABET, 4);
+        if !till_identity::prefix_free(&mut tx, &candidate).await? {
+            continue;
+        }
         // A prefix another enrolment took meanwhile is skipped, not a failed statement.
         let inserted = sqlx::query(
             "INSERT INTO device (id, store_id, name, token_hash, receipt_prefix, created_at,
-                 last_applied_seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (receipt_prefix) DO NOTHING",
+                 last_applied_seq, till_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (receipt_prefix) DO NOTHING",
         )
         .bind(&device_id)
         .bind(&store_id)
@@ -307,6 +316,7 @@ pub async fn enrol(
         .bind(&candidate)
         .bind(now)
         .bind(first_seq - 1)
+        .bind(till_id.clone())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -319,6 +329,9 @@ pub async fn enrol(
             "no free receipt prefix was found".into(),
         ));
     };
+    if let (Some(till_id), Some(identity)) = (&till_id, till) {
+        till_identity::grant_prefixes(&mut tx, till_id, &prefix, &identity.receipt_prefix).await?;
+    }
     let (store_name,): (String,) = sqlx::query_as("SELECT name FROM store WHERE id = $1")
         .bind(&store_id)
         .fetch_one(&mut *tx)

@@ -1,9 +1,10 @@
 //! omnitill-cloud: the brand's cloud service (axum, SQLite by default, PostgreSQL in production).
 //!
 //! Layout: `db` (pools, backends, migrations), `api` (routes, JSON errors), `api_layers`
-//! (run to completion, gzip, protocol version), `auth` (tills'
-//! tokens, API keys and their scopes, source addresses),
-//! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
+//! (run to completion, gzip, protocol version), `auth` (tills' tokens, API keys and their
+//! scopes, source addresses), `push` (applying pushed operations exactly once, each checked
+//! against the till that pushes it), `pull` (serving the change feed), `till_identity`
+//! (which till a device is, and the receipt prefixes it owns), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
 //! conflicts), `locks` (row locks for check-then-write), `idempotency` (one request per key),
 //! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
@@ -33,10 +34,12 @@ pub mod locks;
 pub mod members;
 pub mod online;
 pub mod openapi;
+pub mod pull;
+pub mod push;
 pub mod rejections;
 pub mod scopes;
 pub mod stock;
-pub mod sync;
+pub mod till_identity;
 
 pub use db::Db;
 pub use error::{CloudError, CloudResult};

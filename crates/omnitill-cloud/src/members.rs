@@ -32,13 +32,13 @@
 use chrono::{DateTime, Months, Utc};
 use omnitill_core::loyalty::{self, EarningLine, KeyKind};
 use omnitill_protocol::loyalty::{
-    Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
+    Allowance, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
     PointsRounding, RefundMember, SaleMember, TierRule,
 };
 pub use omnitill_protocol::loyalty::{
     CouponHoldRequest, Held, History, HistoryEntry, HoldRequest, Purchase,
 };
-use omnitill_protocol::ops::{MemberEnrolled, RefundCompleted, SaleCompleted};
+use omnitill_protocol::ops::MemberEnrolled;
 use omnitill_protocol::pull::Change;
 use ring::rand::SecureRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -92,6 +92,7 @@ pub fn default_rules() -> LoyaltyRules {
         discount_bp,
     };
     LoyaltyRules {
+        version: 0,
         earn_minor_per_point: 10_000,
         point_value_minor: 100,
         rounding: PointsRounding::Floor,
@@ -139,8 +140,15 @@ pub async fn ensure_setup(db: &Db) -> CloudResult<()> {
     let (rules_count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loyalty_rules")
         .fetch_one(&mut *tx)
         .await?;
+    let (versions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loyalty_rules_version")
+        .fetch_one(&mut *tx)
+        .await?;
     if rules_count == 0 {
         write_rules(&mut tx, &default_rules()).await?;
+    } else if versions == 0 {
+        // Rules from before versions (cloud migration 0006): published again as version 1.
+        let current = rules(&mut tx).await?;
+        write_rules(&mut tx, &current).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -185,6 +193,26 @@ pub async fn rules(tx: &mut AnyConnection) -> CloudResult<LoyaltyRules> {
     }
 }
 
+/// The rules the cloud published as `version`, if it did.
+pub async fn rules_version(
+    tx: &mut AnyConnection,
+    version: i64,
+) -> CloudResult<Option<LoyaltyRules>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT rules FROM loyalty_rules_version WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+    row.map(|(text,)| {
+        serde_json::from_str(&text).map_err(|e| {
+            CloudError::Internal(format!(
+                "the stored loyalty rules {version} are damaged: {e}"
+            ))
+        })
+    })
+    .transpose()
+}
+
 /// Checks a set of rules for what would make them unusable.
 pub fn check_rules(rules: &LoyaltyRules) -> CloudResult<()> {
     let bad = |why: &str| Err(CloudError::BadRequest(format!("the loyalty rules {why}")));
@@ -223,18 +251,37 @@ pub async fn set_rules(db: &Db, rules: &LoyaltyRules) -> CloudResult<()> {
     Ok(())
 }
 
+/// Publishes `rules` as the next version: kept for good in `loyalty_rules_version` (a till's
+/// sale names the version it earned points by), current in `loyalty_rules`, and in the feed.
 async fn write_rules(tx: &mut AnyConnection, rules: &LoyaltyRules) -> CloudResult<()> {
-    let text = serde_json::to_string(rules)
+    let (newest,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM loyalty_rules_version")
+            .fetch_one(&mut *tx)
+            .await?;
+    let rules = LoyaltyRules {
+        version: newest + 1,
+        ..rules.clone()
+    };
+    let text = serde_json::to_string(&rules)
         .map_err(|e| CloudError::Internal(format!("rules cannot be encoded: {e}")))?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO loyalty_rules_version (version, rules, published_at) VALUES ($1, $2, $3)",
+    )
+    .bind(rules.version)
+    .bind(&text)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO loyalty_rules (id, rules, updated_at) VALUES (1, $1, $2)
          ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
     )
     .bind(text)
-    .bind(now_ms())
+    .bind(now)
     .execute(&mut *tx)
     .await?;
-    let change = Change::LoyaltyRules(rules.clone());
+    let change = Change::LoyaltyRules(rules);
     feed::publish(tx, ALL_STORES, "loyalty_rules", "brand", &change).await?;
     Ok(())
 }
@@ -1035,111 +1082,6 @@ pub fn check_sale_member(member: &SaleMember) -> Result<(), String> {
     Ok(())
 }
 
-/// Books the member part of a till's sale, after the sale itself: spend, points earned and
-/// redeemed (consuming an online hold, or counting against the till's allowance), the coupon
-/// used, an overdraft or a second coupon use as conflicts. The sale always stands.
-pub async fn apply_sale_member(
-    tx: &mut AnyConnection,
-    device_id: &str,
-    store_id: &str,
-    sale: &SaleCompleted,
-    member: &SaleMember,
-    op_id: &str,
-) -> CloudResult<()> {
-    let at = sale.created_at_ms;
-    let Some(member_id) = resolve(&mut *tx, &member.member_id).await? else {
-        let summary = format!(
-            "Sale {} names a member the brand does not know; no points were booked",
-            sale.receipt_no
-        );
-        return flag(
-            tx,
-            store_id,
-            "unknown_member",
-            &member.member_id,
-            &sale.sale_id,
-            &summary,
-        )
-        .await;
-    };
-    let sale_ref = format!("sale:{}", sale.sale_id);
-    add_spend(
-        &mut *tx,
-        &member_id,
-        store_id,
-        &sale_ref,
-        member.spend_minor,
-        at,
-    )
-    .await?;
-    let earn_key = format!("{op_id}:earn");
-    add_entry(
-        &mut *tx,
-        &member_id,
-        "earn",
-        member.points_earned,
-        store_id,
-        &sale.sale_id,
-        &earn_key,
-        at,
-    )
-    .await?;
-    if member.points_redeemed > 0 {
-        let redeem_key = format!("{op_id}:redeem");
-        let booked = add_entry(
-            &mut *tx,
-            &member_id,
-            "redeem",
-            -member.points_redeemed,
-            store_id,
-            &sale.sale_id,
-            &redeem_key,
-            at,
-        )
-        .await?;
-        if booked {
-            match member.redemption {
-                Some(Authorisation::Online) => {
-                    sqlx::query("UPDATE points_hold SET consumed = 1 WHERE sale_id = $1")
-                        .bind(&sale.sale_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Some(Authorisation::Offline) | None => {
-                    sqlx::query(
-                        "UPDATE device SET allowance_used = allowance_used + $1 WHERE id = $2",
-                    )
-                    .bind(member.points_redeemed)
-                    .bind(device_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
-    }
-    if let Some(coupon) = &member.coupon {
-        use_coupon(
-            &mut *tx,
-            store_id,
-            &member_id,
-            &coupon.coupon_id,
-            &sale.sale_id,
-            &sale.receipt_no,
-            at,
-        )
-        .await?;
-    }
-    flag_overdraft(
-        &mut *tx,
-        store_id,
-        &member_id,
-        &sale.sale_id,
-        &sale.receipt_no,
-    )
-    .await?;
-    publish(tx, &member_id).await
-}
-
 /// Marks a coupon used by `ref_id` in `channel`. A coupon already used by something else is a
 /// double use: flagged once per coupon for the channel's review list, and the use stands.
 pub async fn use_coupon(
@@ -1215,63 +1157,6 @@ pub fn check_refund_member(member: &RefundMember) -> Result<(), String> {
         return Err("the refund's spend cannot be negative".into());
     }
     Ok(())
-}
-
-/// Books the member part of a refund: earned points reversed, redeemed points restored, spend
-/// taken back. Each once per operation.
-pub async fn apply_refund_member(
-    tx: &mut AnyConnection,
-    store_id: &str,
-    refund: &RefundCompleted,
-    member: &RefundMember,
-    op_id: &str,
-) -> CloudResult<()> {
-    let at = refund.created_at_ms;
-    let Some(member_id) = resolve(&mut *tx, &member.member_id).await? else {
-        return Ok(());
-    };
-    let (reverse_key, restore_key) = (format!("{op_id}:reverse"), format!("{op_id}:restore"));
-    add_entry(
-        &mut *tx,
-        &member_id,
-        "reverse",
-        -member.points_reversed,
-        store_id,
-        &refund.refund_id,
-        &reverse_key,
-        at,
-    )
-    .await?;
-    add_entry(
-        &mut *tx,
-        &member_id,
-        "reverse",
-        member.points_restored,
-        store_id,
-        &refund.refund_id,
-        &restore_key,
-        at,
-    )
-    .await?;
-    let spend_ref = format!("refund:{}", refund.refund_id);
-    add_spend(
-        &mut *tx,
-        &member_id,
-        store_id,
-        &spend_ref,
-        -member.spend_minor,
-        at,
-    )
-    .await?;
-    flag_overdraft(
-        &mut *tx,
-        store_id,
-        &member_id,
-        &refund.refund_id,
-        &refund.receipt_no,
-    )
-    .await?;
-    publish(tx, &member_id).await
 }
 
 /// Books a member enrolled at a till: a new member under the till's id, or, when the phone or

@@ -403,6 +403,7 @@ pub fn offline_limit(facts: OfflineFacts) -> OfflineLimit {
 /// The brand's rules when the cloud has not sent any yet: no earning, no redemption offline.
 pub fn no_rules() -> LoyaltyRules {
     LoyaltyRules {
+        version: 0,
         earn_minor_per_point: 0,
         point_value_minor: 0,
         rounding: PointsRounding::Floor,
@@ -425,6 +426,7 @@ mod tests {
 
     fn rules() -> LoyaltyRules {
         LoyaltyRules {
+            version: 1,
             earn_minor_per_point: 10_000,
             point_value_minor: 100,
             rounding: PointsRounding::Floor,

@@ -524,6 +524,7 @@ pub(crate) fn record_sale(
             authorisation: authorisation(c.reserved_online),
         }),
         spend_minor: (totals.total_minor + totals.rounding_minor - paid_with_points).max(0),
+        rules_version: (rules.version > 0).then_some(rules.version),
     }))
 }
 

@@ -8,7 +8,7 @@
 //! the page's write checkpoint, and the new cursor and checkpoint). The outbox is never deleted.
 
 use chrono::{DateTime, Utc};
-use omnitill_protocol::enrol::EnrolResponse;
+use omnitill_protocol::enrol::{EnrolResponse, TillIdentity};
 use omnitill_protocol::pull::{Change, PullResponse};
 use omnitill_protocol::push::{PushResponse, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -52,6 +52,26 @@ pub fn link(conn: &Connection) -> CoreResult<Option<SyncLink>> {
             },
         )
         .optional()?)
+}
+
+/// Who this till is, for an enrolment: its device id and current receipt prefix from the
+/// ledger, and the token of its last enrolment (if any), which proves to the cloud that a
+/// re-enrolled till is the one that held this id before.
+pub fn till_identity(conn: &Connection) -> CoreResult<TillIdentity> {
+    let (device_id, receipt_prefix): (String, String) = conn
+        .query_row(
+            "SELECT device_id, receipt_prefix FROM device WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| CoreError::BadInput("this ledger has no device identity yet".into()))?;
+    let previous_token = link(conn)?.map(|link| link.token);
+    Ok(TillIdentity {
+        device_id,
+        receipt_prefix,
+        previous_token,
+    })
 }
 
 /// The `seq` of the first operation the cloud has not acknowledged (or the next one to be

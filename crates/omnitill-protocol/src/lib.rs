@@ -68,123 +68,7 @@ pub enum ErrorCode {
     Other,
 }
 
-/// The operations a till pushes. Each `op_type` names one payload shape forever; a changed
-/// meaning gets a new type.
-pub mod ops {
-    use super::*;
-
-    /// Operation type of a completed sale.
-    pub const SALE_COMPLETED: &str = "sale.completed.v1";
-    /// Operation type of a completed refund.
-    pub const REFUND_COMPLETED: &str = "refund.completed.v1";
-    /// A completed sale with a member attached: `SaleCompleted` with `member` set. A cloud that
-    /// predates members refuses it as unknown instead of dropping the member's points.
-    pub const SALE_COMPLETED_V2: &str = "sale.completed.v2";
-    /// A completed refund of a member's sale: `RefundCompleted` with `member` set.
-    pub const REFUND_COMPLETED_V2: &str = "refund.completed.v2";
-    /// A member enrolled at the till (`MemberEnrolled`).
-    pub const MEMBER_ENROLLED: &str = "member.enrolled.v1";
-    /// A manager marked a conflict of the review list resolved (`ConflictResolved`).
-    pub const CONFLICT_RESOLVED: &str = "conflict.resolved.v1";
-
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct SaleLineOp {
-        pub line_no: i64,
-        pub sku: String,
-        pub quantity: i64,
-        pub unit_price_minor: i64,
-        pub discount_minor: i64,
-        pub tax_rate_bp: u32,
-        pub tax_minor: i64,
-        pub total_minor: i64,
-    }
-
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct TenderOp {
-        pub kind: String,
-        pub amount_minor: i64,
-        pub reference: Option<String>,
-    }
-
-    /// What the cloud learns of a sale.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct SaleCompleted {
-        pub sale_id: String,
-        pub receipt_no: String,
-        pub device_id: String,
-        pub staff_id: String,
-        pub created_at_ms: i64,
-        pub currency: String,
-        pub tax_mode: String,
-        pub subtotal_minor: i64,
-        pub discount_minor: i64,
-        pub tax_minor: i64,
-        pub rounding_minor: i64,
-        pub total_minor: i64,
-        pub lines: Vec<SaleLineOp>,
-        pub tenders: Vec<TenderOp>,
-        /// The member of the sale (`SALE_COMPLETED_V2` only).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub member: Option<crate::loyalty::SaleMember>,
-    }
-
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct RefundLineOp {
-        pub line_no: i64,
-        pub sku: String,
-        pub quantity: i64,
-        pub tax_minor: i64,
-        pub total_minor: i64,
-    }
-
-    /// What the cloud learns of a refund.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct RefundCompleted {
-        pub refund_id: String,
-        pub receipt_no: String,
-        pub sale_id: String,
-        pub device_id: String,
-        pub staff_id: String,
-        pub approved_by: String,
-        pub created_at_ms: i64,
-        pub tax_minor: i64,
-        pub rounding_minor: i64,
-        pub total_minor: i64,
-        pub lines: Vec<RefundLineOp>,
-        pub tenders: Vec<TenderOp>,
-        /// The member part (`REFUND_COMPLETED_V2` only).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub member: Option<crate::loyalty::RefundMember>,
-    }
-
-    /// A member enrolled at a till, online or offline. `member_id` is the till's new id; if
-    /// the phone or e-mail already belongs to a member, the cloud merges this one into it and
-    /// the feed says which id survived.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct MemberEnrolled {
-        pub member_id: String,
-        /// E.164, normalised by the till.
-        pub phone: Option<String>,
-        /// Normalised (trimmed, lower case).
-        pub email: Option<String>,
-        pub name: String,
-        /// `YYYY-MM-DD`.
-        pub birthday: Option<String>,
-        pub consent_terms: bool,
-        pub consent_marketing: bool,
-        pub staff_id: String,
-        pub enrolled_at_ms: i64,
-    }
-
-    /// A conflict of the review list marked resolved by a manager.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct ConflictResolved {
-        pub conflict_id: String,
-        pub note: String,
-        pub resolved_by: String,
-        pub resolved_at_ms: i64,
-    }
-}
+pub mod ops;
 
 /// Enrolment: a manager types the cloud's address and a one-time code at the till.
 pub mod enrol {
@@ -215,6 +99,22 @@ pub mod enrol {
             schema(minimum = 1, maximum = 4_503_599_627_370_496_i64, default = 1)
         )]
         pub first_seq: i64,
+        /// Who the till is, from its own ledger. Absent from tills that predate it: the cloud
+        /// then learns the till's id from its first operation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub till: Option<TillIdentity>,
+    }
+
+    /// A till's identity across its enrolments: the device id its operations carry (made by
+    /// the till on its first start), the receipt prefix it numbers with now (its own, before a
+    /// first enrolment, or its last enrolment's), and the token of its last enrolment, which
+    /// proves a re-enrolled till is the one that held that id.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct TillIdentity {
+        pub device_id: String,
+        pub receipt_prefix: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub previous_token: Option<String>,
     }
 
     fn first_seq_default() -> i64 {
@@ -560,6 +460,7 @@ mod tests {
                 on_hand: -3,
             },
             Change::LoyaltyRules(crate::loyalty::LoyaltyRules {
+                version: 3,
                 earn_minor_per_point: 10_000,
                 point_value_minor: 100,
                 rounding: crate::loyalty::PointsRounding::Floor,

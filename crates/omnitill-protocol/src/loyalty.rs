@@ -53,6 +53,10 @@ pub struct PointsPromotion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoyaltyRules {
+    /// The version the cloud published these rules under (1, 2, ...); a till's sale names the
+    /// version it applied. 0 in rules that were never published.
+    #[serde(default)]
+    pub version: i64,
     /// Spend (minor units) that earns one point at the base rate.
     #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub earn_minor_per_point: i64,
@@ -153,6 +157,10 @@ pub struct SaleMember {
     pub coupon: Option<SaleCoupon>,
     /// The spend that counts toward the member's tier (minor units).
     pub spend_minor: i64,
+    /// The version of the loyalty rules the till earned points by (absent from tills that
+    /// predate versions: the cloud's current rules apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

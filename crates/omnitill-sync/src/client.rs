@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use omnitill_core::outbox::OutboxOp;
-use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse};
+use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse, TillIdentity};
 use omnitill_protocol::loyalty::{
     CachedMember, CouponHoldRequest, Held, History, HoldRequest, MemberLookupRequest,
 };
@@ -157,23 +157,22 @@ impl Client {
         })
     }
 
-    /// Enrols a new till (its first operation is seq 1).
-    pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, SyncError> {
-        self.enrol_from(code, device_name, 1).await
-    }
-
     /// Enrols a till whose next operation to push is `first_seq` (see
-    /// `omnitill_core::sync::first_unacknowledged_seq`).
-    pub async fn enrol_from(
+    /// `omnitill_core::sync::first_unacknowledged_seq`), telling the cloud who it is
+    /// (`omnitill_core::sync::till_identity`), so that the operations it made before, under its
+    /// own device id and receipt prefix, are recognised as its own.
+    pub async fn enrol(
         &self,
         code: &str,
         device_name: &str,
         first_seq: i64,
+        till: &TillIdentity,
     ) -> Result<EnrolResponse, SyncError> {
         let request = EnrolRequest {
             code: code.to_owned(),
             device_name: device_name.to_owned(),
             first_seq,
+            till: Some(till.clone()),
         };
         self.send(
             self.request(reqwest::Method::POST, "/v1/enrol")

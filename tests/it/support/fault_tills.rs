@@ -104,8 +104,10 @@ impl LedgerTemplate {
             .map_or_else(|| cloud.base_url.clone(), FaultProxy::url);
         let code = cloud.admin(&["enrolment-code", "--store", store]);
         let client = Client::new(&url, None).expect("an HTTP client");
+        let identity =
+            ledger_sync::till_identity(temp.till.connection()).expect("the till's identity");
         let enrolment = runtime
-            .block_on(client.enrol(&code, "Counter"))
+            .block_on(client.enrol(&code, "Counter", 1, &identity))
             .expect("enrolment with a fresh code succeeds");
         let now = temp.till.clock().now();
         ledger_sync::record_enrolment(temp.till.connection_mut(), &url, &enrolment, now)

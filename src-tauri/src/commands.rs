@@ -46,6 +46,10 @@ pub struct SyncStatus {
     /// Operations the cloud refused that no manager has reviewed yet, and member conflicts
     /// not yet resolved.
     pub needs_review: i64,
+    /// The cloud was restored from a backup and forgot operations: how many of them are still
+    /// being sent again, of how many. Both 0 otherwise.
+    pub resending: i64,
+    pub resend_total: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +110,8 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 remaining: 0,
                 search_waiting: 0,
                 needs_review: 0,
+                resending: 0,
+                resend_total: 0,
             },
         });
     };
@@ -142,6 +148,8 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 downloaded: engine.as_ref().map_or(0, |e| e.downloaded),
                 remaining: engine.as_ref().map_or(0, |e| e.remaining),
                 search_waiting: engine.as_ref().map_or(0, |e| e.search_waiting),
+                resending: engine.as_ref().map_or(0, |e| e.resending),
+                resend_total: engine.as_ref().map_or(0, |e| e.resend_total),
                 message: engine.and_then(|e| e.message),
             },
         })

@@ -29,15 +29,9 @@ pub const LEDGER_FILE: &str = "till.sqlite3";
 
 /// Opens the till for `options`, creating the data directory on first use.
 pub fn open_till(options: &Options) -> Result<Till, ApiError> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|e| {
-        ApiError::new(
-            "database_refused",
-            format!(
-                "the data directory {} cannot be created: {e}",
-                options.data_dir.display()
-            ),
-        )
-    })?;
+    // Private to this user (0700), as the ledger is (0600): it holds the device token and the
+    // brand's member key.
+    omnitill_core::db::prepare_data_dir(&options.data_dir)?;
     let mut till = Till::open(&options.data_dir.join(LEDGER_FILE), Arc::new(SystemClock))?;
     if options.seed_demo {
         demo::seed_demo(&mut till)?;

@@ -14,8 +14,9 @@
 //! issue's named member scenarios (earn offline while redeeming online, two stores overdrawing,
 //! a coupon used in both channels, a refund through lost answers) through the real engine and
 //! proxy; `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
-//! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
-//! under Xvfb through tauri-driver.
+//! e-shop orders, faults) and checks every point is booked once; `restore` restores the
+//! cloud's database from a backup taken mid-stream and has three tills send again what it
+//! forgot; `ui` runs the real app under Xvfb through tauri-driver.
 
 mod cloud;
 mod crash;
@@ -27,6 +28,7 @@ mod members_sync;
 mod members_till;
 mod random_members;
 mod random_sync;
+mod restore;
 mod support;
 mod sync;
 mod sync_crash;

@@ -5,7 +5,8 @@
 //! bad input. Time and ids come from a `Clock` that the caller passes in.
 //!
 //! Layout: `till` is the entry point and holds one module per concern behind it: `db` (opening
-//! and migrating the ledger), `catalog` (products, barcodes, prices, search), `barcode`
+//! and migrating the ledger), `health` (the integrity check and the write guard of a damaged
+//! ledger), `catalog` (products, barcodes, prices, search), `barcode`
 //! (GTIN parsing), `cart` (pricing, discounts, tax, tenders), `ledger` (writing sales and
 //! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
 //! permissions), `sync` (what the sync engine learns, written to the ledger), `loyalty` (the membership rules
@@ -21,6 +22,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod escpos;
+pub mod health;
 pub mod ledger;
 pub mod loyalty;
 pub mod members;

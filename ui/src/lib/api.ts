@@ -90,6 +90,10 @@ export interface SyncStatus {
   // finds them more slowly until they are indexed.
   search_waiting: number;
   needs_review: number; // refused operations not yet reviewed, and member conflicts not yet resolved
+  // The cloud was restored from a backup and forgot operations this till had sent: how many are
+  // still being sent again, of how many. Both 0 otherwise.
+  resending: number;
+  resend_total: number;
 }
 
 // An operation the cloud refused for a business reason (the manager's review list).

@@ -93,9 +93,15 @@ pub(crate) fn edit_cart(
 
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
-    let Some(_) = &state.shell else {
+    // A ledger found damaged after start shows the same way as one refused at start: only
+    // the damaged-ledger screen, with what the manager does.
+    let damaged = match &state.shell {
+        Some(_) => state.with_shell(|shell| Ok(shell.till.ensure_writable().err()))?,
+        None => None,
+    };
+    if state.shell.is_none() || damaged.is_some() {
         return Ok(AppStatus {
-            error: state.startup_error.clone(),
+            error: damaged.map(ApiError::from).or_else(|| state.startup_error.clone()),
             store: None,
             settings: None,
             receipt_prefix: None,
@@ -114,7 +120,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 resend_total: 0,
             },
         });
-    };
+    }
     let engine = state
         .sync
         .as_ref()

@@ -22,6 +22,7 @@ mod cloud;
 mod crash;
 mod faults;
 mod ledger;
+mod ledger_damage;
 mod members_cloud;
 mod members_scenarios;
 mod members_sync;

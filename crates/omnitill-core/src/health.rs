@@ -5,8 +5,11 @@
 //! (a broken index, a page of a table) shows only when SQLite reads that page. `check_ledger`
 //! reads the whole file on its own connection: SQLite's full `integrity_check` for a ledger up
 //! to `FULL_CHECK_MAX_BYTES`, `quick_check` (every page and row, without cross-checking each
-//! index against its table) above that. The shell runs it in the background after start and
-//! every 30 minutes, so a large ledger still starts at once.
+//! index against its table) above that; then every row is read as the till reads it (each
+//! value of its column's type, text in UTF-8, outbox payloads in JSON), which SQLite's check
+//! does not do. The shell runs it in the background after start and every 30 minutes, so a
+//! large ledger still starts at once. SQLite keeps no page checksums: a flip that leaves a
+//! valid value of the right type (one digit for another) is not found by any of this.
 //!
 //! Damage found is kept in one `LedgerHealth` per ledger file and process (`for_ledger`),
 //! which every `Till` on that file shares (the cashier's, the sync engine's). From then on
@@ -51,16 +54,28 @@ pub struct LedgerHealth {
     state: Mutex<Health>,
 }
 
+/// Every ledger's health in this process, by canonical path.
+fn registry() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Arc<LedgerHealth>>> {
+    static ALL: OnceLock<Mutex<HashMap<PathBuf, Arc<LedgerHealth>>>> = OnceLock::new();
+    ALL.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Forgets what is known of the ledger at `path`: a recovered ledger now stands there, and
+/// connections opened from now on check it afresh. Connections still open on the damaged
+/// file keep its damaged health.
+pub fn forget(path: &Path) {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    registry().remove(&key);
+}
+
 impl LedgerHealth {
     /// The health of the ledger at `path`: one per file and process, so damage found by the
     /// background check stops the cashier's and the sync engine's writes alike.
     pub fn for_ledger(path: &Path) -> Arc<LedgerHealth> {
-        static ALL: OnceLock<Mutex<HashMap<PathBuf, Arc<LedgerHealth>>>> = OnceLock::new();
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        let mut all = ALL
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut all = registry();
         all.entry(key.clone())
             .or_insert_with(|| {
                 Arc::new(LedgerHealth {
@@ -152,7 +167,103 @@ pub fn check_ledger(path: &Path) -> CoreResult<Vec<String>> {
     };
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(findings_of(&conn, pragma))
+    let mut findings = findings_of(&conn, pragma);
+    if findings.is_empty() {
+        findings = verify_rows(&conn);
+    }
+    Ok(findings)
+}
+
+/// Reads every row of every ordinary table the way the till reads it, and reports what SQLite's
+/// own check cannot see: a value whose type is not its column's (a flipped record header), text
+/// that is not UTF-8, and an outbox payload that is not JSON. SQLite keeps no checksums, so a
+/// flip that leaves a valid value of the right type (one digit for another) stays invisible.
+fn verify_rows(conn: &Connection) -> Vec<String> {
+    let mut findings = Vec::new();
+    let tables: Vec<String> = match conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+               AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
+        )
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+    {
+        Ok(tables) => tables,
+        Err(error) => return vec![error.to_string()],
+    };
+    let virtual_tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE sql LIKE 'CREATE VIRTUAL%'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    for table in tables {
+        if virtual_tables
+            .iter()
+            .any(|v| table.starts_with(&format!("{v}_")))
+        {
+            continue;
+        }
+        if let Err(error) = verify_table(conn, &table, &mut findings) {
+            findings.push(format!("table {table} cannot be read: {error}"));
+        }
+        if findings.len() >= MAX_FINDINGS {
+            findings.truncate(MAX_FINDINGS);
+            break;
+        }
+    }
+    findings
+}
+
+fn verify_table(
+    conn: &Connection,
+    table: &str,
+    findings: &mut Vec<String>,
+) -> Result<(), rusqlite::Error> {
+    use rusqlite::types::ValueRef;
+    let columns: Vec<(String, String)> = conn
+        .prepare(&format!(
+            "SELECT name, upper(type) FROM pragma_table_info('{table}')"
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let list = columns
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statement = conn.prepare(&format!("SELECT {list} FROM \"{table}\" NOT INDEXED"))?;
+    let mut rows = statement.query([])?;
+    let mut row_no = 0u64;
+    while let Some(row) = rows.next()? {
+        row_no += 1;
+        for (index, (column, declared)) in columns.iter().enumerate() {
+            let value = row.get_ref(index)?;
+            let wrong = match value {
+                ValueRef::Null => None,
+                ValueRef::Integer(_) if declared.contains("INT") => None,
+                ValueRef::Text(bytes) if declared.contains("TEXT") || declared.is_empty() => {
+                    match std::str::from_utf8(bytes) {
+                        Err(_) => Some("text that is not UTF-8".to_owned()),
+                        Ok(text) if table == "outbox" && column == "payload" => {
+                            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                                .err()
+                                .map(|e| format!("a payload that is not JSON ({e})"))
+                        }
+                        Ok(_) => None,
+                    }
+                }
+                ValueRef::Integer(_) | ValueRef::Text(_) if declared.is_empty() => None,
+                ValueRef::Real(_) if declared.contains("REAL") || declared.is_empty() => None,
+                ValueRef::Blob(_) if declared.contains("BLOB") || declared.is_empty() => None,
+                other => Some(format!("a {:?} value in a {declared} column", other.data_type())),
+            };
+            if let Some(wrong) = wrong {
+                findings.push(format!("{table}.{column} of row {row_no} holds {wrong}"));
+                if findings.len() >= MAX_FINDINGS {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a check pragma; an error while reading is a finding in itself.

@@ -11,7 +11,7 @@
 //! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
 //! permissions), `sync` (what the sync engine learns, written to the ledger), `loyalty` (the membership rules
 //! both channels share), `members` (the private member cache and look-up), `settings`, `money`, `receipt` (the receipt document) with its renderers
-//! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store).
+//! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store), and `recovery` (a new ledger from a damaged one).
 
 pub mod barcode;
 pub mod cart;
@@ -30,6 +30,7 @@ pub mod money;
 pub mod outbox;
 pub mod receipt;
 pub mod receipt_text;
+pub mod recovery;
 pub mod review;
 pub mod settings;
 pub mod staff;

@@ -30,6 +30,7 @@ export type ErrorCode =
   | "sync" // the cloud could not be reached, or refused an enrolment
   | "database_refused" // the ledger file is corrupt or from a newer version
   | "store" // the ledger failed (disk full, I/O)
+  | "ledger_damaged" // the background check found the ledger damaged: selling stopped until recovery
   | "internal";
 
 export interface ApiError {

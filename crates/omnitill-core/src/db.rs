@@ -310,3 +310,72 @@ pub fn integrity_check(conn: &Connection) -> Result<Vec<String>, CoreError> {
     let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path)
+            .expect("the file exists")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn a_new_ledger_and_its_log_are_private_to_their_owner() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("omnitill");
+        prepare_data_dir(&data).expect("the data directory");
+        assert_eq!(
+            mode(&data),
+            0o700,
+            "only the owner may enter the data directory"
+        );
+        let path = data.join("till.sqlite3");
+        let conn = open_ledger(&path).expect("a new ledger");
+        conn.execute("INSERT INTO setting (key, value) VALUES ('k', 'v')", [])
+            .expect("a write, so the log and shared memory exist");
+        for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+            assert_eq!(
+                mode(&file),
+                0o600,
+                "{} holds the device token and member key: owner only",
+                file.display()
+            );
+        }
+    }
+
+    #[test]
+    fn an_old_install_with_open_modes_is_made_private_at_start() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("omnitill");
+        fs::create_dir(&data).expect("a directory");
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).expect("0755");
+        let path = data.join("till.sqlite3");
+        {
+            let conn = open_ledger(&path).expect("a ledger");
+            conn.execute("INSERT INTO setting (key, value) VALUES ('k', 'v')", [])
+                .expect("a write");
+            // What the demo left before this fix: readable by everyone.
+            for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("0644");
+            }
+            let before = fs::read(&path).expect("the ledger");
+            prepare_data_dir(&data).expect("the data directory");
+            let _again = open_ledger(&path).expect("the ledger opens again");
+            assert_eq!(mode(&data), 0o700, "the directory is made private");
+            for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+                assert_eq!(mode(&file), 0o600, "{} is made private", file.display());
+            }
+            assert_eq!(
+                fs::read(&path).expect("the ledger"),
+                before,
+                "making it private does not touch the contents"
+            );
+        }
+    }
+}

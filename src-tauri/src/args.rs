@@ -161,6 +161,24 @@ mod tests {
     }
 
     #[test]
+    fn recover_names_the_damaged_ledger() {
+        let parsed = parse(
+            args(&["--recover", "/tmp/d/till.sqlite3"]),
+            None,
+            Some("/h".into()),
+        );
+        assert_eq!(
+            parsed.map(|o| o.recover),
+            Ok(Some(PathBuf::from("/tmp/d/till.sqlite3"))),
+            "the recovery works on the file the manager names"
+        );
+        assert!(
+            parse(args(&["--recover"]), None, Some("/h".into())).is_err(),
+            "--recover without a file is refused with a message"
+        );
+    }
+
+    #[test]
     fn bad_options_are_refused_with_a_message() {
         assert!(parse(args(&["--data-dir"]), None, Some("/h".into())).is_err());
         assert!(parse(args(&["--frobnicate"]), None, Some("/h".into())).is_err());

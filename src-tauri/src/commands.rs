@@ -95,15 +95,24 @@ pub(crate) fn edit_cart(
 pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
     // A ledger found damaged after start shows the same way as one refused at start: only
     // the damaged-ledger screen, with what the manager does.
-    let damaged = match &state.shell {
-        Some(_) => state.with_shell(|shell| Ok(shell.till.ensure_writable().err()))?,
-        None => None,
+    // The screen keeps the till's language: settings are read, as far as they can be.
+    let (damaged, settings) = match &state.shell {
+        Some(_) => state.with_shell(|shell| {
+            Ok((
+                shell.till.ensure_writable().err(),
+                shell.till.settings().ok(),
+            ))
+        })?,
+        None => (None, None),
     };
     if state.shell.is_none() || damaged.is_some() {
+        let settings = if damaged.is_some() { settings } else { None };
         return Ok(AppStatus {
-            error: damaged.map(ApiError::from).or_else(|| state.startup_error.clone()),
+            error: damaged
+                .map(ApiError::from)
+                .or_else(|| state.startup_error.clone()),
             store: None,
-            settings: None,
+            settings,
             receipt_prefix: None,
             session: None,
             sync: SyncStatus {

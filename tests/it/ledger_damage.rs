@@ -28,12 +28,17 @@ type Ops = Vec<(i64, String, String, String)>;
 fn outbox(conn: &Connection) -> Ops {
     // Text is read as bytes: a flipped byte can leave a payload that is not UTF-8.
     let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
-        Ok(String::from_utf8_lossy(r.get_ref(i)?.as_bytes_or_null()?.unwrap_or_default()).into_owned())
+        Ok(
+            String::from_utf8_lossy(r.get_ref(i)?.as_bytes_or_null()?.unwrap_or_default())
+                .into_owned(),
+        )
     };
     conn.prepare("SELECT seq, op_id, op_type, payload FROM outbox ORDER BY seq")
         .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?)))?
-                .collect()
+            s.query_map([], |r| {
+                Ok((r.get(0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?))
+            })?
+            .collect()
         })
         .expect("the outbox can be read")
 }
@@ -48,9 +53,9 @@ fn readable_ops(path: &Path, newest: i64) -> Ops {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     );
-    let Ok(mut statement) = conn.prepare(
-        "SELECT seq, op_id, op_type, payload FROM outbox NOT INDEXED WHERE seq = ?1",
-    ) else {
+    let Ok(mut statement) =
+        conn.prepare("SELECT seq, op_id, op_type, payload FROM outbox NOT INDEXED WHERE seq = ?1")
+    else {
         return Vec::new();
     };
     (1..=newest)
@@ -59,11 +64,13 @@ fn readable_ops(path: &Path, newest: i64) -> Ops {
                 .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .ok()
         })
-        .filter(|(_, op_id, op_type, payload): &(i64, String, String, String)| {
-            !op_id.trim().is_empty()
-                && !op_type.trim().is_empty()
-                && serde_json::from_str::<serde_json::Value>(payload).is_ok()
-        })
+        .filter(
+            |(_, op_id, op_type, payload): &(i64, String, String, String)| {
+                !op_id.trim().is_empty()
+                    && !op_type.trim().is_empty()
+                    && serde_json::from_str::<serde_json::Value>(payload).is_ok()
+            },
+        )
         .collect()
 }
 
@@ -135,8 +142,7 @@ fn a_flipped_byte_is_never_sold_on_silently_and_recovery_keeps_every_readable_op
     let pristine = std::fs::read(&base_path).expect("the base ledger");
     assert!(
         !Path::new(&format!("{}-wal", base_path.display())).exists()
-            || std::fs::metadata(format!("{}-wal", base_path.display()))
-                .map_or(0, |m| m.len())
+            || std::fs::metadata(format!("{}-wal", base_path.display())).map_or(0, |m| m.len())
                 == 0,
         "the base ledger is complete in its file"
     );
@@ -186,7 +192,10 @@ fn a_flipped_byte_is_never_sold_on_silently_and_recovery_keeps_every_readable_op
                         "{context}: after the check found damage ({findings:?}) a sale is refused as damaged, got {refused:?}"
                     );
                     assert!(
-                        matches!(till.set_language(omnitill_core::Language::English), Err(CoreError::LedgerDamaged(_))),
+                        matches!(
+                            till.set_language(omnitill_core::Language::English),
+                            Err(CoreError::LedgerDamaged(_))
+                        ),
                         "{context}: and so is any other write"
                     );
                     drop(till);
@@ -213,9 +222,9 @@ fn a_flipped_byte_is_never_sold_on_silently_and_recovery_keeps_every_readable_op
                             sqlite_met_it = true;
                             println!("{context}: the sale was refused by SQLite: {error}");
                         }
-                        Err(other) => panic!(
-                            "{context}: a sound ledger must sell; it refused with {other:?}"
-                        ),
+                        Err(other) => {
+                            panic!("{context}: a sound ledger must sell; it refused with {other:?}")
+                        }
                     }
                     drop(till);
                 }
@@ -245,7 +254,9 @@ fn a_flipped_byte_is_never_sold_on_silently_and_recovery_keeps_every_readable_op
         let mut recovered =
             Till::open(&path, Arc::new(SystemClock)).expect("the recovered ledger opens");
         assert!(
-            health::check_ledger(&path).expect("the check runs").is_empty(),
+            health::check_ledger(&path)
+                .expect("the check runs")
+                .is_empty(),
             "{context}: the recovered ledger passes the integrity check"
         );
         let kept = outbox(recovered.connection());
@@ -272,7 +283,10 @@ fn a_flipped_byte_is_never_sold_on_silently_and_recovery_keeps_every_readable_op
         if recovered.scan(&demo::demo_barcode(5)).is_ok() {
             let receipt = sell_one(&mut recovered, &cashier)
                 .unwrap_or_else(|e| panic!("{context}: the recovered till sells: {e:?}"));
-            let after: Vec<i64> = outbox(recovered.connection()).iter().map(|op| op.0).collect();
+            let after: Vec<i64> = outbox(recovered.connection())
+                .iter()
+                .map(|op| op.0)
+                .collect();
             assert_eq!(
                 after.last().copied(),
                 Some(seqs.len() as i64 + 1),

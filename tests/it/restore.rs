@@ -53,7 +53,10 @@ fn scenario(backend: Backend) {
     // Seq 3-6 (three sales and a refund) reach the cloud after the backup and are acknowledged.
     for till in &mut tills {
         let receipts = till.sell_randomly(&mut rng, 3);
-        assert!(till.refund_one(&receipts[0]), "a fresh sale can be refunded");
+        assert!(
+            till.refund_one(&receipts[0]),
+            "a fresh sale can be refunded"
+        );
     }
     tills::converge(&runtime, &tills, 3, "after the backup");
     assert!(

@@ -195,8 +195,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), CoreError> {
             .map_err(refused)?;
         let mode = fs::metadata(dir).map_err(refused)?.permissions().mode();
         if mode & 0o777 != DATA_DIR_MODE {
-            fs::set_permissions(dir, fs::Permissions::from_mode(DATA_DIR_MODE))
-                .map_err(refused)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(DATA_DIR_MODE)).map_err(refused)?;
         }
     }
     #[cfg(not(unix))]

@@ -100,7 +100,10 @@ impl LedgerHealth {
     /// Records a check's findings. Damage, once found, stays: a later check that happens to
     /// pass (a page cached before the damage) never lets the till write to that file again.
     pub fn record(&self, findings: Vec<String>, now_ms: i64) {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if matches!(*state, Health::Damaged { .. }) {
             return;
         }
@@ -120,8 +123,7 @@ impl LedgerHealth {
     pub fn ensure_writable(&self) -> CoreResult<()> {
         match self.current() {
             Health::Damaged { findings, .. } => Err(CoreError::LedgerDamaged(damage_message(
-                &self.path,
-                &findings,
+                &self.path, &findings,
             ))),
             _ => Ok(()),
         }
@@ -150,9 +152,9 @@ pub fn damage_message(path: &Path, findings: &[String]) -> String {
 /// it: an empty list when it is sound. A file that cannot even be read is damage too. Nothing
 /// is written: the connection is read-only and skips the checkpoint on close.
 pub fn check_ledger(path: &Path) -> CoreResult<Vec<String>> {
-    let size = std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| CoreError::DatabaseRefused(format!("{} cannot be read: {e}", path.display())))?;
+    let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+        CoreError::DatabaseRefused(format!("{} cannot be read: {e}", path.display()))
+    })?;
     let pragma = if size <= FULL_CHECK_MAX_BYTES {
         "PRAGMA integrity_check(100)"
     } else {
@@ -253,7 +255,10 @@ fn verify_table(
                 ValueRef::Integer(_) | ValueRef::Text(_) if declared.is_empty() => None,
                 ValueRef::Real(_) if declared.contains("REAL") || declared.is_empty() => None,
                 ValueRef::Blob(_) if declared.contains("BLOB") || declared.is_empty() => None,
-                other => Some(format!("a {:?} value in a {declared} column", other.data_type())),
+                other => Some(format!(
+                    "a {:?} value in a {declared} column",
+                    other.data_type()
+                )),
             };
             if let Some(wrong) = wrong {
                 findings.push(format!("{table}.{column} of row {row_no} holds {wrong}"));
@@ -302,7 +307,10 @@ mod tests {
         std::fs::write(&path, b"").expect("a file");
         let health = LedgerHealth::for_ledger(&path);
         assert_eq!(health.current(), Health::Unchecked);
-        assert!(health.ensure_writable().is_ok(), "unchecked: the till sells");
+        assert!(
+            health.ensure_writable().is_ok(),
+            "unchecked: the till sells"
+        );
         health.record(Vec::new(), 1);
         assert_eq!(health.current(), Health::Sound { checked_at_ms: 1 });
         health.record(vec!["row 750 missing from index member_by_card".into()], 2);

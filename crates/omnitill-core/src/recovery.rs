@@ -86,7 +86,9 @@ impl RecoveryReport {
             (true, true) => "The till keeps its identity and its link to the cloud; the \
                              catalog, stock and members are downloaded again."
                 .to_owned(),
-            (true, false) => "The till keeps its identity; it was not linked to a cloud.".to_owned(),
+            (true, false) => {
+                "The till keeps its identity; it was not linked to a cloud.".to_owned()
+            }
             (false, _) => "The till's identity could not be read: enrol it with the cloud again \
                            (Settings)."
                 .to_owned(),
@@ -159,16 +161,12 @@ pub fn recover_ledger(path: &Path, clock: &dyn Clock) -> CoreResult<RecoveryRepo
     }
     // 5. Identity, counters, and a full download at the next sync.
     let tx = new.transaction()?;
-    report.identity_kept = tx
-        .query_row("SELECT count(*) FROM device WHERE id = 1", [], |r| {
-            r.get::<_, i64>(0)
-        })?
-        == 1;
-    report.linked = tx
-        .query_row("SELECT count(*) FROM sync_state WHERE id = 1", [], |r| {
-            r.get::<_, i64>(0)
-        })?
-        == 1;
+    report.identity_kept = tx.query_row("SELECT count(*) FROM device WHERE id = 1", [], |r| {
+        r.get::<_, i64>(0)
+    })? == 1;
+    report.linked = tx.query_row("SELECT count(*) FROM sync_state WHERE id = 1", [], |r| {
+        r.get::<_, i64>(0)
+    })? == 1;
     continue_counters(&tx)?;
     tx.execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
     tx.execute("DELETE FROM stock_level", [])?;
@@ -227,7 +225,12 @@ fn open_damaged(path: &Path) -> Option<Connection> {
 fn copied_tables(old: &Connection, new: &Connection) -> CoreResult<Vec<TableCopy>> {
     let names: Vec<(String, String)> = new
         .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")?
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())))?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })?
         .collect::<Result<_, _>>()?;
     let virtual_tables: Vec<&str> = names
         .iter()
@@ -328,9 +331,11 @@ fn copy_table(old: &Connection, new: &Connection, table: &TableCopy) -> CoreResu
     // the table reports, or a generous bound past the last one read.
     let from = last_rowid.map_or(1, |r| r.saturating_add(1));
     let highest: Option<i64> = old
-        .query_row(&format!("SELECT max(rowid) FROM \"{}\"", table.name), [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            &format!("SELECT max(rowid) FROM \"{}\"", table.name),
+            [],
+            |r| r.get(0),
+        )
         .ok()
         .flatten();
     let to = highest.unwrap_or_else(|| from.saturating_add(ROWID_PROBE));
@@ -403,7 +408,8 @@ fn copy_outbox(
         });
         match row {
             Some((op_id, op_type, payload, created_at, acked_at)) if sound => {
-                let kept = insert.execute(params![seq, op_id, op_type, payload, created_at, acked_at]);
+                let kept =
+                    insert.execute(params![seq, op_id, op_type, payload, created_at, acked_at]);
                 match kept {
                     Ok(_) => {
                         report.operations_kept += 1;

@@ -497,7 +497,11 @@ mod tests {
                     .collect()
             })
             .expect("the outbox");
-        assert_eq!(resend_from(&mut conn, 3).expect("a re-send"), 3, "3, 4 and 5 go again");
+        assert_eq!(
+            resend_from(&mut conn, 3).expect("a re-send"),
+            3,
+            "3, 4 and 5 go again"
+        );
         let acked: Vec<(i64, Option<i64>)> = conn
             .prepare("SELECT seq, acked_at FROM outbox ORDER BY seq")
             .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
@@ -523,8 +527,14 @@ mod tests {
             })
             .expect("the outbox");
         assert_eq!(before, after, "every operation is kept, unchanged");
-        let checkpoint = link(&conn).expect("the link").expect("linked").last_applied_seq;
-        assert_eq!(checkpoint, 2, "the write checkpoint goes back to what the cloud holds");
+        let checkpoint = link(&conn)
+            .expect("the link")
+            .expect("linked")
+            .last_applied_seq;
+        assert_eq!(
+            checkpoint, 2,
+            "the write checkpoint goes back to what the cloud holds"
+        );
         let cursor = link(&conn).expect("the link").expect("linked").cursor;
         assert_eq!(cursor, 0, "the restored feed is downloaded again from zero");
         for bad in [0, -1, 8, i64::MAX] {

@@ -279,7 +279,9 @@ async fn after_gap(
     .await?;
     let checkpoint = client.checkpoint(cursor).await?;
     let expected = checkpoint.checked_add(1).ok_or_else(|| {
-        SyncError::Server(format!("the cloud sent an impossible checkpoint {checkpoint}"))
+        SyncError::Server(format!(
+            "the cloud sent an impossible checkpoint {checkpoint}"
+        ))
     })?;
     let (first_pending, newest_written) =
         on_ledger(till, |t| Ok(outbox::span(t.connection())?)).await?;

@@ -1248,7 +1248,7 @@ fn a_damaged_ledger_stops_selling_with_the_managers_screen_in_both_languages() {
             driver.find_all("#login").is_empty() && driver.find_all("#checkout").is_empty(),
             "nothing to sell with is on screen"
         );
-        let refused = invoke_raw(driver, "login", json!({ "code": "1001", "pin": "1234" }));
+        let refused = invoke_raw(driver, "login", json!({ "staffCode": "1001", "pin": "1234" }));
         assert_eq!(
             refused["err"]["code"], "ledger_damaged",
             "core refuses a sign-in's write to the damaged ledger: {refused}"

@@ -406,20 +406,15 @@ fn copy_outbox(
                 && !op_type.trim().is_empty()
                 && serde_json::from_str::<serde_json::Value>(payload).is_ok()
         });
-        match row {
-            Some((op_id, op_type, payload, created_at, acked_at)) if sound => {
-                let kept =
-                    insert.execute(params![seq, op_id, op_type, payload, created_at, acked_at]);
-                match kept {
-                    Ok(_) => {
-                        report.operations_kept += 1;
-                        continue;
-                    }
-                    // Two operations with one op_id: the later one is damaged.
-                    Err(_) => {}
-                }
+        if let Some((op_id, op_type, payload, created_at, acked_at)) = row.filter(|_| sound) {
+            // Two operations with one op_id: the later one is damaged and stands in as lost.
+            if insert
+                .execute(params![seq, op_id, op_type, payload, created_at, acked_at])
+                .is_ok()
+            {
+                report.operations_kept += 1;
+                continue;
             }
-            _ => {}
         }
         let payload = serde_json::json!({
             "seq": seq,
@@ -456,11 +451,11 @@ fn newest_seq(old: &Connection) -> i64 {
         )
         .unwrap_or(0);
     let mut scanned = 0;
-    if let Ok(mut statement) = old.prepare("SELECT seq FROM outbox NOT INDEXED") {
-        if let Ok(mut rows) = statement.query([]) {
-            while let Ok(Some(row)) = rows.next() {
-                scanned = scanned.max(row.get::<_, i64>(0).unwrap_or(0));
-            }
+    if let Ok(mut statement) = old.prepare("SELECT seq FROM outbox NOT INDEXED")
+        && let Ok(mut rows) = statement.query([])
+    {
+        while let Ok(Some(row)) = rows.next() {
+            scanned = scanned.max(row.get::<_, i64>(0).unwrap_or(0));
         }
     }
     counter.max(table).max(scanned)

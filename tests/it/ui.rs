@@ -1248,7 +1248,11 @@ fn a_damaged_ledger_stops_selling_with_the_managers_screen_in_both_languages() {
             driver.find_all("#login").is_empty() && driver.find_all("#checkout").is_empty(),
             "nothing to sell with is on screen"
         );
-        let refused = invoke_raw(driver, "login", json!({ "staffCode": "1001", "pin": "1234" }));
+        let refused = invoke_raw(
+            driver,
+            "login",
+            json!({ "staffCode": "1001", "pin": "1234" }),
+        );
         assert_eq!(
             refused["err"]["code"], "ledger_damaged",
             "core refuses a sign-in's write to the damaged ledger: {refused}"
@@ -1259,5 +1263,76 @@ fn a_damaged_ledger_stops_selling_with_the_managers_screen_in_both_languages() {
             std::fs::read(dir.path().join("till.sqlite3")).expect("the ledger") == before,
             "the damaged ledger is left byte for byte as it was"
         );
+    }
+}
+
+#[test]
+fn the_status_bar_says_the_restored_cloud_gets_sales_again_in_both_languages() {
+    use crate::support::cloud::{Backend, CloudProcess};
+    use crate::support::proxy::Fault;
+    use crate::support::tills::{self, SyncedTill};
+
+    let _window_lock = one_window_at_a_time();
+    for (language, words) in [
+        (
+            omnitill_core::Language::English,
+            "The cloud was restored from a backup",
+        ),
+        (
+            omnitill_core::Language::TraditionalChinese,
+            "雲端已從備份還原",
+        ),
+    ] {
+        let runtime = tills::runtime();
+        let mut cloud = CloudProcess::start(Backend::Sqlite);
+        let key = cloud.api_key();
+        let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", true);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+        till.sell_randomly(&mut rng, 2);
+        till.sync(&runtime).expect("seq 1-2 reach the cloud");
+        let backup = cloud.backup();
+        till.sell_randomly(&mut rng, 3);
+        till.sync(&runtime).expect("seq 3-5 reach the cloud");
+        cloud.restore(&backup);
+        // A sale made meanwhile is what the app's engine pushes first.
+        let receipts = till.sell_randomly(&mut rng, 1);
+        till.temp.till.set_language(language).expect("the language");
+        // Each request waits a second and a half on its way, so the re-sending is on screen.
+        till.proxy().set(Fault::Delay(Duration::from_millis(1_500)));
+
+        let data_dir = till.temp._dir.path().display().to_string();
+        let name = match language {
+            omnitill_core::Language::English => "resending-en",
+            _ => "resending-zh",
+        };
+        let window = TillWindow::start_with_args(name, &["--data-dir", &data_dir]);
+        let driver = window.driver();
+        sign_in(driver, demo::CASHIER.0, demo::CASHIER.1);
+        let line = driver.wait_until("the status bar to say the sales are sent again", || {
+            let text = driver.try_find("#sync-resending").ok()?.prop("innerText");
+            text.as_str()
+                .filter(|t| t.contains(words))
+                .map(str::to_owned)
+        });
+        let total = driver.find("#sync-resending").attr("data-total");
+        assert_eq!(
+            total.as_deref(),
+            Some("3"),
+            "it says how many: the three the restored cloud forgot (seq 3-5; the new sale was never sent): {line}"
+        );
+        window.shot("resending");
+        till.proxy().pass();
+        driver.wait_until("everything to be in the restored cloud", || {
+            let gone = driver.find_all("#sync-resending").is_empty();
+            (gone && sync_state(driver).is_some_and(|(_, pending)| pending == 0)).then_some(())
+        });
+        let in_cloud = tills::cloud_receipts(&cloud, &key, "TPE-XINYI");
+        let mut ours = till.sale_receipts();
+        ours.sort();
+        assert_eq!(
+            in_cloud, ours,
+            "the restored cloud holds every sale of the till exactly once (new sale {receipts:?})"
+        );
+        drop(window);
     }
 }

@@ -10,6 +10,10 @@
 //!   under a new name, makes a ledger that passes the integrity check and sells again, keeps
 //!   the till's identity when it could be read, and loses no outbox operation that could
 //!   still be read from the damaged file.
+//!
+//! Then `omnitill --recover` (the real binary) on an enrolled till's damaged ledger: the
+//! damaged file is kept, the till keeps its identity and every operation, sends its offline
+//! sales and downloads the store's data again, and the cloud holds each sale once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -299,4 +303,141 @@ fn a_flipped_byte_is_never_sold_on_silently_and_recovery_keeps_every_readable_op
         tally.refused_at_open + tally.found_by_check > 0,
         "200 flips in a small ledger damage something the till must notice: {tally:?}"
     );
+}
+
+/// Overwrites bytes near the end of the first page of index `index`: the file opens, and the
+/// integrity check finds the damage.
+fn damage_index(path: &Path, index: &str) {
+    let (root, page_size): (i64, i64) = {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the ledger");
+        let root = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
+                [index],
+                |row| row.get(0),
+            )
+            .expect("the index");
+        let size = conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .expect("the page size");
+        (root, size)
+    };
+    let mut bytes = std::fs::read(path).expect("the ledger");
+    let end = usize::try_from(root * page_size).expect("an offset");
+    for byte in &mut bytes[end - 40..end - 8] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(path, &bytes).expect("the damaged ledger");
+}
+
+#[test]
+fn omnitill_recover_brings_an_enrolled_store_back_with_its_identity_and_the_clouds_data() {
+    use crate::support::cloud::{Backend, CloudProcess, binary};
+    use crate::support::tills::{self, SyncedTill};
+
+    let runtime = tills::runtime();
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let key = cloud.api_key();
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-DAAN", false);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    till.sell_randomly(&mut rng, 4);
+    till.sync(&runtime).expect("four sales reach the cloud");
+    let offline = till.sell_randomly(&mut rng, 3);
+    let device = till.temp.till.device().clone();
+    let before = outbox(till.temp.till.connection());
+    let path = crate::support::ledger_path(till.temp._dir.path());
+    till.temp
+        .till
+        .connection()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("a checkpoint");
+    let SyncedTill { temp, engine, .. } = till;
+    drop(engine);
+    let dir = temp._dir;
+    drop(temp.till);
+    damage_index(&path, "barcode_by_product");
+    assert!(
+        !health::check_ledger(&path)
+            .expect("the check runs")
+            .is_empty(),
+        "the damage is found"
+    );
+    let damaged = std::fs::read(&path).expect("the damaged ledger");
+
+    // What the manager runs.
+    let output = std::process::Command::new(binary("omnitill"))
+        .arg("--recover")
+        .arg(&path)
+        .env_remove("DISPLAY")
+        .output()
+        .expect("omnitill --recover runs");
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the recovery succeeds: {printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("is damaged")
+            && printed.contains("7 operations for the cloud were saved; 0 could not be read")
+            && printed.contains("keeps its identity")
+            && printed.contains("Synced with the cloud: 3 operations sent"),
+        "it says, in words, what it saved and that the three offline sales went to the cloud: {printed}"
+    );
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("the data directory")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+        .filter(|e| !e.file_name().to_string_lossy().ends_with("-wal"))
+        .filter(|e| !e.file_name().to_string_lossy().ends_with("-shm"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged file is kept beside the new one");
+    assert_eq!(
+        std::fs::read(kept[0].path()).expect("the kept file"),
+        damaged,
+        "byte for byte"
+    );
+
+    let recovered = Till::open(&path, Arc::new(SystemClock)).expect("the new ledger opens");
+    assert!(
+        health::check_ledger(&path)
+            .expect("the check runs")
+            .is_empty(),
+        "the new ledger is sound"
+    );
+    assert_eq!(
+        recovered.device(),
+        &device,
+        "the till keeps its identity and receipt prefix"
+    );
+    assert_eq!(
+        outbox(recovered.connection()),
+        before,
+        "every operation is saved as it was"
+    );
+    assert_eq!(
+        recovered.pending_operations().expect("the outbox").0,
+        0,
+        "the three offline sales reached the cloud"
+    );
+    let levels: i64 = recovered
+        .connection()
+        .query_row("SELECT count(*) FROM stock_level", [], |r| r.get(0))
+        .expect("stock levels");
+    assert!(levels > 0, "the store's stock was downloaded again");
+    let cursor = omnitill_core::sync::link(recovered.connection())
+        .expect("the link")
+        .expect("still linked")
+        .cursor;
+    assert!(cursor > 0, "the feed was downloaded again from zero");
+    let in_cloud = crate::support::tills::cloud_receipts(&cloud, &key, "TPE-DAAN");
+    for receipt in &offline {
+        assert_eq!(
+            in_cloud.iter().filter(|r| *r == receipt).count(),
+            1,
+            "{receipt}, sold before the damage and saved by the recovery, is in the cloud once"
+        );
+    }
+    assert_eq!(in_cloud.len(), 7, "seven sales, none twice: {in_cloud:?}");
 }

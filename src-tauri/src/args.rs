@@ -3,6 +3,8 @@
 //! `--data-dir DIR` (or `OMNITILL_DATA_DIR`) chooses where the ledger lives, so two tills can
 //! run side by side. `--seed-demo` fills an empty ledger with the demo store. `--exit-when-ready`
 //! quits as soon as the first screen has rendered (the benchmark's cold-start measure).
+//! `--recover LEDGER` builds a new ledger from a damaged one, downloads the reference data
+//! again, prints what it saved, and exits (no window).
 //!
 //! IPC arguments arrive as JSON from the web view. `Lenient<T>` accepts any JSON and keeps the
 //! decoding result, so a malformed call becomes a typed `bad_input` error instead of Tauri's
@@ -22,6 +24,8 @@ pub struct Options {
     pub exit_when_ready: bool,
     /// Enrol with this cloud and one-time code at start, if the till is not linked yet.
     pub enrol: Option<(String, String)>,
+    /// Recover this damaged ledger file and exit.
+    pub recover: Option<PathBuf>,
 }
 
 /// Parses the till's options. Unknown options are refused with a message.
@@ -35,6 +39,7 @@ pub fn parse(
     let mut exit_when_ready = false;
     let mut enrol_url = None;
     let mut enrol_code = None;
+    let mut recover = None;
     let mut args = args.into_iter().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -53,9 +58,16 @@ pub fn parse(
             "--enrol-code" => {
                 enrol_code = Some(args.next().ok_or("--enrol-code needs a one-time code")?)
             }
+            "--recover" => {
+                let ledger = args
+                    .next()
+                    .ok_or("--recover needs the damaged ledger file (till.sqlite3)")?;
+                recover = Some(PathBuf::from(ledger));
+            }
             other => {
                 return Err(format!(
-                    "unknown option {other:?}; use --data-dir DIR, --seed-demo, --exit-when-ready"
+                    "unknown option {other:?}; use --data-dir DIR, --seed-demo, --exit-when-ready, \
+                     --recover LEDGER"
                 ));
             }
         }
@@ -77,6 +89,7 @@ pub fn parse(
         seed_demo,
         exit_when_ready,
         enrol,
+        recover,
     })
 }
 
@@ -144,6 +157,24 @@ mod tests {
         assert_eq!(
             home.map(|o| o.data_dir),
             Ok(PathBuf::from("/home/x/.local/share/omnitill"))
+        );
+    }
+
+    #[test]
+    fn recover_names_the_damaged_ledger() {
+        let parsed = parse(
+            args(&["--recover", "/tmp/d/till.sqlite3"]),
+            None,
+            Some("/h".into()),
+        );
+        assert_eq!(
+            parsed.map(|o| o.recover),
+            Ok(Some(PathBuf::from("/tmp/d/till.sqlite3"))),
+            "the recovery works on the file the manager names"
+        );
+        assert!(
+            parse(args(&["--recover"]), None, Some("/h".into())).is_err(),
+            "--recover without a file is refused with a message"
         );
     }
 

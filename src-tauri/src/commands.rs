@@ -46,6 +46,10 @@ pub struct SyncStatus {
     /// Operations the cloud refused that no manager has reviewed yet, and member conflicts
     /// not yet resolved.
     pub needs_review: i64,
+    /// The cloud was restored from a backup and forgot operations: how many of them are still
+    /// being sent again, of how many. Both 0 otherwise.
+    pub resending: i64,
+    pub resend_total: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,11 +93,26 @@ pub(crate) fn edit_cart(
 
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
-    let Some(_) = &state.shell else {
+    // A ledger found damaged after start shows the same way as one refused at start: only
+    // the damaged-ledger screen, with what the manager does.
+    // The screen keeps the till's language: settings are read, as far as they can be.
+    let (damaged, settings) = match &state.shell {
+        Some(_) => state.with_shell(|shell| {
+            Ok((
+                shell.till.ensure_writable().err(),
+                shell.till.settings().ok(),
+            ))
+        })?,
+        None => (None, None),
+    };
+    if state.shell.is_none() || damaged.is_some() {
+        let settings = if damaged.is_some() { settings } else { None };
         return Ok(AppStatus {
-            error: state.startup_error.clone(),
+            error: damaged
+                .map(ApiError::from)
+                .or_else(|| state.startup_error.clone()),
             store: None,
-            settings: None,
+            settings,
             receipt_prefix: None,
             session: None,
             sync: SyncStatus {
@@ -106,9 +125,11 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 remaining: 0,
                 search_waiting: 0,
                 needs_review: 0,
+                resending: 0,
+                resend_total: 0,
             },
         });
-    };
+    }
     let engine = state
         .sync
         .as_ref()
@@ -142,6 +163,8 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
                 downloaded: engine.as_ref().map_or(0, |e| e.downloaded),
                 remaining: engine.as_ref().map_or(0, |e| e.remaining),
                 search_waiting: engine.as_ref().map_or(0, |e| e.search_waiting),
+                resending: engine.as_ref().map_or(0, |e| e.resending),
+                resend_total: engine.as_ref().map_or(0, |e| e.resend_total),
                 message: engine.and_then(|e| e.message),
             },
         })

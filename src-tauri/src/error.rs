@@ -30,6 +30,7 @@ pub fn code_of(error: &CoreError) -> &'static str {
     match error {
         CoreError::DatabaseRefused(_) => "database_refused",
         CoreError::Store(_) => "store",
+        CoreError::LedgerDamaged(_) => "ledger_damaged",
         CoreError::BadInput(_) => "bad_input",
         CoreError::BadBarcode(_) => "bad_barcode",
         CoreError::BadCheckDigit(_) => "bad_check_digit",
@@ -65,6 +66,7 @@ mod tests {
         let api_ts = include_str!("../../ui/src/lib/api.ts");
         let samples = [
             CoreError::DatabaseRefused(String::new()),
+            CoreError::LedgerDamaged(String::new()),
             CoreError::BadInput(String::new()),
             CoreError::BadBarcode(String::new()),
             CoreError::BadCheckDigit(String::new()),

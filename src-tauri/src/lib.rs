@@ -4,12 +4,16 @@
 //! ledger through omnitill-core (keeping the refusal to show on screen if it cannot), and
 //! registers the commands in `commands`, each a few lines that call core and map the result
 //! with `views` and `error`. `printer` sends ESC/POS bytes to a network receipt printer.
+//! A background thread checks the ledger's integrity after start and every 30 minutes; damage
+//! stops selling (core refuses every write) and the window shows the damaged-ledger screen.
+//! `recover` is the `--recover LEDGER` command that brings a damaged store back.
 
 pub mod args;
 pub mod commands;
 pub mod error;
 pub mod members;
 pub mod printer;
+pub mod recover;
 pub mod state;
 pub mod sync_link;
 pub mod views;
@@ -29,15 +33,9 @@ pub const LEDGER_FILE: &str = "till.sqlite3";
 
 /// Opens the till for `options`, creating the data directory on first use.
 pub fn open_till(options: &Options) -> Result<Till, ApiError> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|e| {
-        ApiError::new(
-            "database_refused",
-            format!(
-                "the data directory {} cannot be created: {e}",
-                options.data_dir.display()
-            ),
-        )
-    })?;
+    // Private to this user (0700), as the ledger is (0600): it holds the device token and the
+    // brand's member key.
+    omnitill_core::db::prepare_data_dir(&options.data_dir)?;
     let mut till = Till::open(&options.data_dir.join(LEDGER_FILE), Arc::new(SystemClock))?;
     if options.seed_demo {
         demo::seed_demo(&mut till)?;
@@ -72,6 +70,38 @@ fn spawn_checkpointer(path: std::path::PathBuf) {
     }
 }
 
+/// How often the ledger's integrity is checked while the app runs (the first check starts
+/// right after the ledger opens).
+const HEALTH_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Checks the ledger in the background, right away and then every 30 minutes, so a large
+/// ledger does not delay the first screen. Damage found is recorded in the ledger's shared
+/// health: core refuses every write from then on and the UI shows the damaged-ledger screen.
+fn spawn_health_checks(path: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("ledger-health".into())
+        .spawn(move || {
+            loop {
+                let now = chrono::Utc::now().timestamp_millis();
+                match omnitill_core::health::check_and_record(&path, now) {
+                    Ok(findings) if findings.is_empty() => {}
+                    Ok(findings) => {
+                        eprintln!(
+                            "omnitill: the ledger is damaged, selling stopped: {}",
+                            findings.join("; ")
+                        );
+                        return;
+                    }
+                    Err(error) => eprintln!("omnitill: the ledger check could not run: {error}"),
+                }
+                std::thread::sleep(HEALTH_CHECK_EVERY);
+            }
+        });
+    if let Err(error) = spawned {
+        eprintln!("omnitill: the ledger check cannot run: {error}");
+    }
+}
+
 pub fn run() {
     let started = Instant::now();
     let options = match args::parse(
@@ -85,9 +115,13 @@ pub fn run() {
             std::process::exit(2);
         }
     };
+    if let Some(ledger) = &options.recover {
+        std::process::exit(recover::run(ledger));
+    }
     let mut sync = None;
     let (shell, startup_error) = match open_till(&options) {
         Ok(till) => {
+            spawn_health_checks(till.path().to_owned());
             spawn_checkpointer(till.path().to_owned());
             sync = Some(sync_link::SyncLink::new(till.path().to_owned()));
             (

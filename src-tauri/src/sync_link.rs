@@ -34,6 +34,8 @@ impl SyncLink {
             downloaded: 0,
             remaining: 0,
             search_waiting: 0,
+            resending: 0,
+            resend_total: 0,
         });
         let (shutdown, _) = watch::channel(false);
         SyncLink {

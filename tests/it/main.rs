@@ -22,7 +22,9 @@
 //! SQLite; `idempotency` reuses each e-shop route's key with another body and the same body;
 //! `two_clouds` runs two cloud processes on one PostgreSQL with tills, the e-shop and the hourly
 //! jobs alternating between them; `hostile_push` pushes a table of forged
-//! operations and a race of refunds from two tills; `ui` runs the real app under Xvfb through tauri-driver.
+//! operations and a race of refunds from two tills; `restore` restores the
+//! cloud's database from a backup taken mid-stream and has three tills send again what it
+//! forgot; `ui` runs the real app under Xvfb through tauri-driver.
 
 mod api_contract;
 mod catalog_import;
@@ -32,6 +34,7 @@ mod faults;
 mod hostile_push;
 mod idempotency;
 mod ledger;
+mod ledger_damage;
 mod members_cloud;
 mod members_scenarios;
 mod members_sync;
@@ -39,6 +42,7 @@ mod members_till;
 mod races;
 mod random_members;
 mod random_sync;
+mod restore;
 mod support;
 mod sync;
 mod sync_crash;

@@ -119,6 +119,7 @@ fn first_sync_with_progress(
     let options = omnitill_sync::engine::RoundOptions {
         pull_page: 100,
         progress: &record,
+        ..Default::default()
     };
     let report = runtime
         .block_on(omnitill_sync::engine::sync_once_with(

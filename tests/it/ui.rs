@@ -1177,3 +1177,162 @@ fn a_member_scanned_by_qr_pays_with_points_and_offline_meets_the_limit_in_words(
         "the name is kept as typed, emoji and all"
     );
 }
+
+/// A demo ledger in `dir` (in `language`) with one index page overwritten: it opens, and the
+/// background check finds the damage. Returns the ledger's bytes.
+fn damaged_demo_ledger(dir: &std::path::Path, language: omnitill_core::Language) -> Vec<u8> {
+    let path = dir.join("till.sqlite3");
+    {
+        let mut till =
+            omnitill_core::Till::open(&path, std::sync::Arc::new(omnitill_core::SystemClock))
+                .expect("a new ledger");
+        demo::seed_demo(&mut till).expect("the demo store");
+        till.set_language(language).expect("the language");
+        till.connection()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("a checkpoint");
+    }
+    let (root, page_size): (i64, i64) = {
+        let conn = Connection::open(&path).expect("the ledger");
+        let root = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'barcode_by_product'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("the index");
+        let size = conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .expect("the page size");
+        (root, size)
+    };
+    let mut bytes = std::fs::read(&path).expect("the ledger");
+    let end = usize::try_from(root * page_size).expect("an offset");
+    for byte in &mut bytes[end - 40..end - 8] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&path, &bytes).expect("the damaged ledger");
+    assert!(
+        !omnitill_core::health::check_ledger(&path)
+            .expect("the check runs")
+            .is_empty(),
+        "the overwritten index page is damage the check finds"
+    );
+    bytes
+}
+
+#[test]
+fn a_damaged_ledger_stops_selling_with_the_managers_screen_in_both_languages() {
+    let _window_lock = one_window_at_a_time();
+    for (language, title) in [
+        (omnitill_core::Language::English, "Selling has stopped"),
+        (omnitill_core::Language::TraditionalChinese, "已停止銷售"),
+    ] {
+        let dir = tempfile::tempdir().expect("a data directory");
+        let before = damaged_demo_ledger(dir.path(), language);
+        let data_dir = dir.path().display().to_string();
+        let name = match language {
+            omnitill_core::Language::English => "damaged-ledger-en",
+            _ => "damaged-ledger-zh",
+        };
+        let window = TillWindow::start_with_args(name, &["--data-dir", &data_dir]);
+        let driver = window.driver();
+        let screen = driver.wait_for("#fatal-error[data-code='ledger_damaged']");
+        let text = screen.prop("innerText");
+        let text = text.as_str().unwrap_or_default();
+        assert!(
+            text.contains(title) && text.contains("--recover"),
+            "the screen says selling stopped, in the till's language, and how the manager recovers: {text}"
+        );
+        assert!(
+            driver.find_all("#login").is_empty() && driver.find_all("#checkout").is_empty(),
+            "nothing to sell with is on screen"
+        );
+        let refused = invoke_raw(
+            driver,
+            "login",
+            json!({ "staffCode": "1001", "pin": "1234" }),
+        );
+        assert_eq!(
+            refused["err"]["code"], "ledger_damaged",
+            "core refuses a sign-in's write to the damaged ledger: {refused}"
+        );
+        window.shot("damaged-ledger");
+        drop(window);
+        assert!(
+            std::fs::read(dir.path().join("till.sqlite3")).expect("the ledger") == before,
+            "the damaged ledger is left byte for byte as it was"
+        );
+    }
+}
+
+#[test]
+fn the_status_bar_says_the_restored_cloud_gets_sales_again_in_both_languages() {
+    use crate::support::cloud::{Backend, CloudProcess};
+    use crate::support::proxy::Fault;
+    use crate::support::tills::{self, SyncedTill};
+
+    let _window_lock = one_window_at_a_time();
+    for (language, words) in [
+        (
+            omnitill_core::Language::English,
+            "The cloud was restored from a backup",
+        ),
+        (
+            omnitill_core::Language::TraditionalChinese,
+            "雲端已從備份還原",
+        ),
+    ] {
+        let runtime = tills::runtime();
+        let mut cloud = CloudProcess::start(Backend::Sqlite);
+        let key = cloud.api_key();
+        let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", true);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+        till.sell_randomly(&mut rng, 2);
+        till.sync(&runtime).expect("seq 1-2 reach the cloud");
+        let backup = cloud.backup();
+        till.sell_randomly(&mut rng, 3);
+        till.sync(&runtime).expect("seq 3-5 reach the cloud");
+        cloud.restore(&backup);
+        // A sale made meanwhile is what the app's engine pushes first.
+        let receipts = till.sell_randomly(&mut rng, 1);
+        till.temp.till.set_language(language).expect("the language");
+        // Each request waits a second and a half on its way, so the re-sending is on screen.
+        till.proxy().set(Fault::Delay(Duration::from_millis(1_500)));
+
+        let data_dir = till.temp._dir.path().display().to_string();
+        let name = match language {
+            omnitill_core::Language::English => "resending-en",
+            _ => "resending-zh",
+        };
+        let window = TillWindow::start_with_args(name, &["--data-dir", &data_dir]);
+        let driver = window.driver();
+        sign_in(driver, demo::CASHIER.0, demo::CASHIER.1);
+        let line = driver.wait_until("the status bar to say the sales are sent again", || {
+            let text = driver.try_find("#sync-resending").ok()?.prop("innerText");
+            text.as_str()
+                .filter(|t| t.contains(words))
+                .map(str::to_owned)
+        });
+        let total = driver.find("#sync-resending").attr("data-total");
+        assert_eq!(
+            total.as_deref(),
+            Some("3"),
+            "it says how many: the three the restored cloud forgot (seq 3-5; the new sale was never sent): {line}"
+        );
+        window.shot("resending");
+        till.proxy().pass();
+        driver.wait_until("everything to be in the restored cloud", || {
+            let gone = driver.find_all("#sync-resending").is_empty();
+            (gone && sync_state(driver).is_some_and(|(_, pending)| pending == 0)).then_some(())
+        });
+        let in_cloud = tills::cloud_receipts(&cloud, &key, "TPE-XINYI");
+        let mut ours = till.sale_receipts();
+        ours.sort();
+        assert_eq!(
+            in_cloud, ours,
+            "the restored cloud holds every sale of the till exactly once (new sale {receipts:?})"
+        );
+        drop(window);
+    }
+}

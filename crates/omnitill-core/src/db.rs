@@ -55,10 +55,11 @@ pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 20_000;
 /// schema up to date.
 pub fn open_ledger(path: &Path) -> Result<Connection, CoreError> {
     let existing = check_existing_file(path)?;
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if !existing {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        create_private_file(path)?;
     }
+    restrict_to_owner(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let refused = |e: rusqlite::Error| refusal(path, e);
     let mut conn = Connection::open_with_flags(path, flags).map_err(refused)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(refused)?;
@@ -122,6 +123,93 @@ fn migrate(conn: &mut Connection, from: i64) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// The mode of the ledger and its write-ahead log and shared-memory files: the owner reads
+/// and writes, nobody else (the file holds the device token and the brand's member key).
+pub const LEDGER_FILE_MODE: u32 = 0o600;
+
+/// Creates an empty ledger file readable by its owner only, before SQLite writes anything to
+/// it. SQLite gives the write-ahead log and shared-memory files the mode of the database file.
+fn create_private_file(path: &Path) -> Result<(), CoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, LEDGER_FILE_MODE);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another start: it is checked like any existing file.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(CoreError::DatabaseRefused(format!(
+            "{} cannot be created: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Makes the ledger, its write-ahead log and its shared-memory file readable by their owner
+/// only, whatever an older install or a copy left. The contents are not touched.
+pub fn restrict_to_owner(path: &Path) -> Result<(), CoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [
+            path.to_owned(),
+            sibling(path, "-wal"),
+            sibling(path, "-shm"),
+        ] {
+            match fs::metadata(&file) {
+                Ok(metadata) if metadata.permissions().mode() & 0o777 != LEDGER_FILE_MODE => {
+                    fs::set_permissions(&file, fs::Permissions::from_mode(LEDGER_FILE_MODE))
+                        .map_err(|e| {
+                            CoreError::DatabaseRefused(format!(
+                                "{} cannot be made private to this user: {e}",
+                                file.display()
+                            ))
+                        })?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mode of the till's data directory: only its owner may list or enter it.
+pub const DATA_DIR_MODE: u32 = 0o700;
+
+/// Creates the till's data directory if needed and makes it private to its owner (mode
+/// 0700), also when an older install left it open.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), CoreError> {
+    let refused = |e: std::io::Error| {
+        CoreError::DatabaseRefused(format!(
+            "the data directory {} cannot be prepared: {e}",
+            dir.display()
+        ))
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DATA_DIR_MODE)
+            .create(dir)
+            .map_err(refused)?;
+        let mode = fs::metadata(dir).map_err(refused)?.permissions().mode();
+        if mode & 0o777 != DATA_DIR_MODE {
+            fs::set_permissions(dir, fs::Permissions::from_mode(DATA_DIR_MODE)).map_err(refused)?;
+        }
+    }
+    #[cfg(not(unix))]
+    fs::create_dir_all(dir).map_err(refused)?;
+    Ok(())
+}
+
+/// `till.sqlite3` plus `suffix`, as SQLite names its write-ahead log and shared memory.
+fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
+}
+
 /// Returns whether a ledger file is already there, refusing one that cannot be SQLite.
 ///
 /// An empty file with no write-ahead log is what a crash during the very first start leaves;
@@ -180,6 +268,7 @@ fn refusal(path: &Path, error: rusqlite::Error) -> CoreError {
 /// writes; run one every few seconds from a background thread.
 pub struct Checkpointer {
     conn: Connection,
+    health: std::sync::Arc<crate::health::LedgerHealth>,
 }
 
 impl Checkpointer {
@@ -190,11 +279,22 @@ impl Checkpointer {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_millis(100))?;
-        Ok(Checkpointer { conn })
+        Ok(Checkpointer {
+            conn,
+            health: crate::health::LedgerHealth::for_ledger(path),
+        })
     }
 
     /// Checkpoints what it can without waiting; returns (log frames, frames checkpointed).
+    /// A ledger found damaged is left as it is: nothing is checkpointed, now or on close.
     pub fn checkpoint(&self) -> Result<(i64, i64), CoreError> {
+        if self.health.is_damaged() {
+            self.conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )?;
+            return Ok((0, 0));
+        }
         Ok(self
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
@@ -208,4 +308,73 @@ pub fn integrity_check(conn: &Connection) -> Result<Vec<String>, CoreError> {
     let mut statement = conn.prepare("PRAGMA integrity_check")?;
     let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path)
+            .expect("the file exists")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn a_new_ledger_and_its_log_are_private_to_their_owner() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("omnitill");
+        prepare_data_dir(&data).expect("the data directory");
+        assert_eq!(
+            mode(&data),
+            0o700,
+            "only the owner may enter the data directory"
+        );
+        let path = data.join("till.sqlite3");
+        let conn = open_ledger(&path).expect("a new ledger");
+        conn.execute("INSERT INTO setting (key, value) VALUES ('k', 'v')", [])
+            .expect("a write, so the log and shared memory exist");
+        for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+            assert_eq!(
+                mode(&file),
+                0o600,
+                "{} holds the device token and member key: owner only",
+                file.display()
+            );
+        }
+    }
+
+    #[test]
+    fn an_old_install_with_open_modes_is_made_private_at_start() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("omnitill");
+        fs::create_dir(&data).expect("a directory");
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).expect("0755");
+        let path = data.join("till.sqlite3");
+        {
+            let conn = open_ledger(&path).expect("a ledger");
+            conn.execute("INSERT INTO setting (key, value) VALUES ('k', 'v')", [])
+                .expect("a write");
+            // What the demo left before this fix: readable by everyone.
+            for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("0644");
+            }
+            let before = fs::read(&path).expect("the ledger");
+            prepare_data_dir(&data).expect("the data directory");
+            let _again = open_ledger(&path).expect("the ledger opens again");
+            assert_eq!(mode(&data), 0o700, "the directory is made private");
+            for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+                assert_eq!(mode(&file), 0o600, "{} is made private", file.display());
+            }
+            assert_eq!(
+                fs::read(&path).expect("the ledger"),
+                before,
+                "making it private does not touch the contents"
+            );
+        }
+    }
 }

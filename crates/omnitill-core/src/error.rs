@@ -14,6 +14,10 @@ pub enum CoreError {
     DatabaseRefused(String),
     #[error("the ledger failed: {0}")]
     Store(#[from] rusqlite::Error),
+    /// The background check found the ledger damaged: every write is refused and the file is
+    /// left as it is until a manager recovers the store. The message says how.
+    #[error("{0}")]
+    LedgerDamaged(String),
     #[error("{0}")]
     BadInput(String),
     #[error("{0:?} is not a barcode: use 8, 12 or 13 digits")]

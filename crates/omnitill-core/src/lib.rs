@@ -5,12 +5,13 @@
 //! bad input. Time and ids come from a `Clock` that the caller passes in.
 //!
 //! Layout: `till` is the entry point and holds one module per concern behind it: `db` (opening
-//! and migrating the ledger), `catalog` (products, barcodes, prices, search), `barcode`
+//! and migrating the ledger), `health` (the integrity check and the write guard of a damaged
+//! ledger), `catalog` (products, barcodes, prices, search), `barcode`
 //! (GTIN parsing), `cart` (pricing, discounts, tax, tenders), `ledger` (writing sales and
 //! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
 //! permissions), `sync` (what the sync engine learns, written to the ledger), `loyalty` (the membership rules
 //! both channels share), `members` (the private member cache and look-up), `settings`, `money`, `receipt` (the receipt document) with its renderers
-//! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store).
+//! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store), and `recovery` (a new ledger from a damaged one).
 
 pub mod barcode;
 pub mod cart;
@@ -21,6 +22,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod escpos;
+pub mod health;
 pub mod ledger;
 pub mod loyalty;
 pub mod members;
@@ -28,6 +30,7 @@ pub mod money;
 pub mod outbox;
 pub mod receipt;
 pub mod receipt_text;
+pub mod recovery;
 pub mod review;
 pub mod settings;
 pub mod staff;

@@ -85,3 +85,24 @@ pub fn pending_summary(conn: &Connection) -> CoreResult<(i64, Option<i64>)> {
         .optional()?
         .unwrap_or((0, None)))
 }
+
+/// The lowest unacknowledged `seq` (none when everything is acknowledged) and the highest
+/// `seq` ever written (0 for an empty outbox): what the engine compares with the seq a
+/// restored cloud expects.
+pub fn span(conn: &Connection) -> CoreResult<(Option<i64>, i64)> {
+    Ok(conn.query_row(
+        "SELECT (SELECT min(seq) FROM outbox WHERE acked_at IS NULL),
+                COALESCE((SELECT max(seq) FROM outbox), 0)",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?)
+}
+
+/// How many operations up to seq `through` are not acknowledged yet.
+pub fn pending_through(conn: &Connection, through: i64) -> CoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM outbox WHERE acked_at IS NULL AND seq <= ?1",
+        [through],
+        |row| row.get(0),
+    )?)
+}

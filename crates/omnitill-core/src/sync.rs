@@ -5,7 +5,9 @@
 //! push (`record_push`: operations at or below the cloud's checkpoint are acknowledged and
 //! refusals are kept for the manager's review list), and a page of the change feed
 //! (`apply_pull`: catalog, prices, tax classes, store settings and stock levels, each level with
-//! the page's write checkpoint, and the new cursor and checkpoint). The outbox is never deleted.
+//! the page's write checkpoint, and the new cursor and checkpoint). A cloud restored from a
+//! backup that expects operations again gets them again (`resend_from`). The outbox is never
+//! deleted.
 
 use chrono::{DateTime, Utc};
 use omnitill_protocol::enrol::{EnrolResponse, TillIdentity};
@@ -157,6 +159,39 @@ pub fn record_push(
     Ok(())
 }
 
+/// The cloud was restored from a backup and expects this till's operation `from` next,
+/// though this till holds it (and perhaps later ones) as acknowledged. Every operation from
+/// `from` on becomes unacknowledged again, so the engine sends it again; none below `from`
+/// changes, none is removed, the write checkpoint goes back to `from - 1`, and the reference
+/// data is downloaded again from cursor zero (as after a `reset`), all in one transaction. Returns how many acknowledged operations are now to be sent again.
+///
+/// `from` must name an operation this till wrote: re-sending cannot invent operations.
+pub fn resend_from(conn: &mut Connection, from: i64) -> CoreResult<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let newest: i64 = tx.query_row("SELECT COALESCE(max(seq), 0) FROM outbox", [], |row| {
+        row.get(0)
+    })?;
+    if from < 1 || from > newest {
+        return Err(CoreError::BadInput(format!(
+            "the cloud expects operation {from} again, but this till's operations are 1 to \
+             {newest}; nothing was changed"
+        )));
+    }
+    let count = tx.execute(
+        "UPDATE outbox SET acked_at = NULL WHERE seq >= ?1 AND acked_at IS NOT NULL",
+        [from],
+    )?;
+    tx.execute(
+        "UPDATE sync_state SET last_applied_seq = min(last_applied_seq, ?1) WHERE id = 1",
+        [from - 1],
+    )?;
+    // A restored feed issues again cursors this till has already seen, for other changes:
+    // this till's cursor means nothing there any more, so it downloads everything again.
+    begin_download_again(&tx)?;
+    tx.commit()?;
+    Ok(count as i64)
+}
+
 /// What one pull page changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullApplied {
@@ -187,14 +222,7 @@ pub fn apply_pull(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut result = PullApplied::default();
     if page.reset {
-        // Download everything again. The outbox is kept; products the new download does not
-        // bring are retired at its end (see `resync_unseen`).
-        tx.execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
-        tx.execute("DELETE FROM stock_level", [])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO resync_unseen (product_id) SELECT id FROM product",
-            [],
-        )?;
+        begin_download_again(&tx)?;
         tx.commit()?;
         return Ok(result);
     }
@@ -319,6 +347,18 @@ pub fn apply_pull(
     )?;
     tx.commit()?;
     Ok(result)
+}
+
+/// Starts downloading the reference data again from cursor zero. The outbox is kept; products
+/// the new download does not bring are retired at its end (see `resync_unseen`).
+fn begin_download_again(tx: &rusqlite::Transaction<'_>) -> CoreResult<()> {
+    tx.execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
+    tx.execute("DELETE FROM stock_level", [])?;
+    tx.execute(
+        "INSERT OR IGNORE INTO resync_unseen (product_id) SELECT id FROM product",
+        [],
+    )?;
+    Ok(())
 }
 
 /// An empty page that moves neither the cursor nor the write checkpoint (an idle round) only
@@ -448,6 +488,86 @@ mod tests {
             (linked.last_applied_seq, linked.last_sync_at),
             (5, Some(4_000)),
             "a page that moves the checkpoint is written as before"
+        );
+    }
+    #[test]
+    fn a_restored_cloud_gets_its_forgotten_operations_again_and_nothing_below() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut conn =
+            crate::db::open_ledger(&dir.path().join("till.sqlite3")).expect("a new ledger");
+        conn.execute_batch(
+            "INSERT INTO sync_state (id, cloud_url, cloud_device_id, store_id, token, enrolled_at,
+                                     last_applied_seq, cursor)
+             VALUES (1, 'http://127.0.0.1:1', 'd', 's', 't', 0, 5, 40);",
+        )
+        .expect("a link");
+        for seq in 1..=7 {
+            let acked = if seq <= 5 { Some(100 + seq) } else { None };
+            conn.execute(
+                "INSERT INTO outbox (seq, op_id, op_type, payload, created_at, acked_at)
+                 VALUES (?1, ?2, 'sale.completed.v1', '{}', ?1, ?3)",
+                params![seq, format!("op-{seq}"), acked],
+            )
+            .expect("an operation");
+        }
+        let before: Vec<(i64, String, String)> = conn
+            .prepare("SELECT seq, op_id, payload FROM outbox ORDER BY seq")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .expect("the outbox");
+        assert_eq!(
+            resend_from(&mut conn, 3).expect("a re-send"),
+            3,
+            "3, 4 and 5 go again"
+        );
+        let acked: Vec<(i64, Option<i64>)> = conn
+            .prepare("SELECT seq, acked_at FROM outbox ORDER BY seq")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("the outbox");
+        assert_eq!(
+            acked,
+            vec![
+                (1, Some(101)),
+                (2, Some(102)),
+                (3, None),
+                (4, None),
+                (5, None),
+                (6, None),
+                (7, None)
+            ],
+            "operations the cloud still has stay acknowledged; from the expected seq on all are pending"
+        );
+        let after: Vec<(i64, String, String)> = conn
+            .prepare("SELECT seq, op_id, payload FROM outbox ORDER BY seq")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .expect("the outbox");
+        assert_eq!(before, after, "every operation is kept, unchanged");
+        let checkpoint = link(&conn)
+            .expect("the link")
+            .expect("linked")
+            .last_applied_seq;
+        assert_eq!(
+            checkpoint, 2,
+            "the write checkpoint goes back to what the cloud holds"
+        );
+        let cursor = link(&conn).expect("the link").expect("linked").cursor;
+        assert_eq!(cursor, 0, "the restored feed is downloaded again from zero");
+        for bad in [0, -1, 8, i64::MAX] {
+            let refused = resend_from(&mut conn, bad);
+            assert!(
+                matches!(refused, Err(CoreError::BadInput(_))),
+                "re-sending from {bad} would invent operations: {refused:?}"
+            );
+        }
+        assert_eq!(
+            crate::outbox::span(&conn).expect("the span"),
+            (Some(3), 7),
+            "a refused re-send changed nothing"
         );
     }
 }

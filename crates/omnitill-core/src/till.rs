@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::Rng;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::cart::{Cart, CartCoupon, CartMember, Discount, PricedItem, PricingRules};
@@ -15,6 +16,7 @@ use crate::catalog::{self, ProductHit};
 use crate::clock::Clock;
 use crate::db;
 use crate::error::{CoreError, CoreResult};
+use crate::health::LedgerHealth;
 use crate::ledger::{self, Device, ReceiptSummary, RefundableSale};
 use crate::outbox;
 use crate::receipt::Receipt;
@@ -32,6 +34,20 @@ pub struct Till {
     clock: Arc<dyn Clock>,
     device: Device,
     path: PathBuf,
+    /// Shared with every other connection to this file in the process (`health`).
+    health: Arc<LedgerHealth>,
+}
+
+impl Drop for Till {
+    /// A damaged ledger is left as it is: closing skips the checkpoint that would copy the
+    /// write-ahead log into the file.
+    fn drop(&mut self) {
+        if self.health.is_damaged() {
+            let _ = self
+                .conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        }
+    }
 }
 
 impl Till {
@@ -39,13 +55,34 @@ impl Till {
     /// identity. An unusable existing file is refused and left untouched.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> CoreResult<Till> {
         let conn = db::open_ledger(path)?;
-        let device = ensure_device(&conn, clock.as_ref())?;
+        let health = LedgerHealth::for_ledger(path);
+        if health.is_damaged() {
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        }
+        let device = match load_device(&conn)? {
+            Some(device) => device,
+            None => {
+                health.ensure_writable()?;
+                ensure_device(&conn, clock.as_ref())?
+            }
+        };
         Ok(Till {
             conn,
             clock,
             device,
             path: path.to_owned(),
+            health,
         })
+    }
+
+    /// The health of this till's ledger file, shared with every connection to it.
+    pub fn health(&self) -> &Arc<LedgerHealth> {
+        &self.health
+    }
+
+    /// Refuses a write once the ledger was found damaged (`CoreError::LedgerDamaged`).
+    pub fn ensure_writable(&self) -> CoreResult<()> {
+        self.health.ensure_writable()
     }
 
     pub fn path(&self) -> &Path {
@@ -91,6 +128,7 @@ impl Till {
         session: &StaffSession,
         new: &Settings,
     ) -> CoreResult<Settings> {
+        self.ensure_writable()?;
         if !session.is_manager() {
             return Err(CoreError::NotManager);
         }
@@ -108,12 +146,14 @@ impl Till {
 
     /// Switches the screen language. Anyone may, even before logging in.
     pub fn set_language(&mut self, language: Language) -> CoreResult<Settings> {
+        self.ensure_writable()?;
         settings::put(&self.conn, "language", language.as_str())?;
         self.settings()
     }
 
     /// Logs a staff member in with their code and PIN.
     pub fn login(&mut self, code: &str, pin: &str) -> CoreResult<StaffSession> {
+        self.ensure_writable()?;
         let now = self.clock.now();
         let result = staff::verify(&self.conn, code, pin, now);
         let (staff_id, action) = match &result {
@@ -134,6 +174,7 @@ impl Till {
 
     /// Checks a manager's code and PIN for one approval (a refund, an override).
     pub fn approve_as_manager(&mut self, code: &str, pin: &str) -> CoreResult<ManagerApproval> {
+        self.ensure_writable()?;
         staff::approve(&self.conn, code, pin, self.clock.now())
     }
 
@@ -153,6 +194,7 @@ impl Till {
 
     /// Records a fully paid cart as a sale and returns its receipt.
     pub fn complete_sale(&mut self, session: &StaffSession, cart: &Cart) -> CoreResult<Receipt> {
+        self.ensure_writable()?;
         // The sync engine may have enrolled this till (a new receipt prefix) on its own
         // connection since the last sale.
         self.reload_device()?;
@@ -194,6 +236,7 @@ impl Till {
         session: &StaffSession,
         request: &members::Enrolment,
     ) -> CoreResult<members::MemberView> {
+        self.ensure_writable()?;
         let member_id = self.clock.new_id().to_string();
         let op_id = self.clock.new_id().to_string();
         let now = self.clock.now();
@@ -218,6 +261,7 @@ impl Till {
         &mut self,
         member: &omnitill_protocol::loyalty::CachedMember,
     ) -> CoreResult<members::MemberView> {
+        self.ensure_writable()?;
         let as_of_seq = crate::sync::link(&self.conn)?.map_or(0, |l| l.last_applied_seq);
         members::apply_member(
             &self.conn,
@@ -355,6 +399,7 @@ impl Till {
         receipt_no: &str,
         lines: &[(i64, i64)],
     ) -> CoreResult<Receipt> {
+        self.ensure_writable()?;
         self.reload_device()?;
         let refund_id = self.clock.new_id().to_string();
         let op_id = self.clock.new_id().to_string();
@@ -375,6 +420,7 @@ impl Till {
 
     /// Records that the till locked itself or was locked.
     pub fn record_lock(&self, session: Option<&StaffSession>) -> CoreResult<()> {
+        self.ensure_writable()?;
         self.conn.execute(
             "INSERT INTO audit (at, staff_id, action, detail) VALUES (?1, ?2, 'lock', 'till locked')",
             params![self.clock.now().timestamp_millis(), session.map(|s| s.id.clone())],
@@ -385,6 +431,7 @@ impl Till {
     /// Indexes up to `limit` products waiting in the search backlog, in one short durable
     /// transaction, and returns how many it indexed.
     pub fn index_search(&mut self, limit: usize) -> CoreResult<usize> {
+        self.ensure_writable()?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -425,6 +472,7 @@ impl Till {
         seq: i64,
         note: &str,
     ) -> CoreResult<crate::review::Refusal> {
+        self.ensure_writable()?;
         let now = self.clock.now();
         crate::review::mark_reviewed(&mut self.conn, session, seq, note, now)
     }
@@ -455,6 +503,7 @@ impl Till {
         conflict_id: &str,
         note: &str,
     ) -> CoreResult<members::Conflict> {
+        self.ensure_writable()?;
         let approval = ManagerApproval::from_session(session)?;
         let op_id = self.clock.new_id().to_string();
         let now_ms = self.clock.now().timestamp_millis();
@@ -485,8 +534,8 @@ impl Till {
     }
 }
 
-fn ensure_device(conn: &Connection, clock: &dyn Clock) -> CoreResult<Device> {
-    let existing = conn
+fn load_device(conn: &Connection) -> CoreResult<Option<Device>> {
+    Ok(conn
         .query_row(
             "SELECT device_id, receipt_prefix FROM device WHERE id = 1",
             [],
@@ -497,8 +546,11 @@ fn ensure_device(conn: &Connection, clock: &dyn Clock) -> CoreResult<Device> {
                 })
             },
         )
-        .optional()?;
-    if let Some(device) = existing {
+        .optional()?)
+}
+
+fn ensure_device(conn: &Connection, clock: &dyn Clock) -> CoreResult<Device> {
+    if let Some(device) = load_device(conn)? {
         return Ok(device);
     }
     let mut rng = rand::rng();

@@ -1,4 +1,10 @@
 //! The protocol over HTTP: enrol, push, pull, with failures sorted by what to do about them.
+//!
+//! The device token travels on every request, so a cloud address is checked before any
+//! request is made (`check_cloud_url`): `https://` anywhere, plain `http://` only to a loopback
+//! or private address. Redirects are not followed. An answer is read at most
+//! `MAX_RESPONSE_BYTES` (after gzip), so a garbage or huge answer is an error in words, never
+//! an out-of-memory.
 
 use std::time::Duration;
 
@@ -19,6 +25,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a cashier waits on a member call (look-up, points or coupon hold) before the till
 /// goes on offline.
 pub const MEMBER_CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most bytes of an answer the till reads, after decompression. The largest real answer is
+/// a pull page of `MAX_PULL_CHANGES` (20,000) changes, about 10 MB of members or products.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -37,6 +46,17 @@ pub enum SyncError {
     Refused { code: ErrorCode, message: String },
     #[error("the ledger failed: {0}")]
     Ledger(#[from] omnitill_core::CoreError),
+    /// The cloud address may not carry this till's token. Permanent.
+    #[error("{0}")]
+    BadCloudUrl(String),
+    /// The cloud expects an operation this till never wrote. Permanent: a person must look.
+    #[error(
+        "the cloud expects operation {expected} from this till, but this till has written only \
+         {newest_written}: the cloud holds operations this ledger does not (was this ledger \
+         restored from an older copy, or is its enrolment used by another till?). Nothing was \
+         sent; ask the brand's IT to check this till's enrolment"
+    )]
+    CloudAhead { expected: i64, newest_written: i64 },
 }
 
 impl SyncError {
@@ -75,11 +95,62 @@ fn tls_config() -> Result<rustls::ClientConfig, SyncError> {
         .map_err(|e| SyncError::Unreachable(format!("no TLS settings: {e}")))
 }
 
+/// Checks that a cloud address may carry this till's token: `https://` to any host, plain
+/// `http://` only to a loopback or private address (an IP literal or `localhost`), nothing
+/// else. A host name over plain HTTP is refused: what it resolves to can change.
+pub fn check_cloud_url(base_url: &str) -> Result<(), SyncError> {
+    let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {
+        SyncError::BadCloudUrl(format!(
+            "{base_url:?} is not a cloud address ({e}); use https://host or http://<private IP>:port"
+        ))
+    })?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let private = match url.host() {
+                Some(url::Host::Ipv4(ip)) => is_private_v4(ip),
+                Some(url::Host::Ipv6(ip)) => is_private_v6(ip),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if private {
+                Ok(())
+            } else {
+                Err(SyncError::BadCloudUrl(format!(
+                    "{base_url} is plain http:// to an address outside this network: the till's \
+                     token would cross the internet readable. Use https://, or plain http:// only \
+                     to a loopback or private address (127.x, 10.x, 172.16-31.x, 192.168.x)"
+                )))
+            }
+        }
+        other => Err(SyncError::BadCloudUrl(format!(
+            "{base_url} uses {other}://; a cloud address starts with https:// (or http:// to a \
+             private address)"
+        ))),
+    }
+}
+
+fn is_private_v4(ip: std::net::Ipv4Addr) -> bool {
+    ip.is_loopback() || ip.is_private() || ip.is_link_local()
+}
+
+fn is_private_v6(ip: std::net::Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_private_v4(v4);
+    }
+    let first = ip.segments()[0];
+    // ::1, unique local fc00::/7, link-local fe80::/10.
+    ip.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+}
+
 impl Client {
-    /// A client for the cloud at `base_url` (`http://` on loopback or a private network, or
-    /// `https://`, verified against the system's certificate authorities).
+    /// A client for the cloud at `base_url` (`https://`, verified against the system's
+    /// certificate authorities, or `http://` to a loopback or private address; see
+    /// `check_cloud_url`).
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, SyncError> {
+        check_cloud_url(base_url)?;
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .tls_backend_preconfigured(tls_config()?)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -127,10 +198,7 @@ impl Client {
             .await
             .map_err(|e| SyncError::Unreachable(e.to_string()))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| SyncError::Unreachable(format!("the answer was cut off: {e}")))?;
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES).await?;
         if status.is_success() {
             return Ok((status, bytes));
         }
@@ -285,6 +353,12 @@ impl Client {
         .await
     }
 
+    /// The cloud's write checkpoint for this till: the last seq it holds. Read from a pull of
+    /// one change, which is not applied.
+    pub async fn checkpoint(&self, cursor: i64) -> Result<i64, SyncError> {
+        Ok(self.pull(cursor, 1).await?.last_applied_seq)
+    }
+
     pub async fn pull(&self, cursor: i64, limit: i64) -> Result<PullResponse, SyncError> {
         self.send(self.request(
             reqwest::Method::GET,
@@ -292,6 +366,38 @@ impl Client {
         ))
         .await
     }
+}
+
+/// Reads an answer's body, refusing one longer than `cap` bytes (after decompression) without
+/// holding more than `cap` of it.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<bytes::Bytes, SyncError> {
+    let too_large = || {
+        SyncError::Server(format!(
+            "its answer is larger than {} MiB, more than any real answer; it was not read",
+            cap / (1024 * 1024)
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| SyncError::Unreachable(format!("the answer was cut off: {e}")))?
+    {
+        if body.len().saturating_add(chunk.len()) > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 #[cfg(test)]
@@ -334,5 +440,125 @@ mod tests {
     #[test]
     fn plain_http_urls_still_work_for_loopback_clouds() {
         assert!(Client::new("http://127.0.0.1:7300/", None).is_ok());
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_to_loopback_and_private_addresses() {
+        let allowed = [
+            "http://127.0.0.1:7300",
+            "http://127.9.9.9/",
+            "http://localhost:7300",
+            "http://LOCALHOST:7300",
+            "http://10.0.0.5:7300",
+            "http://172.16.0.1",
+            "http://172.31.255.254",
+            "http://192.168.1.20:8080",
+            "http://169.254.10.1",
+            "http://[::1]:7300",
+            "http://[fd12:3456::1]:7300",
+            "http://[fe80::1]:7300",
+            "http://[::ffff:192.168.1.2]:7300",
+            "https://cloud.example.com",
+            "https://203.0.113.7:8443",
+        ];
+        for url in allowed {
+            assert!(
+                check_cloud_url(url).is_ok(),
+                "{url} may carry the token: {:?}",
+                check_cloud_url(url)
+            );
+        }
+        let refused = [
+            "http://203.0.113.7:7300",
+            "http://8.8.8.8",
+            "http://172.32.0.1",
+            "http://172.15.255.255",
+            "http://192.169.0.1",
+            "http://cloud.example.com",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://[2001:db8::1]",
+            "http://[::ffff:8.8.8.8]",
+            "ftp://127.0.0.1",
+            "file:///etc/passwd",
+            "127.0.0.1:7300",
+            "",
+            "http://",
+        ];
+        for url in refused {
+            let error = check_cloud_url(url).expect_err(url);
+            assert!(
+                matches!(error, SyncError::BadCloudUrl(_)) && !error.is_transient(),
+                "{url} must be refused for good, in words: {error:?}"
+            );
+            assert!(
+                Client::new(url, Some("token".into())).is_err(),
+                "no client is made for {url}"
+            );
+        }
+        let words = check_cloud_url("http://203.0.113.7:7300")
+            .expect_err("a public address")
+            .to_string();
+        assert!(
+            words.contains("https://") && words.contains("private"),
+            "the refusal says what to use instead: {words}"
+        );
+    }
+
+    /// Serves one HTTP answer with `body` (and, with `declare`, its true length) to the first
+    /// connection on a loopback port.
+    async fn serve_once(body: Vec<u8>, declare: bool) -> String {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("the till connects");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = if declare {
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n"
+                    .to_owned()
+            };
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+            let _ = socket.shutdown().await;
+        });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn a_huge_answer_is_a_clear_error_not_an_out_of_memory() {
+        for declare in [true, false] {
+            let body = vec![b' '; MAX_RESPONSE_BYTES + 1];
+            let url = serve_once(body, declare).await;
+            let client = Client::new(&url, Some("token".into())).expect("a client");
+            let error = client
+                .pull(0, 10)
+                .await
+                .expect_err("an answer past the cap is refused");
+            let words = error.to_string();
+            assert!(
+                words.contains("larger than 64 MiB"),
+                "the error says the answer was too large (length declared: {declare}): {words}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_garbage_answer_is_a_clear_error() {
+        let url = serve_once(b"\x00\xffnot json at all".to_vec(), true).await;
+        let client = Client::new(&url, Some("token".into())).expect("a client");
+        let error = client.pull(0, 10).await.expect_err("garbage is refused");
+        assert!(
+            matches!(&error, SyncError::Server(words) if words.contains("unreadable answer")),
+            "garbage is an unreadable answer, retried later: {error:?}"
+        );
     }
 }

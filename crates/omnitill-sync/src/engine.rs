@@ -4,11 +4,17 @@
 //! feed until it is drained, fetching the next page while the current one is applied. Each
 //! database step runs on a blocking thread in its own short transaction; none waits on a
 //! request.
+//!
+//! A cloud restored from a backup answers a push with `sequence_gap`: it has forgotten
+//! operations this till holds as acknowledged. The engine reads the cloud's checkpoint, lets
+//! `plan::after_sequence_gap` decide, and sends the forgotten operations again from the outbox
+//! (once per round); the status bar says so while they go.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use omnitill_core::{SystemClock, Till, outbox, sync};
+use omnitill_protocol::ErrorCode;
 use omnitill_protocol::pull::PullResponse;
 
 use crate::client::{Client, SyncError};
@@ -41,6 +47,10 @@ pub struct EngineStatus {
     pub remaining: i64,
     /// Products downloaded but not yet indexed for search.
     pub search_waiting: i64,
+    /// Operations the cloud forgot (it was restored from a backup) that are being sent again:
+    /// how many still wait, and how many the cloud asked for. Both 0 when nothing is re-sent.
+    pub resending: i64,
+    pub resend_total: i64,
 }
 
 /// What a round did.
@@ -48,6 +58,16 @@ pub struct EngineStatus {
 pub struct RoundReport {
     pub pushed: usize,
     pub pulled: usize,
+    /// Operations marked for sending again because the cloud was restored.
+    pub resent: i64,
+}
+
+/// Operations marked for sending again after the cloud was restored: those up to seq
+/// `through`, `total` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resend {
+    pub through: i64,
+    pub total: i64,
 }
 
 type Shared = Arc<Mutex<Till>>;
@@ -95,6 +115,8 @@ pub struct RoundOptions<'a> {
     pub pull_page: i64,
     /// Called after each pulled page is applied and after each chunk is indexed.
     pub progress: &'a (dyn Fn(Progress) + Send + Sync),
+    /// Called when operations are marked for sending again to a restored cloud.
+    pub resend: &'a (dyn Fn(Resend) + Send + Sync),
 }
 
 impl Default for RoundOptions<'_> {
@@ -102,6 +124,7 @@ impl Default for RoundOptions<'_> {
         RoundOptions {
             pull_page: PULL_PAGE,
             progress: &|_| {},
+            resend: &|_| {},
         }
     }
 }
@@ -128,9 +151,13 @@ pub async fn sync_once_with(
     let mut prefetched: Option<Result<PullResponse, SyncError>> = None;
     // Products still to index, once known (counted when indexing begins).
     let mut to_index: Option<i64> = None;
+    // A `sequence_gap` is handled once per round; a second one is reported.
+    let mut gap_handled = false;
     loop {
         let (pending, _) = on_ledger(till, |t| Ok(t.pending_operations()?)).await?;
         let (revoked, search_waiting) = on_ledger(till, |t| {
+            // A ledger found damaged is not written to, not even an acknowledgement.
+            t.ensure_writable()?;
             let revoked = sync::link(t.connection())?.is_some_and(|l| l.revoked);
             Ok((revoked, t.search_waiting()?))
         })
@@ -156,6 +183,14 @@ pub async fn sync_once_with(
                     Err(SyncError::Revoked) => {
                         on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
                         return Err(SyncError::Revoked);
+                    }
+                    Err(SyncError::Refused {
+                        code: ErrorCode::SequenceGap,
+                        ..
+                    }) if !gap_handled => {
+                        gap_handled = true;
+                        report.resent += after_gap(till, &client, options).await?;
+                        continue;
                     }
                     other => other?,
                 };
@@ -231,6 +266,56 @@ pub async fn sync_once_with(
     }
 }
 
+/// Handles a `sequence_gap`: asks the cloud which seq it expects, and marks what it forgot
+/// for sending again, as `plan::after_sequence_gap` decides. Returns how many were marked.
+async fn after_gap(
+    till: &Shared,
+    client: &Client,
+    options: &RoundOptions<'_>,
+) -> Result<i64, SyncError> {
+    let cursor = on_ledger(till, |t| {
+        Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
+    })
+    .await?;
+    let checkpoint = client.checkpoint(cursor).await?;
+    let expected = checkpoint.checked_add(1).ok_or_else(|| {
+        SyncError::Server(format!(
+            "the cloud sent an impossible checkpoint {checkpoint}"
+        ))
+    })?;
+    let (first_pending, newest_written) =
+        on_ledger(till, |t| Ok(outbox::span(t.connection())?)).await?;
+    match plan::after_sequence_gap(plan::GapInput {
+        expected,
+        first_pending,
+        newest_written,
+    }) {
+        plan::GapAction::Resend { from, count } => {
+            let marked = on_ledger(till, move |t| {
+                Ok(sync::resend_from(t.connection_mut(), from)?)
+            })
+            .await?;
+            eprintln!(
+                "omnitill-sync: the cloud expects seq {from} again (restored from a backup?): \
+                 sending {count} operations again"
+            );
+            (options.resend)(Resend {
+                through: from.saturating_add(count).saturating_sub(1),
+                total: count,
+            });
+            Ok(marked)
+        }
+        plan::GapAction::PushAgain => Ok(0),
+        plan::GapAction::CloudAhead {
+            expected,
+            newest_written,
+        } => Err(SyncError::CloudAhead {
+            expected,
+            newest_written,
+        }),
+    }
+}
+
 /// How the background engine paces itself.
 #[derive(Debug, Clone, Copy)]
 pub struct Pacing {
@@ -251,11 +336,13 @@ impl Default for Pacing {
     }
 }
 
-/// Reads what the status bar shows from the ledger, with the engine's own view of the link.
+/// Reads what the status bar shows from the ledger, with the engine's own view of the link
+/// and the operations it is sending again to a restored cloud, if any.
 pub fn status_of(
     till: &Till,
     state: LinkState,
     message: Option<String>,
+    resend: Option<Resend>,
 ) -> Result<EngineStatus, SyncError> {
     let (pending, oldest) = till.pending_operations()?;
     let link = sync::link(till.connection())?;
@@ -277,6 +364,11 @@ pub fn status_of(
         } else {
             0
         },
+        resending: match resend {
+            Some(resend) => outbox::pending_through(till.connection(), resend.through)?,
+            None => 0,
+        },
+        resend_total: resend.map_or(0, |r| r.total),
     })
 }
 
@@ -322,6 +414,8 @@ pub async fn run(
     pacing: Pacing,
 ) {
     let mut delays = backoff(pacing);
+    // Operations being sent again to a restored cloud, shown until they are all acknowledged.
+    let resending: Arc<Mutex<Option<Resend>>> = Arc::new(Mutex::new(None));
     loop {
         // Syncing shows only while there is something to push; a quiet round keeps the
         // previous state, so the status bar does not flicker every few seconds.
@@ -329,10 +423,16 @@ pub async fn run(
             let till = till.clone();
             let status = status.clone();
             let previous = status.borrow().state;
+            let resending = resending.clone();
             async move {
                 if let Ok(Ok(mut report)) = tokio::task::spawn_blocking(move || {
                     let guard = till.lock().unwrap_or_else(|poison| poison.into_inner());
-                    status_of(&guard, state, message)
+                    let mut resend = resending.lock().unwrap_or_else(|p| p.into_inner());
+                    let report = status_of(&guard, state, message, *resend);
+                    if report.as_ref().is_ok_and(|r| r.resending == 0) {
+                        *resend = None;
+                    }
+                    report
                 })
                 .await
                 {
@@ -355,9 +455,18 @@ pub async fn run(
                 shown.search_waiting = step.search_waiting;
             });
         };
+        let resend = |marked: Resend| {
+            *resending.lock().unwrap_or_else(|p| p.into_inner()) = Some(marked);
+            status.send_modify(|shown| {
+                shown.state = LinkState::Syncing;
+                shown.resending = marked.total;
+                shown.resend_total = marked.total;
+            });
+        };
         let options = RoundOptions {
             pull_page: PULL_PAGE,
             progress: &progress,
+            resend: &resend,
         };
         let wait = match sync_once_with(&till, &options).await {
             Ok(_) => {

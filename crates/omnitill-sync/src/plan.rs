@@ -73,6 +73,57 @@ pub fn next_step(input: PlanInput) -> Step {
     Step::Done
 }
 
+/// What the engine knows when the cloud answers a push with `sequence_gap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GapInput {
+    /// The seq the cloud expects next from this till (its checkpoint plus one).
+    pub expected: i64,
+    /// The lowest seq this till has not had acknowledged, if any.
+    pub first_pending: Option<i64>,
+    /// The highest seq this till ever wrote (0 when its outbox is empty).
+    pub newest_written: i64,
+}
+
+/// What to do about a `sequence_gap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapAction {
+    /// The cloud was restored from a backup and has forgotten operations this till holds as
+    /// acknowledged: mark the `count` operations from seq `from` unacknowledged (none below
+    /// it) and send them again.
+    Resend { from: i64, count: i64 },
+    /// The cloud already expects this till's first pending operation (its checkpoint moved
+    /// between the refusal and the question): push again as it is.
+    PushAgain,
+    /// The cloud expects an operation this till never wrote: its records of this till are
+    /// ahead of this ledger. Nothing can be sent; a person must look.
+    CloudAhead { expected: i64, newest_written: i64 },
+}
+
+/// Decides what a `sequence_gap` answer means for the outbox. Re-sending starts exactly at
+/// the cloud's expected seq, never below it (those the cloud still has), and stops before the
+/// first pending operation (which is sent anyway).
+pub fn after_sequence_gap(input: GapInput) -> GapAction {
+    let GapInput {
+        expected,
+        first_pending,
+        newest_written,
+    } = input;
+    if expected < 1 || expected > newest_written.saturating_add(1) {
+        return GapAction::CloudAhead {
+            expected,
+            newest_written,
+        };
+    }
+    let resend_until = first_pending.unwrap_or(newest_written.saturating_add(1));
+    if expected >= resend_until {
+        return GapAction::PushAgain;
+    }
+    GapAction::Resend {
+        from: expected,
+        count: resend_until - expected,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +261,98 @@ mod tests {
         ];
         for (input, expected, why) in cases {
             assert_eq!(next_step(input), expected, "{why}");
+        }
+    }
+    #[test]
+    fn a_sequence_gap_resends_exactly_what_the_cloud_forgot() {
+        let gap = |expected, first_pending, newest_written| {
+            after_sequence_gap(GapInput {
+                expected,
+                first_pending,
+                newest_written,
+            })
+        };
+        let cases = [
+            (
+                gap(3, Some(6), 5),
+                GapAction::Resend { from: 3, count: 3 },
+                "the issue's case: pushed 1-5, cloud restored to 2, nothing new: re-send 3, 4, 5",
+            ),
+            (
+                gap(3, Some(6), 8),
+                GapAction::Resend { from: 3, count: 3 },
+                "re-send 3-5; 6-8 are pending and go anyway, after them",
+            ),
+            (
+                gap(3, None, 5),
+                GapAction::Resend { from: 3, count: 3 },
+                "everything acknowledged: re-send from the expected seq to the newest",
+            ),
+            (
+                gap(1, Some(6), 5),
+                GapAction::Resend { from: 1, count: 5 },
+                "a cloud restored to before this till's first operation gets them all",
+            ),
+            (
+                gap(5, Some(6), 5),
+                GapAction::Resend { from: 5, count: 1 },
+                "one forgotten operation is re-sent alone",
+            ),
+            (
+                gap(6, Some(6), 8),
+                GapAction::PushAgain,
+                "the cloud already expects the first pending operation: nothing to re-send",
+            ),
+            (
+                gap(7, Some(6), 8),
+                GapAction::PushAgain,
+                "the cloud holds some pending ones already: a push sends them as duplicates",
+            ),
+            (
+                gap(9, Some(6), 8),
+                GapAction::PushAgain,
+                "the cloud holds every pending one: the push acknowledges them",
+            ),
+            (
+                gap(10, Some(6), 8),
+                GapAction::CloudAhead {
+                    expected: 10,
+                    newest_written: 8,
+                },
+                "the cloud expects seq 10 but this till wrote only up to 8: never invent operations",
+            ),
+            (
+                gap(4, None, 0),
+                GapAction::CloudAhead {
+                    expected: 4,
+                    newest_written: 0,
+                },
+                "an empty outbox cannot satisfy a cloud that expects seq 4",
+            ),
+            (
+                gap(0, Some(1), 3),
+                GapAction::CloudAhead {
+                    expected: 0,
+                    newest_written: 3,
+                },
+                "seq starts at 1; an expected seq of 0 is nonsense, not a reason to re-send",
+            ),
+            (
+                gap(-5, Some(1), 3),
+                GapAction::CloudAhead {
+                    expected: -5,
+                    newest_written: 3,
+                },
+                "a negative expected seq re-sends nothing",
+            ),
+            (
+                gap(i64::MAX, Some(1), i64::MAX),
+                GapAction::PushAgain,
+                "no overflow at the top of the range",
+            ),
+        ];
+        for (action, expected, why) in cases {
+            assert_eq!(action, expected, "{why}");
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! `CloudProcess::start` runs `omnitill-cloud serve --listen 127.0.0.1:PORT --demo` against a new
 //! database (a file in a temporary directory, or a new PostgreSQL database that is dropped
-//! afterwards), waits for its "listening" line, and kills it on drop. `TillClient` speaks the
-//! sync protocol for a test the way a till does.
+//! afterwards), waits for its "listening" line, and kills it on drop. `backup` and `restore`
+//! put last night's database back, as a brand's IT would. `TillClient` speaks the sync
+//! protocol for a test the way a till does.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -62,6 +63,22 @@ fn try_psql(sql: &str) -> Result<(), String> {
             "psql {sql:?} failed: {} (is PostgreSQL running? scripts/setup starts it)",
             String::from_utf8_lossy(&output.stderr)
         ))
+    }
+}
+
+/// Runs `sql`, trying again for a few seconds: a template database is busy until the sessions
+/// of a killed cloud have ended at the server.
+fn psql_until_ok(sql: &str) {
+    let mut last = try_psql(sql);
+    for _ in 0..40 {
+        if last.is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        last = try_psql(sql);
+    }
+    if let Err(error) = last {
+        panic!("{error}");
     }
 }
 
@@ -134,6 +151,59 @@ impl CloudProcess {
         self.stop();
         let (child, _) = spawn_serve(&self.database, &self.address, false);
         self.child = child;
+    }
+
+    /// Takes a backup of the cloud's database while the cloud is stopped, then starts it again:
+    /// on SQLite a copy of the file with its write-ahead log, on PostgreSQL a database made
+    /// from this one as a template.
+    pub fn backup(&mut self) -> CloudBackup {
+        self.stop();
+        let backup = match &self.postgres_db {
+            None => {
+                let dir = tempfile::tempdir().expect("a directory for the backup");
+                for suffix in ["", "-wal"] {
+                    let from = PathBuf::from(format!("{}{suffix}", self.database));
+                    if from.exists() {
+                        std::fs::copy(&from, dir.path().join(format!("cloud.sqlite3{suffix}")))
+                            .expect("the database file is copied");
+                    }
+                }
+                CloudBackup::Files(dir)
+            }
+            Some(name) => {
+                let backup = format!("{name}_backup");
+                psql_until_ok(&format!("CREATE DATABASE {backup} TEMPLATE {name}"));
+                CloudBackup::Postgres(backup)
+            }
+        };
+        self.restart();
+        backup
+    }
+
+    /// Stops the cloud, puts `backup` in place of its database, and starts it again on the
+    /// same address: a brand's IT restoring last night's backup.
+    pub fn restore(&mut self, backup: &CloudBackup) {
+        self.stop();
+        match (backup, &self.postgres_db) {
+            (CloudBackup::Files(dir), None) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.database));
+                }
+                for suffix in ["", "-wal"] {
+                    let from = dir.path().join(format!("cloud.sqlite3{suffix}"));
+                    if from.exists() {
+                        std::fs::copy(&from, format!("{}{suffix}", self.database))
+                            .expect("the backup is copied back");
+                    }
+                }
+            }
+            (CloudBackup::Postgres(backup), Some(name)) => {
+                psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+                psql_until_ok(&format!("CREATE DATABASE {name} TEMPLATE {backup}"));
+            }
+            _ => panic!("a backup is restored to the backend it was taken from"),
+        }
+        self.restart();
     }
 
     /// Runs an admin command against this cloud's database and returns what it printed.
@@ -220,6 +290,23 @@ fn spawn_serve(database: &str, listen: &str, demo: bool) -> (Child, String) {
     // Keep draining stdout so the process never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, address)
+}
+
+/// A backup of a cloud's database (`CloudProcess::backup`); a PostgreSQL one is dropped with
+/// it.
+pub enum CloudBackup {
+    Files(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Drop for CloudBackup {
+    fn drop(&mut self) {
+        if let CloudBackup::Postgres(name) = self
+            && let Err(error) = try_psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        {
+            eprintln!("warning: a backup database was left behind: {error}");
+        }
+    }
 }
 
 impl Drop for CloudProcess {

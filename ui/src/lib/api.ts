@@ -30,6 +30,7 @@ export type ErrorCode =
   | "sync" // the cloud could not be reached, or refused an enrolment
   | "database_refused" // the ledger file is corrupt or from a newer version
   | "store" // the ledger failed (disk full, I/O)
+  | "ledger_damaged" // the background check found the ledger damaged: selling stopped until recovery
   | "internal";
 
 export interface ApiError {
@@ -90,6 +91,10 @@ export interface SyncStatus {
   // finds them more slowly until they are indexed.
   search_waiting: number;
   needs_review: number; // refused operations not yet reviewed, and member conflicts not yet resolved
+  // The cloud was restored from a backup and forgot operations this till had sent: how many are
+  // still being sent again, of how many. Both 0 otherwise.
+  resending: number;
+  resend_total: number;
 }
 
 // An operation the cloud refused for a business reason (the manager's review list).

@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   "sync",
   "database_refused",
   "store",
+  "ledger_damaged",
   "internal",
 ] as const satisfies readonly ErrorCode[];
 

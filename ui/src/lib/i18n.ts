@@ -15,6 +15,11 @@ const en = {
     "Please call support. Do not reinstall the till or delete any files. Tell them the code and details below.",
   "fatal.code": "Code",
   "fatal.details": "Details",
+  "fatal.damaged.title": "Selling has stopped: the sales ledger is damaged",
+  "fatal.damaged.body":
+    "The till's regular check found damage in its sales ledger file. To keep every sale safe, the till stopped selling and writes nothing more to the file. The file is kept exactly as it is.",
+  "fatal.damaged.action":
+    "Store manager: close the till and run the recovery (omnitill --recover, see the manual, \"A damaged ledger\"). It saves every sale the file still holds into a new ledger, keeps this till's link to the cloud, and downloads the catalog, stock and members again. Do not delete or reinstall anything.",
 
   "login.title": "Sign in",
   "login.locked": "The till is locked. The sale in progress is kept.",
@@ -291,6 +296,7 @@ const en = {
   "status.neverSynced": "never synced",
   "status.downloading": "Downloading catalog and stock: {done} of {total}",
   "status.indexing": "Preparing search: {count} products left (scanning works now)",
+  "status.resending": "The cloud was restored from a backup: sending {total} sales and refunds again ({left} left)",
   "status.prefix": "Till {prefix}",
   "age.s": "{n} s",
   "age.min": "{n} min",
@@ -323,6 +329,7 @@ const en = {
   "error.sync": "The cloud could not be reached, or it refused the code — check the address and the code",
   "error.database_refused": "The sales ledger could not be opened",
   "error.store": "The till could not save — the disk may be full. Call support.",
+  "error.ledger_damaged": "The sales ledger is damaged: selling has stopped until a manager recovers it",
   "error.internal": "Something went wrong in the till. Try again; if it repeats, call support.",
 } satisfies Record<string, string>;
 
@@ -337,6 +344,11 @@ const zhHant: Record<MessageKey, string> = {
   "fatal.action": "請聯絡技術支援。請勿重新安裝或刪除任何檔案，並告知下方的代碼與詳細資訊。",
   "fatal.code": "代碼",
   "fatal.details": "詳細資訊",
+  "fatal.damaged.title": "已停止銷售：銷售帳本損毀",
+  "fatal.damaged.body":
+    "收銀機的定期檢查發現銷售帳本檔案已損毀。為保護每一筆銷售，收銀機已停止銷售，不再寫入該檔案。檔案保持原狀。",
+  "fatal.damaged.action":
+    "店長：請關閉收銀機並執行復原（omnitill --recover，請見使用手冊「帳本損毀」）。復原會把檔案中仍可讀取的每一筆銷售存入新帳本，保留此收銀機與雲端的連結，並重新下載商品、庫存與會員資料。請勿刪除檔案或重新安裝。",
 
   "login.title": "登入",
   "login.locked": "收銀機已鎖定，進行中的交易會保留。",
@@ -613,6 +625,7 @@ const zhHant: Record<MessageKey, string> = {
   "status.neverSynced": "尚未同步",
   "status.downloading": "下載商品與庫存中：{done} / {total}",
   "status.indexing": "搜尋準備中：尚餘 {count} 項商品（已可掃描銷售）",
+  "status.resending": "雲端已從備份還原：正在重新傳送 {total} 筆銷售與退貨（尚餘 {left} 筆）",
   "status.prefix": "收銀機 {prefix}",
   "age.s": "{n} 秒",
   "age.min": "{n} 分鐘",
@@ -645,6 +658,7 @@ const zhHant: Record<MessageKey, string> = {
   "error.sync": "無法連線到雲端，或雲端拒絕了代碼，請檢查位址與代碼",
   "error.database_refused": "無法開啟銷售帳本",
   "error.store": "收銀機無法儲存資料，磁碟可能已滿。請聯絡技術支援。",
+  "error.ledger_damaged": "銷售帳本已損毀：在店長復原之前已停止銷售",
   "error.internal": "收銀機發生錯誤。請再試一次；若持續發生，請聯絡技術支援。",
 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SyncStatus } from "./api";
 import { translate } from "./i18n";
-import { describeSync } from "./sync";
+import { describeResending, describeSync } from "./sync";
 
 const now = Date.parse("2025-03-03T12:00:00Z");
 const en = (key: Parameters<typeof translate>[1], params?: Parameters<typeof translate>[2]) =>
@@ -19,6 +19,8 @@ function status(partial: Partial<SyncStatus>): SyncStatus {
     search_waiting: 0,
     remaining: 0,
     needs_review: 0,
+    resending: 0,
+    resend_total: 0,
     ...partial,
   };
 }
@@ -102,5 +104,27 @@ describe("search indexing", () => {
   it("says nothing once every product is indexed", () => {
     const s = describeSync(status({ state: "online" }), now, en, clock);
     expect(s.indexing).toBeNull();
+  });
+});
+
+describe("describeResending", () => {
+  const zh = (key: Parameters<typeof translate>[1], params?: Parameters<typeof translate>[2]) =>
+    translate("zh-Hant", key, params);
+
+  it("says the cloud was restored and how many operations are sent again, in both languages", () => {
+    const s = describeSync(status({ state: "syncing", pending: 5, resending: 3, resend_total: 1200 }), now, en, clock);
+    expect(s.resending, "the manager must see why sales are being sent again").toEqual({
+      left: 3,
+      total: 1200,
+      label: "The cloud was restored from a backup: sending 1,200 sales and refunds again (3 left)",
+    });
+    expect(describeResending(status({ resending: 2, resend_total: 4 }), zh)?.label).toBe(
+      "雲端已從備份還原：正在重新傳送 4 筆銷售與退貨（尚餘 2 筆）",
+    );
+  });
+
+  it("says nothing once everything is sent, or when sync is not set up", () => {
+    expect(describeResending(status({ resending: 0, resend_total: 4 }), en)).toBeNull();
+    expect(describeResending(status({ state: "not_configured", resending: 2, resend_total: 4 }), en)).toBeNull();
   });
 });

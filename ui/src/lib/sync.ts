@@ -16,6 +16,8 @@ export interface SyncSummary {
   progress: { done: number; total: number; percent: number; label: string } | null;
   // Downloaded products still being indexed for search, and the words for it.
   indexing: { waiting: number; label: string } | null;
+  // Operations sent again to a cloud restored from a backup, and the words for it.
+  resending: { left: number; total: number; label: string } | null;
 }
 
 // The state, then (once sync is set up) how many operations wait and how old the oldest is, and
@@ -49,7 +51,19 @@ export function describeSync(
     message: sync.message,
     progress: describeProgress(sync, t),
     indexing: describeIndexing(sync, t),
+    resending: describeResending(sync, t),
   };
+}
+
+// Shown while operations the restored cloud forgot are sent to it again.
+export function describeResending(sync: SyncStatus, t: Translate): SyncSummary["resending"] {
+  const left = Math.max(0, Math.floor(sync.resending ?? 0));
+  const total = Math.max(left, Math.floor(sync.resend_total ?? 0));
+  if (left === 0 || sync.state === "not_configured" || sync.state === "revoked") {
+    return null;
+  }
+  const group = (n: number) => n.toLocaleString("en-US");
+  return { left, total, label: t("status.resending", { left: group(left), total: group(total) }) };
 }
 
 // Shown after a large download while its products are indexed for search.

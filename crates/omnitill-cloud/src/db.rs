@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_points_note",
         include_str!("../../../migrations/cloud/0005_points_note.sql"),
     ),
+    (
+        10,
+        "0010_member_lookup_keys",
+        include_str!("../../../migrations/cloud/0010_member_lookup_keys.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! Layout: `db` (pools, backends, migrations), `api` (routes, auth extractors, JSON errors),
 //! `sync` (applying pushed operations exactly once; serving the change feed), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
-//! conflicts), `devices` (stores, enrolment,
+//! conflicts), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `devices` (stores, enrolment,
 //! tokens, API keys), `openapi`, `demo` (the demo brand), and `error`.
 
 #![recursion_limit = "256"]
@@ -16,6 +16,7 @@ pub mod demo_members;
 pub mod devices;
 pub mod error;
 pub mod feed;
+pub mod lookup_keys;
 pub mod members;
 pub mod online;
 pub mod openapi;

@@ -14,7 +14,9 @@
 //! issue's named member scenarios (earn offline while redeeming online, two stores overdrawing,
 //! a coupon used in both channels, a refund through lost answers) through the real engine and
 //! proxy; `random_members` runs hundreds of seeded member schedules (offline redemptions, refunds,
-//! e-shop orders, faults) and checks every point is booked once; `ui` runs the real app
+//! e-shop orders, faults) and checks every point is booked once; `privacy` copies a synced
+//! ledger and reads it as a thief would (no phone book: memory-hard phone hashes, only for the
+//! store's own members, no digits in masks) and checks look-up by phone offline and online; `ui` runs the real app
 //! under Xvfb through tauri-driver.
 
 mod cloud;
@@ -25,6 +27,7 @@ mod members_cloud;
 mod members_scenarios;
 mod members_sync;
 mod members_till;
+mod privacy;
 mod random_members;
 mod random_sync;
 mod support;

@@ -86,20 +86,21 @@ fn steal(till: &SyncedTill) -> Stolen {
         .expect("the log is checkpointed, as a till at rest would be");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let copy = dir.path().join("stolen.sqlite3");
-    std::fs::copy(
-        crate::support::ledger_path(till.temp._dir.path()),
-        &copy,
-    )
-    .expect("the ledger file copies");
+    std::fs::copy(crate::support::ledger_path(till.temp._dir.path()), &copy)
+        .expect("the ledger file copies");
     let conn = Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("plain SQLite opens the copy");
     let key_hex: String = conn
-        .query_row("SELECT member_key_hex FROM member_keys", [], |row| row.get(0))
+        .query_row("SELECT member_key_hex FROM member_keys", [], |row| {
+            row.get(0)
+        })
         .expect("the brand's member key is in the ledger");
     let members = conn
         .prepare("SELECT id, phone_hash, email_hash, phone_masked FROM member")
         .expect("the member table")
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .expect("rows")
         .collect::<Result<Vec<_>, _>>()
         .expect("rows");
@@ -151,7 +152,11 @@ fn a_copied_ledger_yields_no_phone_book(backend: Backend) {
             "[{context}] member {id}: no fast keyed phone or e-mail hash is stored"
         );
         assert!(
-            !mask.as_deref().unwrap_or("").chars().any(|c| c.is_ascii_digit()),
+            !mask
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .any(|c| c.is_ascii_digit()),
             "[{context}] member {id}: the mask shows no digit ({mask:?})"
         );
     }
@@ -231,7 +236,12 @@ fn a_copied_ledger_yields_no_phone_book(backend: Backend) {
         other => panic!("[{context}] the member who shops here is found offline, not {other:?}"),
     }
     let there_card = there["card_no"].as_str().expect("a card number");
-    match xinyi.temp.till.lookup_member(there_card).expect("a look-up") {
+    match xinyi
+        .temp
+        .till
+        .lookup_member(there_card)
+        .expect("a look-up")
+    {
         Lookup::Found(member) => assert_eq!(member.id, there_id, "[{context}] found by card"),
         other => panic!("[{context}] any member is found by card offline, not {other:?}"),
     }
@@ -240,9 +250,14 @@ fn a_copied_ledger_yields_no_phone_book(backend: Backend) {
             kind: KeyKind::Phone,
             key,
         } => key,
-        other => panic!("[{context}] a member who never shopped here is asked online, not {other:?}"),
+        other => {
+            panic!("[{context}] a member who never shopped here is asked online, not {other:?}")
+        }
     };
-    assert_eq!(key, "+886977555666", "the cloud is asked by the normalised number");
+    assert_eq!(
+        key, "+886977555666",
+        "the cloud is asked by the normalised number"
+    );
 
     // Online: the cloud answers with the member's keys and attaches them to the store.
     crate::support::fault_tills::heal(xinyi.proxy());
@@ -254,7 +269,10 @@ fn a_copied_ledger_yields_no_phone_book(backend: Backend) {
         .block_on(client.look_up_member("phone", &key))
         .expect("the cloud answers")
         .expect("the cloud knows the member");
-    assert_eq!(answer.id, nowhere_id, "[{context}] the cloud finds them by phone");
+    assert_eq!(
+        answer.id, nowhere_id,
+        "[{context}] the cloud finds them by phone"
+    );
     assert!(
         answer.phone_hash.is_some(),
         "[{context}] the answer carries the member's memory-hard phone hash"
@@ -349,9 +367,16 @@ fn a_ledger_with_fast_hashes_from_an_earlier_version_loses_them_when_opened() {
         Some(loyalty::PHONE_MASK),
         "the four digits are gone"
     );
-    assert_eq!(card_hash.as_deref(), Some("c1"), "the card's keyed hash stays");
+    assert_eq!(
+        card_hash.as_deref(),
+        Some("c1"),
+        "the card's keyed hash stays"
+    );
     let keyed: i64 = conn
         .query_row("SELECT COUNT(*) FROM member_lookup", [], |row| row.get(0))
         .expect("the new table");
-    assert_eq!(keyed, 0, "no phone is found offline until the feed sends its keys");
+    assert_eq!(
+        keyed, 0,
+        "no phone is found offline until the feed sends its keys"
+    );
 }

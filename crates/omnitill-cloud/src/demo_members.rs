@@ -260,7 +260,10 @@ pub async fn seed(
         let stores: Vec<&String> = if index == 0 {
             store_ids.iter().collect()
         } else {
-            store_ids.get(index % store_ids.len().max(1)).into_iter().collect()
+            store_ids
+                .get(index % store_ids.len().max(1))
+                .into_iter()
+                .collect()
         };
         for store_id in stores {
             crate::lookup_keys::attach(&mut tx, &person.id, store_id, regular_at).await?;

@@ -939,7 +939,13 @@ mod tests {
         let f = fixture();
         let key = loyalty::unhex(MEMBER_KEY).expect("hex");
         // A member change that still carries the old fast hashes (an earlier cloud) stores none.
-        let mut old_style = member("m-2", "+886911111111", "two@example.com", "2900000000021", 0);
+        let mut old_style = member(
+            "m-2",
+            "+886911111111",
+            "two@example.com",
+            "2900000000021",
+            0,
+        );
         old_style.phone_hash = Some(loyalty::lookup_hash(&key, KeyKind::Phone, "+886911111111"));
         apply_member(&f.conn, &old_style, 0, 0).expect("a member");
         assert!(
@@ -948,7 +954,9 @@ mod tests {
         );
         let stored: Option<String> = f
             .conn
-            .query_row("SELECT phone_hash FROM member WHERE id = 'm-2'", [], |r| r.get(0))
+            .query_row("SELECT phone_hash FROM member WHERE id = 'm-2'", [], |r| {
+                r.get(0)
+            })
             .expect("the row");
         assert_eq!(stored, None, "the old fast hash is not stored");
         apply_lookup_keys(
@@ -961,11 +969,17 @@ mod tests {
         )
         .expect("withdrawn");
         assert!(
-            matches!(lookup(&f.conn, "0912345678", at(1)), Ok(Lookup::NotCached { .. })),
+            matches!(
+                lookup(&f.conn, "0912345678", at(1)),
+                Ok(Lookup::NotCached { .. })
+            ),
             "a member whose keys the store withdrew is found online, not offline"
         );
         assert!(
-            matches!(lookup(&f.conn, &loyalty::card_number(7), at(1)), Ok(Lookup::Found(_))),
+            matches!(
+                lookup(&f.conn, &loyalty::card_number(7), at(1)),
+                Ok(Lookup::Found(_))
+            ),
             "the card still finds them offline"
         );
         let bad = MemberLookupKeys {
@@ -974,7 +988,10 @@ mod tests {
             email_hash: None,
         };
         assert!(
-            matches!(apply_lookup_keys(&f.conn, &bad), Err(CoreError::BadInput(_))),
+            matches!(
+                apply_lookup_keys(&f.conn, &bad),
+                Err(CoreError::BadInput(_))
+            ),
             "a malformed hash from the feed is refused"
         );
     }

@@ -67,11 +67,14 @@ fn sell_to_member_and_sync(
     }
 }
 
+/// A cached member as a thief reads it: id, phone hash, e-mail hash, phone mask.
+type StolenMember = (String, Option<String>, Option<String>, Option<String>);
+
 /// What a thief reads from a copy of the ledger file.
 struct Stolen {
     member_key: Vec<u8>,
-    /// (id, phone_hash, email_hash, phone_masked) of every cached member.
-    members: Vec<(String, Option<String>, Option<String>, Option<String>)>,
+    /// Every cached member.
+    members: Vec<StolenMember>,
     /// (member id, phone hash) of the memory-hard look-up keys.
     phone_hashes: Vec<(String, String)>,
 }

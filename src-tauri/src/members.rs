@@ -73,12 +73,12 @@ pub async fn member_attach(
                 shell.till.attach_member(&mut shell.cart, &member.id)?;
                 Ok(None)
             }
-            Lookup::NotCached { kind, hash } => {
-                Ok(Some((kind, hash, cloud_if_online(&state, shell)?)))
+            Lookup::NotCached { kind, key } => {
+                Ok(Some((kind, key, cloud_if_online(&state, shell)?)))
             }
         }
     })?;
-    if let Some((kind, hash, client)) = not_cached {
+    if let Some((kind, key, client)) = not_cached {
         let Some(client) = client else {
             return Err(ApiError::new(
                 "member_not_found",
@@ -89,7 +89,7 @@ pub async fn member_attach(
             ));
         };
         let member = client
-            .look_up_member(kind.label(), &hash)
+            .look_up_member(kind.label(), &key)
             .await
             .map_err(|e| {
                 ApiError::new(

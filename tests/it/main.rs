@@ -24,7 +24,10 @@
 //! jobs alternating between them; `hostile_push` pushes a table of forged
 //! operations and a race of refunds from two tills; `restore` restores the
 //! cloud's database from a backup taken mid-stream and has three tills send again what it
-//! forgot; `ui` runs the real app under Xvfb through tauri-driver.
+//! forgot; `privacy` copies a synced
+//! ledger and reads it as a thief would (no phone book: memory-hard phone hashes, only for the
+//! store's own members, no digits in masks) and checks look-up by phone offline and online;
+//! `ui` runs the real app under Xvfb through tauri-driver.
 
 mod api_contract;
 mod catalog_import;
@@ -39,6 +42,7 @@ mod members_cloud;
 mod members_scenarios;
 mod members_sync;
 mod members_till;
+mod privacy;
 mod races;
 mod random_members;
 mod random_sync;

@@ -353,7 +353,14 @@ fn scenario(backend: Backend) {
             && !text.contains(&card),
         "the feed carries no phone, e-mail or card number in the clear: {text}"
     );
-    assert_eq!(mine["phone_masked"], "••••2111");
+    assert_eq!(
+        mine["phone_masked"], "••••••••",
+        "the mask shows no digit of the phone"
+    );
+    assert!(
+        mine["phone_hash"].is_null() && mine["email_hash"].is_null(),
+        "the brand-wide feed carries no phone or e-mail hash: {text}"
+    );
     assert_eq!(mine["balance"], 25);
     assert_eq!(
         (

@@ -660,11 +660,11 @@ async fn loyalty_rules_put(
 )]
 async fn till_member_lookup(
     State(state): State<AppState>,
-    TillAuth(_device): TillAuth,
+    TillAuth(device): TillAuth,
     JsonBody(request): JsonBody<MemberLookupRequest>,
 ) -> CloudResult<Json<CachedMember>> {
     Ok(Json(
-        members::till_look_up(&state.db, &request.kind, &request.hash).await?,
+        crate::lookup_keys::till_look_up(&state.db, &device, &request).await?,
     ))
 }
 

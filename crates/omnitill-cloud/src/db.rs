@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0009_key_scopes_and_enrolment_limits",
         include_str!("../../../migrations/cloud/0009_key_scopes_and_enrolment_limits.sql"),
     ),
+    (
+        10,
+        "0010_member_lookup_keys",
+        include_str!("../../../migrations/cloud/0010_member_lookup_keys.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,15 @@
 //! Everything is computed in memory from a seeded random generator and written with multi-row
 //! statements, so `--demo` stays quick for every test cloud. Member 0 is the one the README
 //! names: 陳美玲 Mei-ling Chen, phone 0912-345-678, e-mail mei@example.com.
+//!
+//! Phone and e-mail look-up keys are memory-hard (about 5 ms each), so the demo computes them
+//! only for its regulars (`DEMO_REGULARS`): member 0 shops at every demo store, and members 1
+//! to `DEMO_REGULARS - 1` each at one store (member `i` at store `i % stores`). Their keys are
+//! in their store's feed, so a till finds them by phone offline; everyone else is found by
+//! card or QR offline, and by phone or e-mail online.
 
 use chrono::{DateTime, Utc};
-use omnitill_core::loyalty::{self, KeyKind};
+use omnitill_core::loyalty;
 use omnitill_protocol::loyalty::{CachedCoupon, CachedMember};
 use omnitill_protocol::pull::Change;
 use rand::rngs::StdRng;
@@ -21,6 +27,9 @@ use crate::members::{self, ONLINE};
 
 /// Members the demo brand has.
 pub const DEMO_MEMBERS: usize = 3_000;
+
+/// Members whose look-up keys the demo computes and sends to their store (see the header).
+pub const DEMO_REGULARS: usize = 40;
 
 /// The member the README and the UI test use.
 pub const DEMO_PHONE: &str = "+886912345678";
@@ -215,7 +224,6 @@ pub async fn seed(
     write_spends(&mut tx, &people, &spends).await?;
     write_coupons(&mut tx, &people, &coupons).await?;
     // The feed: each member as tills cache them, computed from what was just written.
-    let key = &secrets.member_key;
     let mut balances = vec![0_i64; people.len()];
     for entry in &entries {
         balances[entry.member] += entry.points;
@@ -233,12 +241,9 @@ pub async fn seed(
         let usable = std::mem::take(&mut usable[index]);
         let cached = CachedMember {
             id: person.id.clone(),
-            card_hash: loyalty::lookup_hash(key, KeyKind::Card, &person.card_no),
-            phone_hash: Some(loyalty::lookup_hash(key, KeyKind::Phone, &person.phone)),
-            email_hash: person
-                .email
-                .as_deref()
-                .map(|e| loyalty::lookup_hash(key, KeyKind::Email, e)),
+            card_hash: crate::lookup_keys::card_hash(&secrets.member_key, &person.card_no),
+            phone_hash: None,
+            email_hash: None,
             phone_masked: Some(loyalty::mask_phone(&person.phone)),
             email_masked: person.email.as_deref().map(loyalty::mask_email),
             name: person.name.clone(),
@@ -249,6 +254,21 @@ pub async fn seed(
         changes.push((person.id.clone(), Change::Member(cached)));
     }
     feed::publish_many(&mut tx, ALL_STORES, "member", &changes).await?;
+    // The regulars' look-up keys, for their stores' tills.
+    for (index, person) in people.iter().enumerate().take(DEMO_REGULARS) {
+        let regular_at = now_ms - i64::try_from(index).unwrap_or(0) * 60_000;
+        let stores: Vec<&String> = if index == 0 {
+            store_ids.iter().collect()
+        } else {
+            store_ids
+                .get(index % store_ids.len().max(1))
+                .into_iter()
+                .collect()
+        };
+        for store_id in stores {
+            crate::lookup_keys::attach(&mut tx, &person.id, store_id, regular_at).await?;
+        }
+    }
     tx.commit().await?;
     Ok(())
 }

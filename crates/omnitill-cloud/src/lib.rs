@@ -6,7 +6,7 @@
 //! against the till that pushes it), `pull` (serving the change feed), `till_identity`
 //! (which till a device is, and the receipt prefixes it owns), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
-//! conflicts), `locks` (row locks for check-then-write), `idempotency` (one request per key),
+//! conflicts), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
 //! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
 //! codes, tokens), `enrolment_limit` (failed enrolment attempts per address), `api_keys` and
 //! `scopes` (e-shop keys and what each may do), `openapi` (the document generated from the
@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod json_body;
 pub mod locks;
+pub mod lookup_keys;
 pub mod members;
 pub mod online;
 pub mod openapi;

@@ -15,8 +15,10 @@
 //! - **Merges.** A till enrolment whose phone or e-mail is already a member's becomes an alias
 //!   of that member: everything sent under the till's id is booked to the survivor, and the
 //!   feed tells tills to forget the new id (`member_gone`).
-//! - **Feed.** Every change to a member republishes its cached form (brand-wide), with look-up
-//!   keys hashed under the brand's member key and display values masked.
+//! - **Feed.** Every change to a member republishes its cached form (brand-wide), with the
+//!   card's keyed hash and display values masked; phone and e-mail look-up keys are
+//!   memory-hard, computed once, and go only to the stores where the member shops
+//!   (`lookup_keys`).
 //!
 //! - **Concurrency.** Everything that moves a balance, a hold or a coupon locks the member's
 //!   row first (`locks::lock_member`), then checks, then writes; idempotency keys of the
@@ -892,7 +894,9 @@ pub async fn profile(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<Mem
     }))
 }
 
-/// The member as tills cache them.
+/// The member as the brand-wide feed sends it to every till: the card's keyed hash and masked
+/// values, and no phone or e-mail hash (those go only to the stores that need them, see
+/// `lookup_keys`).
 pub async fn cached(
     tx: &mut AnyConnection,
     secrets: &Secrets,
@@ -901,17 +905,10 @@ pub async fn cached(
     let Some(member) = profile(&mut *tx, id).await? else {
         return Ok(None);
     };
-    let key = &secrets.member_key;
     Ok(Some(CachedMember {
-        card_hash: loyalty::lookup_hash(key, KeyKind::Card, &member.card_no),
-        phone_hash: member
-            .phone
-            .as_deref()
-            .map(|p| loyalty::lookup_hash(key, KeyKind::Phone, p)),
-        email_hash: member
-            .email
-            .as_deref()
-            .map(|e| loyalty::lookup_hash(key, KeyKind::Email, e)),
+        card_hash: crate::lookup_keys::card_hash(&secrets.member_key, &member.card_no),
+        phone_hash: None,
+        email_hash: None,
         phone_masked: member.phone.as_deref().map(loyalty::mask_phone),
         email_masked: member.email.as_deref().map(loyalty::mask_email),
         name: member.name,
@@ -1007,7 +1004,7 @@ pub async fn find(
     holder_of(tx, phone.as_deref(), email.as_deref()).await
 }
 
-/// Finds the member whose look-up hash a till sent (a member not yet in its cache).
+/// Finds the member whose keyed (HMAC) look-up hash a till of an earlier version sent.
 pub async fn find_by_hash(
     tx: &mut AnyConnection,
     kind: KeyKind,
@@ -1195,6 +1192,11 @@ pub async fn apply_enrolment(
         Some(survivor) => merge_enrolment(tx, store_id, &enrolled.member_id, &survivor, at).await?,
         None => create(tx, &enrolled.member_id, &checked, store_id, at).await?,
     }
+    // Enrolled here: the store's tills get the member's memory-hard look-up keys.
+    let member_id = resolve(&mut *tx, &enrolled.member_id)
+        .await?
+        .unwrap_or_else(|| enrolled.member_id.clone());
+    crate::lookup_keys::attach(&mut *tx, &member_id, store_id, at).await?;
     Ok(Ok(()))
 }
 
@@ -1318,33 +1320,6 @@ pub async fn qr_token(db: &Db, id: &str, ttl_s: i64) -> CloudResult<QrToken> {
         token: loyalty::sign_qr(&secrets.qr, &member_id, expires_at_s),
         expires_at_s,
     })
-}
-
-/// A till looking up a member its cache does not hold, by the look-up hash.
-pub async fn till_look_up(db: &Db, kind: &str, hash: &str) -> CloudResult<CachedMember> {
-    let kind = match kind {
-        "phone" => KeyKind::Phone,
-        "email" => KeyKind::Email,
-        "card" => KeyKind::Card,
-        other => {
-            return Err(CloudError::BadRequest(format!(
-                "look-up kind {other:?} is not phone, email or card"
-            )));
-        }
-    };
-    if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(CloudError::BadRequest(
-            "a look-up hash is 32 hex digits".into(),
-        ));
-    }
-    let mut conn = db.read.acquire().await?;
-    let id = find_by_hash(&mut conn, kind, hash)
-        .await?
-        .ok_or_else(|| CloudError::NotFound("a member with that key".into()))?;
-    let secrets = secrets(&mut conn).await?;
-    cached(&mut conn, &secrets, &id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
 }
 
 /// Puts the words on the entry booked under `op_key`.

@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_members",
         include_str!("../../../migrations/till/0005_members.sql"),
     ),
+    (
+        "0008_member_lookup_keys",
+        include_str!("../../../migrations/till/0008_member_lookup_keys.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

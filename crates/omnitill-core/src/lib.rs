@@ -10,7 +10,7 @@
 //! (GTIN parsing), `cart` (pricing, discounts, tax, tenders), `ledger` (writing sales and
 //! refunds, reading receipts), `outbox` (operations for the sync engine), `staff` (PINs and
 //! permissions), `sync` (what the sync engine learns, written to the ledger), `loyalty` (the membership rules
-//! both channels share), `members` (the private member cache and look-up), `settings`, `money`, `receipt` (the receipt document) with its renderers
+//! both channels share), `lookup_keys` (memory-hard phone and e-mail look-up hashes), `members` (the private member cache and look-up), `settings`, `money`, `receipt` (the receipt document) with its renderers
 //! `receipt_text`, `escpos` and `code128`, and `demo` (the demo store), and `recovery` (a new ledger from a damaged one).
 
 pub mod barcode;
@@ -24,6 +24,7 @@ pub mod error;
 pub mod escpos;
 pub mod health;
 pub mod ledger;
+pub mod lookup_keys;
 pub mod loyalty;
 pub mod members;
 pub mod money;

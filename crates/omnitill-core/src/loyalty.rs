@@ -9,8 +9,9 @@
 //! - E-mails are trimmed and lower-cased, and must look like `local@domain.tld`.
 //! - Member cards are EAN-13 numbers in the in-store range `29…`, so the scan field tells a card
 //!   from a product by its prefix, and a mistyped digit fails the check digit.
-//! - Look-up hashes are HMAC-SHA-256 under the brand's member key, hex: a till keeps no phone
-//!   book, only hashes it can match a typed or scanned key against.
+//! - Card look-up hashes are HMAC-SHA-256 under the brand's member key, hex. Phone and e-mail
+//!   look-up hashes are memory-hard (`lookup_keys`): a till keeps no phone book, only hashes it
+//!   can match a typed key against, each guess costing milliseconds.
 //! - QR tokens are `OMQ1.<member id>.<expires, Unix s>.<Ed25519 signature, hex>`, signed by the
 //!   cloud; a till checks them offline with the brand's public key. They expire within minutes.
 //! - Points: eligible spend (lines that earn, less what points paid) / `earn_minor_per_point`,
@@ -163,11 +164,14 @@ pub fn normalise_email(input: &str) -> CoreResult<String> {
     Ok(email)
 }
 
-/// "••••5678" for an E.164 number.
-pub fn mask_phone(e164: &str) -> String {
-    let digits: Vec<char> = e164.chars().filter(char::is_ascii_digit).collect();
-    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
-    format!("••••{tail}")
+/// What a till shows of a member's phone number: that there is one, and no digit of it.
+/// Every digit shown divides what a copied ledger costs to read (ARCHITECTURE.md, "Threat
+/// model"): the last four cut the Taiwanese mobiles that fit from 10^8 to 10^4.
+pub const PHONE_MASK: &str = "••••••••";
+
+/// The masked form of an E.164 number (`PHONE_MASK`, whatever the number).
+pub fn mask_phone(_e164: &str) -> String {
+    PHONE_MASK.to_owned()
 }
 
 /// "m•••@example.com" for a normalised e-mail.
@@ -532,8 +536,12 @@ mod tests {
     }
 
     #[test]
-    fn masks_show_only_the_last_digits_and_the_first_letter() {
-        assert_eq!(mask_phone("+886912345678"), "••••5678");
+    fn masks_show_no_digit_of_a_phone_and_the_first_letter_of_an_e_mail() {
+        assert_eq!(
+            mask_phone("+886912345678"),
+            "••••••••",
+            "no digit of a phone is shown: each one shown cuts an attacker's candidates tenfold"
+        );
         assert_eq!(mask_email("mei.lin@example.com"), "m•••@example.com");
     }
 

@@ -2,10 +2,13 @@
 //! card or QR code, and the balance a cashier sees.
 //!
 //! The cache (migration 0005) holds only what checkout needs. A look-up normalises what was
-//! typed or scanned, hashes it under the brand's member key (`loyalty::lookup_hash`) and finds
-//! the hash; a QR token is checked against the brand's public key and names the member id.
-//! A key that is not in the cache comes back as `Lookup::NotCached` with its hash, for the
-//! sync side to ask the cloud when the link is up.
+//! typed or scanned, hashes it (`lookup_keys::key_hash`: the fast keyed hash for a card,
+//! memory-hard argon2id for a phone or an e-mail) and finds the hash; a QR token is checked
+//! against the brand's public key and names the member id. Phone and e-mail hashes live in
+//! `member_lookup` (migration 0008), only for members who shop at this store, were looked up
+//! here or were enrolled here; the store-scoped feed keeps that table (`apply_lookup_keys`).
+//! A key that is not in the cache comes back as `Lookup::NotCached` with the normalised key,
+//! for the shell to ask the cloud when the link is up.
 //!
 //! The balance shown is the cloud's confirmed balance as of the last sync plus this till's
 //! points entries the cloud has not yet included (`member_points_pending` above the member's
@@ -15,13 +18,14 @@
 use chrono::{DateTime, Utc};
 use omnitill_protocol::loyalty::{
     Allowance, Authorisation, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
-    RefundMember, SaleCoupon, SaleMember,
+    MemberLookupKeys, RefundMember, SaleCoupon, SaleMember,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::cart::{Cart, CartTotals, Tender};
 use crate::error::{CoreError, CoreResult};
+use crate::lookup_keys;
 use crate::loyalty::{self, KeyKind, OfflineFacts};
 use crate::money::{self, Minor};
 use crate::outbox;
@@ -56,10 +60,11 @@ pub struct MemberView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     Found(Box<MemberView>),
-    /// A valid key that is not in this till's cache: the cloud may know it.
+    /// A valid key that is not in this till's cache: the cloud may know it. `key` is the
+    /// normalised phone, e-mail or card number, to ask the cloud with.
     NotCached {
         kind: KeyKind,
-        hash: String,
+        key: String,
     },
 }
 
@@ -120,22 +125,26 @@ pub fn lookup(conn: &Connection, input: &str, now: DateTime<Utc>) -> CoreResult<
             loyalty::normalise_phone(input, calling_code)?,
         )
     };
-    let hash = loyalty::lookup_hash(&member_key, kind, &normalised);
-    let column = match kind {
-        KeyKind::Card => "card_hash",
-        KeyKind::Email => "email_hash",
-        KeyKind::Phone => "phone_hash",
+    let hash = lookup_keys::key_hash(&member_key, kind, &normalised)?;
+    let query = match kind {
+        KeyKind::Card => "SELECT id FROM member WHERE card_hash = ?1",
+        KeyKind::Email => "SELECT member_id FROM member_lookup WHERE email_hash = ?1",
+        KeyKind::Phone => "SELECT member_id FROM member_lookup WHERE phone_hash = ?1",
     };
     let id: Option<String> = conn
-        .prepare_cached(&format!("SELECT id FROM member WHERE {column} = ?1"))?
+        .prepare_cached(query)?
         .query_row([&hash], |row| row.get(0))
         .optional()?;
+    let not_cached = || Lookup::NotCached {
+        kind,
+        key: normalised.clone(),
+    };
     match id {
         Some(id) => match view(conn, &id)? {
             Some(member) => Ok(Lookup::Found(Box::new(member))),
-            None => Ok(Lookup::NotCached { kind, hash }),
+            None => Ok(not_cached()),
         },
-        None => Ok(Lookup::NotCached { kind, hash }),
+        None => Ok(not_cached()),
     }
 }
 
@@ -296,6 +305,8 @@ pub fn apply_rules(conn: &Connection, rules: &LoyaltyRules) -> CoreResult<()> {
 
 /// Caches a member from the feed. `as_of_seq` is the page's write checkpoint: the balance
 /// includes this till's operations up to it, so its pending entries up to it are dropped.
+/// Phone and e-mail hashes in `member` are ignored: the old fast hashes are never stored, and
+/// the memory-hard ones come with `apply_lookup_keys`.
 pub fn apply_member(
     conn: &Connection,
     member: &CachedMember,
@@ -307,9 +318,9 @@ pub fn apply_member(
     conn.prepare_cached(
         "INSERT INTO member (id, card_hash, phone_hash, email_hash, phone_masked, email_masked,
              name, tier, balance, as_of_seq, synced_at, coupons, local_only)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)
+         VALUES (?1, ?2, NULL, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)
          ON CONFLICT (id) DO UPDATE SET card_hash = excluded.card_hash,
-             phone_hash = excluded.phone_hash, email_hash = excluded.email_hash,
+             phone_hash = NULL, email_hash = NULL,
              phone_masked = excluded.phone_masked, email_masked = excluded.email_masked,
              name = excluded.name, tier = excluded.tier, balance = excluded.balance,
              as_of_seq = excluded.as_of_seq, synced_at = excluded.synced_at,
@@ -318,8 +329,6 @@ pub fn apply_member(
     .execute(params![
         member.id,
         member.card_hash,
-        member.phone_hash,
-        member.email_hash,
         member.phone_masked,
         member.email_masked,
         member.name,
@@ -336,10 +345,45 @@ pub fn apply_member(
     Ok(())
 }
 
+/// Stores a member's memory-hard phone and e-mail hashes for look-up at this store, or (both
+/// `None`) forgets them: the member is then found online or by card. Hashes that are not 32
+/// hex digits are refused.
+pub fn apply_lookup_keys(conn: &Connection, keys: &MemberLookupKeys) -> CoreResult<()> {
+    let well_formed = |hash: &Option<String>| {
+        hash.as_deref().is_none_or(|h| {
+            h.len() == 2 * lookup_keys::HASH_BYTES && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    if !well_formed(&keys.phone_hash) || !well_formed(&keys.email_hash) {
+        return Err(CoreError::BadInput(format!(
+            "the cloud sent look-up hashes for member {} that are not 32 hex digits",
+            keys.member_id
+        )));
+    }
+    if keys.phone_hash.is_none() && keys.email_hash.is_none() {
+        conn.prepare_cached("DELETE FROM member_lookup WHERE member_id = ?1")?
+            .execute([&keys.member_id])?;
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO member_lookup (member_id, phone_hash, email_hash) VALUES (?1, ?2, ?3)
+         ON CONFLICT (member_id) DO UPDATE SET phone_hash = excluded.phone_hash,
+             email_hash = excluded.email_hash",
+    )?
+    .execute(params![keys.member_id, keys.phone_hash, keys.email_hash])?;
+    Ok(())
+}
+
+/// Members whose phone or e-mail this till can look up offline.
+pub fn keyed_count(conn: &Connection) -> CoreResult<i64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM member_lookup", [], |row| row.get(0))?)
+}
+
 /// Forgets a member the cloud merged into another or erased. Entries this till has not had
 /// confirmed follow the surviving member.
 pub fn apply_member_gone(conn: &Connection, id: &str, merged_into: Option<&str>) -> CoreResult<()> {
     conn.execute("DELETE FROM member WHERE id = ?1", [id])?;
+    conn.execute("DELETE FROM member_lookup WHERE member_id = ?1", [id])?;
     if let Some(survivor) = merged_into {
         conn.execute(
             "UPDATE member_points_pending SET member_id = ?2 WHERE member_id = ?1",
@@ -812,6 +856,20 @@ mod tests {
             at(0).timestamp_millis(),
         )
         .expect("a member");
+        let key = loyalty::unhex(MEMBER_KEY).expect("hex");
+        apply_lookup_keys(
+            &conn,
+            &MemberLookupKeys {
+                member_id: "m-1".into(),
+                phone_hash: Some(
+                    lookup_keys::key_hash(&key, KeyKind::Phone, "+886912345678").expect("hash"),
+                ),
+                email_hash: Some(
+                    lookup_keys::key_hash(&key, KeyKind::Email, "mei@example.com").expect("hash"),
+                ),
+            },
+        )
+        .expect("the member's look-up keys");
         Fixture {
             _dir: dir,
             conn,
@@ -860,7 +918,7 @@ mod tests {
         ] {
             let member = found(lookup(&f.conn, input, at(1)), input);
             assert_eq!(member.id, "m-1", "{input:?} finds the member");
-            assert_eq!(member.phone_masked.as_deref(), Some("••••5678"));
+            assert_eq!(member.phone_masked.as_deref(), Some(loyalty::PHONE_MASK));
             assert_eq!(member.tier_name, "Gold");
             assert_eq!(member.tier_discount_bp, 500);
             assert_eq!(member.coupons.len(), 1, "the member's coupon shows");
@@ -874,6 +932,68 @@ mod tests {
                 })
             ),
             "a valid number not in the cache is for the cloud to answer"
+        );
+    }
+
+    #[test]
+    fn a_phone_is_found_only_by_its_memory_hard_hash_and_not_once_the_store_drops_it() {
+        let f = fixture();
+        let key = loyalty::unhex(MEMBER_KEY).expect("hex");
+        // A member change that still carries the old fast hashes (an earlier cloud) stores none.
+        let mut old_style = member(
+            "m-2",
+            "+886911111111",
+            "two@example.com",
+            "2900000000021",
+            0,
+        );
+        old_style.phone_hash = Some(loyalty::lookup_hash(&key, KeyKind::Phone, "+886911111111"));
+        apply_member(&f.conn, &old_style, 0, 0).expect("a member");
+        assert!(
+            matches!(lookup(&f.conn, "0911111111", at(1)), Ok(Lookup::NotCached { kind: KeyKind::Phone, ref key }) if key == "+886911111111"),
+            "a fast keyed hash is never trusted: the member is asked of the cloud by the typed number"
+        );
+        let stored: Option<String> = f
+            .conn
+            .query_row("SELECT phone_hash FROM member WHERE id = 'm-2'", [], |r| {
+                r.get(0)
+            })
+            .expect("the row");
+        assert_eq!(stored, None, "the old fast hash is not stored");
+        apply_lookup_keys(
+            &f.conn,
+            &MemberLookupKeys {
+                member_id: "m-1".into(),
+                phone_hash: None,
+                email_hash: None,
+            },
+        )
+        .expect("withdrawn");
+        assert!(
+            matches!(
+                lookup(&f.conn, "0912345678", at(1)),
+                Ok(Lookup::NotCached { .. })
+            ),
+            "a member whose keys the store withdrew is found online, not offline"
+        );
+        assert!(
+            matches!(
+                lookup(&f.conn, &loyalty::card_number(7), at(1)),
+                Ok(Lookup::Found(_))
+            ),
+            "the card still finds them offline"
+        );
+        let bad = MemberLookupKeys {
+            member_id: "m-1".into(),
+            phone_hash: Some("not hex".into()),
+            email_hash: None,
+        };
+        assert!(
+            matches!(
+                apply_lookup_keys(&f.conn, &bad),
+                Err(CoreError::BadInput(_))
+            ),
+            "a malformed hash from the feed is refused"
         );
     }
 
@@ -924,7 +1044,7 @@ mod tests {
         let card = loyalty::card_number(7);
         let dump: Vec<String> = f
             .conn
-            .prepare("SELECT quote(id) || quote(card_hash) || quote(phone_hash) || quote(email_hash) || quote(phone_masked) || quote(email_masked) || quote(name) || coupons FROM member")
+            .prepare("SELECT quote(id) || quote(card_hash) || quote(phone_hash) || quote(email_hash) || quote(phone_masked) || quote(email_masked) || quote(name) || coupons || (SELECT group_concat(quote(phone_hash) || quote(email_hash)) FROM member_lookup) FROM member")
             .expect("a dump")
             .query_map([], |row| row.get(0))
             .expect("rows")
@@ -1163,14 +1283,19 @@ pub(crate) fn enrol(
     let phone_hash = checked
         .phone
         .as_deref()
-        .map(|p| loyalty::lookup_hash(&member_key, KeyKind::Phone, p));
+        .map(|p| lookup_keys::key_hash(&member_key, KeyKind::Phone, p))
+        .transpose()?;
     let email_hash = checked
         .email
         .as_deref()
-        .map(|e| loyalty::lookup_hash(&member_key, KeyKind::Email, e));
+        .map(|e| lookup_keys::key_hash(&member_key, KeyKind::Email, e))
+        .transpose()?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let existing: Option<String> = tx
-        .prepare_cached("SELECT name FROM member WHERE phone_hash = ?1 OR email_hash = ?2 LIMIT 1")?
+        .prepare_cached(
+            "SELECT m.name FROM member_lookup k JOIN member m ON m.id = k.member_id
+             WHERE k.phone_hash = ?1 OR k.email_hash = ?2 LIMIT 1",
+        )?
         .query_row(params![phone_hash, email_hash], |row| row.get(0))
         .optional()?;
     if let Some(name) = existing {
@@ -1185,17 +1310,23 @@ pub(crate) fn enrol(
     tx.prepare_cached(
         "INSERT INTO member (id, card_hash, phone_hash, email_hash, phone_masked, email_masked,
              name, tier, balance, as_of_seq, synced_at, coupons, local_only)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0, '[]', 1)",
+         VALUES (?1, NULL, NULL, NULL, ?2, ?3, ?4, ?5, 0, 0, 0, '[]', 1)",
     )?
     .execute(params![
         member_id,
-        phone_hash,
-        email_hash,
         checked.phone.as_deref().map(loyalty::mask_phone),
         checked.email.as_deref().map(loyalty::mask_email),
         checked.name,
         tier,
     ])?;
+    apply_lookup_keys(
+        &tx,
+        &MemberLookupKeys {
+            member_id: member_id.to_owned(),
+            phone_hash,
+            email_hash,
+        },
+    )?;
     let seq = outbox::next_counter(&tx, "outbox")?;
     let op = omnitill_protocol::ops::MemberEnrolled {
         member_id: member_id.to_owned(),

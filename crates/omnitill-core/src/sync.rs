@@ -308,6 +308,7 @@ pub fn apply_pull(
             Change::MemberGone { id, merged_into } => {
                 members::apply_member_gone(&tx, id, merged_into.as_deref())?;
             }
+            Change::MemberLookupKeys(keys) => members::apply_lookup_keys(&tx, keys)?,
             Change::Conflict(notice) => members::apply_conflict(&tx, notice)?,
             Change::Unknown => {
                 result.skipped += 1;

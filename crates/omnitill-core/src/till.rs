@@ -269,6 +269,18 @@ impl Till {
             as_of_seq,
             self.clock.now().timestamp_millis(),
         )?;
+        // The cloud's answer carries the member's memory-hard look-up hashes: the member was
+        // looked up here, so the next look-up finds them offline.
+        if member.phone_hash.is_some() || member.email_hash.is_some() {
+            members::apply_lookup_keys(
+                &self.conn,
+                &omnitill_protocol::loyalty::MemberLookupKeys {
+                    member_id: member.id.clone(),
+                    phone_hash: member.phone_hash.clone(),
+                    email_hash: member.email_hash.clone(),
+                },
+            )?;
+        }
         self.member(&member.id)
     }
 

@@ -239,6 +239,9 @@ pub mod pull {
             id: String,
             merged_into: Option<String>,
         },
+        /// A member's phone and e-mail look-up hashes for this store's tills, or (both `None`)
+        /// their withdrawal.
+        MemberLookupKeys(crate::loyalty::MemberLookupKeys),
         /// A conflict for this store's review list, or its resolution.
         Conflict(crate::loyalty::ConflictNotice),
         /// A kind this build does not know (decoded only; a newer cloud's addition).
@@ -339,6 +342,7 @@ pub mod pull {
                         merged_into: f.merged_into,
                     }
                 }
+                "member_lookup_keys" => Change::MemberLookupKeys(Deserialize::deserialize(fields)?),
                 "conflict" => Change::Conflict(Deserialize::deserialize(fields)?),
                 _ => {
                     serde::de::IgnoredAny::deserialize(fields)?;
@@ -513,6 +517,11 @@ mod tests {
                 id: "m2".into(),
                 merged_into: Some("m1".into()),
             },
+            Change::MemberLookupKeys(crate::loyalty::MemberLookupKeys {
+                member_id: "m1".into(),
+                phone_hash: Some("00aa".into()),
+                email_hash: None,
+            }),
             Change::Conflict(crate::loyalty::ConflictNotice {
                 id: "k1".into(),
                 conflict: "overdraft".into(),

@@ -101,8 +101,11 @@ pub struct CachedCoupon {
     pub valid_to_ms: i64,
 }
 
-/// A member as a till caches it. No phone number, e-mail or card number in the clear: look-up
-/// keys are HMAC-SHA-256 under the brand's member key, hex, and display values are masked.
+/// A member as a till caches it. No phone number, e-mail or card number in the clear: the card
+/// look-up key is HMAC-SHA-256 under the brand's member key, hex, and display values are
+/// masked. The brand-wide feed sends no phone or e-mail hash (`None`): those are memory-hard
+/// hashes a store's tills get only for members who shop there (`MemberLookupKeys`), and the
+/// answer to a till's online look-up carries them for the member it found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CachedMember {
@@ -120,6 +123,16 @@ pub struct CachedMember {
     pub balance: i64,
     /// Coupons the member can still use.
     pub coupons: Vec<CachedCoupon>,
+}
+
+/// A member's phone and e-mail look-up hashes for one store's tills (argon2id,
+/// `omnitill_core::lookup_keys`): sent for members who shop at the store or were looked up
+/// there, and sent again with both `None` when the store no longer keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLookupKeys {
+    pub member_id: String,
+    pub phone_hash: Option<String>,
+    pub email_hash: Option<String>,
 }
 
 /// The brand's keys a till needs to look members up and check their QR codes offline.
@@ -206,19 +219,26 @@ pub struct Allowance {
     pub used_points: i64,
 }
 
-/// A till asking the cloud for a member its cache does not hold, by look-up hash.
+/// A till asking the cloud for a member its cache does not hold. A till sends the normalised
+/// key it was given (`key`) over its authenticated link: the cloud keeps members' keys in the
+/// clear and finds them by index. A till of an earlier version sends only the keyed `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberLookupRequest {
     /// `phone`, `email` or `card`.
     #[cfg_attr(feature = "openapi", schema(value_type = LookupKind))]
     pub kind: String,
-    /// The look-up hash: 32 hex digits.
+    /// The keyed hash (HMAC-SHA-256, 32 hex digits) an earlier till sends; empty from a till
+    /// that sends `key`.
+    #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
-        schema(min_length = 32, max_length = 32, pattern = "^[0-9A-Fa-f]{32}$")
+        schema(max_length = 32, pattern = "^([0-9A-Fa-f]{32})?$")
     )]
     pub hash: String,
+    /// The normalised phone (E.164), e-mail or card number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// The kinds of look-up key, as the document states them (`MemberLookupRequest::kind`).

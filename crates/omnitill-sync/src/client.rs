@@ -268,16 +268,18 @@ impl Client {
         .await
     }
 
-    /// Asks the cloud for a member this till's cache lacks, by look-up hash. `None`: the
-    /// cloud knows no such member.
+    /// Asks the cloud for a member this till's cache lacks, by the normalised phone, e-mail or
+    /// card number (`key`) the cashier gave, over the till's authenticated link. `None`: the
+    /// cloud knows no such member. The answer carries the member's look-up keys.
     pub async fn look_up_member(
         &self,
         kind: &str,
-        hash: &str,
+        key: &str,
     ) -> Result<Option<CachedMember>, SyncError> {
         let request = MemberLookupRequest {
             kind: kind.to_owned(),
-            hash: hash.to_owned(),
+            hash: String::new(),
+            key: Some(key.to_owned()),
         };
         let answer = self
             .send(

@@ -620,6 +620,8 @@ pub async fn apply_member(
         .await?;
         return Ok(());
     };
+    // The member shops here: the store's tills get their memory-hard look-up keys.
+    crate::lookup_keys::attach(&mut *tx, &member_id, store_id, at).await?;
     let sale_ref = format!("sale:{}", sale.sale_id);
     members::add_spend(&mut *tx, &member_id, store_id, &sale_ref, booking.spend, at).await?;
     members::add_entry(

@@ -150,7 +150,7 @@ fn bad_rows_are_all_named(backend: Backend) {
         ean13(471_000_000_002)
     );
     rows[497] = format!("IMPT-0000498,Imported tea 498,standard,1,{taken_code},100,");
-    rows[498] = format!("IMPT-0000010,Imported tea again,standard,1,,100,");
+    rows[498] = "IMPT-0000010,Imported tea again,standard,1,,100,".to_owned();
     rows[499] = format!(
         "IMPT-0000500,Imported tea 500,standard,1,{},100,",
         ean13(471_000_000_003)

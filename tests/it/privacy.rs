@@ -15,7 +15,7 @@
 //!   tills find them by phone offline.
 //!
 //! A ledger that an earlier version left with fast hashes and four-digit masks loses both
-//! when it is opened (till migration 0008).
+//! when it is opened (till migration 0006).
 
 use std::collections::HashSet;
 

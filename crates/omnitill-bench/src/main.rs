@@ -277,7 +277,9 @@ fn run() -> Result<()> {
     fs::create_dir_all(&run_dir.0)
         .with_context(|| format!("cannot create {}", run_dir.0.display()))?;
     let mut table = Table::default();
-    let dataset = if plan.sync.catalog_only || plan.sync.members_only || plan.import_only
+    let dataset = if plan.sync.catalog_only
+        || plan.sync.members_only
+        || plan.import_only
         || plan.sync.redeem_only
         || plan.sync.push_only
     {

@@ -42,8 +42,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/till/0005_members.sql"),
     ),
     (
-        "0008_member_lookup_keys",
-        include_str!("../../../migrations/till/0008_member_lookup_keys.sql"),
+        "0006_member_lookup_keys",
+        include_str!("../../../migrations/till/0006_member_lookup_keys.sql"),
     ),
 ];
 

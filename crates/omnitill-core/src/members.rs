@@ -5,7 +5,7 @@
 //! typed or scanned, hashes it (`lookup_keys::key_hash`: the fast keyed hash for a card,
 //! memory-hard argon2id for a phone or an e-mail) and finds the hash; a QR token is checked
 //! against the brand's public key and names the member id. Phone and e-mail hashes live in
-//! `member_lookup` (migration 0008), only for members who shop at this store, were looked up
+//! `member_lookup` (migration 0006), only for members who shop at this store, were looked up
 //! here or were enrolled here; the store-scoped feed keeps that table (`apply_lookup_keys`).
 //! A key that is not in the cache comes back as `Lookup::NotCached` with the normalised key,
 //! for the shell to ask the cloud when the link is up.

@@ -110,7 +110,13 @@ pub mod enrol {
     /// first enrolment, or its last enrolment's), and the token of its last enrolment, which
     /// proves a re-enrolled till is the one that held that id.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct TillIdentity {
+        /// 1 to 64 letters, digits or dashes.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9-]{1,64}$")
+        )]
         pub device_id: String,
         pub receipt_prefix: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -392,7 +392,9 @@ async fn lock_members(
     let mut named: Vec<&str> = decoded
         .iter()
         .filter_map(|operation| match operation {
-            Ok(TillOperation::MemberSale(sale)) => sale.member.as_ref().map(|m| m.member_id.as_str()),
+            Ok(TillOperation::MemberSale(sale)) => {
+                sale.member.as_ref().map(|m| m.member_id.as_str())
+            }
             Ok(TillOperation::MemberRefund(refund)) => {
                 refund.member.as_ref().map(|m| m.member_id.as_str())
             }

@@ -202,7 +202,10 @@ pub fn check(
     for tender in &refund.tenders {
         let kind = tender.kind.as_str();
         let paid = sum(
-            sale.tenders.iter().filter(|t| t.kind == kind).map(|t| t.amount_minor),
+            sale.tenders
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| t.amount_minor),
             "payments",
         )?;
         let given_back = sum(
@@ -559,7 +562,12 @@ mod tests {
     }
 
     /// What the till writes for refunding `quantity` after `before` were refunded.
-    fn refund(quantity: i64, before: i64, tenders: Vec<TenderOp>, rounding: i64) -> RefundCompleted {
+    fn refund(
+        quantity: i64,
+        before: i64,
+        tenders: Vec<TenderOp>,
+        rounding: i64,
+    ) -> RefundCompleted {
         let share = |of: i64| {
             money::pro_rata_floor(of, before + quantity, 3) - money::pro_rata_floor(of, before, 3)
         };
@@ -598,7 +606,10 @@ mod tests {
     fn refunds_in_steps_pass_until_nothing_is_left() {
         // 1 of 3: 10.01 back, all to the card.
         let first = refund(1, 0, vec![tender("card", 1_001)], 0);
-        assert!(check(&first, &device(), &state(vec![])).is_ok(), "a third of the sale");
+        assert!(
+            check(&first, &device(), &state(vec![])).is_ok(),
+            "a third of the sale"
+        );
         // The other 2: 20.02, the card's 9.99 left, then cash 10.00, and 0.03 of rounding kept.
         let rest = refund(2, 1, vec![tender("card", 999), tender("cash", 1_000)], -3);
         assert!(
@@ -619,7 +630,9 @@ mod tests {
         let cases: Vec<Tamper> = vec![
             ("more than was sold", |r| r.lines[0].quantity = 4),
             ("a zero quantity", |r| r.lines[0].quantity = 0),
-            ("a quantity near 2^63", |r| r.lines[0].quantity = i64::MAX - 5),
+            ("a quantity near 2^63", |r| {
+                r.lines[0].quantity = i64::MAX - 5
+            }),
             ("a line the sale does not have", |r| r.lines[0].line_no = 2),
             ("another SKU", |r| r.lines[0].sku = "B".into()),
             ("more money than the share", |r| {
@@ -627,14 +640,20 @@ mod tests {
                 r.total_minor += 1;
                 r.tenders[0].amount_minor += 1;
             }),
-            ("cash back for a card payment", |r| r.tenders[0].kind = "cash".into()),
+            ("cash back for a card payment", |r| {
+                r.tenders[0].kind = "cash".into()
+            }),
             ("a rounding the sale never had", |r| {
                 r.rounding_minor = -50;
                 r.total_minor -= 50;
                 r.tenders[0].amount_minor -= 50;
             }),
-            ("another till's device id", |r| r.device_id = "till-2".into()),
-            ("another till's prefix", |r| r.receipt_no = "ZZ99-000001".into()),
+            ("another till's device id", |r| {
+                r.device_id = "till-2".into()
+            }),
+            ("another till's prefix", |r| {
+                r.receipt_no = "ZZ99-000001".into()
+            }),
         ];
         for (why, tamper) in cases {
             let mut forged = refund(1, 0, vec![tender("card", 1_001)], 0);

@@ -2,15 +2,20 @@
 //! thread, each with its own HTTP client, and releases them together from a barrier so their
 //! requests reach the cloud at the same moment.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::Value;
 
-use super::cloud::{CloudProcess, http};
+use super::cloud::CloudProcess;
 
 /// Runs `request(client, index)` for `clients` indexes at once; returns the answers in index
-/// order.
+/// order. Each client comes from a loopback address of its own (`own_loopback_client`), as
+/// tills and e-shop servers on different machines would, so the cloud's per-address enrolment
+/// limit sees distinct sources.
 pub fn at_once<T: Send>(
     clients: usize,
     request: impl Fn(&reqwest::blocking::Client, usize) -> T + Sync,
@@ -21,7 +26,7 @@ pub fn at_once<T: Send>(
             .map(|index| {
                 let (barrier, request) = (&barrier, &request);
                 scope.spawn(move || {
-                    let client = http();
+                    let client = own_loopback_client();
                     barrier.wait();
                     request(&client, index)
                 })
@@ -32,6 +37,22 @@ pub fn at_once<T: Send>(
             .map(|handle| handle.join().expect("a client thread finished"))
             .collect()
     })
+}
+
+/// Loopback source addresses handed out so far (127.1.0.0/16, one per client).
+static NEXT_SOURCE: AtomicU32 = AtomicU32::new(1);
+
+/// An HTTP client whose connections leave from a loopback address no other client of this
+/// test process uses (Linux routes all of 127.0.0.0/8 to the loopback interface).
+pub fn own_loopback_client() -> reqwest::blocking::Client {
+    omnitill_sync::install_tls_provider();
+    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % 65_534 + 1;
+    let source = Ipv4Addr::new(127, 1, (n >> 8) as u8, (n & 0xff) as u8);
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .local_address(IpAddr::V4(source))
+        .build()
+        .expect("an HTTP client")
 }
 
 /// One e-shop call on `client`: the status and the body (JSON, or null when it is not JSON).

@@ -23,6 +23,7 @@
 
 mod app;
 mod cloud;
+mod fleet;
 mod generate;
 mod import;
 mod measure;

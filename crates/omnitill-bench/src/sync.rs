@@ -11,9 +11,8 @@
 //! - idle round trip: the same till, now in step with the cloud, runs `sync_once` rounds that
 //!   have nothing to do. Latency is timed directly against the cloud; bytes are counted by a
 //!   relay on loopback (`relay`) that the till is pointed at for a few rounds.
-//! - concurrent tills: T tills, each enrolled with its own token and holding a few sales, push
-//!   their outboxes with `Client::push` all at once (released together by a barrier); each
-//!   request is timed from send to decoded answer.
+//! - concurrent tills (`fleet`): T tills push their outboxes at once, to one SQLite cloud, one
+//!   PostgreSQL cloud and two cloud processes on one PostgreSQL.
 //! - first catalog download: a fresh, empty ledger is enrolled with a cloud holding the demo
 //!   brand plus N generated products (made once with `omnitill-cloud catalog import`, cached)
 //!   and runs one `sync_once`, timed until the feed is drained and applied (the last page
@@ -27,27 +26,22 @@
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use omnitill_core::{outbox, sync as ledger_sync};
-use omnitill_protocol::push::Status;
 use omnitill_sync::engine::{Progress, RoundOptions, RoundReport, sync_once, sync_once_with};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::cloud::{self, Cloud, Postgres};
 use crate::measure::Samples;
 use crate::relay::Relay;
-use crate::table::{Table, Verdict, duration_parts, thousands};
+use crate::table::{Table, Verdict, thousands};
 use crate::tills::{self, SharedTill, lock};
 
 /// The store every benchmark till is enrolled with (from the cloud's demo brand).
-const STORE: &str = "TPE-XINYI";
+pub(crate) const STORE: &str = "TPE-XINYI";
 /// Targets.
-const BACKLOG_SQLITE_SALES_PER_S: f64 = 2_000.0;
-const BACKLOG_POSTGRES_SALES_PER_S: f64 = 1_000.0;
+const BACKLOG_SQLITE_SALES_PER_S: f64 = 2_500.0;
+const BACKLOG_POSTGRES_SALES_PER_S: f64 = 1_500.0;
 const CATALOG_ROWS_PER_S: f64 = 100_000.0;
 const IDLE_BYTES: u64 = 1_000;
 const IDLE_LATENCY: Duration = Duration::from_millis(5);
@@ -55,11 +49,6 @@ const IDLE_LATENCY: Duration = Duration::from_millis(5);
 const IDLE_WARM_UP: usize = 10;
 /// Idle rounds sent through the counting relay.
 const IDLE_COUNTED_ROUNDS: u64 = 20;
-/// The seed of the fleet's sales (plus the till's number).
-const FLEET_SEED: u64 = 0xF1EE_7000;
-/// Threads that enrol the fleet's tills and make their sales.
-const SETUP_THREADS: usize = 4;
-
 /// What the sync rows measure, and how much.
 #[derive(Debug, Clone, Copy)]
 pub struct SyncPlan {
@@ -89,11 +78,11 @@ pub struct Dirs<'a> {
     pub run_dir: &'a Path,
 }
 
-struct SyncBench {
-    binary: PathBuf,
-    cache_dir: PathBuf,
-    work: PathBuf,
-    runtime: tokio::runtime::Runtime,
+pub(crate) struct SyncBench {
+    pub(crate) binary: PathBuf,
+    pub(crate) cache_dir: PathBuf,
+    pub(crate) work: PathBuf,
+    pub(crate) runtime: tokio::runtime::Runtime,
 }
 
 /// Adds the sync rows to the report.
@@ -120,7 +109,7 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
             BACKLOG_POSTGRES_SALES_PER_S,
             "not built",
         );
-        fleet_miss(table, plan, "not built");
+        crate::fleet::miss_all(table, plan, "not built");
         catalog_miss(table, plan, "not built");
         return Ok(());
     }
@@ -252,17 +241,7 @@ fn push_rows(table: &mut Table, plan: &SyncPlan, ctx: &SyncBench) {
         }
     }
 
-    eprintln!(
-        "sync: {} tills pushing at once to a SQLite cloud",
-        plan.fleet_tills
-    );
-    match fleet(ctx, plan) {
-        Ok(result) => fleet_rows(table, plan, &result),
-        Err(e) => {
-            eprintln!("sync: the concurrent tills failed: {e:#}");
-            fleet_miss(table, plan, "failed");
-        }
-    }
+    crate::fleet::rows(table, plan, ctx);
 }
 
 /// A till and a cloud after a backlog drain.
@@ -477,199 +456,6 @@ fn idle_miss(table: &mut Table, why: &str) {
         Verdict::Miss,
     );
     table.row("idle sync round trip p99", why, "", "< 5 ms", Verdict::Miss);
-}
-
-struct FleetResult {
-    latency: Samples,
-    wall: Duration,
-    pushed: usize,
-}
-
-fn fleet(ctx: &SyncBench, plan: &SyncPlan) -> Result<FleetResult> {
-    let setup_started = Instant::now();
-    let template = tills::demo_template(&ctx.cache_dir)?;
-    let cloud = Cloud::start(
-        &ctx.binary,
-        &ctx.work.join("fleet-cloud.sqlite3").display().to_string(),
-        true,
-        &ctx.work.join("fleet-cloud.log"),
-    )?;
-    let dir = ctx.work.join("fleet");
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // The codes come first, one admin command after another: an admin command writing to the
-    // cloud's SQLite file while the server writes it too could fail the server's transaction.
-    let codes = (0..plan.fleet_tills)
-        .map(|_| cloud.enrolment_code(STORE))
-        .collect::<Result<Vec<_>>>()?;
-    // Set-up only (nothing here is timed): a few threads share it, since each till waits on
-    // argon2 for its cashier's PIN and on the disk for its sales.
-    let made = std::sync::Mutex::new(0usize);
-    let make = |index: usize| -> Result<SharedTill> {
-        let till = tills::copy_and_open(&template, &dir.join(format!("till-{index:03}.sqlite3")))?;
-        tills::enrol_with_code(
-            &ctx.runtime,
-            &till,
-            &cloud.base_url,
-            &codes[index],
-            &format!("Counter {}", index + 1),
-        )?;
-        {
-            let mut guard = lock(&till);
-            let session = tills::login_cashier(&mut guard)?;
-            let products = tills::demo_products(&guard);
-            let mut rng = StdRng::seed_from_u64(FLEET_SEED + index as u64);
-            for _ in 0..plan.fleet_sales_each {
-                tills::sell_one(&mut guard, &session, &mut rng, products)?;
-            }
-        }
-        let mut made = made.lock().unwrap_or_else(|poison| poison.into_inner());
-        *made += 1;
-        if made.is_multiple_of(50) {
-            eprintln!("  {made} tills enrolled with their sales");
-        }
-        Ok(till)
-    };
-    let mut tills: Vec<Option<SharedTill>> = (0..plan.fleet_tills).map(|_| None).collect();
-    std::thread::scope(|scope| -> Result<()> {
-        let workers: Vec<_> = (0..SETUP_THREADS)
-            .map(|worker| {
-                let make = &make;
-                scope.spawn(move || -> Result<Vec<(usize, SharedTill)>> {
-                    (worker..plan.fleet_tills)
-                        .step_by(SETUP_THREADS)
-                        .map(|index| Ok((index, make(index)?)))
-                        .collect()
-                })
-            })
-            .collect();
-        for worker in workers {
-            let made = worker
-                .join()
-                .map_err(|_| anyhow::anyhow!("a set-up thread panicked"))??;
-            for (index, till) in made {
-                tills[index] = Some(till);
-            }
-        }
-        Ok(())
-    })?;
-    let tills: Vec<SharedTill> = tills.into_iter().flatten().collect();
-    if tills.len() != plan.fleet_tills {
-        bail!(
-            "only {} of {} tills were set up",
-            tills.len(),
-            plan.fleet_tills
-        );
-    }
-    // Each till's outbox and client, ready before the start.
-    let mut pushers = Vec::with_capacity(tills.len());
-    for till in &tills {
-        let guard = lock(till);
-        let ops = outbox::pending(guard.connection(), omnitill_protocol::MAX_PUSH_OPS)?;
-        let link =
-            ledger_sync::link(guard.connection())?.context("a fleet till is not enrolled")?;
-        let client = omnitill_sync::Client::new(&link.cloud_url, Some(link.token))
-            .context("no HTTP client")?;
-        pushers.push((client, ops));
-    }
-    let setup = setup_started.elapsed();
-
-    let count = pushers.len();
-    let outcomes = ctx.runtime.block_on(async move {
-        let barrier = Arc::new(tokio::sync::Barrier::new(count));
-        let mut tasks = Vec::with_capacity(count);
-        for (client, ops) in pushers {
-            let barrier = barrier.clone();
-            tasks.push(tokio::spawn(async move {
-                barrier.wait().await;
-                let started = Instant::now();
-                let response = client.push(&ops).await;
-                let ended = Instant::now();
-                (started, ended, ops, response)
-            }));
-        }
-        let mut outcomes = Vec::with_capacity(count);
-        for task in tasks {
-            outcomes.push(task.await);
-        }
-        outcomes
-    });
-
-    let mut samples = Vec::with_capacity(count);
-    let mut first_start: Option<Instant> = None;
-    let mut last_end: Option<Instant> = None;
-    let mut pushed = 0;
-    for (till, outcome) in tills.iter().zip(outcomes) {
-        let (started, ended, ops, response) = outcome.context("a pushing task panicked")?;
-        let response = response.context("a till's push failed")?;
-        let last_seq = ops.last().map_or(0, |op| op.seq);
-        if response.last_applied_seq != last_seq
-            || response.outcomes.len() != ops.len()
-            || response
-                .outcomes
-                .iter()
-                .any(|outcome| outcome.status != Status::Applied)
-        {
-            bail!("a till's push was not applied whole: {response:?}");
-        }
-        pushed += ops.len();
-        samples.push(ended - started);
-        first_start = Some(first_start.map_or(started, |s| s.min(started)));
-        last_end = Some(last_end.map_or(ended, |e| e.max(ended)));
-        let mut guard = lock(till);
-        let now = guard.clock().now();
-        ledger_sync::record_push(guard.connection_mut(), &response, now)?;
-    }
-    let wall = match (first_start, last_end) {
-        (Some(start), Some(end)) => end - start,
-        _ => Duration::ZERO,
-    };
-    eprintln!(
-        "  set-up (copy, enrol, sell) took {:.1} s; {pushed} sales pushed by {count} tills in {:.0} ms",
-        setup.as_secs_f64(),
-        wall.as_secs_f64() * 1e3
-    );
-    drop(cloud);
-    Ok(FleetResult {
-        latency: Samples::from_unsorted(samples),
-        wall,
-        pushed,
-    })
-}
-
-fn fleet_rows(table: &mut Table, plan: &SyncPlan, result: &FleetResult) {
-    let label = format!(
-        "{} tills pushing at once ({} sales each)",
-        plan.fleet_tills, plan.fleet_sales_each
-    );
-    for (name, value) in [("p50", result.latency.p50()), ("p99", result.latency.p99())] {
-        let (value, unit) = duration_parts(value);
-        table.row(
-            format!("{label}, push {name}"),
-            value,
-            unit,
-            "none set",
-            Verdict::Info,
-        );
-    }
-    table.duration(
-        format!(
-            "  all {} pushes done ({} sales)",
-            plan.fleet_tills,
-            thousands(result.pushed as u64)
-        ),
-        result.wall,
-        None,
-    );
-}
-
-fn fleet_miss(table: &mut Table, plan: &SyncPlan, why: &str) {
-    table.row(
-        format!("{} tills pushing at once, push p99", plan.fleet_tills),
-        why,
-        "",
-        "none set",
-        Verdict::Miss,
-    );
 }
 
 struct CatalogResult {

@@ -305,7 +305,7 @@ fn measure(ctx: &SyncBench, plan: &SyncPlan, clouds: &[Cloud], label: &str) -> R
     let mut pushed = 0;
     for (till, outcome) in tills.iter().zip(outcomes) {
         let (started, ended, ops, response) = outcome.context("a pushing task panicked")?;
-        let response = response.context("a till's push failed")?;
+        let response = response.map_err(|e| anyhow::anyhow!("a till's push failed: {e:?}"))?;
         let last_seq = ops.last().map_or(0, |op| op.seq);
         if response.last_applied_seq != last_seq
             || response.outcomes.len() != ops.len()

@@ -98,6 +98,7 @@ impl Plan {
                     push_only = true;
                     skip_app = true;
                     skip_till = true;
+                    skip_import = true;
                 }
                 "--members-only" => {
                     members_only = true;

@@ -140,6 +140,8 @@ pub async fn record(db: &Db, order: &OnlineOrder) -> CloudResult<(bool, OnlineSa
     ))
     .execute(&mut *tx)
     .await?;
+    let skus: Vec<&str> = order.lines.iter().map(|line| line.sku.as_str()).collect();
+    stock::lock_levels(&mut tx, &pool, &skus).await?;
     for (index, line) in order.lines.iter().enumerate() {
         sqlx::query("INSERT INTO sale_line (sale_id, line_no, sku, quantity, total_minor) VALUES ($1, $2, $3, $4, $5)")
             .bind(&sale_id)

@@ -196,7 +196,7 @@ impl Client {
         let response = builder
             .send()
             .await
-            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+            .map_err(|e| SyncError::Unreachable(with_causes(&e)))?;
         let status = response.status();
         let bytes = read_capped(response, MAX_RESPONSE_BYTES).await?;
         if status.is_success() {
@@ -400,6 +400,19 @@ async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// An error and its causes in one line ("error sending request: connection refused"), so a
+/// log or the status bar's details say why, not only that, a request failed.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 #[cfg(test)]

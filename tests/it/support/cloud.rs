@@ -68,6 +68,21 @@ fn try_psql(sql: &str) -> Result<(), String> {
 
 /// Runs `sql`, trying again for a few seconds: a template database is busy until the sessions
 /// of a killed cloud have ended at the server.
+/// The one value a query answers, as text.
+fn psql_value(sql: &str) -> String {
+    let output = Command::new("psql")
+        .arg(postgres_admin_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
+        .output()
+        .expect("psql runs (scripts/setup installs PostgreSQL)");
+    assert!(
+        output.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 fn psql_until_ok(sql: &str) {
     let mut last = try_psql(sql);
     for _ in 0..40 {
@@ -144,6 +159,30 @@ impl CloudProcess {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the cloud and answers how many transactions PostgreSQL aborted as deadlocks in its
+    /// database (0 on SQLite). A backend reports its counts when it exits, so this waits until
+    /// the stopped cloud's sessions are gone.
+    pub fn stop_and_count_deadlocks(&mut self) -> i64 {
+        self.stop();
+        let Some(name) = &self.postgres_db else {
+            return 0;
+        };
+        for _ in 0..100 {
+            let sessions = psql_value(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'"
+            ));
+            if sessions == "0" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        psql_value(&format!(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = '{name}'"
+        ))
+        .parse()
+        .expect("PostgreSQL counts deadlocks per database")
     }
 
     /// Starts the cloud again on the same address and database.

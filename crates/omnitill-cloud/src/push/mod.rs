@@ -195,6 +195,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
         })
         .collect();
     lock_members(&mut tx, &decoded).await?;
+    lock_stock(&mut tx, &device.store_id, &decoded).await?;
     let mut pushing = PushingDevice {
         id: device.id.clone(),
         store_id: device.store_id.clone(),
@@ -412,6 +413,30 @@ async fn lock_members(
     let ids: Vec<&str> = resolved.iter().map(String::as_str).collect();
     crate::locks::lock_members(tx, &ids).await?;
     Ok(())
+}
+
+/// Locks the stock level rows the push's sales and refunds move, in SKU order, after its
+/// members and before anything is written or published (`stock::lock_levels`).
+async fn lock_stock(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    decoded: &[Result<TillOperation, Refusal>],
+) -> CloudResult<()> {
+    let skus: Vec<&str> = decoded
+        .iter()
+        .flat_map(|operation| -> Vec<&str> {
+            match operation {
+                Ok(TillOperation::Sale(sale) | TillOperation::MemberSale(sale)) => {
+                    sale.lines.iter().map(|line| line.sku.as_str()).collect()
+                }
+                Ok(TillOperation::Refund(refund) | TillOperation::MemberRefund(refund)) => {
+                    refund.lines.iter().map(|line| line.sku.as_str()).collect()
+                }
+                _ => Vec::new(),
+            }
+        })
+        .collect();
+    stock::lock_levels(tx, store_id, &skus).await
 }
 
 /// Applies one operation inside its savepoint; the SKUs whose stock it moved go to `touched`.

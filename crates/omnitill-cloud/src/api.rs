@@ -38,6 +38,8 @@ use crate::{catalog, members, online, openapi, pull, push as push_ops, rejection
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// On SQLite, pushes are applied in groups that share a commit; `None` on PostgreSQL.
+    pub pushes: Option<push_ops::group_commit::GroupCommit>,
 }
 
 /// The whole API: the documented routes, a JSON 404 for any other path, and every refusal
@@ -164,7 +166,11 @@ async fn push(
     TillAuth(device): TillAuth,
     JsonBody(request): JsonBody<PushRequest>,
 ) -> CloudResult<Json<PushResponse>> {
-    Ok(Json(push_ops::push(&state.db, &device, &request).await?))
+    let response = match &state.pushes {
+        Some(pushes) => pushes.push(device, request).await?,
+        None => push_ops::push(&state.db, &device, &request).await?,
+    };
+    Ok(Json(response))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

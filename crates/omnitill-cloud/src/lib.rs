@@ -52,7 +52,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(hourly_jobs(db.clone()));
-    let app = api::router(api::AppState { db });
+    let pushes = push::group_commit::GroupCommit::start(&db);
+    let app = api::router(api::AppState { db, pushes });
     // The peer's address reaches handlers (enrolment attempts are counted per address).
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

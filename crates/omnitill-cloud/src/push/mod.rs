@@ -20,6 +20,7 @@
 
 mod conflict_resolved;
 mod enrolment;
+pub mod group_commit;
 pub mod plan;
 mod refund;
 mod sale;
@@ -155,6 +156,21 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
 }
 
 async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResult<PushResponse> {
+    let mut tx = db.write.begin().await?;
+    let response = push_in(&mut tx, db.backend, device, request).await?;
+    tx.commit().await?;
+    Ok(response)
+}
+
+/// Applies a push inside a transaction the caller opened and commits (`push_once`, or a
+/// savepoint of `group_commit`'s shared transaction). Nothing is kept on error: the caller
+/// rolls back.
+pub(crate) async fn push_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    device: &Device,
+    request: &PushRequest,
+) -> CloudResult<PushResponse> {
     let operations = &request.operations;
     if operations.len() > MAX_PUSH_OPS {
         return Err(CloudError::BadRequest(format!(
@@ -162,8 +178,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
             operations.len()
         )));
     }
-    let mut tx = db.write.begin().await?;
-    let lock = match db.backend {
+    let lock = match backend {
         Backend::Postgres => {
             "SELECT d.last_applied_seq, d.revoked_at, d.till_id, d.receipt_prefix,
                     s.cash_rounding_minor
@@ -183,7 +198,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
         i64,
     ) = sqlx::query_as(lock)
         .bind(&device.id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
     if revoked.is_some() {
         return Err(CloudError::Revoked);
@@ -194,8 +209,8 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
             TillOperation::decode(&op.op_type, &op.payload).map_err(|e| Refusal(e.to_string()))
         })
         .collect();
-    lock_members(&mut tx, &decoded).await?;
-    lock_stock(&mut tx, &device.store_id, &decoded).await?;
+    lock_members(&mut *conn, &decoded).await?;
+    lock_stock(&mut *conn, &device.store_id, &decoded).await?;
     let mut pushing = PushingDevice {
         id: device.id.clone(),
         store_id: device.store_id.clone(),
@@ -205,7 +220,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
     };
     if pushing.till_id.is_none() {
         learn_till_id(
-            &mut tx,
+            &mut *conn,
             &mut pushing,
             operations,
             &decoded,
@@ -215,11 +230,12 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
         .await?;
     }
     pushing.prefixes =
-        till_identity::owned_prefixes(&mut tx, pushing.till_id.as_deref(), &receipt_prefix).await?;
+        till_identity::owned_prefixes(&mut *conn, pushing.till_id.as_deref(), &receipt_prefix)
+            .await?;
 
-    let refused_before = refused_before(&mut tx, &device.id, operations, last).await?;
-    let known = known_op_ids(&mut tx, &pushing, operations, last).await?;
-    let batch_sales = db.backend == Backend::Sqlite;
+    let refused_before = refused_before(&mut *conn, &device.id, operations, last).await?;
+    let known = known_op_ids(&mut *conn, &pushing, operations, last).await?;
+    let batch_sales = backend == Backend::Sqlite;
     let pushed: Vec<Pushed> = operations
         .iter()
         .zip(&decoded)
@@ -289,7 +305,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
                 } else {
                     "SAVEPOINT run"
                 };
-                sqlx::raw_sql(begin).execute(&mut *tx).await?;
+                sqlx::raw_sql(begin).execute(&mut *conn).await?;
                 open = false;
                 let ops = &operations[start..start + len];
                 let sales: Vec<&omnitill_protocol::ops::SaleCompleted> = decoded
@@ -301,10 +317,10 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
                     })
                     .collect();
                 if sales.len() == len
-                    && sales_run::apply(&mut tx, &pushing, ops, &sales, &mut touched).await?
+                    && sales_run::apply(&mut *conn, &pushing, ops, &sales, &mut touched).await?
                 {
                     sqlx::raw_sql("RELEASE SAVEPOINT run")
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
                     for op in ops {
                         last = op.seq;
@@ -319,7 +335,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
                 }
                 // A sale of the run is already recorded: one by one refuses that one alone.
                 sqlx::raw_sql("ROLLBACK TO SAVEPOINT run; RELEASE SAVEPOINT run")
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                 (start..start + len).collect()
             }
@@ -332,12 +348,12 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
             } else {
                 "SAVEPOINT op"
             };
-            sqlx::raw_sql(begin).execute(&mut *tx).await?;
+            sqlx::raw_sql(begin).execute(&mut *conn).await?;
             open = true;
             let mut skus = Vec::new();
             let applied = match &decoded[index] {
                 Ok(operation) => {
-                    apply(&mut tx, db.backend, &pushing, op, operation, &mut skus).await
+                    apply(&mut *conn, backend, &pushing, op, operation, &mut skus).await
                 }
                 Err(refusal) => Err(ApplyError::Refused(refusal.clone())),
             };
@@ -348,7 +364,7 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
                 }
                 Err(ApplyError::Refused(Refusal(reason))) => {
                     sqlx::raw_sql("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
                     open = false;
                     (Status::Rejected, Some(reason))
@@ -362,18 +378,17 @@ async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResu
     }
     if open {
         sqlx::raw_sql("RELEASE SAVEPOINT op")
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    record_operations(&mut tx, &device.id, &recorded).await?;
-    record_id_refusals(&mut tx, &device.id, &id_refusals).await?;
-    stock::publish_levels(&mut tx, &device.store_id, &touched.skus).await?;
+    record_operations(&mut *conn, &device.id, &recorded).await?;
+    record_id_refusals(&mut *conn, &device.id, &id_refusals).await?;
+    stock::publish_levels(&mut *conn, &device.store_id, &touched.skus).await?;
     sqlx::query("UPDATE device SET last_applied_seq = $1 WHERE id = $2")
         .bind(last)
         .bind(&device.id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(PushResponse {
         outcomes,
         last_applied_seq: last,

@@ -1,0 +1,133 @@
+//! Group commit of pushes on SQLite: pushes that arrive while the one writer is busy are applied
+//! together, each in a savepoint of one shared transaction, and answered after its commit.
+//!
+//! SQLite has one writer and syncs its log at every commit (`synchronous=FULL`). With many
+//! tills pushing at once, most of a push's time was its commit: the log frames of the pages it
+//! touched (the feed, the operation log, the stock levels, their indexes) and one sync. Applied
+//! together, the pushes of a group share those pages and that sync.
+//!
+//! Nothing changes for a push alone: the writer takes what is waiting when it becomes free, so
+//! an idle cloud commits each push at once. Each push keeps its own outcome: one that fails
+//! (a gap in its sequence, a revoked device, a database error) is rolled back to its savepoint
+//! and answered with its error, and the others of the group go on. A failed commit answers
+//! every push of the group with the error; none of them was applied, and each till sends its
+//! push again. PostgreSQL takes pushes in parallel (`push`) and does not use this.
+
+use omnitill_protocol::push::{PushRequest, PushResponse};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{Backend, Db};
+use crate::devices::Device;
+use crate::error::{CloudError, CloudResult};
+
+/// Pushes one group takes at most: enough to share a commit among many tills, few enough that
+/// a group's transaction stays short.
+const MAX_GROUP: usize = 64;
+
+/// The queue of pushes waiting for the SQLite writer; cheap to clone.
+#[derive(Clone)]
+pub struct GroupCommit {
+    queue: mpsc::UnboundedSender<Waiting>,
+}
+
+/// A push waiting for its group, with where its answer goes.
+struct Waiting {
+    device: Device,
+    request: PushRequest,
+    answer: oneshot::Sender<CloudResult<PushResponse>>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task for `db`; `None` on PostgreSQL, where pushes run in parallel.
+    pub fn start(db: &Db) -> Option<GroupCommit> {
+        if db.backend != Backend::Sqlite {
+            return None;
+        }
+        let (queue, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(run(db.clone(), waiting));
+        Some(GroupCommit { queue })
+    }
+
+    /// Applies `request` from `device` in the next group and answers it after that group's
+    /// commit.
+    pub async fn push(&self, device: Device, request: PushRequest) -> CloudResult<PushResponse> {
+        let (answer, answered) = oneshot::channel();
+        let waiting = Waiting {
+            device,
+            request,
+            answer,
+        };
+        self.queue
+            .send(waiting)
+            .map_err(|_| CloudError::Internal("the push writer has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| CloudError::Internal("the push writer stopped before answering".into()))?
+    }
+}
+
+/// The writer: takes every push waiting (up to `MAX_GROUP`), applies them in one transaction,
+/// commits, answers; until every `GroupCommit` is dropped.
+async fn run(db: Db, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
+    while let Some(first) = waiting.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match waiting.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let outcomes = apply_group(&db, &group).await;
+        for (push, outcome) in group.into_iter().zip(outcomes) {
+            // A till that gave up waiting is no longer listening; its push stands.
+            let _ = push.answer.send(outcome);
+        }
+    }
+}
+
+/// Applies a group in one transaction; one outcome per push, in order.
+async fn apply_group(db: &Db, group: &[Waiting]) -> Vec<CloudResult<PushResponse>> {
+    let not_saved = |error: &CloudError| -> Vec<CloudResult<PushResponse>> {
+        group
+            .iter()
+            .map(|_| {
+                Err(CloudError::Internal(format!(
+                    "the push was not saved, send it again: {error}"
+                )))
+            })
+            .collect()
+    };
+    let mut tx = match db.write.begin().await {
+        Ok(tx) => tx,
+        Err(error) => return not_saved(&error.into()),
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    for push in group {
+        match apply_one(&mut tx, push).await {
+            Ok(outcome) => outcomes.push(outcome),
+            // The shared transaction cannot go on: nothing of the group is kept.
+            Err(error) => return not_saved(&error),
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => outcomes,
+        Err(error) => not_saved(&error.into()),
+    }
+}
+
+/// One push of a group, inside its own savepoint: its outcome, or (outer `Err`) a failure of
+/// the shared transaction itself.
+async fn apply_one(
+    tx: &mut sqlx::AnyConnection,
+    push: &Waiting,
+) -> CloudResult<CloudResult<PushResponse>> {
+    sqlx::raw_sql("SAVEPOINT push").execute(&mut *tx).await?;
+    let outcome = super::push_in(&mut *tx, Backend::Sqlite, &push.device, &push.request).await;
+    let end = if outcome.is_ok() {
+        "RELEASE SAVEPOINT push"
+    } else {
+        "ROLLBACK TO SAVEPOINT push; RELEASE SAVEPOINT push"
+    };
+    sqlx::raw_sql(end).execute(&mut *tx).await?;
+    Ok(outcome)
+}

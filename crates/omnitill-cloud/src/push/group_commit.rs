@@ -6,6 +6,8 @@
 //! touched (the feed, the operation log, the stock levels, their indexes) and one sync. Applied
 //! together, the pushes of a group share those pages and that sync.
 //!
+//! The stock levels the group moved are published once, at its end, for every push of it.
+//!
 //! Nothing changes for a push alone: the writer takes what is waiting when it becomes free, so
 //! an idle cloud commits each push at once. Each push keeps its own outcome: one that fails
 //! (a gap in its sequence, a revoked device, a database error) is rolled back to its savepoint
@@ -13,12 +15,17 @@
 //! every push of the group with the error; none of them was applied, and each till sends its
 //! push again. PostgreSQL takes pushes in parallel (`push`) and does not use this.
 
+use std::collections::BTreeMap;
+
 use omnitill_protocol::push::{PushRequest, PushResponse};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Backend, Db};
 use crate::devices::Device;
 use crate::error::{CloudError, CloudResult};
+use crate::stock;
+
+use super::{Applied, Touched};
 
 /// Pushes one group takes at most: enough to share a commit among many tills, few enough that
 /// a group's transaction stays short.
@@ -102,11 +109,25 @@ async fn apply_group(db: &Db, group: &[Waiting]) -> Vec<CloudResult<PushResponse
         Err(error) => return not_saved(&error.into()),
     };
     let mut outcomes = Vec::with_capacity(group.len());
+    // Per store, the SKUs whose stock the group moved: their levels are published once.
+    let mut touched: BTreeMap<&str, Touched> = BTreeMap::new();
     for push in group {
         match apply_one(&mut tx, push).await {
-            Ok(outcome) => outcomes.push(outcome),
+            Ok(Ok(applied)) => {
+                touched
+                    .entry(push.device.store_id.as_str())
+                    .or_default()
+                    .add(applied.touched.skus);
+                outcomes.push(Ok(applied.response));
+            }
+            Ok(Err(refused)) => outcomes.push(Err(refused)),
             // The shared transaction cannot go on: nothing of the group is kept.
             Err(error) => return not_saved(&error),
+        }
+    }
+    for (store_id, skus) in &touched {
+        if let Err(error) = stock::publish_levels(&mut tx, store_id, &skus.skus).await {
+            return not_saved(&error);
         }
     }
     match tx.commit().await {
@@ -120,7 +141,7 @@ async fn apply_group(db: &Db, group: &[Waiting]) -> Vec<CloudResult<PushResponse
 async fn apply_one(
     tx: &mut sqlx::AnyConnection,
     push: &Waiting,
-) -> CloudResult<CloudResult<PushResponse>> {
+) -> CloudResult<CloudResult<Applied>> {
     sqlx::raw_sql("SAVEPOINT push").execute(&mut *tx).await?;
     let outcome = super::push_in(&mut *tx, Backend::Sqlite, &push.device, &push.request).await;
     let end = if outcome.is_ok() {

@@ -157,20 +157,28 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
 
 async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResult<PushResponse> {
     let mut tx = db.write.begin().await?;
-    let response = push_in(&mut tx, db.backend, device, request).await?;
+    let applied = push_in(&mut tx, db.backend, device, request).await?;
+    stock::publish_levels(&mut tx, &device.store_id, &applied.touched.skus).await?;
     tx.commit().await?;
-    Ok(response)
+    Ok(applied.response)
+}
+
+/// What `push_in` did: its answer, and the SKUs whose stock it moved, whose new levels the
+/// caller publishes before it commits (once per push, or once per group of pushes).
+pub(crate) struct Applied {
+    pub response: PushResponse,
+    pub touched: Touched,
 }
 
 /// Applies a push inside a transaction the caller opened and commits (`push_once`, or a
-/// savepoint of `group_commit`'s shared transaction). Nothing is kept on error: the caller
-/// rolls back.
+/// savepoint of `group_commit`'s shared transaction), all but publishing the stock levels it
+/// changed (`Applied::touched`). Nothing is kept on error: the caller rolls back.
 pub(crate) async fn push_in(
     conn: &mut AnyConnection,
     backend: Backend,
     device: &Device,
     request: &PushRequest,
-) -> CloudResult<PushResponse> {
+) -> CloudResult<Applied> {
     let operations = &request.operations;
     if operations.len() > MAX_PUSH_OPS {
         return Err(CloudError::BadRequest(format!(
@@ -383,15 +391,17 @@ pub(crate) async fn push_in(
     }
     record_operations(&mut *conn, &device.id, &recorded).await?;
     record_id_refusals(&mut *conn, &device.id, &id_refusals).await?;
-    stock::publish_levels(&mut *conn, &device.store_id, &touched.skus).await?;
     sqlx::query("UPDATE device SET last_applied_seq = $1 WHERE id = $2")
         .bind(last)
         .bind(&device.id)
         .execute(&mut *conn)
         .await?;
-    Ok(PushResponse {
-        outcomes,
-        last_applied_seq: last,
+    Ok(Applied {
+        response: PushResponse {
+            outcomes,
+            last_applied_seq: last,
+        },
+        touched,
     })
 }
 

@@ -5,8 +5,8 @@
 //! over-refund across two tills). Each goes up in a push with a real sale behind it: the forged
 //! operation is refused with a stored reason (or, for a member's points and coupons, booked at
 //! the cloud's own figure and flagged), nothing of it is written, the real sale behind it
-//! applies, and the victim's own later operations still apply. A race of 16 concurrent refunds
-//! of one sale from two tills, over many rounds on PostgreSQL, accepts exactly what is left.
+//! applies, and the victim's own later operations still apply. Concurrent pushes are in
+//! `push_races`.
 
 use std::collections::HashMap;
 
@@ -20,9 +20,9 @@ use crate::support::members::EShop;
 use crate::support::tills::{SyncedTill, runtime};
 
 /// A till pushed to by hand with its own token, seq by seq.
-struct Pusher {
-    token: String,
-    next_seq: i64,
+pub(crate) struct Pusher {
+    pub(crate) token: String,
+    pub(crate) next_seq: i64,
 }
 
 impl Pusher {
@@ -37,7 +37,7 @@ impl Pusher {
     }
 
     /// Pushes `ops` (op_id, op_type, payload) as the next seqs; (status, reason) of each.
-    fn push(
+    pub(crate) fn push(
         &mut self,
         cloud: &CloudProcess,
         ops: &[(String, String, Value)],
@@ -106,7 +106,7 @@ fn last_operation(till: &SyncedTill) -> (String, String, Value) {
     )
 }
 
-fn fresh_id() -> String {
+pub(crate) fn fresh_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
@@ -507,239 +507,4 @@ fn hostile_pushes_are_refused_alone_on_sqlite() {
 #[test]
 fn hostile_pushes_are_refused_alone_on_postgresql() {
     hostile_table(Backend::Postgres);
-}
-
-/// A device enrolled over the wire, pushing by hand under its own id and prefix.
-struct WireTill {
-    pusher: Pusher,
-    device_id: String,
-    prefix: String,
-}
-
-impl WireTill {
-    fn enrol(cloud: &CloudProcess, store: &str) -> WireTill {
-        let enrolled = cloud.enrol(store, "Race till");
-        WireTill {
-            pusher: Pusher {
-                token: enrolled["token"].as_str().expect("a token").to_owned(),
-                next_seq: 1,
-            },
-            device_id: enrolled["device_id"].as_str().expect("a device").to_owned(),
-            prefix: enrolled["receipt_prefix"]
-                .as_str()
-                .expect("a prefix")
-                .to_owned(),
-        }
-    }
-}
-
-/// Lines of the race's sales: (sku, quantity); each at NT$10.00, 5 % inclusive.
-const RACE_LINES: [(&str, i64); 4] = [("TEA-A", 2), ("TEA-B", 3), ("TEA-C", 1), ("TEA-D", 4)];
-
-fn race_sale(till: &WireTill, sale_id: &str, number: i64) -> Value {
-    race_sale_of(till, sale_id, number, &RACE_LINES)
-}
-
-/// A card sale of `race_lines` (sku, quantity) in that order, each at NT$10.00.
-fn race_sale_of(till: &WireTill, sale_id: &str, number: i64, race_lines: &[(&str, i64)]) -> Value {
-    let lines: Vec<Value> = race_lines
-        .iter()
-        .enumerate()
-        .map(|(index, (sku, quantity))| {
-            let total = 1_000 * quantity;
-            json!({ "line_no": index + 1, "sku": sku, "quantity": quantity,
-                    "unit_price_minor": 1_000, "discount_minor": 0, "tax_rate_bp": 500,
-                    "tax_minor": omnitill_core::money::inclusive_tax(total, 500),
-                    "total_minor": total })
-        })
-        .collect();
-    let total: i64 = race_lines.iter().map(|(_, q)| 1_000 * q).sum();
-    let tax: i64 = race_lines
-        .iter()
-        .map(|(_, q)| omnitill_core::money::inclusive_tax(1_000 * q, 500))
-        .sum();
-    json!({ "sale_id": sale_id, "receipt_no": format!("{}-{number:06}", till.prefix),
-        "device_id": till.device_id, "staff_id": "1001", "created_at_ms": 1_733_000_000_000_i64,
-        "currency": "TWD", "tax_mode": "inclusive", "subtotal_minor": total, "discount_minor": 0,
-        "tax_minor": tax, "rounding_minor": 0, "total_minor": total, "lines": lines,
-        "tenders": [{ "kind": "card", "amount_minor": total, "reference": "RACE" }] })
-}
-
-/// A refund of the whole of line `line_no` of the race sale `sale_id`.
-fn race_refund(till: &WireTill, sale_id: &str, line_no: usize, number: i64) -> Value {
-    let (sku, quantity) = RACE_LINES[line_no - 1];
-    let total = 1_000 * quantity;
-    let tax = omnitill_core::money::inclusive_tax(total, 500);
-    json!({ "refund_id": fresh_id(), "receipt_no": format!("{}-{number:06}", till.prefix),
-        "sale_id": sale_id, "device_id": till.device_id, "staff_id": "1001", "approved_by": "9001",
-        "created_at_ms": 1_733_000_000_001_i64, "tax_minor": tax, "rounding_minor": 0,
-        "total_minor": total,
-        "lines": [{ "line_no": line_no, "sku": sku, "quantity": quantity, "tax_minor": tax,
-                    "total_minor": total }],
-        "tenders": [{ "kind": "card", "amount_minor": total, "reference": "RACE" }] })
-}
-
-/// Rounds of 16 tills refunding lines of one sale at once (four asking for each line): exactly
-/// one refund per line is accepted, whichever commits first; the rest are refused with what
-/// is left.
-fn refund_race(backend: Backend, rounds: usize) {
-    const CLIENTS: usize = 16;
-    let cloud = CloudProcess::start(backend);
-    let mut seller = WireTill::enrol(&cloud, "TPE-XINYI");
-    let mut tills: Vec<WireTill> = (0..CLIENTS)
-        .map(|_| WireTill::enrol(&cloud, "TPE-XINYI"))
-        .collect();
-    let mut number = 0_i64;
-    for round in 0..rounds {
-        let sale_id = fresh_id();
-        number += 1;
-        let sale = race_sale(&seller, &sale_id, number);
-        let outcome = seller.pusher.push(
-            &cloud,
-            &[(fresh_id(), "sale.completed.v1".to_owned(), sale)],
-        );
-        assert_eq!(
-            outcome[0].0, "applied",
-            "round {round}: the sale applies: {outcome:?}"
-        );
-        let barrier = std::sync::Barrier::new(CLIENTS);
-        let outcomes: Vec<(usize, String, String)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = tills
-                .iter_mut()
-                .enumerate()
-                .map(|(index, till)| {
-                    let line_no = index % RACE_LINES.len() + 1;
-                    let refund = race_refund(till, &sale_id, line_no, 1_000 + round as i64);
-                    let barrier = &barrier;
-                    let cloud = &cloud;
-                    scope.spawn(move || {
-                        barrier.wait();
-                        let outcome = till.pusher.push(
-                            cloud,
-                            &[(fresh_id(), "refund.completed.v1".to_owned(), refund)],
-                        );
-                        (line_no, outcome[0].0.clone(), outcome[0].1.clone())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a refunding client"))
-                .collect()
-        });
-        for line_no in 1..=RACE_LINES.len() {
-            let applied = outcomes
-                .iter()
-                .filter(|(line, status, _)| *line == line_no && status == "applied")
-                .count();
-            assert_eq!(
-                applied, 1,
-                "round {round}: line {line_no} is refunded exactly once across {CLIENTS} \
-                 concurrent refunds: {outcomes:?}"
-            );
-        }
-        for (_, status, reason) in &outcomes {
-            assert!(
-                status == "applied" || (status == "rejected" && reason.contains("left")),
-                "round {round}: a refused refund says what is left: {status} {reason}"
-            );
-        }
-    }
-}
-
-#[test]
-fn concurrent_refunds_from_many_tills_accept_exactly_what_is_left_on_postgresql() {
-    refund_race(Backend::Postgres, 25);
-}
-
-#[test]
-fn concurrent_refunds_from_many_tills_accept_exactly_what_is_left_on_sqlite() {
-    refund_race(Backend::Sqlite, 3);
-}
-
-/// Rounds of 16 tills pushing two sales each at once, whose lines name the same SKUs in
-/// different orders: every sale applies, the store's stock moves by exactly what was sold, and
-/// on PostgreSQL no transaction deadlocked (a push locks the level rows it moves in SKU order
-/// before it writes; before that, many tills at once deadlocked on them every second).
-fn shared_skus_race(backend: Backend, rounds: usize) {
-    const CLIENTS: usize = 16;
-    let mut cloud = CloudProcess::start(backend);
-    let key = cloud.api_key();
-    let level = |cloud: &CloudProcess, sku: &str| -> i64 {
-        let levels = cloud.get_with_key(&key, &format!("/v1/stores/TPE-XINYI/stock?sku={sku}"));
-        levels
-            .as_array()
-            .and_then(|rows| rows.first())
-            .and_then(|row| row["on_hand"].as_i64())
-            .unwrap_or(0)
-    };
-    let before: Vec<i64> = RACE_LINES
-        .iter()
-        .map(|(sku, _)| level(&cloud, sku))
-        .collect();
-    let mut tills: Vec<WireTill> = (0..CLIENTS)
-        .map(|_| WireTill::enrol(&cloud, "TPE-XINYI"))
-        .collect();
-    for round in 0..rounds {
-        let barrier = std::sync::Barrier::new(CLIENTS);
-        let outcomes: Vec<Vec<(String, String)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = tills
-                .iter_mut()
-                .enumerate()
-                .map(|(index, till)| {
-                    // Each till names the SKUs in an order of its own.
-                    let mut lines = RACE_LINES.to_vec();
-                    lines.rotate_left(index % RACE_LINES.len());
-                    if index % 2 == 1 {
-                        lines.reverse();
-                    }
-                    let number = (round * 2) as i64 + 1;
-                    let ops: Vec<(String, String, Value)> = (0..2)
-                        .map(|n| {
-                            let sale = race_sale_of(till, &fresh_id(), number + n, &lines);
-                            (fresh_id(), "sale.completed.v1".to_owned(), sale)
-                        })
-                        .collect();
-                    let (barrier, cloud) = (&barrier, &cloud);
-                    scope.spawn(move || {
-                        barrier.wait();
-                        till.pusher.push(cloud, &ops)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a pushing client"))
-                .collect()
-        });
-        for outcome in outcomes.iter().flatten() {
-            assert_eq!(
-                outcome.0, "applied",
-                "round {round}: every sale of every till applies: {outcomes:?}"
-            );
-        }
-    }
-    let sales = (CLIENTS * 2 * rounds) as i64;
-    for ((sku, quantity), before) in RACE_LINES.iter().zip(before) {
-        assert_eq!(
-            level(&cloud, sku),
-            before - quantity * sales,
-            "{sku}: the stock moved by exactly what {sales} sales sold"
-        );
-    }
-    assert_eq!(
-        cloud.stop_and_count_deadlocks(),
-        0,
-        "no push deadlocked: every writer takes stock level rows in one order"
-    );
-}
-
-#[test]
-fn many_tills_selling_the_same_items_at_once_never_deadlock_on_postgresql() {
-    shared_skus_race(Backend::Postgres, 8);
-}
-
-#[test]
-fn many_tills_selling_the_same_items_at_once_all_apply_on_sqlite() {
-    shared_skus_race(Backend::Sqlite, 2);
 }

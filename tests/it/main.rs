@@ -22,7 +22,8 @@
 //! SQLite; `idempotency` reuses each e-shop route's key with another body and the same body;
 //! `two_clouds` runs two cloud processes on one PostgreSQL with tills, the e-shop and the hourly
 //! jobs alternating between them; `hostile_push` pushes a table of forged
-//! operations and a race of refunds from two tills; `restore` restores the
+//! operations; `push_races` pushes from 16 tills at once (refunds of one sale, sales of the
+//! same items, a failing push in a group of pushes); `restore` restores the
 //! cloud's database from a backup taken mid-stream and has three tills send again what it
 //! forgot; `privacy` copies a synced
 //! ledger and reads it as a thief would (no phone book: memory-hard phone hashes, only for the
@@ -43,6 +44,7 @@ mod members_scenarios;
 mod members_sync;
 mod members_till;
 mod privacy;
+mod push_races;
 mod races;
 mod random_members;
 mod random_sync;

@@ -104,11 +104,13 @@ impl Plan {
                     members_only = true;
                     skip_app = true;
                     skip_till = true;
+                    skip_import = true;
                 }
                 "--redeem-only" => {
                     redeem_only = true;
                     skip_app = true;
                     skip_till = true;
+                    skip_import = true;
                 }
                 "--skip-import" => skip_import = true,
                 "--import-only" => {

@@ -108,7 +108,14 @@ fn measure(rounds: usize, binary: &Path, work: &Path, processes: usize) -> Resul
         .flatten()
         .map(|cloud| cloud.base_url.clone())
         .collect();
-    let key = first.admin(&["api-key", "create", "--name", "bench e-shop"])?;
+    let key = first.admin(&[
+        "api-key",
+        "create",
+        "--name",
+        "bench e-shop",
+        "--scope",
+        "read,loyalty,admin",
+    ])?;
     omnitill_sync::install_tls_provider();
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))

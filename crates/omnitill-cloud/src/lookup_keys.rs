@@ -234,9 +234,10 @@ pub async fn till_look_up(
     };
     let id = id.ok_or_else(|| CloudError::NotFound("a member with that key".into()))?;
     let id = members::resolve(&mut tx, &id).await?.unwrap_or(id);
-    attach(&mut tx, &id, &device.store_id, now_ms()).await?;
+    let now = db.now_ms();
+    attach(&mut tx, &id, &device.store_id, now).await?;
     let secrets = members::secrets(&mut tx).await?;
-    let mut member = members::cached(&mut tx, &secrets, &id)
+    let mut member = members::cached(&mut tx, &secrets, &id, now)
         .await?
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))?;
     let keys = ensure(&mut tx, &id).await?.unwrap_or_default();

@@ -461,13 +461,14 @@ async fn holder_of(
 }
 
 /// Creates a member with `id` (a new member gets a card number and a welcome coupon) and
-/// publishes them.
+/// publishes them. `at_ms` is when they signed up; `now_ms` the cloud's clock now.
 pub async fn create(
     tx: &mut AnyConnection,
     id: &str,
     member: &CheckedSignUp,
     channel: &str,
     at_ms: i64,
+    now_ms: i64,
 ) -> CloudResult<()> {
     let serial = next_counter(&mut *tx, "member_card").await?;
     let card_no = loyalty::card_number(u64::try_from(serial).unwrap_or(0));
@@ -503,7 +504,7 @@ pub async fn create(
         valid_to_ms: at_ms + 90 * 24 * 3_600_000,
     };
     issue_coupon_in(tx, id, &welcome).await?;
-    publish(tx, id).await
+    publish(tx, id, now_ms).await
 }
 
 /// A coupon to issue. `valid_to_ms` must come after `valid_from_ms`, and a percent is at most
@@ -591,7 +592,7 @@ pub async fn issue_coupon(db: &Db, member_id: &str, coupon: &NewCoupon) -> Cloud
         .await?
         .ok_or_else(|| CloudError::NotFound(format!("member {member_id}")))?;
     let id = issue_coupon_in(&mut tx, &member_id, coupon).await?;
-    publish(&mut tx, &member_id).await?;
+    publish(&mut tx, &member_id, db.now_ms()).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -864,8 +865,9 @@ async fn usable_coupons(
         .collect())
 }
 
-/// A member's profile, balance and coupons.
-pub async fn profile(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<Member>> {
+/// A member's profile, balance and coupons, as of `now_ms` (the cloud's clock): the points held
+/// now and the coupons valid now.
+pub async fn profile(tx: &mut AnyConnection, id: &str, now_ms: i64) -> CloudResult<Option<Member>> {
     let Some(survivor) = resolve(&mut *tx, id).await? else {
         return Ok(None);
     };
@@ -874,7 +876,7 @@ pub async fn profile(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<Mem
     else {
         return Ok(None);
     };
-    let now = now_ms();
+    let now = now_ms;
     let balance = balance(&mut *tx, &id).await?;
     let held = held(&mut *tx, &id, now).await?;
     let coupons = usable_coupons(&mut *tx, &id, now).await?;
@@ -901,8 +903,9 @@ pub async fn cached(
     tx: &mut AnyConnection,
     secrets: &Secrets,
     id: &str,
+    now_ms: i64,
 ) -> CloudResult<Option<CachedMember>> {
-    let Some(member) = profile(&mut *tx, id).await? else {
+    let Some(member) = profile(&mut *tx, id, now_ms).await? else {
         return Ok(None);
     };
     Ok(Some(CachedMember {
@@ -919,10 +922,10 @@ pub async fn cached(
     }))
 }
 
-/// Republishes a member's cached form to every till.
-pub async fn publish(tx: &mut AnyConnection, id: &str) -> CloudResult<()> {
+/// Republishes a member's cached form to every till, as of `now_ms` (the cloud's clock).
+pub async fn publish(tx: &mut AnyConnection, id: &str, now_ms: i64) -> CloudResult<()> {
     let secrets = secrets(&mut *tx).await?;
-    if let Some(member) = cached(&mut *tx, &secrets, id).await? {
+    if let Some(member) = cached(&mut *tx, &secrets, id, now_ms).await? {
         let key = member.id.clone();
         feed::publish(tx, ALL_STORES, "member", &key, &Change::Member(member)).await?;
     }
@@ -1037,6 +1040,7 @@ pub async fn merge_enrolment(
     new_id: &str,
     survivor: &str,
     at_ms: i64,
+    now_ms: i64,
 ) -> CloudResult<()> {
     sqlx::query(
         "INSERT INTO member_alias (alias_id, member_id, merged_at) VALUES ($1, $2, $3)
@@ -1055,7 +1059,7 @@ pub async fn merge_enrolment(
     let summary = "Enrolled at the till with a phone or e-mail the brand already knew: merged \
                    into the existing member, with everything the till recorded";
     flag(tx, store_id, "merged_enrolment", survivor, new_id, summary).await?;
-    publish(tx, survivor).await
+    publish(tx, survivor, now_ms).await
 }
 
 /// The largest number of points one operation may move, to refuse garbage early.
@@ -1163,6 +1167,7 @@ pub async fn apply_enrolment(
     tx: &mut AnyConnection,
     store_id: &str,
     enrolled: &MemberEnrolled,
+    now_ms: i64,
 ) -> CloudResult<Result<(), String>> {
     if uuid::Uuid::parse_str(&enrolled.member_id).is_err() {
         return Ok(Err(format!(
@@ -1189,8 +1194,10 @@ pub async fn apply_enrolment(
     };
     let at = enrolled.enrolled_at_ms;
     match holder_of(&mut *tx, checked.phone.as_deref(), checked.email.as_deref()).await? {
-        Some(survivor) => merge_enrolment(tx, store_id, &enrolled.member_id, &survivor, at).await?,
-        None => create(tx, &enrolled.member_id, &checked, store_id, at).await?,
+        Some(survivor) => {
+            merge_enrolment(tx, store_id, &enrolled.member_id, &survivor, at, now_ms).await?
+        }
+        None => create(tx, &enrolled.member_id, &checked, store_id, at, now_ms).await?,
     }
     // Enrolled here: the store's tills get the member's memory-hard look-up keys.
     let member_id = resolve(&mut *tx, &enrolled.member_id)
@@ -1215,8 +1222,9 @@ pub async fn sign_up(db: &Db, sign_up: &SignUp) -> CloudResult<Member> {
         ));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    create(&mut tx, &id, &checked, ONLINE, now_ms()).await?;
-    let member = profile(&mut tx, &id)
+    let now = db.now_ms();
+    create(&mut tx, &id, &checked, ONLINE, now, now).await?;
+    let member = profile(&mut tx, &id, now)
         .await?
         .ok_or_else(|| CloudError::Internal("a new member vanished".into()))?;
     tx.commit().await?;
@@ -1226,7 +1234,7 @@ pub async fn sign_up(db: &Db, sign_up: &SignUp) -> CloudResult<Member> {
 /// A member's profile by id (an id merged away finds the survivor).
 pub async fn get(db: &Db, id: &str) -> CloudResult<Member> {
     let mut conn = db.read.acquire().await?;
-    profile(&mut conn, id)
+    profile(&mut conn, id, db.now_ms())
         .await?
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
 }
@@ -1242,7 +1250,7 @@ pub async fn look_up(
     let id = find(&mut conn, phone, email, card)
         .await?
         .ok_or_else(|| CloudError::NotFound("a member with that phone, e-mail or card".into()))?;
-    profile(&mut conn, &id)
+    profile(&mut conn, &id, db.now_ms())
         .await?
         .ok_or_else(|| CloudError::NotFound(format!("member {id}")))
 }

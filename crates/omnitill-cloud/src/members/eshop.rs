@@ -135,7 +135,7 @@ async fn earn_online_once(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<P
         at,
     )
     .await?;
-    publish(&mut tx, &member_id).await?;
+    publish(&mut tx, &member_id, at).await?;
     let answer = PointsBooked {
         balance: balance(&mut tx, &member_id).await?,
         member_id,
@@ -202,7 +202,7 @@ async fn redeem_online_once(db: &Db, id: &str, order: &OrderRedeem) -> CloudResu
                 at,
             )
             .await?;
-            publish(&mut tx, &member_id).await?;
+            publish(&mut tx, &member_id, at).await?;
         }
     }
     let answer = PointsBooked {
@@ -284,7 +284,7 @@ async fn adjust_once(db: &Db, id: &str, adjustment: &Adjustment) -> CloudResult<
             )
             .await?;
             set_note(&mut tx, &key, reason).await?;
-            publish(&mut tx, &member_id).await?;
+            publish(&mut tx, &member_id, at).await?;
         }
     }
     let answer = PointsBooked {
@@ -332,7 +332,7 @@ async fn redeem_coupon_online_once(db: &Db, coupon_id: &str, order_ref: &str) ->
         if used.rows_affected() != 1 {
             return Err(CloudError::Conflict("the coupon was already used".into()));
         }
-        publish(&mut tx, &state.member_id).await?;
+        publish(&mut tx, &state.member_id, at).await?;
     }
     idempotency::record(&mut tx, Route::CouponRedeem, order_ref, &()).await?;
     tx.commit().await?;

@@ -82,7 +82,7 @@ pub async fn expire_points(db: &Db, now: DateTime<Utc>) -> CloudResult<usize> {
                 rules.expiry_months
             );
             set_note(&mut tx, &key, &note).await?;
-            publish(&mut tx, &member_id).await?;
+            publish(&mut tx, &member_id, db.now_ms()).await?;
             touched += 1;
         }
         tx.commit().await?;
@@ -137,7 +137,7 @@ pub async fn issue_birthday_coupons(db: &Db, now: DateTime<Utc>) -> CloudResult<
         )
         .to_string();
         if insert_coupon(&mut tx, &id, member_id, &gift).await? {
-            publish(&mut tx, member_id).await?;
+            publish(&mut tx, member_id, db.now_ms()).await?;
             issued += 1;
         }
     }

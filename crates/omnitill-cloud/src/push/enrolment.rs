@@ -28,7 +28,7 @@ pub async fn apply(
     enrolled: &MemberEnrolled,
 ) -> Result<(), ApplyError> {
     check(enrolled)?;
-    members::apply_enrolment(tx, &device.store_id, enrolled)
+    members::apply_enrolment(tx, &device.store_id, enrolled, device.now_ms)
         .await?
         .map_err(|reason| ApplyError::Refused(Refusal(reason)))
 }

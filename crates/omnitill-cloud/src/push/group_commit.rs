@@ -108,11 +108,12 @@ async fn apply_group(db: &Db, group: &[Waiting]) -> Vec<CloudResult<PushResponse
         Ok(tx) => tx,
         Err(error) => return not_saved(&error.into()),
     };
+    let now_ms = db.now_ms();
     let mut outcomes = Vec::with_capacity(group.len());
     // Per store, the SKUs whose stock the group moved: their levels are published once.
     let mut touched: BTreeMap<&str, Touched> = BTreeMap::new();
     for push in group {
-        match apply_one(&mut tx, push).await {
+        match apply_one(&mut tx, push, now_ms).await {
             Ok(Ok(applied)) => {
                 touched
                     .entry(push.device.store_id.as_str())
@@ -141,9 +142,17 @@ async fn apply_group(db: &Db, group: &[Waiting]) -> Vec<CloudResult<PushResponse
 async fn apply_one(
     tx: &mut sqlx::AnyConnection,
     push: &Waiting,
+    now_ms: i64,
 ) -> CloudResult<CloudResult<Applied>> {
     sqlx::raw_sql("SAVEPOINT push").execute(&mut *tx).await?;
-    let outcome = super::push_in(&mut *tx, Backend::Sqlite, &push.device, &push.request).await;
+    let outcome = super::push_in(
+        &mut *tx,
+        Backend::Sqlite,
+        now_ms,
+        &push.device,
+        &push.request,
+    )
+    .await;
     let end = if outcome.is_ok() {
         "RELEASE SAVEPOINT push"
     } else {

@@ -33,7 +33,7 @@ use omnitill_protocol::ops::TillOperation;
 use omnitill_protocol::push::{Operation, Outcome, PushRequest, PushResponse, Status};
 use sqlx::AnyConnection;
 
-use crate::db::{Backend, Db, batch_statement, now_ms, value_rows};
+use crate::db::{Backend, Db, batch_statement, value_rows};
 use crate::devices::Device;
 use crate::error::{CloudError, CloudResult};
 use crate::{stock, till_identity};
@@ -51,6 +51,8 @@ pub struct PushingDevice {
     pub prefixes: Vec<String>,
     /// The store's cash rounding increment (minor units).
     pub cash_rounding_minor: i64,
+    /// Now, by the cloud's clock, when the push began: what members are published as of.
+    pub now_ms: i64,
 }
 
 impl PushingDevice {
@@ -157,7 +159,7 @@ pub async fn push(db: &Db, device: &Device, request: &PushRequest) -> CloudResul
 
 async fn push_once(db: &Db, device: &Device, request: &PushRequest) -> CloudResult<PushResponse> {
     let mut tx = db.write.begin().await?;
-    let applied = push_in(&mut tx, db.backend, device, request).await?;
+    let applied = push_in(&mut tx, db.backend, db.now_ms(), device, request).await?;
     stock::publish_levels(&mut tx, &device.store_id, &applied.touched.skus).await?;
     tx.commit().await?;
     Ok(applied.response)
@@ -176,6 +178,7 @@ pub(crate) struct Applied {
 pub(crate) async fn push_in(
     conn: &mut AnyConnection,
     backend: Backend,
+    now_ms: i64,
     device: &Device,
     request: &PushRequest,
 ) -> CloudResult<Applied> {
@@ -225,6 +228,7 @@ pub(crate) async fn push_in(
         prefixes: Vec::new(),
         till_id,
         cash_rounding_minor,
+        now_ms,
     };
     if pushing.till_id.is_none() {
         learn_till_id(
@@ -389,8 +393,8 @@ pub(crate) async fn push_in(
             .execute(&mut *conn)
             .await?;
     }
-    record_operations(&mut *conn, &device.id, &recorded).await?;
-    record_id_refusals(&mut *conn, &device.id, &id_refusals).await?;
+    record_operations(&mut *conn, &device.id, &recorded, now_ms).await?;
+    record_id_refusals(&mut *conn, &device.id, &id_refusals, now_ms).await?;
     sqlx::query("UPDATE device SET last_applied_seq = $1 WHERE id = $2")
         .bind(last)
         .bind(&device.id)
@@ -620,8 +624,8 @@ async fn record_operations(
     tx: &mut AnyConnection,
     device_id: &str,
     recorded: &[Recorded<'_>],
+    now: i64,
 ) -> CloudResult<()> {
-    let now = now_ms();
     for chunk in recorded.chunks(RECORD_CHUNK) {
         let insert = format!(
             "INSERT INTO operation (op_id, device_id, seq, op_type, status, reason, payload, applied_at)
@@ -650,8 +654,8 @@ async fn record_id_refusals(
     tx: &mut AnyConnection,
     device_id: &str,
     refusals: &[(&Operation, String)],
+    now: i64,
 ) -> CloudResult<()> {
-    let now = now_ms();
     for (op, reason) in refusals {
         sqlx::query(
             "INSERT INTO operation_refusal (device_id, seq, op_id, reason, refused_at)

@@ -477,7 +477,7 @@ async fn book_member(
         &refund.receipt_no,
     )
     .await?;
-    members::publish(tx, member_id).await?;
+    members::publish(tx, member_id, device.now_ms).await?;
     Ok(())
 }
 
@@ -519,6 +519,7 @@ mod tests {
             till_id: Some("till-1".into()),
             prefixes: vec!["AB12".into()],
             cash_rounding_minor: 100,
+            now_ms: 1,
         }
     }
 

@@ -683,7 +683,7 @@ pub async fn apply_member(
         &sale.receipt_no,
     )
     .await?;
-    members::publish(tx, &member_id).await?;
+    members::publish(tx, &member_id, device.now_ms).await?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ fn device() -> PushingDevice {
         till_id: Some("till-1".into()),
         prefixes: vec!["AB12".into(), "LOCL".into()],
         cash_rounding_minor: 100,
+        now_ms: 1,
     }
 }
 

@@ -42,26 +42,7 @@ impl Pusher {
         cloud: &CloudProcess,
         ops: &[(String, String, Value)],
     ) -> Vec<(String, String)> {
-        let operations: Vec<Value> = ops
-            .iter()
-            .enumerate()
-            .map(|(index, (op_id, op_type, payload))| {
-                json!({ "seq": self.next_seq + index as i64, "op_id": op_id, "op_type": op_type,
-                        "created_at_ms": 1, "payload": payload })
-            })
-            .collect();
-        let response = http()
-            .post(format!("{}/v1/sync/push", cloud.base_url))
-            .header(
-                omnitill_protocol::PROTOCOL_HEADER,
-                omnitill_protocol::PROTOCOL_VERSION,
-            )
-            .bearer_auth(&self.token)
-            .json(&json!({ "operations": operations }))
-            .send()
-            .expect("a push");
-        let status = response.status();
-        let body: Value = response.json().expect("a JSON answer");
+        let (status, body) = push_raw(cloud, &self.token, self.next_seq, ops);
         assert_eq!(
             status, 200,
             "a push with forged operations is still answered 200: {body}"
@@ -79,6 +60,35 @@ impl Pusher {
             })
             .collect()
     }
+}
+
+/// Sends `ops` (op_id, op_type, payload) from `first_seq` on as a till does: (HTTP status, body).
+pub(crate) fn push_raw(
+    cloud: &CloudProcess,
+    token: &str,
+    first_seq: i64,
+    ops: &[(String, String, Value)],
+) -> (u16, Value) {
+    let operations: Vec<Value> = ops
+        .iter()
+        .enumerate()
+        .map(|(index, (op_id, op_type, payload))| {
+            json!({ "seq": first_seq + index as i64, "op_id": op_id, "op_type": op_type,
+                    "created_at_ms": 1, "payload": payload })
+        })
+        .collect();
+    let response = http()
+        .post(format!("{}/v1/sync/push", cloud.base_url))
+        .header(
+            omnitill_protocol::PROTOCOL_HEADER,
+            omnitill_protocol::PROTOCOL_VERSION,
+        )
+        .bearer_auth(token)
+        .json(&json!({ "operations": operations }))
+        .send()
+        .expect("a push is answered");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
 }
 
 /// Rings up one random real sale on `till` and returns its operation (op_id, type, payload).

@@ -7,8 +7,8 @@
 
 use serde_json::{Value, json};
 
-use crate::hostile_push::{Pusher, fresh_id};
-use crate::support::cloud::{Backend, CloudProcess, http};
+use crate::hostile_push::{Pusher, fresh_id, push_raw};
+use crate::support::cloud::{Backend, CloudProcess};
 
 /// A device enrolled over the wire, pushing by hand under its own id and prefix.
 struct WireTill {
@@ -245,28 +245,13 @@ fn many_tills_selling_the_same_items_at_once_all_apply_on_sqlite() {
     shared_skus_race(Backend::Sqlite, 2);
 }
 
-/// One push as a till sends it: (HTTP status, body).
-fn push_raw(cloud: &CloudProcess, token: &str, first_seq: i64, sales: &[Value]) -> (u16, Value) {
-    let operations: Vec<Value> = sales
+/// One push of plain sales as a till sends it: (HTTP status, body).
+fn push_sales(cloud: &CloudProcess, token: &str, first_seq: i64, sales: &[Value]) -> (u16, Value) {
+    let ops: Vec<(String, String, Value)> = sales
         .iter()
-        .enumerate()
-        .map(|(index, sale)| {
-            json!({ "seq": first_seq + index as i64, "op_id": fresh_id(),
-                    "op_type": "sale.completed.v1", "created_at_ms": 1, "payload": sale })
-        })
+        .map(|sale| (fresh_id(), "sale.completed.v1".to_owned(), sale.clone()))
         .collect();
-    let response = http()
-        .post(format!("{}/v1/sync/push", cloud.base_url))
-        .header(
-            omnitill_protocol::PROTOCOL_HEADER,
-            omnitill_protocol::PROTOCOL_VERSION,
-        )
-        .bearer_auth(token)
-        .json(&json!({ "operations": operations }))
-        .send()
-        .expect("a push is answered");
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
+    push_raw(cloud, token, first_seq, &ops)
 }
 
 /// Sixteen tills push at once on SQLite, so their pushes share groups; every other one skips
@@ -305,7 +290,7 @@ fn a_push_that_fails_in_a_group_keeps_its_own_answer_and_writes_nothing_on_sqlit
                 let first_seq = if index % 2 == 0 { 1 } else { 5 };
                 scope.spawn(move || {
                     barrier.wait();
-                    push_raw(
+                    push_sales(
                         cloud,
                         &till.pusher.token,
                         first_seq,
@@ -343,7 +328,7 @@ fn a_push_that_fails_in_a_group_keeps_its_own_answer_and_writes_nothing_on_sqlit
         );
     }
     for (index, (till, sale)) in tills.iter().zip(&sales).enumerate().skip(1).step_by(2) {
-        let (status, body) = push_raw(&cloud, &till.pusher.token, 1, std::slice::from_ref(sale));
+        let (status, body) = push_sales(&cloud, &till.pusher.token, 1, std::slice::from_ref(sale));
         assert_eq!(
             (status, body["outcomes"][0]["status"].as_str()),
             (200, Some("applied")),

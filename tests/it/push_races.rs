@@ -3,7 +3,8 @@
 //! selling the same items in different orders all apply, move stock by exactly what they sold,
 //! and never deadlock on PostgreSQL; and on SQLite, where pushes waiting for the writer share
 //! one transaction (`push/group_commit.rs`), a push that fails keeps its own answer and writes
-//! nothing while the others of its group apply.
+//! nothing while the others of its group apply. Taking a push's stock locks up front writes
+//! nothing: a refused push leaves no level behind.
 
 use serde_json::{Value, json};
 
@@ -342,4 +343,43 @@ fn a_push_that_fails_in_a_group_keeps_its_own_answer_and_writes_nothing_on_sqlit
             "{sku}: every till's sale counted once"
         );
     }
+}
+
+/// A push whose only sale is refused (another store's till's receipt prefix) names items no store has
+/// ever stocked: afterwards the store has no level for them at all. Taking the push's stock
+/// locks up front writes nothing.
+fn refused_push_leaves_no_level(backend: Backend) {
+    let cloud = CloudProcess::start(backend);
+    let key = cloud.api_key();
+    let mut till = WireTill::enrol(&cloud, "TPE-XINYI");
+    let other = WireTill::enrol(&cloud, "TPE-DAAN");
+    let lines = [("NEVER-STOCKED-1", 1), ("NEVER-STOCKED-2", 2)];
+    let mut forged = race_sale_of(&till, &fresh_id(), 1, &lines);
+    forged["receipt_no"] = json!(format!("{}-000001", other.prefix));
+    let outcome = till.pusher.push(
+        &cloud,
+        &[(fresh_id(), "sale.completed.v1".to_owned(), forged)],
+    );
+    assert_eq!(
+        outcome[0].0, "rejected",
+        "[{backend:?}] a sale under another prefix is refused: {outcome:?}"
+    );
+    for (sku, _) in lines {
+        let levels = cloud.get_with_key(&key, &format!("/v1/stores/TPE-XINYI/stock?sku={sku}"));
+        assert_eq!(
+            levels,
+            json!([]),
+            "[{backend:?}] the refused push left no stock level for {sku}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_push_leaves_no_stock_level_behind_on_postgresql() {
+    refused_push_leaves_no_level(Backend::Postgres);
+}
+
+#[test]
+fn a_refused_push_leaves_no_stock_level_behind_on_sqlite() {
+    refused_push_leaves_no_level(Backend::Sqlite);
 }

@@ -5,6 +5,7 @@
 //! (see `oversold`) and never blocks a sale.
 
 use omnitill_protocol::pull::Change;
+use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::db::{Db, batch_statement, placeholders, value_rows};
@@ -67,51 +68,55 @@ pub struct Movement<'a> {
     pub delta: i64,
 }
 
-/// Rows one lock statement names at most.
+/// Locks one statement takes at most.
 const LOCK_CHUNK: usize = 500;
 
-/// Locks the level rows of `skus` at `store_id` until the transaction ends, in SKU order, making
-/// the rows that do not exist yet (at 0) first. On PostgreSQL, a writer that moves stock of
-/// several SKUs (a push of several sales, an e-shop order of several lines) calls this before
-/// it moves any, and before it publishes to the feed: every such writer then takes level rows
-/// in one order, so two of them wait for each other instead of deadlocking (ARCHITECTURE.md,
-/// "The cloud under concurrency"). On SQLite the one writer already runs them in turn.
+/// Takes the level locks of `skus` at `store_id` until the transaction ends, in one order. On
+/// PostgreSQL, a writer that moves stock of several SKUs (a push of several sales, an e-shop
+/// order of several lines) calls this before it moves any, and before it publishes to the
+/// feed: any two such writers then meet on their first common level and wait, instead of each
+/// holding a row the other needs (ARCHITECTURE.md, "The cloud under concurrency").
+///
+/// The locks are transaction-scoped advisory locks, one per store and SKU (`level_lock_key`),
+/// taken in key order: they need no row, so a level that does not exist yet is locked too, and
+/// nothing is written (a push whose operations are all refused leaves no trace). On SQLite the
+/// one writer already runs such writers in turn.
 pub async fn lock_levels(tx: &mut AnyConnection, store_id: &str, skus: &[&str]) -> CloudResult<()> {
     if !crate::locks::is_postgres(tx) || skus.is_empty() {
         return Ok(());
     }
-    let mut sorted = skus.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    for chunk in sorted.chunks(LOCK_CHUNK) {
-        // New rows are locked by their own insertion, in SKU order.
-        let insert = format!(
-            "INSERT INTO stock_level (store_id, sku, on_hand) VALUES {}
-             ON CONFLICT (store_id, sku) DO NOTHING",
+    let mut keys: Vec<i64> = skus
+        .iter()
+        .map(|sku| level_lock_key(store_id, sku))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(LOCK_CHUNK) {
+        // A VALUES list is scanned in the order written, so the locks are taken in key order.
+        let select = format!(
+            "SELECT pg_advisory_xact_lock(CAST(k AS BIGINT)) FROM (VALUES {}) AS t(k)",
             (0..chunk.len())
-                .map(|row| format!("($1, ${}, 0)", row + 2))
+                .map(|row| format!("(${})", row + 1))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut query = sqlx::query(batch_statement(insert)).bind(store_id);
-        for sku in chunk {
-            query = query.bind(*sku);
+        let mut query = sqlx::query(batch_statement(select));
+        for key in chunk {
+            query = query.bind(*key);
         }
         query.execute(&mut *tx).await?;
     }
-    for chunk in sorted.chunks(LOCK_CHUNK) {
-        let select = format!(
-            "SELECT sku FROM stock_level WHERE store_id = $1 AND sku IN ({})
-             ORDER BY sku FOR UPDATE",
-            placeholders(2, chunk.len())
-        );
-        let mut query = sqlx::query(batch_statement(select)).bind(store_id);
-        for sku in chunk {
-            query = query.bind(*sku);
-        }
-        query.fetch_all(&mut *tx).await?;
-    }
     Ok(())
+}
+
+/// The advisory lock key of a store's level of a SKU: the first 8 bytes of SHA-256 of
+/// `omnitill:stock:<store>:<sku>`, the same in every process. Two levels sharing a key only
+/// wait for each other.
+pub fn level_lock_key(store_id: &str, sku: &str) -> i64 {
+    let digest = Sha256::digest(format!("omnitill:stock:{store_id}:{sku}").as_bytes());
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// Rows one batched stock statement writes at most.

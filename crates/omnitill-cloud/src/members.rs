@@ -24,26 +24,25 @@
 //!   row first (`locks::lock_member`), then checks, then writes; idempotency keys of the
 //!   e-shop's calls name one request (`idempotency`).
 //!
-//! Layout: this file has the member, the ledger's storage (`balance`, `held`, `add_entry`),
-//! the feed form and the till's sale, refund and enrolment parts; `eshop` the e-shop's earn,
-//! redeem, adjust and coupon calls; `holds` a till's online points holds and coupon
-//! reservations; `periodic` points expiry and birthday coupons.
+//! Layout: this file has the member (sign-up, profile, look-up, history, QR tokens), the
+//! ledger's storage (`balance`, `held`, `add_entry`, `add_spend`), the feed form and the
+//! checks of a till's sale and refund member parts; `rules` the brand's secrets and loyalty
+//! rules; `coupons` issuing and using coupons; `conflicts` the review list; `enrolment` a
+//! member enrolled at a till; `eshop` the e-shop's earn, redeem, adjust and coupon calls;
+//! `holds` a till's online points holds and coupon reservations; `periodic` points expiry and
+//! birthday coupons.
 //!
 //! Everything that writes takes the caller's transaction.
 
 use chrono::{DateTime, Months, Utc};
 use omnitill_core::loyalty::{self, EarningLine, KeyKind};
 use omnitill_protocol::loyalty::{
-    Allowance, CachedCoupon, CachedMember, ConflictNotice, LoyaltyRules, MemberKeys,
-    PointsRounding, RefundMember, SaleMember, TierRule,
+    Allowance, CachedCoupon, CachedMember, LoyaltyRules, RefundMember, SaleMember,
 };
 pub use omnitill_protocol::loyalty::{
     CouponHoldRequest, Held, History, HistoryEntry, HoldRequest, Purchase,
 };
-use omnitill_protocol::ops::MemberEnrolled;
 use omnitill_protocol::pull::Change;
-use ring::rand::SecureRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -52,9 +51,21 @@ use crate::db::{Db, next_counter, now_ms};
 use crate::error::{CloudError, CloudResult};
 use crate::feed::{self, ALL_STORES};
 
+mod conflicts;
+mod coupons;
+mod enrolment;
 mod eshop;
 mod holds;
 mod periodic;
+mod rules;
+
+pub use conflicts::{flag, flag_overdraft, resolve_conflict};
+pub use coupons::{NewCoupon, issue_coupon, use_coupon};
+pub(crate) use coupons::{insert_coupon, issue_coupon_in, usable_coupons};
+pub use enrolment::{apply_enrolment, merge_enrolment};
+pub use rules::{
+    Secrets, check_rules, default_rules, ensure_setup, rules, rules_version, secrets, set_rules,
+};
 
 pub use eshop::{
     Adjustment, OrderEarn, OrderLine, OrderRedeem, PointsBooked, adjust, earn_online,
@@ -68,225 +79,6 @@ pub const ONLINE: &str = "online";
 
 /// How long an online points hold or coupon reservation lasts unless its sale consumes it.
 pub const HOLD_MS: i64 = 15 * 60 * 1_000;
-
-/// The brand's secrets.
-pub struct Secrets {
-    pub member_key: Vec<u8>,
-    pub qr: Ed25519KeyPair,
-}
-
-impl Secrets {
-    pub fn keys(&self) -> MemberKeys {
-        MemberKeys {
-            member_key_hex: loyalty::hex(&self.member_key),
-            qr_public_key_hex: loyalty::hex(self.qr.public_key().as_ref()),
-        }
-    }
-}
-
-/// The rules a new brand starts with (TWD: NT$100 earns a point, a point pays NT$1).
-pub fn default_rules() -> LoyaltyRules {
-    let tier = |code: &str, name: &str, min_spend_minor, multiplier_pct, discount_bp| TierRule {
-        code: code.into(),
-        name: name.into(),
-        min_spend_minor,
-        multiplier_pct,
-        discount_bp,
-    };
-    LoyaltyRules {
-        version: 0,
-        earn_minor_per_point: 10_000,
-        point_value_minor: 100,
-        rounding: PointsRounding::Floor,
-        tiers: vec![
-            tier("member", "會員 Member", 0, 100, 0),
-            tier("silver", "銀卡 Silver", 2_000_000, 120, 200),
-            tier("gold", "金卡 Gold", 6_000_000, 150, 500),
-        ],
-        no_earn_skus: Vec::new(),
-        promotions: Vec::new(),
-        expiry_months: 24,
-        offline_member_cap_points: 500,
-        offline_store_allowance_points: 20_000,
-        default_calling_code: 886,
-    }
-}
-
-/// Makes the brand's secrets and rules on first start and publishes them to the feed.
-pub async fn ensure_setup(db: &Db) -> CloudResult<()> {
-    let mut tx = db.write.begin().await?;
-    let rng = ring::rand::SystemRandom::new();
-    let have: Vec<(String,)> = sqlx::query_as("SELECT name FROM brand_secret")
-        .fetch_all(&mut *tx)
-        .await?;
-    let has = |name: &str| have.iter().any(|(n,)| n == name);
-    let mut changed = false;
-    if !has("member_key") {
-        let mut key = [0_u8; 32];
-        rng.fill(&mut key)
-            .map_err(|_| CloudError::Internal("no random bytes for the member key".into()))?;
-        put_secret(&mut tx, "member_key", &loyalty::hex(&key)).await?;
-        changed = true;
-    }
-    if !has("qr_key") {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| CloudError::Internal("the QR signing key cannot be made".into()))?;
-        put_secret(&mut tx, "qr_key", &loyalty::hex(pkcs8.as_ref())).await?;
-        changed = true;
-    }
-    if changed {
-        let secrets = secrets(&mut tx).await?;
-        let change = Change::MemberKeys(secrets.keys());
-        feed::publish(&mut tx, ALL_STORES, "member_keys", "brand", &change).await?;
-    }
-    let (rules_count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loyalty_rules")
-        .fetch_one(&mut *tx)
-        .await?;
-    let (versions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM loyalty_rules_version")
-        .fetch_one(&mut *tx)
-        .await?;
-    if rules_count == 0 {
-        write_rules(&mut tx, &default_rules()).await?;
-    } else if versions == 0 {
-        // Rules from before versions (cloud migration 0006): published again as version 1.
-        let current = rules(&mut tx).await?;
-        write_rules(&mut tx, &current).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn put_secret(tx: &mut AnyConnection, name: &str, value: &str) -> CloudResult<()> {
-    sqlx::query("INSERT INTO brand_secret (name, value) VALUES ($1, $2)")
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// The brand's secrets (made by `ensure_setup`).
-pub async fn secrets(tx: &mut AnyConnection) -> CloudResult<Secrets> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, value FROM brand_secret")
-        .fetch_all(&mut *tx)
-        .await?;
-    let find = |name: &str| {
-        rows.iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, value)| loyalty::unhex(value))
-            .ok_or_else(|| CloudError::Internal(format!("the brand secret {name} is missing")))
-    };
-    let member_key = find("member_key")?;
-    let qr = Ed25519KeyPair::from_pkcs8(&find("qr_key")?)
-        .map_err(|_| CloudError::Internal("the QR signing key is damaged".into()))?;
-    Ok(Secrets { member_key, qr })
-}
-
-/// The brand's loyalty rules.
-pub async fn rules(tx: &mut AnyConnection) -> CloudResult<LoyaltyRules> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT rules FROM loyalty_rules WHERE id = 1")
-        .fetch_optional(&mut *tx)
-        .await?;
-    match row {
-        Some((text,)) => serde_json::from_str(&text).map_err(|e| {
-            CloudError::Internal(format!("the stored loyalty rules are damaged: {e}"))
-        }),
-        None => Ok(default_rules()),
-    }
-}
-
-/// The rules the cloud published as `version`, if it did.
-pub async fn rules_version(
-    tx: &mut AnyConnection,
-    version: i64,
-) -> CloudResult<Option<LoyaltyRules>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT rules FROM loyalty_rules_version WHERE version = $1")
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
-    row.map(|(text,)| {
-        serde_json::from_str(&text).map_err(|e| {
-            CloudError::Internal(format!(
-                "the stored loyalty rules {version} are damaged: {e}"
-            ))
-        })
-    })
-    .transpose()
-}
-
-/// Checks a set of rules for what would make them unusable.
-pub fn check_rules(rules: &LoyaltyRules) -> CloudResult<()> {
-    let bad = |why: &str| Err(CloudError::BadRequest(format!("the loyalty rules {why}")));
-    if rules.earn_minor_per_point < 0 || rules.point_value_minor < 0 {
-        return bad("cannot have a negative earn rate or point value");
-    }
-    if rules.offline_member_cap_points < 0 || rules.offline_store_allowance_points < 0 {
-        return bad("cannot have a negative offline cap or allowance");
-    }
-    if rules.tiers.is_empty() || rules.tiers.iter().all(|t| t.min_spend_minor != 0) {
-        return bad("need a tier that starts at a spend of 0");
-    }
-    if rules
-        .tiers
-        .iter()
-        .any(|t| t.multiplier_pct > 1_000 || t.discount_bp > 10_000)
-    {
-        return bad("have a tier multiplier above 1000 % or a discount above 100 %");
-    }
-    if rules
-        .promotions
-        .iter()
-        .any(|p| p.ends_at_ms <= p.starts_at_ms || p.multiplier_pct > 1_000)
-    {
-        return bad("have a promotion that ends before it starts or multiplies above 1000 %");
-    }
-    Ok(())
-}
-
-/// Replaces the brand's rules and publishes them.
-pub async fn set_rules(db: &Db, rules: &LoyaltyRules) -> CloudResult<()> {
-    check_rules(rules)?;
-    let mut tx = db.write.begin().await?;
-    write_rules(&mut tx, rules).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Publishes `rules` as the next version: kept for good in `loyalty_rules_version` (a till's
-/// sale names the version it earned points by), current in `loyalty_rules`, and in the feed.
-async fn write_rules(tx: &mut AnyConnection, rules: &LoyaltyRules) -> CloudResult<()> {
-    let (newest,): (i64,) =
-        sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM loyalty_rules_version")
-            .fetch_one(&mut *tx)
-            .await?;
-    let rules = LoyaltyRules {
-        version: newest + 1,
-        ..rules.clone()
-    };
-    let text = serde_json::to_string(&rules)
-        .map_err(|e| CloudError::Internal(format!("rules cannot be encoded: {e}")))?;
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO loyalty_rules_version (version, rules, published_at) VALUES ($1, $2, $3)",
-    )
-    .bind(rules.version)
-    .bind(&text)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO loyalty_rules (id, rules, updated_at) VALUES (1, $1, $2)
-         ON CONFLICT (id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
-    )
-    .bind(text)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let change = Change::LoyaltyRules(rules);
-    feed::publish(tx, ALL_STORES, "loyalty_rules", "brand", &change).await?;
-    Ok(())
-}
 
 /// A member's profile as the e-shop sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -507,96 +299,6 @@ pub async fn create(
     publish(tx, id, now_ms).await
 }
 
-/// A coupon to issue. `valid_to_ms` must come after `valid_from_ms`, and a percent is at most
-/// 10000 basis points.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct NewCoupon {
-    /// `welcome`, `birthday` or `campaign`.
-    #[schema(value_type = crate::openapi::CouponKind)]
-    pub kind: String,
-    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
-    pub title: String,
-    /// `percent` (value in basis points) or `amount` (minor units).
-    #[schema(value_type = crate::openapi::DiscountKind)]
-    pub discount_kind: String,
-    #[schema(minimum = 1)]
-    pub value: i64,
-    #[serde(default)]
-    #[schema(minimum = 0)]
-    pub min_spend_minor: i64,
-    pub valid_from_ms: i64,
-    pub valid_to_ms: i64,
-}
-
-fn check_coupon(coupon: &NewCoupon) -> CloudResult<()> {
-    let bad = |why: &str| Err(CloudError::BadRequest(format!("a coupon {why}")));
-    if !matches!(coupon.kind.as_str(), "welcome" | "birthday" | "campaign") {
-        return bad("is a welcome, birthday or campaign coupon");
-    }
-    let title = coupon.title.trim().chars().count();
-    if title == 0 || title > 80 {
-        return bad("needs a title of 1 to 80 characters");
-    }
-    match coupon.discount_kind.as_str() {
-        "percent" if (1..=10_000).contains(&coupon.value) => {}
-        "amount" if coupon.value > 0 => {}
-        _ => return bad("takes a percent (1 to 10000 basis points) or a positive amount off"),
-    }
-    if coupon.min_spend_minor < 0 || coupon.valid_to_ms <= coupon.valid_from_ms {
-        return bad("needs a minimum spend of 0 or more and a window that ends after it starts");
-    }
-    Ok(())
-}
-
-async fn issue_coupon_in(
-    tx: &mut AnyConnection,
-    member_id: &str,
-    coupon: &NewCoupon,
-) -> CloudResult<String> {
-    let id = uuid::Uuid::now_v7().to_string();
-    insert_coupon(tx, &id, member_id, coupon).await?;
-    Ok(id)
-}
-
-/// Inserts a coupon under `id`; false when a coupon with that id exists already.
-async fn insert_coupon(
-    tx: &mut AnyConnection,
-    id: &str,
-    member_id: &str,
-    coupon: &NewCoupon,
-) -> CloudResult<bool> {
-    check_coupon(coupon)?;
-    let written = sqlx::query(
-        "INSERT INTO coupon (id, member_id, kind, title, discount_kind, value, min_spend_minor,
-             valid_from, valid_to)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(member_id)
-    .bind(&coupon.kind)
-    .bind(coupon.title.trim())
-    .bind(&coupon.discount_kind)
-    .bind(coupon.value)
-    .bind(coupon.min_spend_minor)
-    .bind(coupon.valid_from_ms)
-    .bind(coupon.valid_to_ms)
-    .execute(&mut *tx)
-    .await?;
-    Ok(written.rows_affected() == 1)
-}
-
-/// Issues a coupon to a member and republishes them.
-pub async fn issue_coupon(db: &Db, member_id: &str, coupon: &NewCoupon) -> CloudResult<String> {
-    let mut tx = db.write.begin().await?;
-    let member_id = resolve(&mut tx, member_id)
-        .await?
-        .ok_or_else(|| CloudError::NotFound(format!("member {member_id}")))?;
-    let id = issue_coupon_in(&mut tx, &member_id, coupon).await?;
-    publish(&mut tx, &member_id, db.now_ms()).await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
 /// The sum of a member's entries.
 pub async fn balance(tx: &mut AnyConnection, member_id: &str) -> CloudResult<i64> {
     let (sum,): (i64,) = sqlx::query_as(
@@ -697,109 +399,6 @@ pub async fn add_spend(
     Ok(())
 }
 
-/// Records a conflict for a store's review list (once per kind and reference) and publishes it
-/// to that store's tills.
-pub async fn flag(
-    tx: &mut AnyConnection,
-    store_id: &str,
-    conflict: &str,
-    member_id: &str,
-    ref_id: &str,
-    summary: &str,
-) -> CloudResult<()> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let at = now_ms();
-    let written = sqlx::query(
-        "INSERT INTO member_conflict (id, store_id, conflict, member_id, ref_id, summary,
-             created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (conflict, ref_id) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(store_id)
-    .bind(conflict)
-    .bind(member_id)
-    .bind(ref_id)
-    .bind(summary)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    if written.rows_affected() == 1 {
-        let notice = ConflictNotice {
-            id: id.clone(),
-            conflict: conflict.to_owned(),
-            member_id: member_id.to_owned(),
-            summary: summary.to_owned(),
-            created_at_ms: at,
-            resolved_at_ms: None,
-            note: None,
-        };
-        feed::publish(tx, store_id, "conflict", &id, &Change::Conflict(notice)).await?;
-    }
-    Ok(())
-}
-
-/// Flags an overdraft if the member's balance is below zero after `ref_id`.
-pub async fn flag_overdraft(
-    tx: &mut AnyConnection,
-    store_id: &str,
-    member_id: &str,
-    ref_id: &str,
-    receipt: &str,
-) -> CloudResult<()> {
-    let balance = balance(&mut *tx, member_id).await?;
-    if balance < 0 {
-        let summary = format!(
-            "Points overdrawn: {receipt} redeemed more than the member had; balance now {balance}"
-        );
-        flag(tx, store_id, "overdraft", member_id, ref_id, &summary).await?;
-    }
-    Ok(())
-}
-
-/// Marks a conflict resolved from `store_id`'s review list and republishes it.
-pub async fn resolve_conflict(
-    tx: &mut AnyConnection,
-    store_id: &str,
-    conflict_id: &str,
-    note: &str,
-    resolved_by: &str,
-    at_ms: i64,
-) -> CloudResult<bool> {
-    let row: Option<(String, String, String, i64)> = sqlx::query_as(
-        "UPDATE member_conflict SET resolved_at = $1, resolved_by = $2, note = $3
-         WHERE id = $4 AND store_id = $5 AND resolved_at IS NULL
-         RETURNING conflict, member_id, summary, created_at",
-    )
-    .bind(at_ms)
-    .bind(resolved_by)
-    .bind(note)
-    .bind(conflict_id)
-    .bind(store_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((conflict, member_id, summary, created_at)) = row else {
-        return Ok(false);
-    };
-    let notice = ConflictNotice {
-        id: conflict_id.to_owned(),
-        conflict,
-        member_id,
-        summary,
-        created_at_ms: created_at,
-        resolved_at_ms: Some(at_ms),
-        note: Some(note.to_owned()),
-    };
-    feed::publish(
-        tx,
-        store_id,
-        "conflict",
-        conflict_id,
-        &Change::Conflict(notice),
-    )
-    .await?;
-    Ok(true)
-}
-
 type MemberRow = (
     String,
     Option<String>,
@@ -820,49 +419,6 @@ async fn member_row(tx: &mut AnyConnection, id: &str) -> CloudResult<Option<Memb
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?)
-}
-
-/// A member's coupons that can still be used (unused, not expired).
-async fn usable_coupons(
-    tx: &mut AnyConnection,
-    member_id: &str,
-    now_ms: i64,
-) -> CloudResult<Vec<CachedCoupon>> {
-    type Row = (String, String, String, String, i64, i64, i64, i64);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, kind, title, discount_kind, value, min_spend_minor, valid_from, valid_to
-         FROM coupon WHERE member_id = $1 AND used_at IS NULL AND valid_to > $2 ORDER BY valid_to",
-    )
-    .bind(member_id)
-    .bind(now_ms)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                kind,
-                title,
-                discount_kind,
-                value,
-                min_spend_minor,
-                valid_from_ms,
-                valid_to_ms,
-            )| {
-                CachedCoupon {
-                    id,
-                    kind,
-                    title,
-                    discount_kind,
-                    value,
-                    min_spend_minor,
-                    valid_from_ms,
-                    valid_to_ms,
-                }
-            },
-        )
-        .collect())
 }
 
 /// A member's profile, balance and coupons, as of `now_ms` (the cloud's clock): the points held
@@ -1032,36 +588,6 @@ pub async fn find_by_hash(
     }))
 }
 
-/// Merges a till's enrolment into `survivor`: its id becomes an alias, tills forget it, and
-/// the store's review list shows the merge.
-pub async fn merge_enrolment(
-    tx: &mut AnyConnection,
-    store_id: &str,
-    new_id: &str,
-    survivor: &str,
-    at_ms: i64,
-    now_ms: i64,
-) -> CloudResult<()> {
-    sqlx::query(
-        "INSERT INTO member_alias (alias_id, member_id, merged_at) VALUES ($1, $2, $3)
-         ON CONFLICT (alias_id) DO NOTHING",
-    )
-    .bind(new_id)
-    .bind(survivor)
-    .bind(at_ms)
-    .execute(&mut *tx)
-    .await?;
-    let gone = Change::MemberGone {
-        id: new_id.to_owned(),
-        merged_into: Some(survivor.to_owned()),
-    };
-    feed::publish(tx, ALL_STORES, "member", new_id, &gone).await?;
-    let summary = "Enrolled at the till with a phone or e-mail the brand already knew: merged \
-                   into the existing member, with everything the till recorded";
-    flag(tx, store_id, "merged_enrolment", survivor, new_id, summary).await?;
-    publish(tx, survivor, now_ms).await
-}
-
 /// The largest number of points one operation may move, to refuse garbage early.
 pub const MAX_POINTS: i64 = 1_000_000_000;
 
@@ -1083,68 +609,6 @@ pub fn check_sale_member(member: &SaleMember) -> Result<(), String> {
     Ok(())
 }
 
-/// Marks a coupon used by `ref_id` in `channel`. A coupon already used by something else is a
-/// double use: flagged once per coupon for the channel's review list, and the use stands.
-pub async fn use_coupon(
-    tx: &mut AnyConnection,
-    channel: &str,
-    member_id: &str,
-    coupon_id: &str,
-    ref_id: &str,
-    receipt: &str,
-    at_ms: i64,
-) -> CloudResult<()> {
-    let row: Option<(String, Option<String>, Option<String>, String)> =
-        sqlx::query_as("SELECT member_id, used_ref, used_channel, title FROM coupon WHERE id = $1")
-            .bind(coupon_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match row {
-        None => {
-            let summary = format!("{receipt} used a coupon the brand does not know ({coupon_id})");
-            flag(
-                tx,
-                channel,
-                "unknown_coupon",
-                member_id,
-                coupon_id,
-                &summary,
-            )
-            .await
-        }
-        Some((_, Some(used_ref), _, _)) if used_ref == ref_id => Ok(()),
-        Some((_, Some(used_ref), used_channel, title)) => {
-            let summary = format!(
-                "Coupon \"{title}\" was used twice: by {used_ref} ({}) and by {receipt}; the sales stand",
-                used_channel.as_deref().unwrap_or("?")
-            );
-            flag(
-                tx,
-                channel,
-                "coupon_double_use",
-                member_id,
-                coupon_id,
-                &summary,
-            )
-            .await
-        }
-        Some((_, None, _, _)) => {
-            sqlx::query(
-                "UPDATE coupon SET used_at = $1, used_channel = $2, used_ref = $3,
-                     reserved_ref = NULL, reserved_until = NULL
-                 WHERE id = $4",
-            )
-            .bind(at_ms)
-            .bind(channel)
-            .bind(ref_id)
-            .bind(coupon_id)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        }
-    }
-}
-
 /// Checks a refund's member block; the reason is the refusal.
 pub fn check_refund_member(member: &RefundMember) -> Result<(), String> {
     let in_range = |points: i64| (0..=MAX_POINTS).contains(&points);
@@ -1158,53 +622,6 @@ pub fn check_refund_member(member: &RefundMember) -> Result<(), String> {
         return Err("the refund's spend cannot be negative".into());
     }
     Ok(())
-}
-
-/// Books a member enrolled at a till: a new member under the till's id, or, when the phone or
-/// e-mail is already a member's, a merge into that member. Refused (with the reason) when the
-/// enrolment itself is unusable.
-pub async fn apply_enrolment(
-    tx: &mut AnyConnection,
-    store_id: &str,
-    enrolled: &MemberEnrolled,
-    now_ms: i64,
-) -> CloudResult<Result<(), String>> {
-    if uuid::Uuid::parse_str(&enrolled.member_id).is_err() {
-        return Ok(Err(format!(
-            "the new member's id {:?} is not a UUID",
-            enrolled.member_id
-        )));
-    }
-    if resolve(&mut *tx, &enrolled.member_id).await?.is_some() {
-        return Ok(Ok(()));
-    }
-    let rules = rules(&mut *tx).await?;
-    let sign_up = SignUp {
-        phone: enrolled.phone.clone(),
-        email: enrolled.email.clone(),
-        name: enrolled.name.clone(),
-        birthday: enrolled.birthday.clone(),
-        consent_terms: enrolled.consent_terms,
-        consent_marketing: enrolled.consent_marketing,
-        tags: Vec::new(),
-    };
-    let checked = match check_sign_up(&sign_up, rules.default_calling_code) {
-        Ok(checked) => checked,
-        Err(refusal) => return Ok(Err(refusal.to_string())),
-    };
-    let at = enrolled.enrolled_at_ms;
-    match holder_of(&mut *tx, checked.phone.as_deref(), checked.email.as_deref()).await? {
-        Some(survivor) => {
-            merge_enrolment(tx, store_id, &enrolled.member_id, &survivor, at, now_ms).await?
-        }
-        None => create(tx, &enrolled.member_id, &checked, store_id, at, now_ms).await?,
-    }
-    // Enrolled here: the store's tills get the member's memory-hard look-up keys.
-    let member_id = resolve(&mut *tx, &enrolled.member_id)
-        .await?
-        .unwrap_or_else(|| enrolled.member_id.clone());
-    crate::lookup_keys::attach(&mut *tx, &member_id, store_id, at).await?;
-    Ok(Ok(()))
 }
 
 /// An e-shop sign-up. A phone or e-mail already a member's is a conflict: look them up

@@ -313,3 +313,127 @@ fn one_enrolment_code_enrols_one_till_on_postgres() {
 fn one_enrolment_code_enrols_one_till_on_sqlite() {
     uses_of_one_enrolment_code(Backend::Sqlite);
 }
+
+/// Points expiry and birthday coupons, each in its own process, over the same members at once,
+/// while e-shop clients adjust those members' points, on PostgreSQL: everything finishes,
+/// PostgreSQL aborts no transaction as a deadlock, and each member ends with one expiry and one
+/// birthday coupon. (Birthday coupons once ran in one transaction that held the feed's counter
+/// while taking the next member's row, so an expiry or an e-shop call, which take a member's row
+/// and then the counter, met it in a circle.)
+#[test]
+fn expiry_birthday_coupons_and_eshop_calls_at_once_never_deadlock_on_postgres() {
+    const MEMBERS: usize = 200;
+    // No demo members: every member the jobs meet is one of these, due both jobs.
+    let mut cloud = CloudProcess::start_empty(Backend::Postgres);
+    let eshop = EShop::new(&cloud);
+    // 30 months on, the points booked today are past the brand's 24 months, and it is these
+    // members' birthday month.
+    let later = chrono::Utc::now()
+        .checked_add_months(chrono::Months::new(30))
+        .expect("a time 30 months on");
+    let birthday = format!("1990-{}-15", later.format("%m"));
+    let members: Vec<String> = (0..MEMBERS)
+        .map(|index| {
+            let (status, member) = eshop.call(
+                reqwest::Method::POST,
+                "/v1/members",
+                Some(
+                    json!({ "phone": format!("0913{index:06}"), "name": "Jobs 排程",
+                             "consent_terms": true, "birthday": birthday }),
+                ),
+            );
+            assert_eq!(status, 201, "the member signs up: {member}");
+            let id = member["id"].as_str().expect("a member id").to_owned();
+            top_up(&eshop, &id, &format!("old-{index}"), 100);
+            id
+        })
+        .collect();
+    let now = later.to_rfc3339();
+    let job = |words: [&'static str; 2]| {
+        let (database, now) = (cloud.database.clone(), now.clone());
+        move || {
+            std::process::Command::new(crate::support::cloud::binary("omnitill-cloud"))
+                .args(["--database", &database, words[0], words[1], "--now", &now])
+                .output()
+                .expect("the cloud's command starts")
+        }
+    };
+    let jobs_done = std::sync::atomic::AtomicUsize::new(0);
+    let outputs = std::thread::scope(|scope| {
+        // E-shop clients adjust the members the jobs reach last, until both jobs are done.
+        for client_index in 0..CLIENTS / 2 {
+            let (members, cloud, key, jobs_done) = (&members, &cloud, &eshop.key, &jobs_done);
+            scope.spawn(move || {
+                let client = crate::support::parallel::own_loopback_client();
+                let mut round = 0;
+                while jobs_done.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                    let member = &members[MEMBERS - 1 - (round * 7 + client_index) % 50];
+                    let (status, body) = eshop_call(
+                        &client,
+                        cloud,
+                        key,
+                        reqwest::Method::POST,
+                        &format!("/v1/members/{member}/adjust"),
+                        Some(json!({ "reference": format!("busy-{client_index}-{round}"),
+                                     "points": 1, "reason": "race test" })),
+                    );
+                    assert_eq!(
+                        status, 200,
+                        "an adjustment during the jobs is booked: {body}"
+                    );
+                    round += 1;
+                }
+            });
+        }
+        let run = |words| {
+            let (job, jobs_done) = (job(words), &jobs_done);
+            scope.spawn(move || {
+                let output = job();
+                jobs_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                output
+            })
+        };
+        let expiry = run(["points", "expire"]);
+        let coupons = run(["coupons", "birthday"]);
+        [
+            ("points expire", expiry.join().expect("a thread")),
+            ("coupons birthday", coupons.join().expect("a thread")),
+        ]
+    });
+    for (job, output) in &outputs {
+        assert!(
+            output.status.success(),
+            "{job} finishes while the other job and the e-shop run: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for member in &members {
+        let expiries = eshop
+            .entries(member)
+            .iter()
+            .filter(|e| e["kind"] == "expire")
+            .count();
+        assert_eq!(expiries, 1, "the member's old points expire once");
+        assert!(
+            eshop.balance_as_sum_of_entries(member, "after the jobs") >= 0,
+            "expiry takes unused points and makes no debt"
+        );
+        let (_, found) = eshop.call(reqwest::Method::GET, &format!("/v1/members/{member}"), None);
+        let birthday_coupons = found["coupons"]
+            .as_array()
+            .expect("coupons")
+            .iter()
+            .filter(|c| c["kind"] == "birthday")
+            .count();
+        assert_eq!(
+            birthday_coupons, 1,
+            "one birthday coupon per member: {found}"
+        );
+    }
+    assert_eq!(
+        cloud.stop_and_count_deadlocks(),
+        0,
+        "the jobs and the e-shop take a member's row before the feed's counter, so none waits \
+         on another in a circle"
+    );
+}

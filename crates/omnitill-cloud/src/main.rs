@@ -46,11 +46,11 @@ commands:
                                         who have none yet (serve also does it every hour)
   jobs run [--now RFC3339]              run the hourly jobs for the hour of now, unless another
                                         process has run (or is running) them for that hour
+  feed prune-retired                    take retired (inactive) products out of the tills' feed;
+                                        tills that synced before download their catalog again
 global flags:
   --test-clock                          tests only: the clock starts at OMNITILL_CLOUD_NOW_MS
-                                        (Unix milliseconds) and runs on from there
-  feed prune-retired                    take retired (inactive) products out of the tills' feed;
-                                        tills that synced before download their catalog again";
+                                        (Unix milliseconds) and runs on from there";
 
 struct Args {
     words: Vec<String>,

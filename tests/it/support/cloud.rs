@@ -109,7 +109,17 @@ pub struct CloudProcess {
 }
 
 impl CloudProcess {
+    /// A cloud seeded with the demo brand (stores, catalog, members).
     pub fn start(backend: Backend) -> CloudProcess {
+        CloudProcess::start_seeded(backend, true)
+    }
+
+    /// A cloud with no brand data at all: for tests that must know every member there is.
+    pub fn start_empty(backend: Backend) -> CloudProcess {
+        CloudProcess::start_seeded(backend, false)
+    }
+
+    fn start_seeded(backend: Backend, demo: bool) -> CloudProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let (database, postgres_db) = match backend {
             Backend::Sqlite => (dir.path().join("cloud.sqlite3").display().to_string(), None),
@@ -126,7 +136,7 @@ impl CloudProcess {
         };
         // The port stays the cloud's while it is stopped, so it can start again on it.
         let reservation = PortReservation::new();
-        let (child, address) = spawn_serve(&database, &reservation.address().to_string(), true);
+        let (child, address) = spawn_serve(&database, &reservation.address().to_string(), demo);
         CloudProcess {
             database,
             base_url: format!("http://{address}"),

@@ -3,7 +3,8 @@
 //! selling the same items in different orders all apply, move stock by exactly what they sold,
 //! and never deadlock on PostgreSQL; and on SQLite, where pushes waiting for the writer share
 //! one transaction (`push/group_commit.rs`), a push that fails keeps its own answer and writes
-//! nothing while the others of its group apply. Taking a push's stock locks up front writes
+//! nothing while the others of its group apply, and pushes that collide inside one group are
+//! refused alone. Taking a push's stock locks up front writes
 //! nothing: a refused push leaves no level behind.
 
 use serde_json::{Value, json};
@@ -246,9 +247,33 @@ fn many_tills_selling_the_same_items_at_once_all_apply_on_sqlite() {
     shared_skus_race(Backend::Sqlite, 2);
 }
 
+/// A SQLite cloud, an e-shop key to read its stock, and `tills` tills of TPE-XINYI enrolled
+/// over the wire.
+fn sqlite_race_store(tills: usize) -> (CloudProcess, String, Vec<WireTill>) {
+    let cloud = CloudProcess::start(Backend::Sqlite);
+    let key = cloud.api_key();
+    let tills = (0..tills)
+        .map(|_| WireTill::enrol(&cloud, "TPE-XINYI"))
+        .collect();
+    (cloud, key, tills)
+}
+
+/// The on-hand level of `sku` at TPE-XINYI, read through the e-shop API (0 when it has none).
+fn store_level(cloud: &CloudProcess, key: &str, sku: &str) -> i64 {
+    cloud
+        .get_with_key(key, &format!("/v1/stores/TPE-XINYI/stock?sku={sku}"))
+        .as_array()
+        .and_then(|rows| rows.first())
+        .and_then(|row| row["on_hand"].as_i64())
+        .unwrap_or(0)
+}
+
+/// An operation as `push_raw` sends it: op id, op type, payload.
+type RawOp = (String, String, Value);
+
 /// One push of plain sales as a till sends it: (HTTP status, body).
 fn push_sales(cloud: &CloudProcess, token: &str, first_seq: i64, sales: &[Value]) -> (u16, Value) {
-    let ops: Vec<(String, String, Value)> = sales
+    let ops: Vec<RawOp> = sales
         .iter()
         .map(|sale| (fresh_id(), "sale.completed.v1".to_owned(), sale.clone()))
         .collect();
@@ -262,20 +287,9 @@ fn push_sales(cloud: &CloudProcess, token: &str, first_seq: i64, sales: &[Value]
 #[test]
 fn a_push_that_fails_in_a_group_keeps_its_own_answer_and_writes_nothing_on_sqlite() {
     const CLIENTS: usize = 16;
-    let cloud = CloudProcess::start(Backend::Sqlite);
-    let key = cloud.api_key();
-    let level = |sku: &str| -> i64 {
-        cloud
-            .get_with_key(&key, &format!("/v1/stores/TPE-XINYI/stock?sku={sku}"))
-            .as_array()
-            .and_then(|rows| rows.first())
-            .and_then(|row| row["on_hand"].as_i64())
-            .unwrap_or(0)
-    };
+    let (cloud, key, tills) = sqlite_race_store(CLIENTS);
+    let level = |sku: &str| store_level(&cloud, &key, sku);
     let before: Vec<i64> = RACE_LINES.iter().map(|(sku, _)| level(sku)).collect();
-    let tills: Vec<WireTill> = (0..CLIENTS)
-        .map(|_| WireTill::enrol(&cloud, "TPE-XINYI"))
-        .collect();
     let sales: Vec<Value> = tills
         .iter()
         .map(|till| race_sale(till, &fresh_id(), 1))
@@ -342,6 +356,136 @@ fn a_push_that_fails_in_a_group_keeps_its_own_answer_and_writes_nothing_on_sqlit
             before - quantity * CLIENTS as i64,
             "{sku}: every till's sale counted once"
         );
+    }
+}
+
+/// Sixteen tills whose pushes share groups on SQLite, where a group's pushes of new plain sales
+/// are applied together (`push/plain_group.rs`), and some of them collide inside one group:
+/// two tills with one sale id, two with one operation id, one with a sale id recorded before,
+/// and one till sending the same push twice. Each collision is refused alone (or answered as a
+/// duplicate), every other sale applies, and stock moves by exactly the sales applied.
+#[test]
+fn colliding_pushes_in_one_group_are_refused_alone_and_nothing_counts_twice_on_sqlite() {
+    const CLIENTS: usize = 16;
+    const ROUNDS: i64 = 3;
+    let (cloud, key, tills) = sqlite_race_store(CLIENTS);
+    let level = |sku: &str| store_level(&cloud, &key, sku);
+    let before: Vec<i64> = RACE_LINES.iter().map(|(sku, _)| level(sku)).collect();
+    // A first sale each, alone: the cloud learns each till's identity.
+    let first_sales: Vec<String> = tills
+        .iter()
+        .map(|till| {
+            let sale_id = fresh_id();
+            let (status, body) = push_sales(
+                &cloud,
+                &till.pusher.token,
+                1,
+                &[race_sale(till, &sale_id, 1)],
+            );
+            assert_eq!(status, 200, "a till's first sale applies: {body}");
+            sale_id
+        })
+        .collect();
+    let mut applied = CLIENTS as i64;
+    for round in 0..ROUNDS {
+        let seq = 2 + round;
+        let shared_sale = fresh_id();
+        let shared_op = fresh_id();
+        // What each till pushes at once: (op id, sale id), and how many times.
+        let pushes: Vec<(String, String, usize)> = (0..CLIENTS)
+            .map(|index| match index {
+                0 | 1 => (fresh_id(), shared_sale.clone(), 1),
+                2 | 3 => (shared_op.clone(), fresh_id(), 1),
+                4 => (fresh_id(), first_sales[5].clone(), 1),
+                5 => (fresh_id(), fresh_id(), 2),
+                _ => (fresh_id(), fresh_id(), 1),
+            })
+            .collect();
+        // (till, its operations): till 5's push twice.
+        let sends: Vec<(usize, Vec<RawOp>)> = tills
+            .iter()
+            .zip(&pushes)
+            .enumerate()
+            .flat_map(|(index, (till, (op_id, sale_id, times)))| {
+                let op = (
+                    op_id.clone(),
+                    "sale.completed.v1".to_owned(),
+                    race_sale(till, sale_id, seq),
+                );
+                std::iter::repeat_n((index, vec![op]), *times)
+            })
+            .collect();
+        let barrier = std::sync::Barrier::new(sends.len());
+        let answers: Vec<(usize, u16, Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sends
+                .iter()
+                .map(|(index, ops)| {
+                    let (barrier, cloud, till) = (&barrier, &cloud, &tills[*index]);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        let (status, body) = push_raw(cloud, &till.pusher.token, seq, ops);
+                        (*index, status, body)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a pushing client"))
+                .collect()
+        });
+        let status_of = |index: usize| -> Vec<String> {
+            answers
+                .iter()
+                .filter(|(till, _, _)| *till == index)
+                .map(|(_, status, body)| {
+                    assert_eq!(
+                        *status, 200,
+                        "round {round}: till {index}'s push is answered: {body}"
+                    );
+                    body["outcomes"][0]["status"]
+                        .as_str()
+                        .unwrap_or("none")
+                        .to_owned()
+                })
+                .collect()
+        };
+        for pair in [[0, 1], [2, 3]] {
+            let mut statuses: Vec<String> = pair.iter().flat_map(|i| status_of(*i)).collect();
+            statuses.sort();
+            assert_eq!(
+                statuses,
+                ["applied", "rejected"],
+                "round {round}: of tills {pair:?} sharing an id, one applies and one is refused"
+            );
+        }
+        assert_eq!(
+            status_of(4),
+            ["rejected"],
+            "round {round}: a sale id recorded before is refused"
+        );
+        let mut twice = status_of(5);
+        twice.sort();
+        assert_eq!(
+            twice,
+            ["applied", "duplicate"],
+            "round {round}: the same push sent twice applies once"
+        );
+        for index in 6..CLIENTS {
+            assert_eq!(
+                status_of(index),
+                ["applied"],
+                "round {round}: till {index}'s plain sale applies beside the collisions"
+            );
+        }
+        // 0 or 1, 2 or 3, 5, and 6.. applied.
+        applied += 3 + (CLIENTS as i64 - 6);
+        for ((sku, quantity), before) in RACE_LINES.iter().zip(&before) {
+            assert_eq!(
+                level(sku),
+                before - quantity * applied,
+                "round {round}: {sku} moved by the {applied} sales applied, each once"
+            );
+        }
     }
 }
 

@@ -83,6 +83,7 @@ impl Plan {
         let mut import_only = false;
         let mut redeem_only = false;
         let mut push_only = false;
+        let mut fleet_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -96,6 +97,13 @@ impl Plan {
                 }
                 "--push-only" => {
                     push_only = true;
+                    skip_app = true;
+                    skip_till = true;
+                    skip_import = true;
+                }
+                "--fleet-only" => {
+                    push_only = true;
+                    fleet_only = true;
                     skip_app = true;
                     skip_till = true;
                     skip_import = true;
@@ -121,12 +129,12 @@ impl Plan {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only] [--push-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only] [--push-only] [--fleet-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only, --push-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only, --push-only, --fleet-only"
                 ),
             }
         }
@@ -149,6 +157,7 @@ impl Plan {
                     fleet_sales_each: 5,
                     catalog_only,
                     push_only,
+                    fleet_only,
                     members: members::MemberPlan {
                         members: 100_000,
                         lookups: 5_000,
@@ -183,6 +192,7 @@ impl Plan {
                     fleet_sales_each: 5,
                     catalog_only,
                     push_only,
+                    fleet_only,
                     members: members::MemberPlan {
                         members: 1_000_000,
                         lookups: 20_000,

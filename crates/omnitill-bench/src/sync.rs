@@ -61,6 +61,8 @@ pub struct SyncPlan {
     pub catalog_only: bool,
     /// Only the push rows (backlog drain, idle round trip, many tills at once).
     pub push_only: bool,
+    /// Only the many-tills-at-once rows (`--fleet-only`).
+    pub fleet_only: bool,
     /// The member rows (`crate::members`).
     pub members: crate::members::MemberPlan,
     /// Only the member rows (`--members-only`).
@@ -178,6 +180,10 @@ pub fn rows(table: &mut Table, plan: &SyncPlan, dirs: &Dirs<'_>) -> Result<()> {
 
 /// The rows that push: backlog drains on both backends, idle round trips, many tills at once.
 fn push_rows(table: &mut Table, plan: &SyncPlan, ctx: &SyncBench) {
+    if plan.fleet_only {
+        crate::fleet::rows(table, plan, ctx);
+        return;
+    }
     eprintln!(
         "sync: backlog drain of {} sales to a SQLite cloud",
         plan.backlog_sales

@@ -7,6 +7,8 @@
 //! together, the pushes of a group share those pages and that sync.
 //!
 //! The stock levels the group moved are published once, at its end, for every push of it.
+//! The group's pushes of nothing but new plain sales are applied together, with a fixed number
+//! of statements for all of them (`plain_group`); the others one by one after them.
 //!
 //! Nothing changes for a push alone: the writer takes what is waiting when it becomes free, so
 //! an idle cloud commits each push at once. Each push keeps its own outcome: one that fails
@@ -25,6 +27,7 @@ use crate::devices::Device;
 use crate::error::{CloudError, CloudResult};
 use crate::stock;
 
+use super::plain_group::{self, GroupPush};
 use super::{Applied, Touched};
 
 /// Pushes one group takes at most: enough to share a commit among many tills, few enough that
@@ -112,8 +115,24 @@ async fn apply_group(db: &Db, group: &[Waiting]) -> Vec<CloudResult<PushResponse
     let mut outcomes = Vec::with_capacity(group.len());
     // Per store, the SKUs whose stock the group moved: their levels are published once.
     let mut touched: BTreeMap<&str, Touched> = BTreeMap::new();
-    for push in group {
-        match apply_one(&mut tx, push, now_ms).await {
+    // The pushes of new plain sales first, together; the others one by one after them.
+    let plain: Vec<GroupPush> = group
+        .iter()
+        .map(|push| GroupPush {
+            device: &push.device,
+            request: &push.request,
+        })
+        .collect();
+    let applied_together = match plain_group::apply(&mut tx, now_ms, &plain).await {
+        Ok(applied) => applied,
+        Err(error) => return not_saved(&error),
+    };
+    for (push, together) in group.iter().zip(applied_together) {
+        let outcome = match together {
+            Some(applied) => Ok(Ok(applied)),
+            None => apply_one(&mut tx, push, now_ms).await,
+        };
+        match outcome {
             Ok(Ok(applied)) => {
                 touched
                     .entry(push.device.store_id.as_str())

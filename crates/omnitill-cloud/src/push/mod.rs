@@ -21,6 +21,7 @@
 mod conflict_resolved;
 mod enrolment;
 pub mod group_commit;
+mod plain_group;
 pub mod plan;
 mod refund;
 mod sale;
@@ -33,7 +34,7 @@ use omnitill_protocol::ops::TillOperation;
 use omnitill_protocol::push::{Operation, Outcome, PushRequest, PushResponse, Status};
 use sqlx::AnyConnection;
 
-use crate::db::{Backend, Db, batch_statement, value_rows};
+use crate::db::{Backend, Db, batch_statement};
 use crate::devices::Device;
 use crate::error::{CloudError, CloudResult};
 use crate::{stock, till_identity};
@@ -140,12 +141,13 @@ pub fn refuse(reason: impl Into<String>) -> ApplyError {
 }
 
 /// Rows of the `operation` table one statement writes at most.
-const RECORD_CHUNK: usize = 100;
+const RECORD_CHUNK: usize = 1_000;
 /// op_ids one look-up reads at most.
 const LOOKUP_CHUNK: usize = 250;
 
 /// An operation applied or refused in this push, to be recorded.
 struct Recorded<'a> {
+    device_id: &'a str,
     op: &'a Operation,
     status: Status,
     reason: Option<String>,
@@ -320,17 +322,25 @@ pub(crate) async fn push_in(
                 sqlx::raw_sql(begin).execute(&mut *conn).await?;
                 open = false;
                 let ops = &operations[start..start + len];
-                let sales: Vec<&omnitill_protocol::ops::SaleCompleted> = decoded
-                    [start..start + len]
+                let run: Vec<sales_run::RunSale> = ops
                     .iter()
-                    .filter_map(|decoded| match decoded {
-                        Ok(TillOperation::Sale(sale)) => Some(sale),
+                    .zip(&decoded[start..start + len])
+                    .filter_map(|(op, decoded)| match decoded {
+                        Ok(TillOperation::Sale(sale)) => Some(sales_run::RunSale {
+                            device: &pushing,
+                            op,
+                            sale,
+                        }),
                         _ => None,
                     })
                     .collect();
-                if sales.len() == len
-                    && sales_run::apply(&mut *conn, &pushing, ops, &sales, &mut touched).await?
-                {
+                let moved = if run.len() == len {
+                    sales_run::apply(&mut *conn, &run).await?
+                } else {
+                    None
+                };
+                if let Some(moved) = moved {
+                    touched.add(moved.into_iter().map(|(_, sku)| sku.to_owned()).collect());
                     sqlx::raw_sql("RELEASE SAVEPOINT run")
                         .execute(&mut *conn)
                         .await?;
@@ -338,6 +348,7 @@ pub(crate) async fn push_in(
                         last = op.seq;
                         outcomes.push(outcome(op, Status::Applied, None));
                         recorded.push(Recorded {
+                            device_id: &device.id,
                             op,
                             status: Status::Applied,
                             reason: None,
@@ -385,7 +396,12 @@ pub(crate) async fn push_in(
             };
             last = op.seq;
             outcomes.push(outcome(op, status, reason.clone()));
-            recorded.push(Recorded { op, status, reason });
+            recorded.push(Recorded {
+                device_id: &device.id,
+                op,
+                status,
+                reason,
+            });
         }
     }
     if open {
@@ -393,7 +409,7 @@ pub(crate) async fn push_in(
             .execute(&mut *conn)
             .await?;
     }
-    record_operations(&mut *conn, &device.id, &recorded, now_ms).await?;
+    record_operations(&mut *conn, backend, &recorded, now_ms).await?;
     record_id_refusals(&mut *conn, &device.id, &id_refusals, now_ms).await?;
     sqlx::query("UPDATE device SET last_applied_seq = $1 WHERE id = $2")
         .bind(last)
@@ -619,34 +635,49 @@ impl Touched {
     }
 }
 
-/// Stores every operation of the push with its outcome, once per op_id and per (device, seq).
+/// Stores every operation of the push with its outcome, once per op_id and per (device, seq);
+/// answers how many rows were new. The rows travel as one bound JSON value per
+/// `RECORD_CHUNK` (`db::json_rows`), not as a parameter per column and row.
 async fn record_operations(
     tx: &mut AnyConnection,
-    device_id: &str,
+    backend: Backend,
     recorded: &[Recorded<'_>],
     now: i64,
-) -> CloudResult<()> {
+) -> CloudResult<u64> {
+    let insert = format!(
+        "INSERT INTO operation (op_id, device_id, seq, op_type, status, reason, payload, applied_at)
+         SELECT value ->> 0, value ->> 1, CAST(value ->> 2 AS BIGINT), value ->> 3, value ->> 4,
+             value ->> 5, value ->> 6, $2
+         FROM {} WHERE true ON CONFLICT DO NOTHING",
+        crate::db::json_rows(backend, 1)
+    );
+    let mut written = 0;
     for chunk in recorded.chunks(RECORD_CHUNK) {
-        let insert = format!(
-            "INSERT INTO operation (op_id, device_id, seq, op_type, status, reason, payload, applied_at)
-             VALUES {} ON CONFLICT DO NOTHING",
-            value_rows(chunk.len(), 8)
-        );
-        let mut query = sqlx::query(batch_statement(insert));
-        for entry in chunk {
-            query = query
-                .bind(entry.op.op_id.as_str())
-                .bind(device_id)
-                .bind(entry.op.seq)
-                .bind(entry.op.op_type.as_str())
-                .bind(status_text(entry.status))
-                .bind(entry.reason.clone())
-                .bind(entry.op.payload.to_string())
-                .bind(now);
-        }
-        query.execute(&mut *tx).await?;
+        let rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|entry| {
+                serde_json::json!([
+                    entry.op.op_id,
+                    entry.device_id,
+                    entry.op.seq,
+                    entry.op.op_type,
+                    status_text(entry.status),
+                    entry.reason,
+                    entry.op.payload.to_string(),
+                ])
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows).map_err(|e| {
+            CloudError::Internal(format!("a push's operations cannot be encoded: {e}"))
+        })?;
+        written += sqlx::query(batch_statement(insert.clone()))
+            .bind(rows)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Stores the refusals of operations whose op_id another operation holds.

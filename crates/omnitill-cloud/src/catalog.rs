@@ -116,6 +116,17 @@ pub async fn upsert_product(tx: &mut AnyConnection, input: &ProductInput) -> Clo
         .iter()
         .map(|code| check_barcode(code))
         .collect::<CloudResult<Vec<_>>>()?;
+    // No foreign key guards the tax class (migration 0011): it is checked here.
+    let known: Option<(String,)> = sqlx::query_as("SELECT id FROM tax_class WHERE id = $1")
+        .bind(&input.tax_class)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if known.is_none() {
+        return Err(CloudError::BadRequest(format!(
+            "unknown tax class {:?} for {sku}",
+            input.tax_class
+        )));
+    }
     sqlx::query(
         "INSERT INTO product (sku, name, tax_class, active, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (sku) DO UPDATE SET name = excluded.name, tax_class = excluded.tax_class,
@@ -236,5 +247,38 @@ mod tests {
             "a wrong check digit is refused"
         );
         assert!(check_barcode("abc").is_err(), "letters are refused");
+    }
+
+    #[tokio::test]
+    async fn a_product_of_an_unknown_tax_class_is_refused_and_nothing_is_written() {
+        let path = std::env::temp_dir().join(format!(
+            "omnitill-catalog-test-{}.sqlite3",
+            uuid::Uuid::now_v7().simple()
+        ));
+        let db = Db::connect(&path.display().to_string())
+            .await
+            .expect("a new cloud database");
+        let mut tx = db.write.begin().await.expect("a transaction");
+        let input = ProductInput {
+            sku: "TEA-X".into(),
+            name: "Tea".into(),
+            tax_class: "std".into(),
+            active: true,
+            barcodes: vec!["4006381333931".into()],
+            prices: vec![(0, 100)],
+        };
+        let refused = upsert_product(&mut tx, &input).await;
+        assert!(
+            matches!(&refused, Err(CloudError::BadRequest(m)) if m.contains("unknown tax class")),
+            "no foreign key guards the tax class, so the code must refuse it: {refused:?}"
+        );
+        let (products,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM product")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("products counted");
+        assert_eq!(products, 0, "nothing of the refused product is written");
+        drop(tx);
+        db.write.close().await;
+        let _ = std::fs::remove_file(&path);
     }
 }

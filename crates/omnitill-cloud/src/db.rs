@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0010_member_lookup_keys",
         include_str!("../../../migrations/cloud/0010_member_lookup_keys.sql"),
     ),
+    (
+        11,
+        "0011_catalog_rows_checked_by_code",
+        include_str!("../../../migrations/cloud/0011_catalog_rows_checked_by_code.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

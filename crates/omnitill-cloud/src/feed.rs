@@ -26,6 +26,7 @@ use crate::db::{
     value_rows,
 };
 use crate::error::{CloudError, CloudResult};
+use crate::json_batches::{Param, encode};
 
 /// The scope every store sees.
 pub const ALL_STORES: &str = "*";
@@ -207,27 +208,30 @@ pub async fn publish_bulk<T: BulkChange>(
          SELECT CAST(value ->> 0 AS BIGINT), $2, $3, value ->> 1, value ->> 2 FROM {}",
         json_rows(backend, 1)
     );
-    let mut cursor = first;
-    let mut done = 0u64;
-    for chunk in items.chunks(BULK_CHUNK) {
+    let numbered: Vec<(i64, &T)> = (first..).zip(items).collect();
+    for (cursor, _) in &numbered {
+        *blocks.entry(cursor.div_euclid(FEED_BLOCK)).or_default() += 1;
+    }
+    let rows = |chunk: &[(i64, &T)]| -> CloudResult<String> {
         let mut rows = Vec::with_capacity(chunk.len());
-        for item in chunk {
+        for (cursor, item) in chunk {
             let data = serde_json::to_string(&item.change()).map_err(|e| {
                 CloudError::Internal(format!("a feed change cannot be encoded: {e}"))
             })?;
-            *blocks.entry(cursor.div_euclid(FEED_BLOCK)).or_default() += 1;
             rows.push((cursor, item.key(), data));
-            cursor += 1;
         }
-        sqlx::query(batch_statement(insert.clone()))
-            .bind(encode(&rows)?)
-            .bind(scope)
-            .bind(entity)
-            .execute(&mut *tx)
-            .await?;
-        done += chunk.len() as u64;
-        progress(done);
-    }
+        encode(&rows)
+    };
+    crate::json_batches::run(
+        tx,
+        &insert,
+        &[Param::Text(scope), Param::Text(entity)],
+        &numbered,
+        BULK_CHUNK,
+        rows,
+        progress,
+    )
+    .await?;
     let deltas: Vec<(i64, i64)> = blocks.into_iter().filter(|(_, rows)| *rows != 0).collect();
     let upsert = format!(
         "INSERT INTO feed_block (scope, block, rows)
@@ -243,12 +247,6 @@ pub async fn publish_bulk<T: BulkChange>(
             .await?;
     }
     Ok(())
-}
-
-/// A batch as the JSON value `db::json_rows` reads.
-fn encode(rows: &impl serde::Serialize) -> CloudResult<String> {
-    serde_json::to_string(rows)
-        .map_err(|e| CloudError::Internal(format!("a batch cannot be encoded: {e}")))
 }
 
 /// Changes to `feed_block` made by one write, summed per (scope, block).

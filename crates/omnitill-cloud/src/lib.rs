@@ -29,6 +29,7 @@ pub mod error;
 pub mod feed;
 pub mod idempotency;
 pub mod jobs;
+pub mod json_batches;
 pub mod json_body;
 pub mod locks;
 pub mod lookup_keys;

@@ -5,14 +5,16 @@
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a `SHARE ROW EXCLUSIVE` lock on the catalog tables,
 //! which lets readers and pushes go on), so what the checks approved is what the database
 //! holds when the rows are written. Every write binds a batch of `BATCH` rows as one JSON value
-//! (`db::json_rows`).
+//! (`db::json_rows`), the next batch encoded while the database runs the current one
+//! (`json_batches`).
 
 use sqlx::{Any, AnyConnection, Transaction};
 
 use super::import_check::{Existing, Plan, ProductWrite, Snapshot};
-use crate::db::{Backend, Db, batch_statement, json_rows, json_texts};
+use crate::db::{Backend, Db, json_rows, json_texts};
 use crate::error::{CloudError, CloudResult};
 use crate::feed::{self, ALL_STORES};
+use crate::json_batches::{self, Param, encode};
 
 /// Rows bound in one statement.
 const BATCH: usize = 10_000;
@@ -167,27 +169,33 @@ pub async fn write(
          WHERE product.sku = j.sku",
         json_rows(backend, 1)
     );
+    let product_rows = |chunk: &[&ProductWrite<'_>]| {
+        let rows: Vec<(&str, &str, &str, i64)> = chunk
+            .iter()
+            .map(|w| {
+                (
+                    w.row.sku.as_str(),
+                    w.row.name.as_str(),
+                    w.row.tax_class.as_str(),
+                    i64::from(w.row.active),
+                )
+            })
+            .collect();
+        encode(&rows)
+    };
     for (writes, statement) in [(&new, &insert_products), (&changed, &update_products)] {
-        for chunk in writes.chunks(BATCH) {
-            let rows: Vec<(&str, &str, &str, i64)> = chunk
-                .iter()
-                .map(|w| {
-                    (
-                        w.row.sku.as_str(),
-                        w.row.name.as_str(),
-                        w.row.tax_class.as_str(),
-                        i64::from(w.row.active),
-                    )
-                })
-                .collect();
-            sqlx::query(batch_statement(statement.clone()))
-                .bind(encode(&rows)?)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            done += chunk.len() as u64;
-            progress(done);
-        }
+        let before = done;
+        json_batches::run(
+            tx,
+            statement,
+            &[Param::Int(now)],
+            writes,
+            BATCH,
+            product_rows,
+            &mut |rows| progress(before + rows),
+        )
+        .await?;
+        done += writes.len() as u64;
     }
     let removed: Vec<&str> = plan
         .writes
@@ -198,14 +206,18 @@ pub async fn write(
         "DELETE FROM barcode WHERE code IN (SELECT value FROM {})",
         json_texts(backend, 1)
     );
-    for chunk in removed.chunks(BATCH) {
-        sqlx::query(batch_statement(delete_barcodes.clone()))
-            .bind(encode(&chunk)?)
-            .execute(&mut *tx)
-            .await?;
-        done += chunk.len() as u64;
-        progress(done);
-    }
+    let before = done;
+    json_batches::run(
+        tx,
+        &delete_barcodes,
+        &[],
+        &removed,
+        BATCH,
+        |chunk| encode(&chunk),
+        &mut |rows| progress(before + rows),
+    )
+    .await?;
+    done += removed.len() as u64;
     let added: Vec<(&str, &str)> = plan
         .writes
         .iter()
@@ -219,14 +231,18 @@ pub async fn write(
         "INSERT INTO barcode (code, sku) SELECT value ->> 0, value ->> 1 FROM {}",
         json_rows(backend, 1)
     );
-    for chunk in added.chunks(BATCH) {
-        sqlx::query(batch_statement(insert_barcodes.clone()))
-            .bind(encode(&chunk)?)
-            .execute(&mut *tx)
-            .await?;
-        done += chunk.len() as u64;
-        progress(done);
-    }
+    let before = done;
+    json_batches::run(
+        tx,
+        &insert_barcodes,
+        &[],
+        &added,
+        BATCH,
+        |chunk| encode(&chunk),
+        &mut |rows| progress(before + rows),
+    )
+    .await?;
+    done += added.len() as u64;
     let insert_prices = format!(
         "INSERT INTO price (sku, effective_from, price_minor)
          SELECT value ->> 0, CAST(value ->> 1 AS BIGINT), CAST(value ->> 2 AS BIGINT) FROM {}",
@@ -249,14 +265,18 @@ pub async fn write(
                     .map(|(from, price)| (w.row.sku.as_str(), from, price))
             })
             .collect();
-        for chunk in prices.chunks(BATCH) {
-            sqlx::query(batch_statement(statement.clone()))
-                .bind(encode(&chunk)?)
-                .execute(&mut *tx)
-                .await?;
-            done += chunk.len() as u64;
-            progress(done);
-        }
+        let before = done;
+        json_batches::run(
+            tx,
+            statement,
+            &[],
+            &prices,
+            BATCH,
+            |chunk| encode(&chunk),
+            &mut |rows| progress(before + rows),
+        )
+        .await?;
+        done += prices.len() as u64;
     }
     let before_feed = done;
     feed::publish_bulk(
@@ -282,9 +302,4 @@ impl feed::BulkChange for ProductWrite<'_> {
     fn change(&self) -> omnitill_protocol::pull::Change {
         ProductWrite::change(self)
     }
-}
-
-fn encode(rows: &impl serde::Serialize) -> CloudResult<String> {
-    serde_json::to_string(rows)
-        .map_err(|e| CloudError::Internal(format!("a batch cannot be encoded: {e}")))
 }

@@ -428,7 +428,14 @@ fn import_reaches_a_till(backend: Backend) {
     let cloud = CloudProcess::start(backend);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let products = 3_000u64;
-    let rows: Vec<String> = (1..=products).map(|n| good_row(n, price_of(n))).collect();
+    let mut rows: Vec<String> = (1..=products).map(|n| good_row(n, price_of(n))).collect();
+    // A name with what PostgreSQL's COPY text format and CSV treat as structure.
+    let odd_name = r#"Imported \tea "1", 茶\N"#;
+    rows[0] = rows[0].replacen(
+        "Imported tea 1,",
+        &format!("\"{}\",", odd_name.replace('"', "\"\"")),
+        1,
+    );
     let file = write_file(dir.path(), "good.csv", &rows);
     let output = import(&cloud, &file, &[]);
     assert_eq!(
@@ -460,6 +467,14 @@ fn import_reaches_a_till(backend: Backend) {
     assert!(
         seen.values().all(|count| *count == 1),
         "no product is in the feed twice"
+    );
+    let first = entries
+        .iter()
+        .find(|e| e["change"]["sku"] == "IMPT-0000001")
+        .expect("the first product is in the feed");
+    assert_eq!(
+        first["change"]["name"], odd_name,
+        "backslashes, quotes and commas in a name arrive as written"
     );
 
     let till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
@@ -514,18 +529,11 @@ fn import_reaches_a_till(backend: Backend) {
         "the feed is the same after the second import"
     );
 
-    let changed: Vec<String> = (1..=products)
-        .map(|n| {
-            good_row(
-                n,
-                if n % 100 == 0 {
-                    price_of(n) + 5
-                } else {
-                    price_of(n)
-                },
-            )
-        })
-        .collect();
+    // Every hundredth product repriced; the first keeps its odd name.
+    let mut changed = rows.clone();
+    for n in (100..=products).step_by(100) {
+        changed[(n - 1) as usize] = good_row(n, price_of(n) + 5);
+    }
     let changed_file = write_file(dir.path(), "changed.csv", &changed);
     let output = import(&cloud, &changed_file, &[]);
     assert_eq!(

@@ -12,6 +12,7 @@
 pub mod import;
 pub mod import_check;
 pub mod import_file;
+mod import_postgres;
 mod import_store;
 
 use omnitill_protocol::pull::Change;

@@ -7,7 +7,8 @@
 //! checkpoints the log from a reader every second. PostgreSQL gets a
 //! pool; writers that touch the change feed serialise on its counter row, which keeps feed
 //! cursors in commit order. Migrations are the numbered files in `migrations/cloud/`,
-//! recorded in `schema_migration`.
+//! recorded in `schema_migration`; one SQL for both backends, with a PostgreSQL-only part
+//! (`NNNN_name.postgres.sql`, `POSTGRES_ONLY`) where PostgreSQL needs more.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -68,10 +69,17 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         11,
-        "0011_catalog_rows_checked_by_code",
-        include_str!("../../../migrations/cloud/0011_catalog_rows_checked_by_code.sql"),
+        "0011_catalog_bulk_writes",
+        include_str!("../../../migrations/cloud/0011_catalog_bulk_writes.sql"),
     ),
 ];
+
+/// The PostgreSQL-only parts of migrations, run after the portable part of the same version
+/// in its transaction: what SQLite does by itself or cannot say (`<name>.postgres.sql`).
+pub const POSTGRES_ONLY: &[(i64, &str)] = &[(
+    11,
+    include_str!("../../../migrations/cloud/0011_catalog_bulk_writes.postgres.sql"),
+)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -84,6 +92,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pub backend: Backend,
+    /// The database's address, for a use case that needs a connection of its own (the
+    /// catalog import's `COPY` on PostgreSQL).
+    pub url: String,
     pub write: AnyPool,
     pub read: AnyPool,
     pub clock: SharedClock,
@@ -144,6 +155,7 @@ impl Db {
                 tokio::spawn(checkpoint_in_background(read.clone()));
                 Db {
                     backend,
+                    url,
                     write,
                     read,
                     clock,
@@ -157,6 +169,7 @@ impl Db {
                     .await?;
                 Db {
                     backend,
+                    url,
                     write: pool.clone(),
                     read: pool,
                     clock,
@@ -192,6 +205,11 @@ impl Db {
             }
             let mut tx = self.write.begin().await?;
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            if self.backend == Backend::Postgres {
+                for (_, only) in POSTGRES_ONLY.iter().filter(|(v, _)| v == version) {
+                    sqlx::raw_sql(*only).execute(&mut *tx).await?;
+                }
+            }
             sqlx::query(
                 "INSERT INTO schema_migration (version, name, applied_at) VALUES ($1, $2, $3)",
             )
@@ -247,16 +265,17 @@ pub async fn take_counter(
     name: &str,
     count: i64,
 ) -> CloudResult<i64> {
-    let (value,): (i64,) = sqlx::query_as(
-        "INSERT INTO counter (name, value) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET value = counter.value + $2 RETURNING value",
-    )
-    .bind(name)
-    .bind(count)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (value,): (i64,) = sqlx::query_as(TAKE_COUNTER)
+        .bind(name)
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(value)
 }
+
+/// Takes `$2` values of counter `$1`, answering the last (`take_counter`).
+pub const TAKE_COUNTER: &str = "INSERT INTO counter (name, value) VALUES ($1, $2)
+     ON CONFLICT (name) DO UPDATE SET value = counter.value + $2 RETURNING value";
 
 /// A statement whose text was built for a batch. Only placeholders made by `placeholders`
 /// and `value_rows` are spliced into it; every value is bound, never written into the text.

@@ -36,6 +36,7 @@ pub mod lookup_keys;
 pub mod members;
 pub mod online;
 pub mod openapi;
+pub mod pg_copy;
 pub mod pull;
 pub mod push;
 pub mod rejections;

@@ -3,12 +3,12 @@
 //!
 //! 1. `import_file::read` checks each row on its own (shape, encoding, lengths, numbers, dates,
 //!    barcode check digits); a file whose header is unusable is refused as a whole.
-//! 2. In the import's transaction (`import_store::begin`, which keeps other catalog writers
-//!    out), `import_check::check_rows` checks the rows against each other and the catalog
+//! 2. In the import's transaction (`import_store::ImportTx`: `import_store::begin` on SQLite,
+//!    `import_postgres::begin` on PostgreSQL, both keeping other catalog writers out), `import_check::check_rows` checks the rows against each other and the catalog
 //!    (tax classes, SKUs and barcodes repeated in the file or owned by another product).
 //! 3. With any bad row and no `skip_bad_rows`, the transaction is rolled back: nothing is
 //!    written. Otherwise `import_check::plan` leaves out what the catalog already has and
-//!    `import_store::write` writes the rest and its feed records, and the transaction commits.
+//!    `ImportTx::write` writes the rest and its feed records, and the transaction commits.
 //!
 //! A process killed at any moment therefore leaves the catalog and the change feed as they
 //! were, and the feed shows an import whole, under cursors taken in its transaction.
@@ -20,8 +20,9 @@ use std::path::Path;
 
 use super::import_check::{self, Plan};
 use super::import_file::{self, Problem, Unreadable};
-use super::import_store;
-use crate::db::Db;
+use super::import_postgres;
+use super::import_store::{self, ImportTx};
+use crate::db::{Backend, Db};
 use crate::error::{CloudError, CloudResult};
 
 /// How an import runs.
@@ -114,19 +115,27 @@ pub async fn import_file(
             )));
         }
     };
-    let result = check_and_write(db, file_rows, options, progress).await;
+    let result = match db.backend {
+        Backend::Sqlite => {
+            let tx = import_store::begin(db).await?;
+            check_and_write(tx, file_rows, options, progress).await
+        }
+        Backend::Postgres => {
+            let tx = import_postgres::begin(db).await?;
+            check_and_write(tx, file_rows, options, progress).await
+        }
+    };
     import_store::end(db).await?;
     result
 }
 
 async fn check_and_write(
-    db: &Db,
+    mut tx: impl ImportTx,
     file_rows: import_file::FileRows,
     options: ImportOptions,
     progress: &mut dyn Progress,
 ) -> CloudResult<ImportReport> {
-    let mut tx = import_store::begin(db).await?;
-    let snapshot = import_store::snapshot(&mut tx, db.backend).await?;
+    let snapshot = tx.snapshot().await?;
     let rows = file_rows.rows;
     let found = import_check::check_rows(&rows, &snapshot, options.skip_bad_rows);
     let mut bad = vec![false; rows.len()];
@@ -165,10 +174,8 @@ async fn check_and_write(
     // Freeing millions of small strings takes seconds; it need not hold up the write.
     std::thread::spawn(move || drop(snapshot));
     progress.begin(Phase::Writing, import_store::work(&plan));
-    import_store::write(&mut tx, db.backend, &plan, options.now, &mut |done| {
-        progress.advance(done)
-    })
-    .await?;
+    tx.write(&plan, options.now, &mut |done| progress.advance(done))
+        .await?;
     tx.commit().await?;
     progress.end();
     report.new = plan.new;

@@ -305,6 +305,10 @@ pub fn plan<'a>(
             prices,
         });
     }
+    // In SKU order: the database's indexes on the SKU then take the rows one after another
+    // instead of all over (the feed's cursors follow the same order).
+    plan.writes
+        .sort_unstable_by(|a, b| a.row.sku.cmp(&b.row.sku));
     plan
 }
 

@@ -4,7 +4,8 @@
 //! run side by side. `--seed-demo` fills an empty ledger with the demo store. `--exit-when-ready`
 //! quits as soon as the first screen has rendered (the benchmark's cold-start measure).
 //! `--recover LEDGER` builds a new ledger from a damaged one, downloads the reference data
-//! again, prints what it saved, and exits (no window).
+//! again, prints what it saved, and exits (no window). The till fills its screen, kiosk style;
+//! `--windowed` keeps a 1280x800 window with decorations, for development.
 //!
 //! IPC arguments arrive as JSON from the web view. `Lenient<T>` accepts any JSON and keeps the
 //! decoding result, so a malformed call becomes a typed `bad_input` error instead of Tauri's
@@ -26,6 +27,8 @@ pub struct Options {
     pub enrol: Option<(String, String)>,
     /// Recover this damaged ledger file and exit.
     pub recover: Option<PathBuf>,
+    /// A window instead of the whole screen (`--windowed`).
+    pub windowed: bool,
 }
 
 /// Parses the till's options. Unknown options are refused with a message.
@@ -40,6 +43,7 @@ pub fn parse(
     let mut enrol_url = None;
     let mut enrol_code = None;
     let mut recover = None;
+    let mut windowed = false;
     let mut args = args.into_iter().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -52,6 +56,7 @@ pub fn parse(
             }
             "--seed-demo" => seed_demo = true,
             "--exit-when-ready" => exit_when_ready = true,
+            "--windowed" => windowed = true,
             "--enrol-url" => {
                 enrol_url = Some(args.next().ok_or("--enrol-url needs the cloud's address")?)
             }
@@ -67,7 +72,7 @@ pub fn parse(
             other => {
                 return Err(format!(
                     "unknown option {other:?}; use --data-dir DIR, --seed-demo, --exit-when-ready, \
-                     --recover LEDGER"
+                     --windowed, --recover LEDGER"
                 ));
             }
         }
@@ -90,6 +95,7 @@ pub fn parse(
         exit_when_ready,
         enrol,
         recover,
+        windowed,
     })
 }
 
@@ -175,6 +181,23 @@ mod tests {
         assert!(
             parse(args(&["--recover"]), None, Some("/h".into())).is_err(),
             "--recover without a file is refused with a message"
+        );
+    }
+
+    #[test]
+    fn the_till_fills_its_screen_unless_asked_for_a_window() {
+        let parse_windowed = |list: &[&str]| {
+            parse(args(list), None, Some("/h".into())).map(|options| options.windowed)
+        };
+        assert_eq!(
+            parse_windowed(&[]),
+            Ok(false),
+            "a till opens full screen by default"
+        );
+        assert_eq!(
+            parse_windowed(&["--windowed"]),
+            Ok(true),
+            "--windowed keeps a window for development"
         );
     }
 

@@ -102,6 +102,22 @@ fn spawn_health_checks(path: std::path::PathBuf) {
     }
 }
 
+/// Kiosk style: the window covers the monitor it opens on, without decorations. A window
+/// manager is asked for full screen; without one (a bare X server) the window is placed and
+/// sized to the monitor itself.
+fn fill_screen(window: &tauri::WebviewWindow) -> tauri::Result<()> {
+    window.set_decorations(false)?;
+    let monitor = match window.current_monitor()? {
+        Some(monitor) => Some(monitor),
+        None => window.primary_monitor()?,
+    };
+    if let Some(monitor) = monitor {
+        window.set_position(*monitor.position())?;
+        window.set_size(*monitor.size())?;
+    }
+    window.set_fullscreen(true)
+}
+
 pub fn run() {
     let started = Instant::now();
     let options = match args::parse(
@@ -158,6 +174,12 @@ pub fn run() {
         .setup(move |app| {
             use tauri::Manager;
             let state = app.state::<AppState>();
+            if !state.options.windowed
+                && let Some(window) = app.get_webview_window("main")
+                && let Err(error) = fill_screen(&window)
+            {
+                eprintln!("omnitill: the till cannot fill the screen: {error}");
+            }
             if let Some(sync) = &state.sync
                 && (linked || enrol.is_some())
                 && let Err(error) = sync.start(enrol)

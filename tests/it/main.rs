@@ -54,3 +54,4 @@ mod sync;
 mod sync_crash;
 mod two_clouds;
 mod ui;
+mod ui_screen;

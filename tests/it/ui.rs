@@ -77,7 +77,7 @@ fn squeezed(text: &str) -> String {
 
 // --- Steps a cashier takes ----------------------------------------------------------------------
 
-fn sign_in(driver: &WebDriver, code: &str, pin: &str) {
+pub(crate) fn sign_in(driver: &WebDriver, code: &str, pin: &str) {
     driver
         .wait_for("#login-code")
         .send_keys(&format!("{code}{}", keys::ENTER));

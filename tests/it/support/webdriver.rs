@@ -554,7 +554,8 @@ struct Xvfb {
 }
 
 impl Xvfb {
-    fn start(log: &Path) -> Xvfb {
+    /// Starts a server whose one screen is `screen` pixels (`WIDTHxHEIGHT`).
+    fn start(log: &Path, screen: &str) -> Xvfb {
         let mut last_failure = String::new();
         for _ in 0..20 {
             let number = 100 + rand::random_range(0..800u32);
@@ -570,7 +571,7 @@ impl Xvfb {
                     .args([
                         "-screen",
                         "0",
-                        "1280x800x24",
+                        &format!("{screen}x24"),
                         "-nolisten",
                         "tcp",
                         "-noreset",
@@ -633,6 +634,11 @@ impl TillWindow {
 
     /// As `start`, with more command-line arguments for the app (an enrolment, say).
     pub fn start_with_args(name: &str, extra_args: &[&str]) -> TillWindow {
+        TillWindow::start_on_screen(name, "1280x800", extra_args)
+    }
+
+    /// As `start_with_args`, on a screen of `screen` pixels (`WIDTHxHEIGHT`).
+    pub fn start_on_screen(name: &str, screen: &str, extra_args: &[&str]) -> TillWindow {
         let app = app_binary();
         let shots = target_dir().join("ui-shots").join(name);
         std::fs::create_dir_all(&shots).expect("the screenshot folder can be created");
@@ -649,7 +655,7 @@ impl TillWindow {
             .tempdir()
             .expect("a temporary data directory can be made");
 
-        let xvfb = Xvfb::start(&shots.join("xvfb.log"));
+        let xvfb = Xvfb::start(&shots.join("xvfb.log"), screen);
         let port = free_port();
         let mut native_port = free_port();
         while native_port == port {

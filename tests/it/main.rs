@@ -54,4 +54,3 @@ mod sync;
 mod sync_crash;
 mod two_clouds;
 mod ui;
-mod ui_screen;

@@ -2,8 +2,8 @@
 //! the whole screen, from the sign-in to the checkout. `--windowed` keeps a 1280x800 window for
 //! development. The screenshots land in target/ui-shots/screen-*/.
 
+use super::{one_window_at_a_time, sign_in};
 use crate::support::webdriver::{TillWindow, WebDriver};
-use crate::ui::sign_in;
 
 /// The page's size in CSS pixels, as the web view lays it out.
 fn page_size(driver: &WebDriver) -> (i64, i64) {
@@ -30,6 +30,7 @@ fn wait_for_size(driver: &WebDriver, expected: (i64, i64), why: &str) {
 }
 
 fn fills(screen: &str, size: (i64, i64)) {
+    let _window = one_window_at_a_time();
     let till = TillWindow::start_on_screen(&format!("screen-{screen}"), screen, &[]);
     let driver = till.driver();
     wait_for_size(
@@ -59,6 +60,7 @@ fn the_till_fills_a_1280x800_screen() {
 
 #[test]
 fn a_windowed_till_keeps_its_window_on_a_large_screen() {
+    let _window = one_window_at_a_time();
     let till = TillWindow::start_on_screen("screen-windowed", "1920x1080", &["--windowed"]);
     let driver = till.driver();
     driver.wait_for("#login-code");

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 use crate::args::{Lenient, optional, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::printer;
 use crate::state::{AppState, Shell};
 use crate::views::{CartView, MemberFacts, ReceiptView};
@@ -377,7 +377,7 @@ pub async fn receipt_print(
         shell.session()?;
         let address = shell.till.settings()?.printer_address.ok_or_else(|| {
             ApiError::new(
-                "printer",
+                ErrorCode::Printer,
                 "no receipt printer is set up: add its address in Settings",
             )
         })?;
@@ -390,8 +390,8 @@ pub async fn receipt_print(
         printer::send_to_printer(&address, &bytes, PRINTER_TIMEOUT)
     })
     .await
-    .map_err(|e| ApiError::new("internal", format!("printing stopped: {e}")))?
-    .map_err(|e| ApiError::new("printer", e.to_string()))
+    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("printing stopped: {e}")))?
+    .map_err(|e| ApiError::new(ErrorCode::Printer, e.to_string()))
 }
 
 #[tauri::command]
@@ -531,11 +531,11 @@ pub async fn enrol(
         ))
     })?;
     let client = omnitill_sync::Client::new(&cloud_url, None)
-        .map_err(|e| ApiError::new("sync", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::Sync, e.to_string()))?;
     let enrolment = client
         .enrol(&code, &format!("Till at {name}"), first_seq, &identity)
         .await
-        .map_err(|e| ApiError::new("sync", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::Sync, e.to_string()))?;
     state.with_shell(|shell| {
         let now = shell.till.clock().now();
         omnitill_core::sync::record_enrolment(

@@ -9,6 +9,7 @@
 //! `recover` is the `--recover LEDGER` command that brings a damaged store back.
 
 pub mod args;
+pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod members;

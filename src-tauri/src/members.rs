@@ -18,7 +18,7 @@ use tauri::State;
 
 use crate::args::{Lenient, required};
 use crate::commands::{edit_cart, wake_sync};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::{AppState, Shell};
 use crate::views::CartView;
 
@@ -37,16 +37,16 @@ fn cloud_if_online(state: &AppState, shell: &Shell) -> Reply<Option<Client>> {
     match omnitill_core::sync::link(shell.till.connection())? {
         Some(link) if !link.revoked => Client::new(&link.cloud_url, Some(link.token))
             .map(Some)
-            .map_err(|e| ApiError::new("sync", e.to_string())),
+            .map_err(|e| ApiError::new(ErrorCode::Sync, e.to_string())),
         _ => Ok(None),
     }
 }
 
 /// The cloud's refusal as the cashier's error: its own words, under `code`.
-fn refused(error: SyncError, code: &'static str) -> ApiError {
+fn refused(error: SyncError, code: ErrorCode) -> ApiError {
     match error {
         SyncError::Refused { message, .. } => ApiError::new(code, message),
-        other => ApiError::new("sync", other.to_string()),
+        other => ApiError::new(ErrorCode::Sync, other.to_string()),
     }
 }
 
@@ -61,7 +61,7 @@ pub async fn member_attach(
     let input = required("input", input)?;
     if input.len() > 512 {
         return Err(ApiError::new(
-            "member_input",
+            ErrorCode::MemberInput,
             "that is too long to be a member's code",
         ));
     }
@@ -81,7 +81,7 @@ pub async fn member_attach(
     if let Some((kind, key, client)) = not_cached {
         let Some(client) = client else {
             return Err(ApiError::new(
-                "member_not_found",
+                ErrorCode::MemberNotFound,
                 format!(
                     "no member with this {} in this till's member list, and the cloud cannot be asked while offline",
                     kind.label()
@@ -93,7 +93,7 @@ pub async fn member_attach(
             .await
             .map_err(|e| {
                 ApiError::new(
-                    "sync",
+                    ErrorCode::Sync,
                     format!(
                         "this member is not in this till's list and the cloud did not answer: {e}"
                     ),
@@ -101,7 +101,7 @@ pub async fn member_attach(
             })?
             .ok_or_else(|| {
                 ApiError::new(
-                    "member_not_found",
+                    ErrorCode::MemberNotFound,
                     format!("no member has this {}", kind.label()),
                 )
             })?;
@@ -123,7 +123,7 @@ pub async fn member_attach(
 /// reason as detail. Other errors keep their codes.
 fn member_input(error: CoreError) -> ApiError {
     match error {
-        CoreError::BadInput(reason) => ApiError::new("member_input", reason),
+        CoreError::BadInput(reason) => ApiError::new(ErrorCode::MemberInput, reason),
         other => ApiError::from(other),
     }
 }
@@ -164,14 +164,14 @@ pub async fn member_history(state: State<'_, AppState>) -> Reply<History> {
     })?;
     let client = client.ok_or_else(|| {
         ApiError::new(
-            "sync",
+            ErrorCode::Sync,
             "the member's history is kept in the cloud: it shows when the till is online",
         )
     })?;
     client
         .member_history(&member_id)
         .await
-        .map_err(|e| ApiError::new("sync", e.to_string()))
+        .map_err(|e| ApiError::new(ErrorCode::Sync, e.to_string()))
 }
 
 /// Takes the member (and their coupon, whose reservation is lifted) off the sale.
@@ -198,7 +198,7 @@ pub async fn cart_apply_coupon(
             .map_err(|error| match error {
                 // The member's cached coupons no longer include it: a sync brought its use.
                 CoreError::NotFound(_) => ApiError::new(
-                    "coupon_unavailable",
+                    ErrorCode::CouponUnavailable,
                     "this coupon is no longer the member's to use: it was used or withdrawn",
                 ),
                 other => ApiError::from(other),
@@ -222,7 +222,7 @@ pub async fn cart_apply_coupon(
         match client.hold_coupon(&request).await {
             Ok(()) => reserved_online = true,
             Err(error) if error.is_transient() => {}
-            Err(error) => return Err(refused(error, "coupon_unavailable")),
+            Err(error) => return Err(refused(error, ErrorCode::CouponUnavailable)),
         }
     }
     edit_cart(&state, |shell| {
@@ -257,7 +257,9 @@ pub async fn cart_pay_points(
             .cart
             .member()
             .map(|m| m.member_id.clone())
-            .ok_or_else(|| ApiError::new("bad_tender", "attach a member to pay with points"))?;
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::BadTender, "attach a member to pay with points")
+            })?;
         if shell
             .cart
             .tenders()
@@ -265,7 +267,7 @@ pub async fn cart_pay_points(
             .any(|t| t.kind == TenderKind::Points && t.reserved_online)
         {
             return Err(ApiError::new(
-                "bad_tender",
+                ErrorCode::BadTender,
                 "this sale already uses points held at the cloud: remove that payment to change it",
             ));
         }
@@ -298,7 +300,7 @@ pub async fn cart_pay_points(
             }
             // The cloud did not answer in time: the till goes on offline.
             Err(error) if error.is_transient() => {}
-            Err(error) => return Err(refused(error, "points_unavailable")),
+            Err(error) => return Err(refused(error, ErrorCode::PointsUnavailable)),
         }
     }
     edit_cart(&state, |shell| {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use omnitill_core::{Cart, StaffSession, Till};
 
 use crate::args::Options;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::sync_link::SyncLink;
 
 pub struct Shell {
@@ -24,7 +24,7 @@ impl Shell {
     pub fn session(&self) -> Result<StaffSession, ApiError> {
         self.session
             .clone()
-            .ok_or_else(|| ApiError::new("not_logged_in", "log in to use the till"))
+            .ok_or_else(|| ApiError::new(ErrorCode::NotLoggedIn, "log in to use the till"))
     }
 }
 
@@ -48,7 +48,7 @@ impl AppState {
             return Err(self
                 .startup_error
                 .clone()
-                .unwrap_or_else(|| ApiError::new("internal", "the till did not start")));
+                .unwrap_or_else(|| ApiError::new(ErrorCode::Internal, "the till did not start")));
         };
         let mut guard = shell.lock().unwrap_or_else(|poison| poison.into_inner());
         f(&mut guard)

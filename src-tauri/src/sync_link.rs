@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use omnitill_sync::engine::{self, EngineStatus, LinkState, Pacing};
 use tokio::sync::{Notify, watch};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub struct SyncLink {
     ledger: PathBuf,
@@ -55,8 +55,8 @@ impl SyncLink {
         if *started {
             return Ok(());
         }
-        let till =
-            engine::open_ledger(&self.ledger).map_err(|e| ApiError::new("store", e.to_string()))?;
+        let till = engine::open_ledger(&self.ledger)
+            .map_err(|e| ApiError::new(ErrorCode::Store, e.to_string()))?;
         let wake = self.wake.clone();
         let status = self.status_tx.clone();
         let shutdown = self.shutdown.subscribe();

@@ -1,42 +1,14 @@
 // The IPC contract between the UI and the till shell (src-tauri/src/commands.rs).
 // Every command returns a promise; a failure rejects with an `ApiError` whose `code` is one of
-// `ErrorCode`. The UI switches on the code and shows the message from the dictionary.
+// `ErrorCode` (generated from the till's Rust enum). The UI switches on the code and shows the
+// message from the dictionary.
 import { invoke } from "@tauri-apps/api/core";
 
-export type ErrorCode =
-  | "bad_input" // a malformed request or value the UI should never send
-  | "unknown_barcode" // well-formed barcode that is not in the catalog
-  | "bad_check_digit" // EAN-13 / EAN-8 / UPC-A check digit is wrong
-  | "bad_barcode" // not a barcode shape at all (letters, wrong length)
-  | "bad_quantity" // 0, negative, or above the maximum line quantity
-  | "bad_discount" // a discount below zero or above the line/cart amount
-  | "bad_tender" // empty, zero, negative or absurd tender amount
-  | "offline_points_limit" // more points than may be redeemed offline; the message says which bound
-  | "points_unavailable" // the cloud says the member has fewer points than asked for
-  | "coupon_unavailable" // the cloud says the coupon is used, expired or not this member's
-  | "member_input" // a member look-up or enrolment the till cannot use (bad phone, e-mail, card, QR)
-  | "member_not_found" // no member with that phone, e-mail or card (or not reachable offline)
-  | "card_exceeds_due" // a card tender larger than what is still due
-  | "not_paid" // completing a sale that is not fully paid
-  | "empty_cart" // paying or completing with no lines
-  | "inactive_product" // product exists but is not for sale
-  | "not_found" // receipt number, product or line that does not exist
-  | "wrong_pin" // staff code / PIN pair is wrong
-  | "locked_out" // too many wrong PINs for this staff code; wait a minute
-  | "not_manager" // a manager is needed for this action
-  | "not_logged_in" // no staff session (the till is locked)
-  | "refund_exceeds_sold" // refund quantity above what remains refundable
-  | "printer" // the network receipt printer failed or is not configured
-  | "sync" // the cloud could not be reached, or refused an enrolment
-  | "database_refused" // the ledger file is corrupt or from a newer version
-  | "store" // the ledger failed (disk full, I/O)
-  | "ledger_damaged" // the background check found the ledger damaged: selling stopped until recovery
-  | "internal";
-
-export interface ApiError {
-  code: ErrorCode;
-  message: string;
-}
+// The error contract is generated from the till's Rust types (src-tauri/src/error.rs, by
+// src-tauri/src/bindings.rs); the test command fails when these files are stale.
+import type { ApiError } from "./generated/ApiError";
+import type { ErrorCode } from "./generated/ErrorCode";
+export type { ApiError, ErrorCode };
 
 export type Role = "cashier" | "manager";
 export interface Staff {

@@ -4,8 +4,9 @@
 
 import type { ApiError, ErrorCode } from "./api";
 
-// Every ErrorCode of api.ts, as a value. The type checks below fail to compile when api.ts gains
-// or loses a code and this list is not updated; the i18n test also reads api.ts itself.
+// Every ErrorCode, as a value (the type alone is generated from the till's Rust enum). The type
+// checks below fail to compile when the generated type gains or loses a code and this list does
+// not follow, so the list is checked against the Rust enum, not kept by hand.
 export const ERROR_CODES = [
   "bad_input",
   "unknown_barcode",

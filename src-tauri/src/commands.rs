@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use omnitill_core::cart::PricingRules;
 use omnitill_core::catalog::ProductHit;
-use omnitill_core::ledger::{ReceiptSummary, RefundableSale};
+use omnitill_core::ledger::{ReceiptSummary, RefundQuote, RefundableSale};
 use omnitill_core::review::Refusal;
 use omnitill_core::{Discount, Language, Settings, StaffSession, StoreInfo, TenderKind, escpos};
 use omnitill_sync::engine::LinkState;
@@ -441,6 +441,25 @@ pub async fn refund_lookup(
     state.with_shell(|shell| {
         shell.session()?;
         Ok(shell.till.refundable(&receipt_no)?)
+    })
+}
+
+/// What refunding `lines` of a past sale would give back, as core computes it (the screen
+/// shows this, not its own arithmetic).
+#[tauri::command]
+pub async fn refund_quote(
+    state: State<'_, AppState>,
+    receipt_no: Option<Lenient<String>>,
+    lines: Option<Lenient<Vec<RefundLineRequest>>>,
+) -> Reply<RefundQuote> {
+    let receipt_no = required("receiptNo", receipt_no)?;
+    let lines: Vec<(i64, i64)> = required("lines", lines)?
+        .iter()
+        .map(|l| (l.line_no, l.quantity))
+        .collect();
+    state.with_shell(|shell| {
+        shell.session()?;
+        Ok(shell.till.refund_quote(&receipt_no, &lines)?)
     })
 }
 

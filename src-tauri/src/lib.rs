@@ -211,6 +211,7 @@ pub fn run() {
             commands::receipt_print,
             commands::receipts_recent,
             commands::refund_lookup,
+            commands::refund_quote,
             commands::refund_complete,
             commands::settings_update,
             commands::set_language,

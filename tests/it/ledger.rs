@@ -218,6 +218,42 @@ fn refunds_never_exceed_what_was_sold_and_give_back_exactly_the_line_total() {
 }
 
 #[test]
+fn the_refund_quote_is_what_the_refund_gives_back_to_the_cent() {
+    let mut t = TempTill::demo();
+    let receipt_no = sell(&mut t, &[1, 2], 3);
+    let cashier = t.cashier();
+    let manager = t.manager();
+    let approval =
+        omnitill_core::ManagerApproval::from_session(&manager).expect("a manager approves");
+    for request in [vec![(1, 1)], vec![(1, 2), (2, 1)]] {
+        let quote = t
+            .till
+            .refund_quote(&receipt_no, &request)
+            .expect("a quote of what is left");
+        assert_eq!(
+            quote.lines.iter().map(|l| l.amount_minor).sum::<i64>(),
+            quote.total_minor,
+            "the quote's lines add up to its total"
+        );
+        let refund = t
+            .till
+            .refund(&cashier, &approval, &receipt_no, &request)
+            .expect("the refund");
+        assert_eq!(
+            quote.total_minor, refund.total_minor,
+            "the screen shows what the refund gives back, not its own arithmetic ({request:?})"
+        );
+    }
+    assert!(
+        matches!(
+            t.till.refund_quote(&receipt_no, &[(1, 1)]),
+            Err(CoreError::RefundExceedsSold { .. })
+        ),
+        "a quote of more than is left is refused as the refund would be"
+    );
+}
+
+#[test]
 fn a_refund_needs_a_manager_and_returns_money_to_the_sale_tenders() {
     let mut t = TempTill::demo();
     let cashier = t.cashier();

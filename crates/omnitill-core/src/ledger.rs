@@ -39,6 +39,22 @@ pub struct RefundableLine {
     pub unit_refund_minor: Minor,
 }
 
+/// What refunding some lines of a past sale gives back, as `refund` will compute it: each line's
+/// share of what it took, to the cent. The refund screen shows this, never its own arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundQuote {
+    pub lines: Vec<QuotedLine>,
+    pub total_minor: Minor,
+}
+
+/// One line of a `RefundQuote`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuotedLine {
+    pub line_no: i64,
+    pub quantity: i64,
+    pub amount_minor: Minor,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefundableSale {
     pub receipt_no: String,
@@ -326,6 +342,75 @@ pub(crate) fn refundable(
     })
 }
 
+/// What refunding `requests` (line number, quantity) of a sale's `lines` gives back: for each
+/// line asked for, (the line, the quantity, its tax share, its total share). A share is what
+/// the line took after this refund's units less what it took before them
+/// (`money::pro_rata_floor`), so all the refunds of a line add up to exactly what it took.
+fn refund_shares<'a>(
+    receipt_no: &str,
+    lines: &'a [SoldLine],
+    requests: &[(i64, i64)],
+) -> CoreResult<Vec<(&'a SoldLine, i64, Minor, Minor)>> {
+    let mut refund_lines: Vec<(&SoldLine, i64, Minor, Minor)> = Vec::new();
+    for (index, &(line_no, quantity)) in requests.iter().enumerate() {
+        if quantity == 0 {
+            continue;
+        }
+        if requests[..index]
+            .iter()
+            .any(|(earlier, _)| *earlier == line_no)
+        {
+            return Err(CoreError::BadInput(format!(
+                "line {line_no} is listed twice"
+            )));
+        }
+        let line = lines
+            .iter()
+            .find(|line| line.line_no == line_no)
+            .ok_or_else(|| {
+                CoreError::NotFound(format!("line {line_no} of receipt {receipt_no}"))
+            })?;
+        let refundable = line.quantity - line.refunded;
+        if quantity < 0 || quantity > refundable {
+            return Err(CoreError::RefundExceedsSold {
+                line_no,
+                requested: quantity,
+                refundable,
+            });
+        }
+        let before = line.refunded;
+        let after = before + quantity;
+        let total = money::pro_rata_floor(line.total_minor, after, line.quantity)
+            - money::pro_rata_floor(line.total_minor, before, line.quantity);
+        let tax = money::pro_rata_floor(line.tax_minor, after, line.quantity)
+            - money::pro_rata_floor(line.tax_minor, before, line.quantity);
+        refund_lines.push((line, quantity, tax, total));
+    }
+    Ok(refund_lines)
+}
+
+/// What refunding `requests` of the sale with `receipt_no` would give back, line by line, as
+/// `refund` computes it; refused as `refund` would refuse it.
+pub(crate) fn refund_quote(
+    conn: &Connection,
+    receipt_no: &str,
+    requests: &[(i64, i64)],
+) -> CoreResult<RefundQuote> {
+    let sale = find_sale(conn, receipt_no)?;
+    let lines = sold_lines(conn, &sale.id)?;
+    let shares = refund_shares(&sale.receipt_no, &lines, requests)?;
+    let lines: Vec<QuotedLine> = shares
+        .iter()
+        .map(|(line, quantity, _, total)| QuotedLine {
+            line_no: line.line_no,
+            quantity: *quantity,
+            amount_minor: *total,
+        })
+        .collect();
+    let total_minor = lines.iter().map(|line| line.amount_minor).sum();
+    Ok(RefundQuote { lines, total_minor })
+}
+
 /// Refunds `requests` (line number, quantity) of the sale with `receipt_no`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn refund(
@@ -349,41 +434,7 @@ pub(crate) fn refund(
     let sale = find_sale(&tx, receipt_no)?;
     let lines = sold_lines(&tx, &sale.id)?;
 
-    let mut refund_lines: Vec<(&SoldLine, i64, Minor, Minor)> = Vec::new();
-    for (index, &(line_no, quantity)) in requests.iter().enumerate() {
-        if quantity == 0 {
-            continue;
-        }
-        if requests[..index]
-            .iter()
-            .any(|(earlier, _)| *earlier == line_no)
-        {
-            return Err(CoreError::BadInput(format!(
-                "line {line_no} is listed twice"
-            )));
-        }
-        let line = lines
-            .iter()
-            .find(|line| line.line_no == line_no)
-            .ok_or_else(|| {
-                CoreError::NotFound(format!("line {line_no} of receipt {}", sale.receipt_no))
-            })?;
-        let refundable = line.quantity - line.refunded;
-        if quantity < 0 || quantity > refundable {
-            return Err(CoreError::RefundExceedsSold {
-                line_no,
-                requested: quantity,
-                refundable,
-            });
-        }
-        let before = line.refunded;
-        let after = before + quantity;
-        let total = money::pro_rata_floor(line.total_minor, after, line.quantity)
-            - money::pro_rata_floor(line.total_minor, before, line.quantity);
-        let tax = money::pro_rata_floor(line.tax_minor, after, line.quantity)
-            - money::pro_rata_floor(line.tax_minor, before, line.quantity);
-        refund_lines.push((line, quantity, tax, total));
-    }
+    let refund_lines = refund_shares(&sale.receipt_no, &lines, requests)?;
     let lines_total: Minor = refund_lines.iter().map(|(_, _, _, total)| total).sum();
     let tax_total: Minor = refund_lines.iter().map(|(_, _, tax, _)| tax).sum();
 

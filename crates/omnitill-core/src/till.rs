@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::db;
 use crate::error::{CoreError, CoreResult};
 use crate::health::LedgerHealth;
-use crate::ledger::{self, Device, ReceiptSummary, RefundableSale};
+use crate::ledger::{self, Device, ReceiptSummary, RefundQuote, RefundableSale};
 use crate::outbox;
 use crate::receipt::Receipt;
 use crate::settings::{self, Language, Settings, StoreInfo};
@@ -400,6 +400,13 @@ impl Till {
 
     pub fn refundable(&self, receipt_no: &str) -> CoreResult<RefundableSale> {
         ledger::refundable(&self.conn, &self.store()?, receipt_no)
+    }
+
+    /// What refunding `lines` (line number, quantity) of a past sale would give back, line by
+    /// line, computed as `refund` computes it: what the refund screen shows before the manager
+    /// approves.
+    pub fn refund_quote(&self, receipt_no: &str, lines: &[(i64, i64)]) -> CoreResult<RefundQuote> {
+        ledger::refund_quote(&self.conn, receipt_no, lines)
     }
 
     /// Refunds lines of a past sale, as (line number, quantity) pairs. A manager's approval is

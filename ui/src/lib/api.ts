@@ -311,6 +311,12 @@ export interface RefundableSale {
   tenders: Tender[];
 }
 
+// What a refund would give back, computed by core as the refund computes it.
+export interface RefundQuote {
+  lines: { line_no: number; quantity: number; amount_minor: number }[];
+  total_minor: number;
+}
+
 export interface RefundRequest {
   receipt_no: string;
   lines: { line_no: number; quantity: number }[];
@@ -357,6 +363,8 @@ export const api = {
   receiptPrint: (receiptNo: string) => invoke<void>("receipt_print", { receiptNo }),
   receiptsRecent: () => invoke<ReceiptSummary[]>("receipts_recent"),
   refundLookup: (receiptNo: string) => invoke<RefundableSale>("refund_lookup", { receiptNo }),
+  refundQuote: (receiptNo: string, lines: { line_no: number; quantity: number }[]) =>
+    invoke<RefundQuote>("refund_quote", { receiptNo, lines }),
   refundComplete: (request: RefundRequest) => invoke<Receipt>("refund_complete", { request }),
   settingsUpdate: (settings: Settings) => invoke<Settings>("settings_update", { settings }),
   setLanguage: (language: Language) => invoke<Settings>("set_language", { language }),

@@ -32,6 +32,8 @@ type Reply<T> = Result<T, ApiError>;
 #[derive(Debug, Serialize)]
 pub struct SyncStatus {
     pub state: LinkState,
+    /// Whether the till asks the cloud now (`LinkState::is_up`): the UI's one "online".
+    pub online: bool,
     pub pending: i64,
     pub oldest_pending_at: Option<String>,
     pub last_sync_at: Option<String>,
@@ -117,6 +119,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
             session: None,
             sync: SyncStatus {
                 state: LinkState::NotConfigured,
+                online: false,
                 pending: 0,
                 oldest_pending_at: None,
                 last_sync_at: None,
@@ -155,6 +158,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
             session: shell.session.clone(),
             sync: SyncStatus {
                 state: link_state,
+                online: link_state.is_up(),
                 pending,
                 oldest_pending_at: oldest.and_then(at),
                 last_sync_at: link.and_then(|l| l.last_sync_at).and_then(at),

@@ -13,7 +13,6 @@ use omnitill_core::{Cart, CoreError, TenderKind};
 use omnitill_protocol::loyalty::{CouponHoldRequest, History, HoldRequest};
 use omnitill_sync::Client;
 use omnitill_sync::SyncError;
-use omnitill_sync::engine::LinkState;
 use tauri::State;
 
 use crate::args::{Lenient, required};
@@ -30,7 +29,7 @@ fn cloud_if_online(state: &AppState, shell: &Shell) -> Reply<Option<Client>> {
         .sync
         .as_ref()
         .filter(|sync| sync.is_started())
-        .is_some_and(|sync| matches!(sync.status().state, LinkState::Online | LinkState::Syncing));
+        .is_some_and(|sync| sync.status().state.is_up());
     if !online {
         return Ok(None);
     }

@@ -34,6 +34,14 @@ pub enum LinkState {
     Revoked,
 }
 
+impl LinkState {
+    /// Whether the cloud can be asked now (a look-up, a points hold, a member's history): the
+    /// one definition of "online" that the shell and, through the status, the UI use.
+    pub fn is_up(self) -> bool {
+        matches!(self, LinkState::Online | LinkState::Syncing)
+    }
+}
+
 /// What the engine reports after each step.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EngineStatus {
@@ -496,6 +504,28 @@ pub async fn run(
         }
         if *shutdown.borrow() {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod link_state_tests {
+    use super::LinkState;
+
+    #[test]
+    fn the_cloud_is_asked_only_while_the_link_is_online_or_syncing() {
+        for (state, up) in [
+            (LinkState::Online, true),
+            (LinkState::Syncing, true),
+            (LinkState::Offline, false),
+            (LinkState::NotConfigured, false),
+            (LinkState::Revoked, false),
+        ] {
+            assert_eq!(
+                state.is_up(),
+                up,
+                "{state:?}: the shell and the UI decide online by this one rule"
+            );
         }
     }
 }

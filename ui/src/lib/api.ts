@@ -51,6 +51,9 @@ export interface AppStatus {
 // The sync engine's state: "not_configured" until a manager enrols the till with the cloud.
 export interface SyncStatus {
   state: "not_configured" | "online" | "offline" | "syncing" | "revoked";
+  // Whether the till asks the cloud now (a look-up, a points hold, a history): the till's one
+  // definition of online, which the dialogs follow.
+  online: boolean;
   pending: number;
   oldest_pending_at: string | null;
   last_sync_at: string | null;

@@ -11,6 +11,7 @@ const clock = (rfc3339: string) => rfc3339.slice(11, 16);
 function status(partial: Partial<SyncStatus>): SyncStatus {
   return {
     state: "online",
+    online: true,
     pending: 0,
     oldest_pending_at: null,
     last_sync_at: null,

@@ -11,6 +11,7 @@ use omnitill_core::cart::PricingRules;
 use omnitill_core::catalog::ProductHit;
 use omnitill_core::ledger::{ReceiptSummary, RefundQuote, RefundableSale};
 use omnitill_core::review::Refusal;
+use omnitill_core::scan::ScanKind;
 use omnitill_core::{Discount, Language, Settings, StaffSession, StoreInfo, TenderKind, escpos};
 use omnitill_sync::engine::LinkState;
 use serde::{Deserialize, Serialize};
@@ -222,11 +223,39 @@ pub async fn cart_scan(
     code: Option<Lenient<String>>,
 ) -> Reply<CartView> {
     let code = required("code", code)?;
-    edit_cart(&state, |shell| {
-        let item = shell.till.scan(&code)?;
+    add_scanned_item(&state, &code)
+}
+
+fn add_scanned_item(state: &AppState, code: &str) -> Reply<CartView> {
+    edit_cart(state, |shell| {
+        let item = shell.till.scan(code)?;
         shell.cart.add_item(item, 1)?;
         Ok(())
     })
+}
+
+/// What a scan at checkout did: core's classification of the code, and the cart after it.
+#[derive(Debug, Serialize)]
+pub struct ScanOutcome {
+    pub kind: ScanKind,
+    pub cart: CartView,
+}
+
+/// A code scanned or typed into the checkout's scan field: core classifies it (`scan::classify`);
+/// a member's card or QR token attaches the member, anything else is an item to add.
+#[tauri::command]
+pub async fn checkout_scan(
+    state: State<'_, AppState>,
+    code: Option<Lenient<String>>,
+) -> Reply<ScanOutcome> {
+    let code = required("code", code)?;
+    let kind = omnitill_core::scan::classify(&code);
+    let cart = if kind.is_member() {
+        crate::members::attach(&state, code.trim()).await?
+    } else {
+        add_scanned_item(&state, &code)?
+    };
+    Ok(ScanOutcome { kind, cart })
 }
 
 #[tauri::command]

@@ -197,6 +197,7 @@ pub fn run() {
             commands::lock,
             commands::cart_get,
             commands::cart_scan,
+            commands::checkout_scan,
             commands::cart_add_product,
             commands::cart_set_quantity,
             commands::cart_remove_line,

@@ -58,6 +58,12 @@ pub async fn member_attach(
     input: Option<Lenient<String>>,
 ) -> Reply<CartView> {
     let input = required("input", input)?;
+    attach(&state, &input).await
+}
+
+/// Attaches the member `input` (a phone, e-mail, card or QR token) names to the sale, asking
+/// the cloud when this till has not cached them and the link is up.
+pub(crate) async fn attach(state: &AppState, input: &str) -> Reply<CartView> {
     if input.len() > 512 {
         return Err(ApiError::new(
             ErrorCode::MemberInput,
@@ -67,13 +73,13 @@ pub async fn member_attach(
     let before = state.with_shell(|shell| Ok(Holds::of(&shell.cart)))?;
     let not_cached = state.with_shell(|shell| {
         shell.session()?;
-        match shell.till.lookup_member(&input).map_err(member_input)? {
+        match shell.till.lookup_member(input).map_err(member_input)? {
             Lookup::Found(member) => {
                 shell.till.attach_member(&mut shell.cart, &member.id)?;
                 Ok(None)
             }
             Lookup::NotCached { kind, key } => {
-                Ok(Some((kind, key, cloud_if_online(&state, shell)?)))
+                Ok(Some((kind, key, cloud_if_online(state, shell)?)))
             }
         }
     })?;
@@ -113,8 +119,8 @@ pub async fn member_attach(
     }
     // Another member's coupon, reserved for this sale, came off with them.
     let after = state.with_shell(|shell| Ok(Holds::of(&shell.cart)))?;
-    before.release_unused(&state, after).await;
-    edit_cart(&state, |_| Ok(()))
+    before.release_unused(state, after).await;
+    edit_cart(state, |_| Ok(()))
 }
 
 /// What the cashier typed for a member (a look-up key, an enrolment form) was refused: its own

@@ -33,6 +33,7 @@ pub mod receipt;
 pub mod receipt_text;
 pub mod recovery;
 pub mod review;
+pub mod scan;
 pub mod settings;
 pub mod staff;
 pub mod sync;

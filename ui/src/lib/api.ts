@@ -10,6 +10,12 @@ import type { ApiError } from "./generated/ApiError";
 import type { ErrorCode } from "./generated/ErrorCode";
 export type { ApiError, ErrorCode };
 
+// What a scan at checkout was, as the till classified it, and the cart after it.
+export interface ScanOutcome {
+  kind: "member_card" | "member_qr" | "item";
+  cart: Cart;
+}
+
 export type Role = "cashier" | "manager";
 export interface Staff {
   id: string;
@@ -334,6 +340,9 @@ export const api = {
   lock: () => invoke<void>("lock"),
   cartGet: () => invoke<Cart>("cart_get"),
   cartScan: (code: string) => invoke<Cart>("cart_scan", { code }),
+  // A code from the scan field: the till decides whether it is a member's card or QR code
+  // (attached to the sale) or an item (added), and says which.
+  checkoutScan: (code: string) => invoke<ScanOutcome>("checkout_scan", { code }),
   cartAddProduct: (productId: number) => invoke<Cart>("cart_add_product", { productId }),
   cartSetQuantity: (lineId: number, quantity: number) =>
     invoke<Cart>("cart_set_quantity", { lineId, quantity }),

@@ -1,19 +1,13 @@
-// What the cashier (or the scanner) typed into the checkout's scan field, classified before
-// anything is sent to the till. "+3" or "*3" sets the quantity of the selected line; a member's
-// QR code or card attaches that member; anything else that is not blank is passed to the till
-// as a barcode or SKU, which decides whether it is
-// valid (the UI holds no catalog rules).
+// What the cashier (or the scanner) typed into the checkout's scan field, before anything is
+// sent to the till. "+3" or "*3" sets the quantity of the selected line (a keyboard shortcut of
+// the checkout screen); anything else that is not blank is a code for the till, which decides
+// what it is (a member's card or QR code, or an item) and whether it is valid: the UI holds no
+// catalog or membership rules.
 
 export type ScanInput =
   | { kind: "empty" }
   | { kind: "quantity"; quantity: number }
-  | { kind: "barcode"; code: string }
-  | { kind: "member"; code: string };
-
-// A member app's QR code starts with this; member cards are EAN-13 numbers in the 29 range
-// (the till checks both: the signature and expiry of a QR code, the check digit of a card).
-const MEMBER_QR_PREFIX = "OMQ1.";
-const MEMBER_CARD = /^29\d{11}$/;
+  | { kind: "code"; code: string };
 
 // Digits beyond this cannot be an exact JavaScript integer; such a quantity is passed on as the
 // largest safe integer so the till answers with its "quantity out of range" error.
@@ -30,6 +24,5 @@ export function classifyScan(raw: string): ScanInput {
       digits.length > MAX_QUANTITY_DIGITS ? Number.MAX_SAFE_INTEGER : Number(digits);
     return { kind: "quantity", quantity };
   }
-  if (text.startsWith(MEMBER_QR_PREFIX) || MEMBER_CARD.test(text)) return { kind: "member", code: text };
-  return { kind: "barcode", code: text };
+  return { kind: "code", code: text };
 }

@@ -4,7 +4,7 @@
 //! tax or rule is worked out here.
 
 use omnitill_core::cart::{Cart, CartTotals, Discount, PricingRules};
-use omnitill_core::loyalty::OfflineLimit;
+use omnitill_core::loyalty::{self, OfflineLimit};
 use omnitill_core::members::MemberView;
 use omnitill_core::{Receipt, TenderKind, code128, receipt_text};
 use serde::Serialize;
@@ -50,6 +50,10 @@ pub struct CartMemberView {
     pub offline_limit: OfflineLimit,
     /// The value of one point in minor units.
     pub point_value_minor: i64,
+    /// The most points this payment may take while the till asks the cloud, and while it
+    /// cannot (`loyalty::points_usable`): the pay dialog offers one of them.
+    pub points_usable_online: i64,
+    pub points_usable_offline: i64,
     pub tier_discount_minor: i64,
     pub coupon_id: Option<String>,
     pub coupon_title: Option<String>,
@@ -92,6 +96,18 @@ impl CartView {
     ) -> CartView {
         let totals: CartTotals = cart.totals(rules);
         let member = member.map(|facts| CartMemberView {
+            points_usable_online: loyalty::points_usable(
+                totals.due_minor,
+                facts.point_value_minor,
+                facts.member.balance,
+                None,
+            ),
+            points_usable_offline: loyalty::points_usable(
+                totals.due_minor,
+                facts.point_value_minor,
+                facts.member.balance,
+                Some(facts.offline_limit.points),
+            ),
             member: facts.member,
             offline_limit: facts.offline_limit,
             point_value_minor: facts.point_value_minor,

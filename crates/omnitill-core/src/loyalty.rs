@@ -113,6 +113,25 @@ pub fn points_for_amount(rules: &LoyaltyRules, amount_minor: Minor) -> i64 {
     (amount_minor + rules.point_value_minor - 1) / rules.point_value_minor
 }
 
+/// The most points a payment may take now: no more than what is still due, in whole points of
+/// `point_value_minor`, nor the member's balance, nor, offline, the offline bound. The pay
+/// dialog offers this; it computes nothing of its own.
+pub fn points_usable(
+    due_minor: Minor,
+    point_value_minor: Minor,
+    balance: i64,
+    offline_bound: Option<i64>,
+) -> i64 {
+    if point_value_minor <= 0 || due_minor <= 0 {
+        return 0;
+    }
+    let mut most = (due_minor / point_value_minor).min(balance);
+    if let Some(bound) = offline_bound {
+        most = most.min(bound);
+    }
+    most.max(0)
+}
+
 /// Which bound limits an offline redemption, for the cashier's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -212,6 +212,10 @@ export interface CartMember {
   local_only: boolean;
   offline_limit: OfflineLimit;
   point_value_minor: number;
+  // The most points this payment may take while the till asks the cloud, and while it cannot,
+  // computed by the till: the pay dialog offers one of them and computes nothing.
+  points_usable_online: number;
+  points_usable_offline: number;
   tier_discount_minor: number;
   coupon_id: string | null;
   coupon_title: string | null;

@@ -411,3 +411,43 @@ fn the_offline_limit_is_the_least_bound_and_names_it() {
         assert_eq!((limit.points, limit.bound), (points, bound), "{why}");
     }
 }
+
+#[test]
+fn the_points_a_payment_may_take_are_bounded_by_the_due_the_balance_and_offline_the_bound() {
+    // NT$1 a point (100 minor), NT$25.50 due: 25 whole points at most.
+    assert_eq!(
+        points_usable(2_550, 100, 1_000, None),
+        25,
+        "no more than is due"
+    );
+    assert_eq!(
+        points_usable(2_550, 100, 10, None),
+        10,
+        "no more than the balance"
+    );
+    assert_eq!(
+        points_usable(2_550, 100, 1_000, Some(7)),
+        7,
+        "offline, no more than the bound"
+    );
+    assert_eq!(
+        points_usable(2_550, 100, -5, None),
+        0,
+        "a negative balance gives nothing"
+    );
+    assert_eq!(
+        points_usable(0, 100, 1_000, None),
+        0,
+        "nothing due, nothing to pay"
+    );
+    assert_eq!(
+        points_usable(2_550, 0, 1_000, None),
+        0,
+        "points worth nothing pay nothing"
+    );
+    assert_eq!(
+        points_usable(i64::MAX, 1, i64::MAX, None),
+        i64::MAX,
+        "no overflow at the limits"
+    );
+}

@@ -443,10 +443,8 @@ pub async fn refusals_list(
 ) -> Reply<Vec<Refusal>> {
     let include_reviewed = required("includeReviewed", include_reviewed)?;
     state.with_shell(|shell| {
-        if !shell.session()?.is_manager() {
-            return Err(omnitill_core::CoreError::NotManager.into());
-        }
-        Ok(shell.till.refusals(include_reviewed)?)
+        let session = shell.session()?;
+        Ok(shell.till.refusals(&session, include_reviewed)?)
     })
 }
 

@@ -174,7 +174,12 @@ fn a_refused_operation_goes_to_the_review_list_without_blocking_later_sales() {
         3,
         "the sales before and after the refused operation reached the cloud"
     );
-    let list = till.temp.till.refusals(false).expect("the review list");
+    let manager = till.temp.manager();
+    let list = till
+        .temp
+        .till
+        .refusals(&manager, false)
+        .expect("the review list");
     assert_eq!(list.len(), 1, "one refusal waits for review: {list:?}");
     assert_eq!(list[0].seq, refused_seq);
     assert_eq!(list[0].op_type, "member.points_redeemed.v9");
@@ -196,7 +201,13 @@ fn a_refused_operation_goes_to_the_review_list_without_blocking_later_sales() {
         ),
         "only a manager may clear the review list"
     );
-    let manager = till.temp.manager();
+    assert!(
+        matches!(
+            till.temp.till.refusals(&cashier, false),
+            Err(omnitill_core::CoreError::NotManager)
+        ),
+        "only a manager may read the review list: the rule is core's, not the shell's"
+    );
     let reviewed = till
         .temp
         .till
@@ -212,11 +223,15 @@ fn a_refused_operation_goes_to_the_review_list_without_blocking_later_sales() {
         "the list says who reviewed it"
     );
     assert!(
-        till.temp.till.refusals(false).expect("list").is_empty(),
+        till.temp
+            .till
+            .refusals(&manager, false)
+            .expect("list")
+            .is_empty(),
         "a reviewed refusal leaves the to-do list"
     );
     assert_eq!(
-        till.temp.till.refusals(true).expect("list").len(),
+        till.temp.till.refusals(&manager, true).expect("list").len(),
         1,
         "and stays in the full history"
     );
@@ -374,7 +389,12 @@ fn a_refusal_whose_answer_was_lost_still_reaches_the_review_list() {
     );
     till.sync(&runtime).expect("the re-sent push is answered");
     assert_eq!(till.pending(), 0, "the re-sent operations are acknowledged");
-    let list = till.temp.till.refusals(false).expect("the review list");
+    let manager = till.temp.manager();
+    let list = till
+        .temp
+        .till
+        .refusals(&manager, false)
+        .expect("the review list");
     assert_eq!(
         list.iter().map(|r| r.seq).collect::<Vec<_>>(),
         vec![refused_seq],

@@ -474,8 +474,16 @@ impl Till {
         outbox::pending_summary(&self.conn)
     }
 
-    /// Operations the cloud refused, newest first: those still to review, or all.
-    pub fn refusals(&self, include_reviewed: bool) -> CoreResult<Vec<crate::review::Refusal>> {
+    /// Operations the cloud refused, newest first: those still to review, or all. Managers
+    /// only.
+    pub fn refusals(
+        &self,
+        session: &StaffSession,
+        include_reviewed: bool,
+    ) -> CoreResult<Vec<crate::review::Refusal>> {
+        if !session.is_manager() {
+            return Err(CoreError::NotManager);
+        }
         crate::review::refusals(&self.conn, include_reviewed, REVIEW_LIST_LIMIT)
     }
 

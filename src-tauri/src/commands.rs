@@ -7,7 +7,6 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use omnitill_core::cart::PricingRules;
 use omnitill_core::catalog::ProductHit;
 use omnitill_core::ledger::{ReceiptSummary, RefundQuote, RefundableSale};
 use omnitill_core::review::Refusal;
@@ -18,17 +17,16 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 use crate::args::{Lenient, optional, required};
-use crate::error::{ApiError, ErrorCode};
+use crate::checkout::{edit_cart, wake_sync};
+use crate::error::{ApiError, ErrorCode, Reply};
 use crate::printer;
-use crate::state::{AppState, Shell};
-use crate::views::{CartView, MemberFacts, ReceiptView};
+use crate::state::AppState;
+use crate::views::{CartView, ReceiptView};
 
 /// How long the receipt printer may take to accept a receipt.
 const PRINTER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many receipts the reprint list shows.
 const RECENT_RECEIPTS: usize = 30;
-
-type Reply<T> = Result<T, ApiError>;
 
 #[derive(Debug, Serialize)]
 pub struct SyncStatus {
@@ -63,35 +61,6 @@ pub struct AppStatus {
     pub receipt_prefix: Option<String>,
     pub session: Option<StaffSession>,
     pub sync: SyncStatus,
-}
-
-pub(crate) fn cart_view(shell: &Shell) -> Reply<CartView> {
-    let store = shell.till.store()?;
-    let rules = PricingRules {
-        tax_mode: store.tax_mode,
-        cash_rounding_minor: store.cash_rounding_minor,
-    };
-    let member = match shell.cart.member() {
-        Some(attached) => Some(MemberFacts {
-            member: shell.till.member(&attached.member_id)?,
-            offline_limit: shell.till.offline_points_limit(&attached.member_id)?,
-            point_value_minor: shell.till.point_value_minor()?,
-        }),
-        None => None,
-    };
-    Ok(CartView::new(&shell.cart, rules, &store.currency, member))
-}
-
-/// Runs a cart change for the logged-in staff member and returns the new cart.
-pub(crate) fn edit_cart(
-    state: &AppState,
-    f: impl FnOnce(&mut Shell) -> Reply<()>,
-) -> Reply<CartView> {
-    state.with_shell(|shell| {
-        shell.session()?;
-        f(shell)?;
-        cart_view(shell)
-    })
 }
 
 #[tauri::command]
@@ -366,13 +335,6 @@ pub async fn sale_complete(state: State<'_, AppState>) -> Reply<ReceiptView> {
             Ok(ReceiptView::new(receipt))
         })
         .inspect(|_| wake_sync(&state))
-}
-
-/// Tells the sync engine a new operation is waiting.
-pub(crate) fn wake_sync(state: &AppState) {
-    if let Some(sync) = &state.sync {
-        sync.wake();
-    }
 }
 
 #[tauri::command]

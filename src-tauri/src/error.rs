@@ -71,6 +71,9 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// What a use case of the shell answers: its result, or the error the UI receives.
+pub type Reply<T> = Result<T, ApiError>;
+
 /// A failed IPC command, as the UI receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ApiError {

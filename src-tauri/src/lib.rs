@@ -10,6 +10,7 @@
 
 pub mod args;
 pub mod bindings;
+pub mod checkout;
 pub mod commands;
 pub mod error;
 pub mod members;

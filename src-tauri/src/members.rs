@@ -16,12 +16,10 @@ use omnitill_sync::SyncError;
 use tauri::State;
 
 use crate::args::{Lenient, required};
-use crate::commands::{edit_cart, wake_sync};
-use crate::error::{ApiError, ErrorCode};
+use crate::checkout::{edit_cart, wake_sync};
+use crate::error::{ApiError, ErrorCode, Reply};
 use crate::state::{AppState, Shell};
 use crate::views::CartView;
-
-type Reply<T> = Result<T, ApiError>;
 
 /// A client for the till's cloud while the engine reports the link up, else `None`.
 fn cloud_if_online(state: &AppState, shell: &Shell) -> Reply<Option<Client>> {

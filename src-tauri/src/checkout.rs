@@ -9,6 +9,7 @@ use crate::error::Reply;
 use crate::state::{AppState, Shell};
 use crate::views::{CartView, MemberFacts};
 
+/// The cart as the UI shows it, with what the attached member may use and gets.
 pub(crate) fn cart_view(shell: &Shell) -> Reply<CartView> {
     let store = shell.till.store()?;
     let rules = PricingRules {

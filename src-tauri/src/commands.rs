@@ -112,7 +112,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
         // Enrolment on the engine's connection changes the receipt prefix.
         shell.till.reload_device()?;
         let (pending, oldest) = shell.till.pending_operations()?;
-        let link = omnitill_core::sync::link(shell.till.connection())?;
+        let link = shell.till.sync_link()?;
         let link_state = match (&link, &engine) {
             (None, _) => LinkState::NotConfigured,
             (Some(l), _) if l.revoked => LinkState::Revoked,
@@ -538,8 +538,8 @@ pub async fn enrol(
         omnitill_core::ManagerApproval::from_session(&session)?;
         Ok((
             shell.till.store()?.name,
-            omnitill_core::sync::first_unacknowledged_seq(shell.till.connection())?,
-            omnitill_core::sync::till_identity(shell.till.connection())?,
+            shell.till.first_unacknowledged_seq()?,
+            shell.till.till_identity()?,
         ))
     })?;
     let client = omnitill_sync::Client::new(&cloud_url, None)
@@ -550,13 +550,7 @@ pub async fn enrol(
         .map_err(|e| ApiError::new(ErrorCode::Sync, e.to_string()))?;
     state.with_shell(|shell| {
         let now = shell.till.clock().now();
-        omnitill_core::sync::record_enrolment(
-            shell.till.connection_mut(),
-            &cloud_url,
-            &enrolment,
-            now,
-        )?;
-        shell.till.reload_device()?;
+        shell.till.record_enrolment(&cloud_url, &enrolment, now)?;
         Ok(())
     })?;
     if let Some(sync) = &state.sync {

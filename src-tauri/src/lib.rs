@@ -159,10 +159,7 @@ pub fn run() {
     let enrol = options.enrol.clone();
     let linked = shell.as_ref().is_some_and(|shell| {
         let guard = shell.lock().unwrap_or_else(|p| p.into_inner());
-        omnitill_core::sync::link(guard.till.connection())
-            .ok()
-            .flatten()
-            .is_some()
+        guard.till.sync_link().ok().flatten().is_some()
     });
     let state = AppState {
         shell,

@@ -31,7 +31,7 @@ fn cloud_if_online(state: &AppState, shell: &Shell) -> Reply<Option<Client>> {
     if !online {
         return Ok(None);
     }
-    match omnitill_core::sync::link(shell.till.connection())? {
+    match shell.till.sync_link()? {
         Some(link) if !link.revoked => Client::new(&link.cloud_url, Some(link.token))
             .map(Some)
             .map_err(|e| ApiError::new(ErrorCode::Sync, e.to_string())),

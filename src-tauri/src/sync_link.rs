@@ -98,12 +98,11 @@ async fn enrol_if_unlinked(
     let (linked, first_seq, identity) = {
         let guard = till.lock().unwrap_or_else(|p| p.into_inner());
         (
-            omnitill_core::sync::link(guard.connection())
-                .map_err(|e| e.to_string())?
-                .is_some(),
-            omnitill_core::sync::first_unacknowledged_seq(guard.connection())
+            guard.sync_link().map_err(|e| e.to_string())?.is_some(),
+            guard
+                .first_unacknowledged_seq()
                 .map_err(|e| e.to_string())?,
-            omnitill_core::sync::till_identity(guard.connection()).map_err(|e| e.to_string())?,
+            guard.till_identity().map_err(|e| e.to_string())?,
         )
     };
     if linked {
@@ -116,6 +115,7 @@ async fn enrol_if_unlinked(
         .map_err(|e| e.to_string())?;
     let mut guard = till.lock().unwrap_or_else(|p| p.into_inner());
     let now = guard.clock().now();
-    omnitill_core::sync::record_enrolment(guard.connection_mut(), url, &enrolment, now)
+    guard
+        .record_enrolment(url, &enrolment, now)
         .map_err(|e| e.to_string())
 }

@@ -24,6 +24,8 @@ use crate::settings::{self, Language, Settings, StoreInfo};
 use crate::staff::{self, ManagerApproval, StaffSession};
 use crate::{loyalty, members};
 
+mod sync_steps;
+
 /// The alphabet of receipt prefixes: Crockford base 32, no I, L, O or U to misread.
 const PREFIX_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// How many refusals the review list shows at most.

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use omnitill_core::{SystemClock, Till, outbox, sync};
+use omnitill_core::{SystemClock, Till};
 use omnitill_protocol::ErrorCode;
 use omnitill_protocol::pull::PullResponse;
 
@@ -96,9 +96,7 @@ async fn on_ledger<T: Send + 'static>(
 /// Opens the engine's own connection to the ledger.
 pub fn open_ledger(path: &Path) -> Result<Shared, SyncError> {
     let till = Till::open(path, Arc::new(SystemClock))?;
-    till.connection()
-        .pragma_update(None, "cache_size", -ENGINE_CACHE_KIB)
-        .map_err(omnitill_core::CoreError::from)?;
+    till.set_cache_size(ENGINE_CACHE_KIB)?;
     Ok(Arc::new(Mutex::new(till)))
 }
 
@@ -147,7 +145,7 @@ pub async fn sync_once_with(
     till: &Shared,
     options: &RoundOptions<'_>,
 ) -> Result<RoundReport, SyncError> {
-    let link = on_ledger(till, |t| Ok(sync::link(t.connection())?)).await?;
+    let link = on_ledger(till, |t| Ok(t.sync_link()?)).await?;
     let Some(link) = link else {
         return Ok(RoundReport::default());
     };
@@ -166,7 +164,7 @@ pub async fn sync_once_with(
         let (revoked, search_waiting) = on_ledger(till, |t| {
             // A ledger found damaged is not written to, not even an acknowledgement.
             t.ensure_writable()?;
-            let revoked = sync::link(t.connection())?.is_some_and(|l| l.revoked);
+            let revoked = t.sync_link()?.is_some_and(|l| l.revoked);
             Ok((revoked, t.search_waiting()?))
         })
         .await?;
@@ -184,12 +182,11 @@ pub async fn sync_once_with(
                 // A sale made during a download is pushed first; the page fetched ahead is
                 // dropped and fetched again afterwards from the ledger's cursor.
                 prefetched = None;
-                let mut ops =
-                    on_ledger(till, move |t| Ok(outbox::pending(t.connection(), limit)?)).await?;
+                let mut ops = on_ledger(till, move |t| Ok(t.operations_to_push(limit)?)).await?;
                 ops.truncate(plan::fits_in_push(&ops, plan::PUSH_MAX_BYTES));
                 let response = match client.push(&ops).await {
                     Err(SyncError::Revoked) => {
-                        on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
+                        on_ledger(till, |t| Ok(t.mark_revoked()?)).await?;
                         return Err(SyncError::Revoked);
                     }
                     Err(SyncError::Refused {
@@ -205,7 +202,7 @@ pub async fn sync_once_with(
                 report.pushed += ops.len();
                 on_ledger(till, move |t| {
                     let now = t.clock().now();
-                    Ok(sync::record_push(t.connection_mut(), &response, now)?)
+                    Ok(t.record_push(&response, now)?)
                 })
                 .await?;
             }
@@ -228,16 +225,14 @@ pub async fn sync_once_with(
                 let page = match prefetched.take() {
                     Some(page) => page,
                     None => {
-                        let cursor = on_ledger(till, |t| {
-                            Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
-                        })
-                        .await?;
+                        let cursor =
+                            on_ledger(till, |t| Ok(t.sync_link()?.map_or(0, |l| l.cursor))).await?;
                         client.pull(cursor, options.pull_page).await
                     }
                 };
                 let page = match page {
                     Err(SyncError::Revoked) => {
-                        on_ledger(till, |t| Ok(sync::mark_revoked(t.connection())?)).await?;
+                        on_ledger(till, |t| Ok(t.mark_revoked()?)).await?;
                         return Err(SyncError::Revoked);
                     }
                     other => other?,
@@ -251,7 +246,7 @@ pub async fn sync_once_with(
                 let next_cursor = (page.has_more && !page.reset).then_some(page.cursor);
                 let apply = on_ledger(till, move |t| {
                     let now = t.clock().now();
-                    sync::apply_pull(t.connection_mut(), &page, now)?;
+                    t.apply_pull(&page, now)?;
                     Ok(())
                 });
                 to_index = None;
@@ -281,28 +276,21 @@ async fn after_gap(
     client: &Client,
     options: &RoundOptions<'_>,
 ) -> Result<i64, SyncError> {
-    let cursor = on_ledger(till, |t| {
-        Ok(sync::link(t.connection())?.map_or(0, |l| l.cursor))
-    })
-    .await?;
+    let cursor = on_ledger(till, |t| Ok(t.sync_link()?.map_or(0, |l| l.cursor))).await?;
     let checkpoint = client.checkpoint(cursor).await?;
     let expected = checkpoint.checked_add(1).ok_or_else(|| {
         SyncError::Server(format!(
             "the cloud sent an impossible checkpoint {checkpoint}"
         ))
     })?;
-    let (first_pending, newest_written) =
-        on_ledger(till, |t| Ok(outbox::span(t.connection())?)).await?;
+    let (first_pending, newest_written) = on_ledger(till, |t| Ok(t.outbox_span()?)).await?;
     match plan::after_sequence_gap(plan::GapInput {
         expected,
         first_pending,
         newest_written,
     }) {
         plan::GapAction::Resend { from, count } => {
-            let marked = on_ledger(till, move |t| {
-                Ok(sync::resend_from(t.connection_mut(), from)?)
-            })
-            .await?;
+            let marked = on_ledger(till, move |t| Ok(t.resend_from(from)?)).await?;
             eprintln!(
                 "omnitill-sync: the cloud expects seq {from} again (restored from a backup?): \
                  sending {count} operations again"
@@ -353,7 +341,7 @@ pub fn status_of(
     resend: Option<Resend>,
 ) -> Result<EngineStatus, SyncError> {
     let (pending, oldest) = till.pending_operations()?;
-    let link = sync::link(till.connection())?;
+    let link = till.sync_link()?;
     let state = match &link {
         None => LinkState::NotConfigured,
         Some(link) if link.revoked => LinkState::Revoked,
@@ -373,7 +361,7 @@ pub fn status_of(
             0
         },
         resending: match resend {
-            Some(resend) => outbox::pending_through(till.connection(), resend.through)?,
+            Some(resend) => till.pending_through(resend.through)?,
             None => 0,
         },
         resend_total: resend.map_or(0, |r| r.total),

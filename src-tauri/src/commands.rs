@@ -526,13 +526,9 @@ pub async fn enrol(
 ) -> Reply<AppStatus> {
     let cloud_url = required("cloudUrl", cloud_url)?.trim().to_owned();
     let code = required("code", code)?;
-    if !(cloud_url.starts_with("http://") || cloud_url.starts_with("https://"))
-        || cloud_url.len() > 200
-    {
-        return Err(ApiError::bad_input(
-            "the cloud address must start with http:// or https://",
-        ));
-    }
+    // The sync client's rule for what may carry the till's token, said before anything else.
+    omnitill_sync::client::check_cloud_url(&cloud_url)
+        .map_err(|e| ApiError::bad_input(e.to_string()))?;
     let (name, first_seq, identity) = state.with_shell(|shell| {
         let session = shell.session()?;
         omnitill_core::ManagerApproval::from_session(&session)?;

@@ -95,10 +95,19 @@ fn tls_config() -> Result<rustls::ClientConfig, SyncError> {
         .map_err(|e| SyncError::Unreachable(format!("no TLS settings: {e}")))
 }
 
+/// The longest cloud address a till accepts.
+pub const MAX_CLOUD_URL_BYTES: usize = 200;
+
 /// Checks that a cloud address may carry this till's token: `https://` to any host, plain
 /// `http://` only to a loopback or private address (an IP literal or `localhost`), nothing
-/// else. A host name over plain HTTP is refused: what it resolves to can change.
+/// else, and at most `MAX_CLOUD_URL_BYTES` long. A host name over plain HTTP is refused: what
+/// it resolves to can change.
 pub fn check_cloud_url(base_url: &str) -> Result<(), SyncError> {
+    if base_url.len() > MAX_CLOUD_URL_BYTES {
+        return Err(SyncError::BadCloudUrl(format!(
+            "a cloud address is at most {MAX_CLOUD_URL_BYTES} characters"
+        )));
+    }
     let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {
         SyncError::BadCloudUrl(format!(
             "{base_url:?} is not a cloud address ({e}); use https://host or http://<private IP>:port"
@@ -500,7 +509,8 @@ mod tests {
             "",
             "http://",
         ];
-        for url in refused {
+        let too_long = format!("https://{}.example.com", "a".repeat(MAX_CLOUD_URL_BYTES));
+        for url in refused.iter().copied().chain([too_long.as_str()]) {
             let error = check_cloud_url(url).expect_err(url);
             assert!(
                 matches!(error, SyncError::BadCloudUrl(_)) && !error.is_transient(),

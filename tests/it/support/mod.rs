@@ -17,6 +17,7 @@ pub mod seeded;
 
 pub mod tills;
 
+pub mod till_window;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};

@@ -25,7 +25,8 @@ use omnitill_core::{barcode, demo};
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 
-use crate::support::webdriver::{TillWindow, WebDriver, keys, poll_until};
+use crate::support::till_window::TillWindow;
+use crate::support::webdriver::{WebDriver, keys, poll_until};
 
 /// Held by every test that opens a window, so they run one after another.
 static WINDOW: Mutex<()> = Mutex::new(());

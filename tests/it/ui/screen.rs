@@ -3,7 +3,8 @@
 //! development. The screenshots land in target/ui-shots/screen-*/.
 
 use super::{one_window_at_a_time, sign_in};
-use crate::support::webdriver::{TillWindow, WebDriver};
+use crate::support::till_window::TillWindow;
+use crate::support::webdriver::WebDriver;
 
 /// The page's size in CSS pixels, as the web view lays it out.
 fn page_size(driver: &WebDriver) -> (i64, i64) {

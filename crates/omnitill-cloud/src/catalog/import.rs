@@ -115,18 +115,18 @@ pub async fn import_file(
             )));
         }
     };
-    let result = match db.backend {
+    match db.backend {
         Backend::Sqlite => {
             let tx = import_store::begin(db).await?;
-            check_and_write(tx, file_rows, options, progress).await
+            let result = check_and_write(tx, file_rows, options, progress).await;
+            import_store::end(db).await?;
+            result
         }
         Backend::Postgres => {
             let tx = import_postgres::begin(db).await?;
             check_and_write(tx, file_rows, options, progress).await
         }
-    };
-    import_store::end(db).await?;
-    result
+    }
 }
 
 async fn check_and_write(

@@ -20,7 +20,7 @@ use crate::json_batches::{self, Param, encode};
 pub(crate) const BATCH: usize = 10_000;
 
 /// The import's transaction, with the catalog locked against other writers until it ends:
-/// `PooledImport` on SQLite (through the pools), `import_postgres::PostgresImport` on
+/// `SqliteImport` on SQLite (through the pools), `import_postgres::PostgresImport` on
 /// PostgreSQL (a connection of its own, for `COPY`).
 pub(crate) trait ImportTx {
     /// The tax classes and the whole catalog, as the checks compare the file with them.
@@ -36,53 +36,38 @@ pub(crate) trait ImportTx {
     async fn rollback(self) -> CloudResult<()>;
 }
 
-/// The import's transaction through the pools (SQLite's one writer).
-pub(crate) struct PooledImport {
+/// The import's transaction on SQLite, through the pools' one writer.
+pub(crate) struct SqliteImport {
     tx: Transaction<'static, Any>,
-    backend: Backend,
 }
 
-/// Begins the import's transaction with the catalog locked against other writers.
-pub(crate) async fn begin(db: &Db) -> CloudResult<PooledImport> {
-    let tx = match db.backend {
-        Backend::Sqlite => {
-            let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
-            // A large import inserts all over the catalog's indexes; a bigger page cache for
-            // this connection keeps them in memory (SQLite's default is 2 MiB).
-            sqlx::raw_sql("PRAGMA cache_size = -262144")
-                .execute(&mut *tx)
-                .await?;
-            tx
-        }
-        Backend::Postgres => {
-            let mut tx = db.write.begin().await?;
-            sqlx::raw_sql(LOCK_CATALOG).execute(&mut *tx).await?;
-            tx
-        }
-    };
-    Ok(PooledImport {
-        tx,
-        backend: db.backend,
-    })
+/// Begins the import's transaction on SQLite (`BEGIN IMMEDIATE`: other writers wait until it
+/// ends). PostgreSQL's is `import_postgres::begin`.
+pub(crate) async fn begin(db: &Db) -> CloudResult<SqliteImport> {
+    let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
+    // A large import inserts all over the catalog's indexes; a bigger page cache for this
+    // connection keeps them in memory (SQLite's default is 2 MiB).
+    sqlx::raw_sql("PRAGMA cache_size = -262144")
+        .execute(&mut *tx)
+        .await?;
+    Ok(SqliteImport { tx })
 }
 
 /// On PostgreSQL, keeps other writers of the catalog out and lets readers and pushes go on.
 pub(crate) const LOCK_CATALOG: &str =
     "LOCK TABLE tax_class, product, barcode, price IN SHARE ROW EXCLUSIVE MODE";
 
-/// Gives the connection back SQLite's usual page cache once the import is over.
+/// Gives SQLite's writer connection its usual page cache back once the import is over.
 pub(crate) async fn end(db: &Db) -> CloudResult<()> {
-    if db.backend == Backend::Sqlite {
-        sqlx::raw_sql("PRAGMA cache_size = -2000")
-            .execute(&db.write)
-            .await?;
-    }
+    sqlx::raw_sql("PRAGMA cache_size = -2000")
+        .execute(&db.write)
+        .await?;
     Ok(())
 }
 
-impl ImportTx for PooledImport {
+impl ImportTx for SqliteImport {
     async fn snapshot(&mut self) -> CloudResult<Snapshot> {
-        snapshot(&mut self.tx, self.backend).await
+        snapshot(&mut self.tx, Backend::Sqlite).await
     }
 
     async fn write(
@@ -91,7 +76,7 @@ impl ImportTx for PooledImport {
         now: i64,
         progress: &mut dyn FnMut(u64),
     ) -> CloudResult<()> {
-        write(&mut self.tx, self.backend, plan, now, progress).await
+        write(&mut self.tx, Backend::Sqlite, plan, now, progress).await
     }
 
     async fn commit(self) -> CloudResult<()> {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::error::ApiError;
+use omnitill_app::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -215,11 +215,11 @@ mod tests {
     fn malformed_ipc_arguments_become_bad_input() {
         let parsed: Lenient<i64> = serde_json::from_str("\"seven\"").expect("any JSON decodes");
         let error = required("quantity", Some(parsed)).expect_err("a string is not a quantity");
-        assert_eq!(error.code, crate::error::ErrorCode::BadInput);
+        assert_eq!(error.code, omnitill_app::ErrorCode::BadInput);
         let missing: Result<i64, ApiError> = required("quantity", None);
         assert_eq!(
             missing.map_err(|e| e.code),
-            Err(crate::error::ErrorCode::BadInput)
+            Err(omnitill_app::ErrorCode::BadInput)
         );
     }
 }

@@ -24,5 +24,5 @@ fn main() {
         // arena keeps about 130 KB resident.
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
-    omnitill_app::run();
+    omnitill_shell::run();
 }

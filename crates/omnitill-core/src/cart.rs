@@ -41,7 +41,7 @@ pub const MAX_CHANGE_MINOR: Minor = 10_000_000;
 pub const MAX_REFERENCE_LEN: usize = 64;
 
 /// A discount on a line or on the whole cart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Discount {
     /// A percentage in basis points: 1,000 is 10 %.
@@ -77,7 +77,7 @@ impl Discount {
 }
 
 /// A product as priced at the moment it was scanned. The sale keeps this price.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PricedItem {
     pub product_id: i64,
     pub sku: String,
@@ -96,7 +96,7 @@ pub struct CartLine {
 }
 
 /// The member attached to a sale, as the till knew them when they were attached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct CartMember {
     pub member_id: String,
     pub name: String,
@@ -107,7 +107,7 @@ pub struct CartMember {
 }
 
 /// A member's coupon applied to the sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct CartCoupon {
     pub coupon_id: String,
     pub title: String,

@@ -35,7 +35,7 @@ pub struct ProductRecord {
 }
 
 /// A search result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ProductHit {
     pub product_id: i64,
     pub sku: String,

@@ -513,7 +513,7 @@ pub fn seed_demo(till: &mut Till) -> CoreResult<bool> {
     let now = till.clock().now();
     let manager_id = till.clock().new_id().to_string();
     let cashier_id = till.clock().new_id().to_string();
-    let conn = till.connection_mut();
+    let conn = &mut till.conn;
     let products: i64 = conn.query_row("SELECT count(*) FROM product", [], |row| row.get(0))?;
     if products > 0 {
         return Ok(false);

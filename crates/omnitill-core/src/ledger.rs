@@ -29,13 +29,13 @@ pub use refunds::{QuotedLine, RefundQuote, RefundableLine, RefundableSale};
 pub(crate) use refunds::{refund, refund_quote, refundable};
 
 /// Who this till is, as recorded in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Device {
     pub device_id: String,
     pub receipt_prefix: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReceiptSummary {
     pub kind: ReceiptKind,
     pub receipt_no: String,

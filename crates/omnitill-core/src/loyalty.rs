@@ -133,7 +133,7 @@ pub fn points_usable(
 }
 
 /// Which bound limits an offline redemption, for the cashier's message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum OfflineBound {
     /// The member's confirmed balance, less what this till redeemed and has not synced.
@@ -145,7 +145,7 @@ pub enum OfflineBound {
 }
 
 /// The most points a till may redeem offline for a member, and which bound sets it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct OfflineLimit {
     pub points: i64,
     pub bound: OfflineBound,

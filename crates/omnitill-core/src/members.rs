@@ -41,7 +41,7 @@ use crate::lookup_keys;
 use crate::loyalty::{self, KeyKind, OfflineFacts};
 
 /// A member as the cashier sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct MemberView {
     pub id: String,
     pub name: String,

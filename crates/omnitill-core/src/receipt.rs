@@ -10,7 +10,7 @@ use crate::money::Minor;
 use crate::settings::TaxMode;
 
 /// Whether a receipt records money taken (a sale) or money given back (a refund).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
     Sale,
@@ -18,7 +18,7 @@ pub enum ReceiptKind {
 }
 
 /// How a customer paid, or how a refund was paid back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TenderKind {
     Cash,
@@ -48,7 +48,7 @@ impl TenderKind {
 
 /// One payment on a receipt. For cash, `tendered_minor` is what the customer handed over and
 /// `change_minor` what went back; `amount_minor` is what the sale kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReceiptTender {
     pub kind: TenderKind,
     pub amount_minor: Minor,
@@ -62,7 +62,7 @@ pub struct ReceiptTender {
 /// The member part of a receipt. For a sale: points earned and redeemed and the balance after;
 /// for a refund: points taken back (earned on the refunded part) and given back (redeemed on
 /// it). `balance_pending` marks a balance that includes entries the cloud has not confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReceiptMember {
     pub name: String,
     pub tier_name: String,
@@ -77,7 +77,7 @@ pub struct ReceiptMember {
 
 /// One line of a receipt. Amounts are for the whole line; `total_minor` is what the customer
 /// paid for it (or got back), tax included when the store's prices include tax.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReceiptLine {
     pub name: String,
     pub sku: String,
@@ -89,7 +89,7 @@ pub struct ReceiptLine {
 
 /// A complete receipt: header, lines, totals, tenders. Refund receipts carry positive amounts
 /// and name the sale they refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Receipt {
     pub kind: ReceiptKind,
     pub receipt_no: String,

@@ -16,7 +16,7 @@ use crate::staff::StaffSession;
 pub const MAX_NOTE_CHARS: usize = 500;
 
 /// One refused operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Refusal {
     pub seq: i64,
     pub op_type: String,

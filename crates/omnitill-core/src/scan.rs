@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::loyalty;
 
 /// The kind of a scanned code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanKind {
     MemberCard,

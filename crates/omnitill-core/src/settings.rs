@@ -11,7 +11,7 @@ use crate::error::CoreError;
 use crate::money::Minor;
 
 /// Whether shelf prices include tax (tax is reported out of them) or exclude it (tax is added).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TaxMode {
     Inclusive,
@@ -36,7 +36,7 @@ impl TaxMode {
 }
 
 /// Labels on screen: English or Traditional Chinese.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub enum Language {
     #[serde(rename = "en")]
     English,
@@ -62,7 +62,7 @@ impl Language {
 }
 
 /// The store this till sells for: fixed at set-up, owned by the cloud later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct StoreInfo {
     pub name: String,
     pub currency: String,
@@ -74,7 +74,7 @@ pub struct StoreInfo {
 }
 
 /// What a manager can change on the till.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Settings {
     pub language: Language,
     pub idle_lock_seconds: u32,

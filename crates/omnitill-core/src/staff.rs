@@ -19,7 +19,7 @@ pub const MAX_FAILED_ATTEMPTS: i64 = 5;
 /// How long a lock-out lasts, in milliseconds.
 pub const LOCKOUT_MILLIS: i64 = 60_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Cashier,
@@ -44,7 +44,7 @@ impl Role {
 }
 
 /// A staff member whose PIN was just verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[non_exhaustive]
 pub struct StaffSession {
     pub id: String,

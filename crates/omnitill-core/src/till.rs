@@ -32,7 +32,7 @@ const PREFIX_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const REVIEW_LIST_LIMIT: usize = 200;
 
 pub struct Till {
-    conn: Connection,
+    pub(crate) conn: Connection,
     clock: Arc<dyn Clock>,
     device: Device,
     path: PathBuf,
@@ -99,11 +99,14 @@ impl Till {
         self.clock.as_ref()
     }
 
-    /// The raw connection, for set-up code, tests and benchmarks.
+    /// The raw connection, for the tests and the benchmark only (the `raw-ledger` feature):
+    /// everything else goes through the typed methods of `Till`.
+    #[cfg(any(test, feature = "raw-ledger"))]
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
+    #[cfg(any(test, feature = "raw-ledger"))]
     pub fn connection_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }

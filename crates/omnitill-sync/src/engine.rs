@@ -24,9 +24,10 @@ use crate::plan::{self, PlanInput, Step};
 pub const PULL_PAGE: i64 = 20_000;
 
 /// The link as the status bar names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
+    #[default]
     NotConfigured,
     Online,
     Offline,
@@ -42,8 +43,8 @@ impl LinkState {
     }
 }
 
-/// What the engine reports after each step.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// What the engine reports after each step (by default: no link, nothing done).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EngineStatus {
     pub state: LinkState,
     pub pending: i64,

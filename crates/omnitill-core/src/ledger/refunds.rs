@@ -17,7 +17,7 @@ use crate::staff::{ManagerApproval, StaffSession};
 use super::{Device, SoldLine, find_sale, local_time, sale_tenders, sold_lines};
 
 /// A line of a past sale and how much of it can still be refunded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RefundableLine {
     pub line_no: i64,
     pub name: String,
@@ -30,21 +30,21 @@ pub struct RefundableLine {
 
 /// What refunding some lines of a past sale gives back, as `refund` will compute it: each line's
 /// share of what it took, to the cent. The refund screen shows this, never its own arithmetic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RefundQuote {
     pub lines: Vec<QuotedLine>,
     pub total_minor: Minor,
 }
 
 /// One line of a `RefundQuote`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct QuotedLine {
     pub line_no: i64,
     pub quantity: i64,
     pub amount_minor: Minor,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RefundableSale {
     pub receipt_no: String,
     pub created_at: String,

@@ -9,7 +9,7 @@ use crate::outbox;
 
 /// A member conflict of the manager's review list: an offline overdraft, a coupon used twice,
 /// an enrolment merged into an existing member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Conflict {
     pub id: String,
     /// `overdraft`, `coupon_double_use` or `merged_enrolment`.

@@ -12,7 +12,7 @@ use crate::loyalty::{self, KeyKind};
 use crate::outbox;
 
 /// What the cashier enters to enrol a new member at the till.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
 pub struct Enrolment {
     /// The member's name, in any script.
     pub name: String,

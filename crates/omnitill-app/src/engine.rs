@@ -1,21 +1,24 @@
-//! The shell's handle on the background sync engine: start it, wake it, read its status, stop
+//! The till's handle on the background sync engine: start it, wake it, read its status, stop
 //! it with the app.
 //!
-//! The engine runs on Tauri's async runtime with its own ledger connection (omnitill-sync). A
-//! sale or refund wakes it; the status bar reads its last `EngineStatus`. `--enrol-url` and
-//! `--enrol-code` enrol a till that is not linked yet before the first round, which the demo and
-//! the tests use; a manager can also enrol from Settings (`enrol`).
+//! The engine runs on the runtime it is given (the shell's) with its own ledger connection
+//! (omnitill-sync). A sale or refund wakes it; the status bar reads its last `EngineStatus`.
+//! `--enrol-url` and `--enrol-code` enrol a till that is not linked yet before the first round,
+//! which the demo and the tests use; a manager can also enrol from Settings
+//! (`App::enrol_till`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use omnitill_sync::engine::{self, EngineStatus, LinkState, Pacing};
+use omnitill_sync::engine::{self, EngineStatus, Pacing};
+use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 
 use crate::error::{ApiError, ErrorCode};
 
-pub struct SyncLink {
+pub struct SyncEngine {
     ledger: PathBuf,
+    runtime: Handle,
     wake: Arc<Notify>,
     status: watch::Receiver<EngineStatus>,
     status_tx: watch::Sender<EngineStatus>,
@@ -23,23 +26,14 @@ pub struct SyncLink {
     started: Mutex<bool>,
 }
 
-impl SyncLink {
-    pub fn new(ledger: PathBuf) -> SyncLink {
-        let (status_tx, status) = watch::channel(EngineStatus {
-            state: LinkState::NotConfigured,
-            pending: 0,
-            oldest_pending_at_ms: None,
-            last_sync_at_ms: None,
-            message: None,
-            downloaded: 0,
-            remaining: 0,
-            search_waiting: 0,
-            resending: 0,
-            resend_total: 0,
-        });
+impl SyncEngine {
+    /// An engine for the ledger at `ledger`, to run on `runtime` once started.
+    pub fn new(ledger: PathBuf, runtime: Handle) -> SyncEngine {
+        let (status_tx, status) = watch::channel(EngineStatus::default());
         let (shutdown, _) = watch::channel(false);
-        SyncLink {
+        SyncEngine {
             ledger,
+            runtime,
             wake: Arc::new(Notify::new()),
             status,
             status_tx,
@@ -60,7 +54,7 @@ impl SyncLink {
         let wake = self.wake.clone();
         let status = self.status_tx.clone();
         let shutdown = self.shutdown.subscribe();
-        tauri::async_runtime::spawn(async move {
+        self.runtime.spawn(async move {
             if let Some((url, code)) = enrol
                 && let Err(error) = enrol_if_unlinked(&till, &url, &code).await
             {

@@ -5,7 +5,6 @@
 //! catalog, stock and members again. Prints what it did, in words; no window opens.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use omnitill_core::{SystemClock, health, recovery};
 
@@ -45,7 +44,17 @@ pub fn run(path: &Path) -> i32 {
             return 1;
         }
     };
-    match tauri::async_runtime::block_on(omnitill_sync::engine::sync_once(&engine)) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("omnitill: the sync round cannot run: {error}");
+            return 1;
+        }
+    };
+    match runtime.block_on(omnitill_sync::engine::sync_once(&engine)) {
         Ok(round) => println!(
             "Synced with the cloud: {} operations sent, {} changes downloaded. The store can \
              sell again: start the till.",
@@ -56,6 +65,5 @@ pub fn run(path: &Path) -> i32 {
              till; it downloads the catalog, stock and members when the link returns."
         ),
     }
-    drop(Arc::clone(&engine));
     0
 }

@@ -1,6 +1,6 @@
 //! The shapes the UI receives: the cart with its figures, and receipts with their renderings.
 //!
-//! These mirror `ui/src/lib/api.ts`. They only copy and combine what core computed; no price,
+//! The UI imports their TypeScript, generated from them (`bindings`). They only copy and combine what core computed; no price,
 //! tax or rule is worked out here.
 
 use omnitill_core::cart::{Cart, CartTotals, Discount, PricingRules};
@@ -8,11 +8,12 @@ use omnitill_core::loyalty::{self, OfflineLimit};
 use omnitill_core::members::MemberView;
 use omnitill_core::{Receipt, TenderKind, code128, receipt_text};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// Printed receipts are 42 columns wide.
 pub const RECEIPT_COLUMNS: usize = 42;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct CartLineView {
     pub line_id: u32,
     pub product_id: i64,
@@ -28,7 +29,7 @@ pub struct CartLineView {
     pub tax_minor: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct TenderView {
     pub kind: TenderKind,
     pub amount_minor: i64,
@@ -42,7 +43,7 @@ pub struct TenderView {
 }
 
 /// The member attached to the cart, as the cashier sees them, with what the sale gives them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct CartMemberView {
     #[serde(flatten)]
     pub member: MemberView,
@@ -68,7 +69,7 @@ pub struct MemberFacts {
     pub point_value_minor: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct CartView {
     pub currency: String,
     pub lines: Vec<CartLineView>,
@@ -168,7 +169,7 @@ impl CartView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct ReceiptView {
     #[serde(flatten)]
     pub receipt: Receipt,

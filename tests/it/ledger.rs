@@ -231,9 +231,9 @@ fn the_refund_quote_is_what_the_refund_gives_back_to_the_cent() {
             .refund_quote(&receipt_no, &request)
             .expect("a quote of what is left");
         assert_eq!(
-            quote.lines.iter().map(|l| l.amount_minor).sum::<i64>(),
+            quote.lines.iter().map(|l| l.amount_minor).sum::<i64>() + quote.rounding_minor,
             quote.total_minor,
-            "the quote's lines add up to its total"
+            "the quote's lines and rounding add up to its total"
         );
         let refund = t
             .till

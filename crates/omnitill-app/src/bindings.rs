@@ -117,7 +117,7 @@ mod tests {
             }
         }
         let committed = read_generated(&dir).expect("the committed files read");
-        let stale: Vec<&String> = generated
+        let stale: std::collections::BTreeSet<&String> = generated
             .keys()
             .chain(committed.keys())
             .filter(|name| generated.get(*name) != committed.get(*name))

@@ -8,6 +8,7 @@ mod fake_cloud;
 mod holds;
 mod link_drops;
 mod printing;
+mod refund_quote;
 
 use omnitill_core::demo;
 use omnitill_core::loyalty::{self, KeyKind};

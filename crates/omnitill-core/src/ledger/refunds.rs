@@ -29,10 +29,15 @@ pub struct RefundableLine {
 }
 
 /// What refunding some lines of a past sale gives back, as `refund` will compute it: each line's
-/// share of what it took, to the cent. The refund screen shows this, never its own arithmetic.
+/// share of what it took, to the cent, and what the customer gets back: their sum, less what
+/// no tender can take back (the sale's cash rounding, when its last units go back). The refund
+/// screen shows this, never its own arithmetic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RefundQuote {
     pub lines: Vec<QuotedLine>,
+    /// 0, or the negative part of the lines that stays with the sale's rounding.
+    pub rounding_minor: Minor,
+    /// What the refund gives back: the lines' sum plus `rounding_minor`.
     pub total_minor: Minor,
 }
 
@@ -149,8 +154,76 @@ pub(crate) fn refund_quote(
             amount_minor: *total,
         })
         .collect();
-    let total_minor = lines.iter().map(|line| line.amount_minor).sum();
-    Ok(RefundQuote { lines, total_minor })
+    let lines_total: Minor = lines.iter().map(|line| line.amount_minor).sum();
+    let (_, rounding_minor) = paid_back_to_tenders(conn, &sale.id, lines_total)?;
+    Ok(RefundQuote {
+        lines,
+        rounding_minor,
+        total_minor: lines_total + rounding_minor,
+    })
+}
+
+/// What goes back to one of the sale's tenders.
+struct RefundTender {
+    tender_no: i64,
+    kind: TenderKind,
+    amount_minor: Minor,
+    reference: Option<String>,
+    /// Points given back (points tenders only).
+    points: i64,
+}
+
+/// How `lines_total` goes back to the tenders of sale `sale_id`: cards first, then points, then
+/// cash, each capped at what it paid less what earlier refunds gave back to it; points go back
+/// as points, in proportion to what the points tender paid. Also answers what no tender can
+/// take back (as a negative rounding): the sale's cash rounding, which stays rounded. Shared by
+/// the quote and the refund, so the screen shows what the refund gives back.
+fn paid_back_to_tenders(
+    conn: &Connection,
+    sale_id: &str,
+    lines_total: Minor,
+) -> CoreResult<(Vec<RefundTender>, Minor)> {
+    let mut tenders = sale_tenders(conn, sale_id)?;
+    tenders.sort_by_key(|(tender_no, tender)| {
+        let order = match tender.kind {
+            TenderKind::Card => 0,
+            TenderKind::Points => 1,
+            TenderKind::Cash => 2,
+        };
+        (order, *tender_no)
+    });
+    let mut left = lines_total;
+    let mut paid_back = Vec::new();
+    for (tender_no, tender) in &tenders {
+        if left == 0 {
+            break;
+        }
+        let already: Minor = conn
+            .prepare_cached(
+                "SELECT COALESCE(sum(rt.amount_minor), 0) FROM refund_tender rt
+                 JOIN refund r ON r.id = rt.refund_id WHERE r.sale_id = ?1 AND rt.tender_no = ?2",
+            )?
+            .query_row(params![sale_id, tender_no], |row| row.get(0))?;
+        let room = (tender.amount_minor - already).max(0);
+        let amount = room.min(left);
+        if amount > 0 {
+            let points = if tender.kind == TenderKind::Points {
+                money::pro_rata_floor(tender.points, already + amount, tender.amount_minor)
+                    - money::pro_rata_floor(tender.points, already, tender.amount_minor)
+            } else {
+                0
+            };
+            paid_back.push(RefundTender {
+                tender_no: *tender_no,
+                kind: tender.kind,
+                amount_minor: amount,
+                reference: tender.reference.clone(),
+                points,
+            });
+            left -= amount;
+        }
+    }
+    Ok((paid_back, -left))
 }
 
 /// Refunds `requests` (line number, quantity) of the sale with `receipt_no`.
@@ -180,52 +253,8 @@ pub(crate) fn refund(
     let lines_total: Minor = refund_lines.iter().map(|(_, _, _, total)| total).sum();
     let tax_total: Minor = refund_lines.iter().map(|(_, _, tax, _)| tax).sum();
 
-    // Money goes back to the sale's tenders: cards first, then points, then cash, each capped
-    // at what it paid less what earlier refunds gave back to it. Points go back as points, in
-    // proportion to what the points tender paid.
-    let mut tenders = sale_tenders(&tx, &sale.id)?;
-    tenders.sort_by_key(|(tender_no, tender)| {
-        let order = match tender.kind {
-            TenderKind::Card => 0,
-            TenderKind::Points => 1,
-            TenderKind::Cash => 2,
-        };
-        (order, *tender_no)
-    });
-    let mut left = lines_total;
-    let mut refund_tenders: Vec<(i64, TenderKind, Minor, Option<String>, i64)> = Vec::new();
-    for (tender_no, tender) in &tenders {
-        if left == 0 {
-            break;
-        }
-        let already: Minor = tx
-            .prepare_cached(
-                "SELECT COALESCE(sum(rt.amount_minor), 0) FROM refund_tender rt
-                 JOIN refund r ON r.id = rt.refund_id WHERE r.sale_id = ?1 AND rt.tender_no = ?2",
-            )?
-            .query_row(params![sale.id, tender_no], |row| row.get(0))?;
-        let room = (tender.amount_minor - already).max(0);
-        let amount = room.min(left);
-        if amount > 0 {
-            let points = if tender.kind == TenderKind::Points {
-                money::pro_rata_floor(tender.points, already + amount, tender.amount_minor)
-                    - money::pro_rata_floor(tender.points, already, tender.amount_minor)
-            } else {
-                0
-            };
-            refund_tenders.push((
-                *tender_no,
-                tender.kind,
-                amount,
-                tender.reference.clone(),
-                points,
-            ));
-            left -= amount;
-        }
-    }
-    let restored: i64 = refund_tenders.iter().map(|t| t.4).sum();
-    // What no tender can take back is the sale's cash rounding, which stays rounded.
-    let rounding = -left;
+    let (refund_tenders, rounding) = paid_back_to_tenders(&tx, &sale.id, lines_total)?;
+    let restored: i64 = refund_tenders.iter().map(|t| t.points).sum();
     let paid_back = lines_total + rounding;
 
     let refund_seq = outbox::next_counter(&tx, "receipt")?;
@@ -268,11 +297,18 @@ pub(crate) fn refund(
             total_minor: *total,
         });
     }
-    for (tender_no, kind, amount, reference, points) in &refund_tenders {
+    for tender in &refund_tenders {
         tx.execute(
             "INSERT INTO refund_tender (refund_id, tender_no, kind, amount_minor, reference, points)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![refund_id, tender_no, kind.as_str(), amount, reference, points],
+            params![
+                refund_id,
+                tender.tender_no,
+                tender.kind.as_str(),
+                tender.amount_minor,
+                tender.reference,
+                tender.points
+            ],
         )?;
     }
     // The sale's refunded line totals before this refund, of all it sold.
@@ -310,10 +346,10 @@ pub(crate) fn refund(
         lines: line_ops,
         tenders: refund_tenders
             .iter()
-            .map(|(_, kind, amount, reference, _)| TenderOp {
-                kind: kind.as_str().to_owned(),
-                amount_minor: *amount,
-                reference: reference.clone(),
+            .map(|tender| TenderOp {
+                kind: tender.kind.as_str().to_owned(),
+                amount_minor: tender.amount_minor,
+                reference: tender.reference.clone(),
             })
             .collect(),
         member,

@@ -3,6 +3,16 @@ import type { QuotedLine } from "./QuotedLine";
 
 /**
  * What refunding some lines of a past sale gives back, as `refund` will compute it: each line's
- * share of what it took, to the cent. The refund screen shows this, never its own arithmetic.
+ * share of what it took, to the cent, and what the customer gets back: their sum, less what
+ * no tender can take back (the sale's cash rounding, when its last units go back). The refund
+ * screen shows this, never its own arithmetic.
  */
-export type RefundQuote = { lines: Array<QuotedLine>, total_minor: number, };
+export type RefundQuote = { lines: Array<QuotedLine>, 
+/**
+ * 0, or the negative part of the lines that stays with the sale's rounding.
+ */
+rounding_minor: number, 
+/**
+ * What the refund gives back: the lines' sum plus `rounding_minor`.
+ */
+total_minor: number, };

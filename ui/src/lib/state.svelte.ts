@@ -1,10 +1,11 @@
 // The UI's shared state: the last AppStatus, the cart, the screen on show, the message banner,
 // and the receipt being shown. Components read `app` directly; Svelte tracks what they read.
+// They change it through the services in ./services, which ask the till and store its answer.
 // Every call to the till that changes something goes through `attempt`, which runs calls one at a
 // time in the order they were made (a fast scanner can send several barcodes before the first
 // answer) and shows a failure in the banner instead of throwing.
 
-import { api, type ApiError, type AppStatus, type Cart, type ErrorCode, type Language, type Receipt } from "./api";
+import type { ApiError, AppStatus, Cart, ErrorCode, Language, Receipt } from "./api";
 import { toApiError } from "./errors";
 import { translate, type MessageKey, type Params } from "./i18n";
 import { formatMoney } from "./money";
@@ -133,65 +134,6 @@ export function attempt<T>(call: () => Promise<T>): Promise<T | undefined> {
   });
   queue = run;
   return run;
-}
-
-// Counts sign-ins and locks, so that a status refresh started before one is not applied after it.
-let sessionEpoch = 0;
-
-export function sessionChanged() {
-  sessionEpoch++;
-}
-
-// Reads AppStatus and moves to the screen it implies: the error page when the ledger could not
-// be opened, sign-in when nobody is signed in. With `initial` it also picks the first screen.
-export async function refreshStatus(initial = false): Promise<void> {
-  const asked = sessionEpoch;
-  let status: AppStatus;
-  try {
-    status = await api.appStatus();
-    // A sign-in or lock while this was under way makes the answer stale for the session.
-    if (asked !== sessionEpoch && !initial) return;
-  } catch (error) {
-    if (initial) {
-      app.status = null;
-      app.message = null;
-      app.fatal = toApiError(error);
-      app.screen = "fatal";
-    }
-    return;
-  }
-  app.status = status;
-  if (status.error) {
-    app.fatal = status.error;
-    app.screen = "fatal";
-    return;
-  }
-  if (!status.session) {
-    if (app.screen !== "login") app.screen = "login";
-  } else if (initial || app.screen === "loading") {
-    app.screen = "checkout";
-  }
-}
-
-// Locks the till: the session ends, the cart stays in the till for whoever signs in next.
-// The sign-in screen appears even when the till answers with an error (it is then locked anyway
-// or unreachable), so a till is never left open by a failed lock.
-export async function lockTill(): Promise<void> {
-  try {
-    await attempt(async () => {
-      try {
-        await api.lock();
-      } catch {
-        // Shown nowhere on purpose: the next sign-in reports any real fault.
-      }
-    });
-  } finally {
-    sessionChanged();
-    if (app.status) app.status.session = null;
-    app.shown = null;
-    clearMessage();
-    app.screen = "login";
-  }
 }
 
 export function goCheckout() {

@@ -135,8 +135,7 @@ fn link_cut_during_pushes(backend: Backend) {
 }
 
 #[test]
-fn a_link_cut_during_pushes_leaves_no_cloud_connection_inside_a_transaction_on_postgresql()
- {
+fn a_link_cut_during_pushes_leaves_no_cloud_connection_inside_a_transaction_on_postgresql() {
     link_cut_during_pushes(Backend::Postgres);
 }
 

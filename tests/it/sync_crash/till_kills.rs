@@ -152,13 +152,11 @@ fn till_killed_during_pushes(backend: Backend) {
 }
 
 #[test]
-fn a_till_killed_during_pushes_to_a_cloud_on_sqlite_loses_no_sale_and_none_is_applied_twice()
- {
+fn a_till_killed_during_pushes_to_a_cloud_on_sqlite_loses_no_sale_and_none_is_applied_twice() {
     till_killed_during_pushes(Backend::Sqlite);
 }
 
 #[test]
-fn a_till_killed_during_pushes_to_a_cloud_on_postgresql_loses_no_sale_and_none_is_applied_twice()
- {
+fn a_till_killed_during_pushes_to_a_cloud_on_postgresql_loses_no_sale_and_none_is_applied_twice() {
     till_killed_during_pushes(Backend::Postgres);
 }

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use omnitill_sync::engine::{self, EngineStatus, Pacing};
+use omnitill_sync::engine::{self, EngineStatus, LinkProblem, Pacing};
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 
@@ -59,7 +59,10 @@ impl SyncEngine {
                 && let Err(error) = enrol_if_unlinked(&till, &url, &code).await
             {
                 eprintln!("omnitill: enrolment with {url} failed: {error}");
-                status.send_modify(|s| s.message = Some(format!("enrolment failed: {error}")));
+                status.send_modify(|s| {
+                    s.problem = Some(LinkProblem::EnrolmentFailed);
+                    s.message = Some(format!("enrolment failed: {error}"));
+                });
             }
             engine::run(till, wake, status, shutdown, Pacing::default()).await;
         });

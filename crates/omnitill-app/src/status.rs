@@ -2,7 +2,7 @@
 //! the link to the cloud; or, when the ledger did not open or was found damaged, only why.
 
 use omnitill_core::{Settings, StaffSession, StoreInfo};
-use omnitill_sync::engine::LinkState;
+use omnitill_sync::engine::{LinkProblem, LinkState};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -19,6 +19,9 @@ pub struct SyncStatus {
     pub pending: i64,
     pub oldest_pending_at: Option<String>,
     pub last_sync_at: Option<String>,
+    /// Why the last sync round failed: the status bar words it in the till's language.
+    pub problem: Option<LinkProblem>,
+    /// The engine's own words for it (English), for support.
     pub message: Option<String>,
     /// Feed entries downloaded in the current round, and still to download: the first sync's
     /// progress bar. Both 0 when no download is under way.
@@ -105,6 +108,7 @@ impl<C: Cloud> App<C> {
                     search_waiting: engine.search_waiting,
                     resending: engine.resending,
                     resend_total: engine.resend_total,
+                    problem: engine.problem,
                     message: engine.message,
                 },
             })

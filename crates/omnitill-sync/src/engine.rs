@@ -43,6 +43,45 @@ impl LinkState {
     }
 }
 
+/// Why the last round failed, as a code the status bar words in the till's language (the
+/// message beside it keeps the engine's own English words, for the logs and support).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkProblem {
+    /// No answer: the network or the cloud is down.
+    Unreachable,
+    /// The cloud answered with a failure of its own, or garbage.
+    CloudFailed,
+    /// The cloud refused this till's token as revoked.
+    Revoked,
+    /// The cloud refused the request for good (a version it does not speak, a bad request).
+    Refused,
+    /// The cloud's address may not carry this till's token.
+    BadCloudUrl,
+    /// The cloud holds operations this ledger never wrote (a restored ledger, a shared
+    /// enrolment).
+    CloudAhead,
+    /// The till's own ledger failed.
+    LedgerFailed,
+    /// Enrolling with the cloud at start failed.
+    EnrolmentFailed,
+}
+
+impl SyncError {
+    /// The status bar's code for this failure.
+    pub fn problem(&self) -> LinkProblem {
+        match self {
+            SyncError::Unreachable(_) => LinkProblem::Unreachable,
+            SyncError::Server(_) => LinkProblem::CloudFailed,
+            SyncError::Revoked => LinkProblem::Revoked,
+            SyncError::Refused { .. } => LinkProblem::Refused,
+            SyncError::Ledger(_) => LinkProblem::LedgerFailed,
+            SyncError::BadCloudUrl(_) => LinkProblem::BadCloudUrl,
+            SyncError::CloudAhead { .. } => LinkProblem::CloudAhead,
+        }
+    }
+}
+
 /// What the engine reports after each step (by default: no link, nothing done).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EngineStatus {
@@ -50,6 +89,8 @@ pub struct EngineStatus {
     pub pending: i64,
     pub oldest_pending_at_ms: Option<i64>,
     pub last_sync_at_ms: Option<i64>,
+    /// Why the last round failed, and the engine's words for it.
+    pub problem: Option<LinkProblem>,
     pub message: Option<String>,
     /// Feed entries downloaded and still to download in this round, for a progress bar.
     pub downloaded: i64,
@@ -338,9 +379,10 @@ impl Default for Pacing {
 pub fn status_of(
     till: &Till,
     state: LinkState,
-    message: Option<String>,
+    failure: Option<(LinkProblem, String)>,
     resend: Option<Resend>,
 ) -> Result<EngineStatus, SyncError> {
+    let (problem, message) = failure.unzip();
     let (pending, oldest) = till.pending_operations()?;
     let link = till.sync_link()?;
     let state = match &link {
@@ -353,6 +395,7 @@ pub fn status_of(
         pending,
         oldest_pending_at_ms: oldest,
         last_sync_at_ms: link.and_then(|l| l.last_sync_at),
+        problem,
         message,
         downloaded: 0,
         remaining: 0,
@@ -416,7 +459,8 @@ pub async fn run(
     loop {
         // Syncing shows only while there is something to push; a quiet round keeps the
         // previous state, so the status bar does not flicker every few seconds.
-        let publish = |state: LinkState, message: Option<String>| {
+        let publish = |state: LinkState, failure: Option<&SyncError>| {
+            let failure = failure.map(|error| (error.problem(), error.to_string()));
             let till = till.clone();
             let status = status.clone();
             let previous = status.borrow().state;
@@ -425,7 +469,7 @@ pub async fn run(
                 if let Ok(Ok(mut report)) = tokio::task::spawn_blocking(move || {
                     let guard = till.lock().unwrap_or_else(|poison| poison.into_inner());
                     let mut resend = resending.lock().unwrap_or_else(|p| p.into_inner());
-                    let report = status_of(&guard, state, message, *resend);
+                    let report = status_of(&guard, state, failure, *resend);
                     if report.as_ref().is_ok_and(|r| r.resending == 0) {
                         *resend = None;
                     }
@@ -478,11 +522,11 @@ pub async fn run(
                 if let Err(index_error) = index_offline(&till, &progress).await {
                     eprintln!("omnitill-sync: indexing for search stopped: {index_error}");
                 }
-                publish(LinkState::Offline, Some(error.to_string())).await;
+                publish(LinkState::Offline, Some(&error)).await;
                 delays.next().unwrap_or(pacing.max_backoff)
             }
             Err(error) => {
-                publish(LinkState::Offline, Some(error.to_string())).await;
+                publish(LinkState::Offline, Some(&error)).await;
                 pacing.max_backoff
             }
         };

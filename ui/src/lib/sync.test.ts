@@ -15,6 +15,7 @@ function status(partial: Partial<SyncStatus>): SyncStatus {
     pending: 0,
     oldest_pending_at: null,
     last_sync_at: null,
+    problem: null,
     message: null,
     downloaded: 0,
     search_waiting: 0,
@@ -52,7 +53,20 @@ describe("describeSync", () => {
       "oldest 5 min",
       "last sync 11:50",
     ]);
-    expect(s.message, "the engine's message is passed through").toBe("no route to host");
+    expect(s.message, "without a code, the engine's message is passed through").toBe("no route to host");
+  });
+
+  it("words the engine's failure in the till's language and keeps its own words as detail", () => {
+    const sync = status({
+      state: "offline",
+      problem: "unreachable",
+      message: "the cloud cannot be reached",
+    });
+    const zh = (key: Parameters<typeof translate>[1], params?: Parameters<typeof translate>[2]) =>
+      translate("zh-Hant", key, params);
+    const s = describeSync(sync, now, zh, clock);
+    expect(s.message, "a Chinese-speaking cashier reads why in Chinese").toBe("無法連線到雲端");
+    expect(s.detail, "support still has the engine's words").toBe("the cloud cannot be reached");
   });
 
   it("says never synced when online without a last sync time", () => {

@@ -11,7 +11,10 @@ export interface SyncSummary {
   state: SyncStatus["state"];
   label: string; // "Online", "Sync: not set up"
   details: string[]; // "3 waiting to sync", "oldest 5 min", "last sync 14:02"
-  message: string | null; // the engine's own words, e.g. why it is offline
+  // Why the last sync failed, in the till's language (the engine's English words when the till
+  // sent no code), and those English words, for support.
+  message: string | null;
+  detail: string | null;
   // A download under way: entries done of the round's total, and the words for it.
   progress: { done: number; total: number; percent: number; label: string } | null;
   // Downloaded products still being indexed for search, and the words for it.
@@ -48,7 +51,8 @@ export function describeSync(
     state: sync.state,
     label: t(`status.sync.${sync.state}`),
     details,
-    message: sync.message,
+    message: sync.problem ? t(`status.problem.${sync.problem}`) : sync.message,
+    detail: sync.message,
     progress: describeProgress(sync, t),
     indexing: describeIndexing(sync, t),
     resending: describeResending(sync, t),

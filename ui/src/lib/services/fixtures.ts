@@ -175,6 +175,7 @@ export function status(partial: Partial<AppStatus> = {}): AppStatus {
       pending: 0,
       oldest_pending_at: null,
       last_sync_at: null,
+      problem: null,
       message: null,
       downloaded: 0,
       search_waiting: 0,

@@ -68,9 +68,9 @@ impl Discount {
             Discount::Amount { minor } if minor <= 0 => Err(CoreError::BadDiscount(
                 "a discount amount must be more than zero".into(),
             )),
-            Discount::Amount { minor } if minor > base => Err(CoreError::BadDiscount(format!(
-                "a discount of {minor} is more than the {base} it applies to"
-            ))),
+            Discount::Amount { minor } if minor > base => Err(CoreError::BadDiscount(
+                "the discount is more than the amount it applies to".into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -269,8 +269,8 @@ impl Cart {
             let before = self.before_coupon(rules);
             if before < coupon.min_spend_minor {
                 return Err(CoreError::BadDiscount(format!(
-                    "the coupon \"{}\" needs a sale of at least {} (this one comes to {before})",
-                    coupon.title, coupon.min_spend_minor
+                    "the coupon \"{}\" needs a larger sale: see its minimum spend",
+                    coupon.title
                 )));
             }
             match coupon.discount {
@@ -341,7 +341,7 @@ impl Cart {
         let due = self.totals(rules).due_minor;
         if amount > due {
             return Err(CoreError::BadTender(format!(
-                "{points} points pay {amount}, more than the {due} still due"
+                "{points} points pay more than is still due"
             )));
         }
         self.tenders.push(Tender {
@@ -567,9 +567,9 @@ impl Cart {
                     return Err(CoreError::BadTender("enter the cash received".into()));
                 }
                 if amount_minor > cash_due.saturating_add(MAX_CHANGE_MINOR) {
-                    return Err(CoreError::BadTender(format!(
-                        "{amount_minor} in cash is far more than the {cash_due} due; check the amount"
-                    )));
+                    return Err(CoreError::BadTender(
+                        "that is far more cash than is due: check the amount".into(),
+                    ));
                 }
                 if amount_minor >= cash_due {
                     Tender {

@@ -37,9 +37,9 @@ pub enum CoreError {
     /// Points asked for offline past the offline bound; the message names the bound.
     #[error("{0}")]
     OfflinePointsLimit(String),
-    #[error("a card payment of {card} is more than the {due} still due")]
+    #[error("the card payment is more than is still due")]
     CardExceedsDue { card: Minor, due: Minor },
-    #[error("the sale is not fully paid: {due} still due")]
+    #[error("the sale is not fully paid yet")]
     NotPaid { due: Minor },
     #[error("the cart is empty")]
     EmptyCart,

@@ -313,3 +313,37 @@ fn the_cart_is_frozen_while_payments_are_taken() {
     cart.remove_tender(0).expect("remove payment");
     cart.set_quantity(line, 2).expect("editable again");
 }
+
+/// A refusal's words reach the cashier under the translated headline. Amounts there would be
+/// minor units ("200000" for NT$2,000.00), which the cashier would misread, so no refusal
+/// quotes one: the screen beside it shows the amounts, formatted.
+#[test]
+fn refusals_never_quote_amounts_in_minor_units() {
+    let mut cart = Cart::new();
+    let line = cart.add_item(item(1, 12_345, 500), 3).expect("scan");
+    let due = cart.totals(INCLUSIVE).due_minor;
+    let mut refusals = vec![
+        cart.set_line_discount(line, Some(Discount::Amount { minor: 987_654 })),
+        cart.set_cart_discount(Some(Discount::Amount { minor: 987_654 })),
+        cart.add_tender(INCLUSIVE, TenderKind::Card, 987_654, Some("T-1")),
+        cart.add_tender(INCLUSIVE, TenderKind::Cash, 98_765_432, None),
+    ];
+    cart.set_member(Some(CartMember {
+        member_id: "m-1".into(),
+        name: "M".into(),
+        tier: "member".into(),
+        tier_name: "Member".into(),
+        tier_discount_bp: 0,
+    }))
+    .expect("a member");
+    refusals.push(cart.add_points_tender(INCLUSIVE, 98_765, 100, false));
+    for (index, refused) in refusals.into_iter().enumerate() {
+        let message = refused.expect_err("every attempt is refused").to_string();
+        for amount in [987_654, 98_765_432, 9_876_500, 12_345, 37_035, due] {
+            assert!(
+                !message.contains(&amount.to_string()),
+                "refusal {index} quotes {amount} in minor units: {message}"
+            );
+        }
+    }
+}

@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0011_catalog_bulk_writes",
         include_str!("../../../migrations/cloud/0011_catalog_bulk_writes.sql"),
     ),
+    (
+        12,
+        "0012_pickups",
+        include_str!("../../../migrations/cloud/0012_pickups.sql"),
+    ),
 ];
 
 /// The PostgreSQL-only parts of migrations, run after the portable part of the same version

@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_member_lookup_keys",
         include_str!("../../../migrations/till/0006_member_lookup_keys.sql"),
     ),
+    (
+        "0007_pickups",
+        include_str!("../../../migrations/till/0007_pickups.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

@@ -29,6 +29,8 @@ pub mod loyalty;
 pub mod members;
 pub mod money;
 pub mod outbox;
+pub mod pickup_code;
+pub mod pickups;
 pub mod receipt;
 pub mod receipt_text;
 pub mod recovery;

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::catalog::{self, ProductRecord};
 use crate::error::{CoreError, CoreResult};
-use crate::{members, settings};
+use crate::{members, pickups, settings};
 
 /// This till's link to the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +310,10 @@ pub fn apply_pull(
             }
             Change::MemberLookupKeys(keys) => members::apply_lookup_keys(&tx, keys)?,
             Change::Conflict(notice) => members::apply_conflict(&tx, notice)?,
+            Change::Pickup(order) => pickups::apply_order(&tx, order)?,
+            Change::StockReserved { sku, reserved } => {
+                pickups::apply_reserved(&tx, sku, *reserved, now_ms)?;
+            }
             Change::Unknown => {
                 result.skipped += 1;
                 continue;

@@ -509,6 +509,11 @@ impl Till {
         crate::review::mark_reviewed(&mut self.conn, session, seq, note, now)
     }
 
+    /// This store's click-and-collect orders as the cloud last sent them, newest first.
+    pub fn pickup_orders(&self) -> CoreResult<Vec<omnitill_protocol::pickup::PickupOrder>> {
+        crate::pickups::orders(&self.conn)
+    }
+
     /// Member conflicts the cloud found (overdrafts, coupons used twice, merged enrolments):
     /// those still open, or all of them. Managers only.
     pub fn member_conflicts(

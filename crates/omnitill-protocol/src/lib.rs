@@ -6,12 +6,13 @@
 //! operation types and new change kinds; existing ones keep their meaning.
 //!
 //! Layout: `errors` (the error body and its codes), `ops` (operation payloads), `enrol`,
-//! `push` (the outbox going up), `pull` (the store's change feed coming down), and `loyalty`
-//! (members, points rules and coupons on the wire).
+//! `push` (the outbox going up), `pull` (the store's change feed coming down), `loyalty`
+//! (members, points rules and coupons on the wire) and `pickup` (click-and-collect orders).
 
 use serde::{Deserialize, Serialize};
 
 pub mod loyalty;
+pub mod pickup;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -250,6 +251,11 @@ pub mod pull {
         MemberLookupKeys(crate::loyalty::MemberLookupKeys),
         /// A conflict for this store's review list, or its resolution.
         Conflict(crate::loyalty::ConflictNotice),
+        /// A click-and-collect order to be collected at this store, newest state.
+        Pickup(crate::pickup::PickupOrder),
+        /// How much of a SKU's stock at this store open pickup orders hold: available is
+        /// `on_hand - reserved`.
+        StockReserved { sku: String, reserved: i64 },
         /// A kind this build does not know (decoded only; a newer cloud's addition).
         Unknown,
     }
@@ -291,6 +297,12 @@ pub mod pull {
     struct StockFields {
         sku: String,
         on_hand: i64,
+    }
+
+    #[derive(Deserialize)]
+    struct StockReservedFields {
+        sku: String,
+        reserved: i64,
     }
 
     impl Change {
@@ -350,6 +362,14 @@ pub mod pull {
                 }
                 "member_lookup_keys" => Change::MemberLookupKeys(Deserialize::deserialize(fields)?),
                 "conflict" => Change::Conflict(Deserialize::deserialize(fields)?),
+                "pickup" => Change::Pickup(Deserialize::deserialize(fields)?),
+                "stock_reserved" => {
+                    let f = StockReservedFields::deserialize(fields)?;
+                    Change::StockReserved {
+                        sku: f.sku,
+                        reserved: f.reserved,
+                    }
+                }
                 _ => {
                     serde::de::IgnoredAny::deserialize(fields)?;
                     Change::Unknown

@@ -1,0 +1,127 @@
+//! Click-and-collect orders at the till: this store's orders as the cloud last sent them, and
+//! what of each SKU's stock they hold.
+//!
+//! The cloud is the authority on an order until the store hands it over: a pull replaces the
+//! cached order whole (`apply_order`) and sets the reserved stock (`apply_reserved`), so the
+//! till shows available = on hand - reserved.
+
+use omnitill_protocol::pickup::PickupOrder;
+use rusqlite::{Connection, params};
+
+use crate::error::{CoreError, CoreResult};
+
+/// Keeps the newest state of a pickup order of this store.
+pub(crate) fn apply_order(conn: &Connection, order: &PickupOrder) -> CoreResult<()> {
+    let data = serde_json::to_string(order)
+        .map_err(|e| CoreError::BadInput(format!("a pickup order cannot be kept: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO pickup_order (id, order_ref, code, status, expires_at, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET order_ref = excluded.order_ref, code = excluded.code,
+             status = excluded.status, expires_at = excluded.expires_at, data = excluded.data",
+    )?
+    .execute(params![
+        order.id,
+        order.order_ref,
+        order.code,
+        order.status,
+        order.expires_at_ms,
+        data
+    ])?;
+    Ok(())
+}
+
+/// Sets how much of `sku` open pickup orders hold at this store.
+pub(crate) fn apply_reserved(
+    conn: &Connection,
+    sku: &str,
+    reserved: i64,
+    now_ms: i64,
+) -> CoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO stock_level (sku, on_hand, synced_at, reserved) VALUES (?1, 0, ?2, ?3)
+         ON CONFLICT (sku) DO UPDATE SET reserved = excluded.reserved",
+    )?
+    .execute(params![sku, now_ms, reserved])?;
+    Ok(())
+}
+
+/// This store's cached pickup orders, newest first.
+pub(crate) fn orders(conn: &Connection) -> CoreResult<Vec<PickupOrder>> {
+    let mut statement =
+        conn.prepare_cached("SELECT data FROM pickup_order ORDER BY expires_at DESC, id")?;
+    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+    let mut orders = Vec::new();
+    for data in rows {
+        let data = data?;
+        let order = serde_json::from_str(&data).map_err(|e| {
+            CoreError::LedgerDamaged(format!("a cached pickup order cannot be read: {e}"))
+        })?;
+        orders.push(order);
+    }
+    Ok(orders)
+}
+
+#[cfg(test)]
+mod tests {
+    use omnitill_protocol::pickup::PickupLine;
+
+    use super::*;
+
+    fn order(status: &str) -> PickupOrder {
+        PickupOrder {
+            id: "order-1".into(),
+            order_ref: "WEB-1".into(),
+            store_id: "store".into(),
+            code: "ACD34F".into(),
+            status: status.into(),
+            payment: "paid_online".into(),
+            member_id: None,
+            guest_name: Some("林小姐".into()),
+            contact_masked: Some("••••5678".into()),
+            currency: "TWD".into(),
+            total_minor: 96_000,
+            promised_at_ms: 1,
+            expires_at_ms: 2,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            review: None,
+            lines: vec![PickupLine {
+                line_no: 1,
+                sku: "TEA-DDO-75g".into(),
+                quantity: 2,
+                total_minor: 96_000,
+                state: "to_pick".into(),
+                missing_reason: None,
+                resolution: None,
+                substitute_sku: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_pulled_order_replaces_the_cached_one_and_reserved_stock_is_kept_per_sku() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let conn = crate::db::open_ledger(&dir.path().join("till.sqlite3")).expect("a ledger");
+        apply_order(&conn, &order("new")).expect("the order is cached");
+        apply_order(&conn, &order("ready")).expect("its newer state replaces it");
+        let cached = orders(&conn).expect("the orders read back");
+        assert_eq!(cached.len(), 1, "one order, whatever its updates");
+        assert_eq!(
+            cached[0],
+            order("ready"),
+            "the newest state is what the till shows"
+        );
+
+        apply_reserved(&conn, "TEA-DDO-75g", 2, 0).expect("reserved stock is kept");
+        apply_reserved(&conn, "TEA-DDO-75g", 0, 0).expect("and released");
+        let reserved: i64 = conn
+            .query_row(
+                "SELECT reserved FROM stock_level WHERE sku = 'TEA-DDO-75g'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("the level");
+        assert_eq!(reserved, 0, "the feed's newest reserved figure stands");
+    }
+}

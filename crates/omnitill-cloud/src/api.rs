@@ -25,7 +25,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use crate::api_layers::COMPRESS_ABOVE_BYTES;
-use crate::api_layers::{compression, require_protocol, run_to_completion, stamp_version};
+use crate::api_layers::{
+    compression, refuse_nul, require_protocol, run_to_completion, stamp_version,
+};
 pub use crate::auth::{ApiKey, SourceAddress, TillAuth, need};
 pub use crate::json_body::JsonBody;
 
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, _document) = routes().split_for_parts();
     routes
         .fallback(rejections::unknown_route)
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(rejections::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(compression())
@@ -95,6 +98,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_document))
         .merge(tills)
         .merge(eshop)
+        .merge(crate::api_pickups::routes())
 }
 
 /// The answer of `/health`.

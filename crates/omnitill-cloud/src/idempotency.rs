@@ -26,6 +26,7 @@ pub enum Route {
     Adjust,
     CouponRedeem,
     OnlineSale,
+    Pickup,
 }
 
 impl Route {
@@ -36,6 +37,7 @@ impl Route {
             Route::Adjust => "adjust",
             Route::CouponRedeem => "coupon_redeem",
             Route::OnlineSale => "online_sale",
+            Route::Pickup => "pickup",
         }
     }
 

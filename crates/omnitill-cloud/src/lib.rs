@@ -6,7 +6,7 @@
 //! against the till that pushes it), `pull` (serving the change feed), `till_identity`
 //! (which till a device is, and the receipt prefixes it owns), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
-//! conflicts), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
+//! conflicts), `pickups` and `api_pickups` (click-and-collect orders and their e-shop routes), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
 //! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
 //! codes, tokens), `enrolment_limit` (failed enrolment attempts per address), `api_keys` and
 //! `scopes` (e-shop keys and what each may do), `openapi` (the document generated from the
@@ -17,6 +17,7 @@
 pub mod api;
 pub mod api_keys;
 pub mod api_layers;
+pub mod api_pickups;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -37,6 +38,7 @@ pub mod members;
 pub mod online;
 pub mod openapi;
 pub mod pg_copy;
+pub mod pickups;
 pub mod pull;
 pub mod push;
 pub mod rejections;

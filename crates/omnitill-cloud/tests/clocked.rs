@@ -12,74 +12,8 @@ use omnitill_cloud::jobs::{self, Job, JobOutcome};
 use omnitill_cloud::members::{self, Adjustment, HoldRequest, OrderRedeem, SignUp};
 use omnitill_cloud::{CloudError, Db};
 
-const DEFAULT_POSTGRES: &str = "postgres://omnitill:omnitill@127.0.0.1:5432/postgres";
-
-/// A database for one test: a SQLite file, or a new PostgreSQL database (dropped at the end).
-struct TestDatabase {
-    url: String,
-    postgres: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestDatabase {
-    async fn sqlite() -> TestDatabase {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        TestDatabase {
-            url: dir.path().join("cloud.sqlite3").display().to_string(),
-            postgres: None,
-            _dir: dir,
-        }
-    }
-
-    async fn postgres() -> TestDatabase {
-        sqlx::any::install_default_drivers();
-        let admin =
-            std::env::var("OMNITILL_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-        let name = format!("omnitill_clock_{}", uuid::Uuid::now_v7().simple());
-        let pool = sqlx::AnyPool::connect(&admin)
-            .await
-            .expect("the test PostgreSQL answers (scripts/setup starts it)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .expect("a test database is created");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        TestDatabase {
-            url: format!("{base}/{name}"),
-            postgres: Some((admin.clone(), name)),
-            _dir: tempfile::tempdir().expect("a temporary directory"),
-        }
-    }
-
-    async fn connect(&self, clock: SharedClock) -> Db {
-        Db::connect_with_clock(&self.url, clock)
-            .await
-            .expect("the cloud's database opens and migrates")
-    }
-
-    async fn drop_postgres(self) {
-        if let Some((admin, name)) = &self.postgres
-            && let Ok(pool) = sqlx::AnyPool::connect(admin).await
-        {
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                .execute(&pool)
-                .await;
-        }
-    }
-}
-
-async fn both_backends<F, Fut>(test: F)
-where
-    F: Fn(TestDatabase) -> Fut,
-    Fut: std::future::Future<Output = TestDatabase>,
-{
-    test(TestDatabase::sqlite().await).await;
-    test(TestDatabase::postgres().await)
-        .await
-        .drop_postgres()
-        .await;
-}
+mod support;
+use support::both_backends;
 
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, s)

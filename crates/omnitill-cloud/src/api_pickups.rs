@@ -1,0 +1,92 @@
+//! The e-shop's click-and-collect routes: place a pickup order, read it, cancel it. Each is a
+//! few lines over `pickups`; their `#[utoipa::path]` entries are part of `/openapi.json`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use omnitill_protocol::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{ApiKey, AppState, JsonBody, need};
+use crate::error::CloudResult;
+use crate::pickups::cancel::{self, CancelRequest};
+use crate::pickups::place::{self, PickupRequest};
+use crate::pickups::{self, PickupView};
+
+/// The click-and-collect routes, for `api::routes`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(pickup_place))
+        .routes(routes!(pickup_get))
+        .routes(routes!(pickup_cancel))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/pickups",
+    tag = "e-shop",
+    security(("apiKey" = ["orders"])),
+    request_body = PickupRequest,
+    responses(
+        (status = 201, description = "Placed now: its pickup code, QR token and status; the store's stock is reserved", body = PickupView),
+        (status = 200, description = "Placed before with the same `order_ref` and body; nothing more reserved", body = PickupView),
+        (status = 400, description = "A field is out of range, a SKU or member unknown", body = ErrorBody),
+        (status = 404, description = "No such store", body = ErrorBody),
+        (status = 409, description = "The `order_ref` was placed with another order", body = ErrorBody)
+    )
+)]
+async fn pickup_place(
+    State(state): State<AppState>,
+    _: ApiKey<need::Orders>,
+    JsonBody(request): JsonBody<PickupRequest>,
+) -> CloudResult<(StatusCode, Json<PickupView>)> {
+    let (created, placed) = place::place(&state.db, &request).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(placed)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/pickups/{order_ref}",
+    tag = "e-shop",
+    security(("apiKey" = ["orders"])),
+    params(("order_ref" = String, Path, description = "The e-shop's order number")),
+    responses(
+        (status = 200, description = "The order, its lines' states and its history", body = PickupView),
+        (status = 404, description = "No such order", body = ErrorBody)
+    )
+)]
+async fn pickup_get(
+    State(state): State<AppState>,
+    _: ApiKey<need::Orders>,
+    Path(order_ref): Path<String>,
+) -> CloudResult<Json<PickupView>> {
+    Ok(Json(pickups::get(&state.db, &order_ref).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/pickups/{order_ref}/cancel",
+    tag = "e-shop",
+    security(("apiKey" = ["orders"])),
+    params(("order_ref" = String, Path, description = "The e-shop's order number")),
+    request_body = CancelRequest,
+    responses(
+        (status = 200, description = "Cancelled (now or before); its reserved stock is released", body = PickupView),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Already collected or expired: it can no longer be cancelled", body = ErrorBody)
+    )
+)]
+async fn pickup_cancel(
+    State(state): State<AppState>,
+    _: ApiKey<need::Orders>,
+    Path(order_ref): Path<String>,
+    JsonBody(request): JsonBody<CancelRequest>,
+) -> CloudResult<Json<PickupView>> {
+    Ok(Json(cancel::cancel(&state.db, &order_ref, &request).await?))
+}

@@ -99,6 +99,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(tills)
         .merge(eshop)
         .merge(crate::api_pickups::routes())
+        .merge(crate::api_webhooks::routes())
 }
 
 /// The answer of `/health`.

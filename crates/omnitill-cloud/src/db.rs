@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0012_pickups",
         include_str!("../../../migrations/cloud/0012_pickups.sql"),
     ),
+    (
+        13,
+        "0013_webhooks",
+        include_str!("../../../migrations/cloud/0013_webhooks.sql"),
+    ),
 ];
 
 /// The PostgreSQL-only parts of migrations, run after the portable part of the same version

@@ -6,7 +6,8 @@
 //! against the till that pushes it), `pull` (serving the change feed), `till_identity`
 //! (which till a device is, and the receipt prefixes it owns), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
-//! conflicts), `pickups` and `api_pickups` (click-and-collect orders and their e-shop routes), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
+//! conflicts), `pickups` and `api_pickups` (click-and-collect orders and their e-shop routes),
+//! `webhooks` (signed events to the e-shop, delivered at least once), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
 //! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
 //! codes, tokens), `enrolment_limit` (failed enrolment attempts per address), `api_keys` and
 //! `scopes` (e-shop keys and what each may do), `openapi` (the document generated from the
@@ -18,6 +19,7 @@ pub mod api;
 pub mod api_keys;
 pub mod api_layers;
 pub mod api_pickups;
+pub mod api_webhooks;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -45,6 +47,7 @@ pub mod rejections;
 pub mod scopes;
 pub mod stock;
 pub mod till_identity;
+pub mod webhooks;
 
 pub use db::Db;
 pub use error::{CloudError, CloudResult};
@@ -56,6 +59,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(hourly_jobs(db.clone()));
+    tokio::spawn(webhooks::sender::run(db.clone()));
     let pushes = push::group_commit::GroupCommit::start(&db);
     let app = api::router(api::AppState { db, pushes });
     // The peer's address reaches handlers (enrolment attempts are counted per address).

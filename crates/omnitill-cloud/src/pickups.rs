@@ -235,6 +235,17 @@ pub(crate) async fn record_event(
     Ok(())
 }
 
+/// Owes the e-shop the event `event_type` with the order's current state (`webhooks`).
+pub(crate) async fn tell_eshop(
+    tx: &mut AnyConnection,
+    order_id: &str,
+    event_type: &str,
+    at_ms: i64,
+) -> CloudResult<()> {
+    let order = load(tx, order_id).await?;
+    crate::webhooks::enqueue(tx, event_type, &order, at_ms).await
+}
+
 /// Publishes the order's current state to its store's tills.
 pub(crate) async fn publish(tx: &mut AnyConnection, order_id: &str) -> CloudResult<()> {
     let order = load(tx, order_id).await?;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::reservations::{self, Settle};
-use super::{PickupView, id_of, load, publish, record_event, view};
+use super::{PickupView, id_of, load, publish, record_event, tell_eshop, view};
 use crate::db::Db;
 use crate::error::{CloudError, CloudResult};
 
@@ -66,6 +66,7 @@ pub async fn cancel(db: &Db, order_ref: &str, request: &CancelRequest) -> CloudR
     reservations::settle(&mut tx, &id, None, Settle::Released, "cancel", now).await?;
     record_event(&mut tx, &id, "cancelled", now, "eshop", reason).await?;
     publish(&mut tx, &id).await?;
+    tell_eshop(&mut tx, &id, "pickup.cancelled", now).await?;
     let cancelled = view(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(cancelled)

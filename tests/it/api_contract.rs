@@ -628,7 +628,14 @@ struct SecondCloud {
 impl SecondCloud {
     fn start(database: &str) -> SecondCloud {
         let mut child = Command::new(binary("omnitill-cloud"))
-            .args(["--database", database, "serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "--database",
+                database,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--webhooks-loopback-only",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -48,7 +48,14 @@ impl Cloud {
             File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = Command::new(binary);
         command
-            .args(["--database", database, "serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "--database",
+                database,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--webhooks-loopback-only",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);

@@ -52,14 +52,25 @@ pub mod webhooks;
 pub use db::Db;
 pub use error::{CloudError, CloudResult};
 
+/// How a serving cloud sends webhooks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// Deliver webhooks only to loopback addresses (demos and tests: `--webhooks-loopback-only`).
+    pub webhooks_loopback_only: bool,
+}
+
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     db: Db,
+    options: ServeOptions,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(hourly_jobs(db.clone()));
-    tokio::spawn(webhooks::sender::run(db.clone()));
+    tokio::spawn(webhooks::sender::run(
+        db.clone(),
+        options.webhooks_loopback_only,
+    ));
     let pushes = push::group_commit::GroupCommit::start(&db);
     let app = api::router(api::AppState { db, pushes });
     // The peer's address reaches handlers (enrolment attempts are counted per address).

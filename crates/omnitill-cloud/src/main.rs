@@ -16,7 +16,10 @@ mod import_command;
 
 const USAGE: &str = "usage: omnitill-cloud [--database URL] COMMAND
 commands:
-  serve --listen ADDR [--demo]          serve the API (--demo seeds the demo brand first)
+  serve --listen ADDR [--demo] [--webhooks-loopback-only]
+                                        serve the API (--demo seeds the demo brand first;
+                                        --webhooks-loopback-only sends webhooks to loopback
+                                        addresses only, for demos and tests)
   demo [--members N]                    seed the demo brand into an empty cloud (3,000 members
                                         unless --members says how many)
   store create --code CODE --name NAME [--currency TWD] [--exponent 2]
@@ -125,6 +128,9 @@ async fn run() -> Result<()> {
     match (first, second) {
         ("serve", _) => {
             let listen = args.required("--listen")?;
+            let options = omnitill_cloud::ServeOptions {
+                webhooks_loopback_only: args.flag("--webhooks-loopback-only"),
+            };
             if args.flag("--demo") {
                 seed_demo(&db).await?;
             }
@@ -134,7 +140,7 @@ async fn run() -> Result<()> {
             let address = listener.local_addr()?;
             println!("OMNITILL_CLOUD_LISTENING {address}");
             std::io::stdout().flush()?;
-            omnitill_cloud::serve(db, listener, async {
+            omnitill_cloud::serve(db, options, listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;

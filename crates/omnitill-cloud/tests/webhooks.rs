@@ -118,7 +118,7 @@ async fn a_cancelled_order_is_told_to_every_endpoint_signed_and_retried_until_ac
         cancel::cancel(&db, "WEB-HOOK-1", &reason)
             .await
             .expect("cancelled");
-        let sender = Sender::new().expect("a webhook client");
+        let sender = Sender::new(true).expect("a webhook client");
         assert_eq!(
             sender.send_due(&db).await.expect("a pass"),
             1,
@@ -190,6 +190,44 @@ async fn a_cancelled_order_is_told_to_every_endpoint_signed_and_retried_until_ac
             matches!(bad, Err(CloudError::BadRequest(_))),
             "plain http to a public host is refused: {bad:?}"
         );
+        database
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_loopback_only_cloud_sends_nothing_anywhere_else() {
+    both_backends(|database| async move {
+        let clock = Arc::new(ManualClock::new(
+            chrono::DateTime::from_timestamp_millis(START_MS).expect("a time"),
+        ));
+        let db = database.connect(clock).await;
+        demo::seed(&db).await.expect("the demo brand");
+        webhooks::register(
+            &db,
+            &NewEndpoint {
+                url: "https://shop.example.com/hooks".into(),
+            },
+        )
+        .await
+        .expect("an https endpoint registers");
+        place::place(&db, &order("WEB-HOOK-2")).await.expect("placed");
+        cancel::cancel(&db, "WEB-HOOK-2", &CancelRequest { reason: None })
+            .await
+            .expect("cancelled");
+        let sender = Sender::new(true).expect("a loopback-only client");
+        assert_eq!(sender.send_due(&db).await.expect("a pass"), 0);
+        let (attempts, error): (i64, Option<String>) =
+            sqlx::query_as("SELECT attempts, last_error FROM webhook_delivery")
+                .fetch_one(&db.read)
+                .await
+                .expect("the delivery");
+        assert_eq!(attempts, 1, "the attempt is counted");
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("loopback")),
+            "and held back, saying why: {error:?}"
+        );
+        assert_eq!(undelivered(&db).await, 1, "the event stays owed");
         database
     })
     .await;

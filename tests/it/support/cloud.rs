@@ -315,7 +315,14 @@ impl CloudProcess {
 /// Starts `omnitill-cloud serve` and waits for the address it listens on.
 fn spawn_serve(database: &str, listen: &str, demo: bool) -> (Child, String) {
     let mut command = Command::new(binary("omnitill-cloud"));
-    command.args(["--database", database, "serve", "--listen", listen]);
+    command.args([
+        "--database",
+        database,
+        "serve",
+        "--listen",
+        listen,
+        "--webhooks-loopback-only",
+    ]);
     if demo {
         command.arg("--demo");
     }

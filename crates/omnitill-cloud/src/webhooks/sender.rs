@@ -35,10 +35,13 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 #[derive(Clone)]
 pub struct Sender {
     http: reqwest::Client,
+    /// Send only to loopback addresses; anything else is held back as a failed attempt.
+    loopback_only: bool,
 }
 
 impl Sender {
-    pub fn new() -> CloudResult<Sender> {
+    /// A sender; with `loopback_only`, nothing leaves this machine (demos, tests).
+    pub fn new(loopback_only: bool) -> CloudResult<Sender> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         use rustls_platform_verifier::ConfigVerifierExt;
         let tls = rustls::ClientConfig::with_platform_verifier()
@@ -49,7 +52,10 @@ impl Sender {
             .timeout(ATTEMPT_TIMEOUT)
             .build()
             .map_err(|e| CloudError::Internal(format!("no HTTP client for webhooks: {e}")))?;
-        Ok(Sender { http })
+        Ok(Sender {
+            http,
+            loopback_only,
+        })
     }
 
     /// Sends every delivery due now (at most `BATCH`); returns how many were acknowledged.
@@ -93,6 +99,10 @@ impl Sender {
         let Some((attempts, event_type, body, url, secret)) = claimed else {
             return Ok(false);
         };
+        if self.loopback_only && !is_loopback(&url) {
+            let why = "not sent: this cloud sends webhooks to loopback addresses only";
+            return self.failed(db, id, endpoint_id, attempts, why.into()).await;
+        }
         let outcome = self
             .http
             .post(&url)
@@ -122,26 +132,46 @@ impl Sender {
                 .await?;
                 Ok(true)
             }
-            Some(why) => {
-                sqlx::query(
-                    "UPDATE webhook_delivery SET next_attempt_at = $1, last_error = $2
-                     WHERE id = $3 AND endpoint_id = $4 AND delivered_at IS NULL",
-                )
-                .bind(done.saturating_add(backoff_ms(attempts)))
-                .bind(why)
-                .bind(id)
-                .bind(endpoint_id)
-                .execute(&db.write)
-                .await?;
-                Ok(false)
-            }
+            Some(why) => self.failed(db, id, endpoint_id, attempts, why).await,
         }
+    }
+
+    /// Records a failed attempt and when to try again.
+    async fn failed(
+        &self,
+        db: &Db,
+        id: &str,
+        endpoint_id: &str,
+        attempts: i64,
+        why: String,
+    ) -> CloudResult<bool> {
+        sqlx::query(
+            "UPDATE webhook_delivery SET next_attempt_at = $1, last_error = $2
+             WHERE id = $3 AND endpoint_id = $4 AND delivered_at IS NULL",
+        )
+        .bind(db.now_ms().saturating_add(backoff_ms(attempts)))
+        .bind(why)
+        .bind(id)
+        .bind(endpoint_id)
+        .execute(&db.write)
+        .await?;
+        Ok(false)
+    }
+}
+
+/// Whether `url` names a loopback host (an IP literal, or `localhost`).
+fn is_loopback(url: &str) -> bool {
+    match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
     }
 }
 
 /// Sends due deliveries every `EVERY` while the cloud serves.
-pub async fn run(db: Db) {
-    let sender = match Sender::new() {
+pub async fn run(db: Db, loopback_only: bool) {
+    let sender = match Sender::new(loopback_only) {
         Ok(sender) => sender,
         Err(error) => {
             eprintln!("omnitill-cloud: webhooks are off: {error}");

@@ -1,4 +1,4 @@
-//! The hourly jobs (points expiry, birthday coupons), run once per period across every cloud
+//! The hourly jobs (points expiry, birthday coupons, pickup expiry), run once per period across every cloud
 //! process that serves the brand (migration 0007, `job_run`).
 //!
 //! A period is an hour of the cloud's clock, in UTC. Before a job runs, its process claims the
@@ -24,15 +24,17 @@ pub const LEASE_MS: i64 = 30 * 60 * 1_000;
 pub enum Job {
     ExpirePoints,
     BirthdayCoupons,
+    ExpirePickups,
 }
 
 impl Job {
-    pub const ALL: [Job; 2] = [Job::ExpirePoints, Job::BirthdayCoupons];
+    pub const ALL: [Job; 3] = [Job::ExpirePoints, Job::BirthdayCoupons, Job::ExpirePickups];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::ExpirePoints => "expire_points",
             Job::BirthdayCoupons => "birthday_coupons",
+            Job::ExpirePickups => "expire_pickups",
         }
     }
 }
@@ -40,7 +42,7 @@ impl Job {
 /// What one job did in one period, from this process's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
-    /// This process ran the job: how many members it touched.
+    /// This process ran the job: how many members (or orders) it touched.
     Ran { touched: usize },
     /// Another process claimed the period (or finished it already).
     Skipped,
@@ -76,6 +78,7 @@ pub async fn run_once(
     let touched = match job {
         Job::ExpirePoints => members::expire_points(db, now).await?,
         Job::BirthdayCoupons => members::issue_birthday_coupons(db, now).await?,
+        Job::ExpirePickups => crate::pickups::expiry::expire_due(db, now).await?,
     };
     sqlx::query(
         "UPDATE job_run SET finished_at = $1, outcome = $2

@@ -290,7 +290,7 @@ async fn run() -> Result<()> {
             for job in omnitill_cloud::jobs::Job::ALL {
                 match omnitill_cloud::jobs::run_once(&db, job, now, &owner).await? {
                     omnitill_cloud::jobs::JobOutcome::Ran { touched } => {
-                        println!("{} {period}: ran, {touched} member(s)", job.name());
+                        println!("{} {period}: ran, {touched} touched", job.name());
                     }
                     omnitill_cloud::jobs::JobOutcome::Skipped => {
                         println!("{} {period}: skipped, another process ran it", job.name());

@@ -4,7 +4,8 @@
 //! Layout: `place` (a new order, idempotent by the e-shop's `order_ref`, with its pickup code
 //! and the store stock it reserves), `reservations` (each line's reservation, held at
 //! placement and then taken or released exactly once), `cancel` (the e-shop's cancellation),
-//! and this file: the order as the e-shop reads it, and its publication to the store's tills.
+//! `expiry` (open orders past their time, by the hourly job), and this file: the order as the
+//! e-shop reads it, its history, and its publication to the store's tills and the e-shop.
 //!
 //! Every change to an order is written with its status event and published to the store's
 //! feed (`Change::Pickup`) in one transaction; a move out of a status is a conditional update
@@ -12,6 +13,7 @@
 //! till handing over) never both win.
 
 pub mod cancel;
+pub mod expiry;
 pub mod place;
 pub mod reservations;
 

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use omnitill_cloud::clock::ManualClock;
+use omnitill_cloud::clock::{Clock, ManualClock};
 use omnitill_cloud::pickups::cancel::{self, CancelRequest};
+use omnitill_cloud::pickups::expiry;
 use omnitill_cloud::pickups::place::{self, PickupLineRequest, PickupRequest};
 use omnitill_cloud::{CloudError, Db, demo, members, pickups};
 use omnitill_core::pickup_code;
@@ -47,14 +48,17 @@ fn request(order_ref: &str) -> PickupRequest {
 }
 
 async fn seeded(db_url: &support::TestDatabase) -> Db {
-    let db = db_url
-        .connect(Arc::new(ManualClock::new(
-            chrono::DateTime::from_timestamp_millis(PROMISED_AT_MS - 3_600_000)
-                .expect("a valid time"),
-        )))
-        .await;
+    seeded_with_clock(db_url).await.0
+}
+
+/// The demo brand on a clock that moves only when the test moves it.
+async fn seeded_with_clock(db_url: &support::TestDatabase) -> (Db, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(
+        chrono::DateTime::from_timestamp_millis(PROMISED_AT_MS - 3_600_000).expect("a valid time"),
+    ));
+    let db = db_url.connect(clock.clone()).await;
     demo::seed(&db).await.expect("the demo brand is seeded");
-    db
+    (db, clock)
 }
 
 async fn store_id(db: &Db) -> String {
@@ -340,6 +344,67 @@ async fn a_bad_order_is_refused_in_words_and_leaves_nothing_behind() {
             .await,
             0,
             "a refused order leaves no key, so it can be placed once corrected"
+        );
+        database
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_uncollected_order_expires_after_the_brands_days_and_releases_its_stock_once() {
+    both_backends(|database| async move {
+        let (db, clock) = seeded_with_clock(&database).await;
+        let (_, placed) = place::place(&db, &request("WEB-4001"))
+            .await
+            .expect("placed");
+        let placed_at = placed.order.created_at_ms;
+        assert_eq!(
+            placed.order.expires_at_ms - placed_at,
+            7 * 86_400_000,
+            "an order waits 7 days by default"
+        );
+        clock.advance(chrono::Duration::days(7) - chrono::Duration::minutes(1));
+        assert_eq!(
+            expiry::expire_due(&db, clock.now())
+                .await
+                .expect("the job runs"),
+            0,
+            "a minute early, nothing expires"
+        );
+        assert_eq!(reserved(&db, "TEA-DDO-75g").await, 2);
+        clock.advance(chrono::Duration::minutes(2));
+        let (first, second) = tokio::join!(
+            expiry::expire_due(&db, clock.now()),
+            expiry::expire_due(&db, clock.now())
+        );
+        assert_eq!(
+            first.expect("one run") + second.expect("the other"),
+            1,
+            "two runs at once expire the order once"
+        );
+        assert_eq!(
+            reserved(&db, "TEA-DDO-75g").await,
+            0,
+            "its stock is free again"
+        );
+        assert_eq!(reserved(&db, "TEA-ALS-150g").await, 0);
+        let expired = pickups::get(&db, "WEB-4001")
+            .await
+            .expect("the order reads");
+        assert_eq!(expired.order.status, "expired");
+        assert_eq!(
+            expired.history.last().map(|e| e.source.as_str()),
+            Some("job")
+        );
+        assert_eq!(
+            expiry::expire_due(&db, clock.now()).await.expect("again"),
+            0,
+            "a later run finds nothing more"
+        );
+        let late = cancel::cancel(&db, "WEB-4001", &CancelRequest { reason: None }).await;
+        assert!(
+            matches!(&late, Err(CloudError::Conflict(m)) if m.contains("expired")),
+            "an expired order cannot be cancelled: {late:?}"
         );
         database
     })

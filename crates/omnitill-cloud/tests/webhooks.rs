@@ -211,7 +211,9 @@ async fn a_loopback_only_cloud_sends_nothing_anywhere_else() {
         )
         .await
         .expect("an https endpoint registers");
-        place::place(&db, &order("WEB-HOOK-2")).await.expect("placed");
+        place::place(&db, &order("WEB-HOOK-2"))
+            .await
+            .expect("placed");
         cancel::cancel(&db, "WEB-HOOK-2", &CancelRequest { reason: None })
             .await
             .expect("cancelled");

@@ -100,6 +100,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(eshop)
         .merge(crate::api_pickups::routes())
         .merge(crate::api_webhooks::routes())
+        .merge(crate::api_interests::routes())
 }
 
 /// The answer of `/health`.

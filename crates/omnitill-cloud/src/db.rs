@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0013_webhooks",
         include_str!("../../../migrations/cloud/0013_webhooks.sql"),
     ),
+    (
+        14,
+        "0014_member_interests",
+        include_str!("../../../migrations/cloud/0014_member_interests.sql"),
+    ),
 ];
 
 /// The PostgreSQL-only parts of migrations, run after the portable part of the same version

@@ -7,7 +7,8 @@
 //! (which till a device is, and the receipt prefixes it owns), `feed` (the
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
 //! conflicts), `pickups` and `api_pickups` (click-and-collect orders and their e-shop routes),
-//! `webhooks` (signed events to the e-shop, delivered at least once), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
+//! `webhooks` (signed events to the e-shop, delivered at least once), `interests` (members'
+//! e-shop favourites and recently viewed products, for the shop floor), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
 //! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
 //! codes, tokens), `enrolment_limit` (failed enrolment attempts per address), `api_keys` and
 //! `scopes` (e-shop keys and what each may do), `openapi` (the document generated from the
@@ -16,6 +17,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod api_interests;
 pub mod api_keys;
 pub mod api_layers;
 pub mod api_pickups;
@@ -31,6 +33,7 @@ pub mod enrolment_limit;
 pub mod error;
 pub mod feed;
 pub mod idempotency;
+pub mod interests;
 pub mod jobs;
 pub mod json_batches;
 pub mod json_body;

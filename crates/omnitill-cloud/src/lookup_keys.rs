@@ -9,7 +9,8 @@
 //!   there or was looked up there (`member_store`), and publishes their keys in that store's
 //!   scope of the feed (`member_lookup_keys`). A store keeps the keys of its
 //!   `KEYED_MEMBERS_PER_STORE` newest members: attaching one more withdraws the oldest (the
-//!   same change with both hashes `None`), who is then found online. Two attaches racing on
+//!   same change with both hashes `None`), who is then found online. The member's e-shop
+//!   favourites (`interests`) follow the keys: published with them, withdrawn with them. Two attaches racing on
 //!   PostgreSQL may leave a store one or two over the bound until its next attach trims it.
 //! - **Online look-up.** A till asks by the normalised key it was given (`till_look_up`); the
 //!   cloud finds the member by its clear, indexed column, attaches them to the till's store and
@@ -153,6 +154,11 @@ pub async fn attach(
         .execute(&mut *tx)
         .await?;
     publish(tx, store_id, member_id, keys).await?;
+    // The floor sees the member's e-shop favourites wherever the tills can find them.
+    let interests = crate::interests::current(tx, member_id).await?;
+    if !interests.favourites.is_empty() || !interests.viewed.is_empty() {
+        crate::interests::publish_to(tx, store_id, interests).await?;
+    }
     withdraw_oldest(tx, store_id).await
 }
 
@@ -172,6 +178,12 @@ async fn withdraw_oldest(tx: &mut AnyConnection, store_id: &str) -> CloudResult<
             .execute(&mut *tx)
             .await?;
         publish(tx, store_id, &member_id, StoredKeys::default()).await?;
+        let withdrawn = omnitill_protocol::loyalty::MemberInterests {
+            member_id: member_id.clone(),
+            favourites: Vec::new(),
+            viewed: Vec::new(),
+        };
+        crate::interests::publish_to(tx, store_id, withdrawn).await?;
     }
     Ok(())
 }

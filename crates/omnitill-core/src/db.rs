@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_pickups",
         include_str!("../../../migrations/till/0007_pickups.sql"),
     ),
+    (
+        "0008_member_interests",
+        include_str!("../../../migrations/till/0008_member_interests.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

@@ -22,6 +22,7 @@
 mod cache;
 mod conflicts;
 mod enrolment;
+mod interests;
 mod ledger;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ mod tests;
 pub use cache::*;
 pub use conflicts::*;
 pub use enrolment::*;
+pub use interests::*;
 pub use ledger::*;
 
 use chrono::{DateTime, Utc};

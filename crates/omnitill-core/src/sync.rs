@@ -311,6 +311,9 @@ pub fn apply_pull(
             Change::MemberLookupKeys(keys) => members::apply_lookup_keys(&tx, keys)?,
             Change::Conflict(notice) => members::apply_conflict(&tx, notice)?,
             Change::Pickup(order) => pickups::apply_order(&tx, order)?,
+            Change::MemberInterests(interests) => {
+                members::apply_interests(&tx, interests, now_ms)?;
+            }
             Change::StockReserved { sku, reserved } => {
                 pickups::apply_reserved(&tx, sku, *reserved, now_ms)?;
             }

@@ -251,6 +251,9 @@ pub mod pull {
         MemberLookupKeys(crate::loyalty::MemberLookupKeys),
         /// A conflict for this store's review list, or its resolution.
         Conflict(crate::loyalty::ConflictNotice),
+        /// A member's e-shop favourites and recently viewed products, for a store whose tills
+        /// keep the member's look-up keys; both lists empty withdraws them.
+        MemberInterests(crate::loyalty::MemberInterests),
         /// A click-and-collect order to be collected at this store, newest state.
         Pickup(crate::pickup::PickupOrder),
         /// How much of a SKU's stock at this store open pickup orders hold: available is
@@ -363,6 +366,7 @@ pub mod pull {
                 "member_lookup_keys" => Change::MemberLookupKeys(Deserialize::deserialize(fields)?),
                 "conflict" => Change::Conflict(Deserialize::deserialize(fields)?),
                 "pickup" => Change::Pickup(Deserialize::deserialize(fields)?),
+                "member_interests" => Change::MemberInterests(Deserialize::deserialize(fields)?),
                 "stock_reserved" => {
                     let f = StockReservedFields::deserialize(fields)?;
                     Change::StockReserved {

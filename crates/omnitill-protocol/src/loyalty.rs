@@ -314,3 +314,33 @@ pub struct History {
     pub points: Vec<HistoryEntry>,
     pub purchases: Vec<Purchase>,
 }
+
+/// A product a member saved in the e-shop, with its price when they saved it (to tell them
+/// when it is cheaper).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Favourite {
+    pub sku: String,
+    pub saved_at_ms: i64,
+    /// The product's price in minor units when it was saved, if it had one.
+    pub price_at_save_minor: Option<i64>,
+}
+
+/// A product a member looked at in the e-shop, and when they last did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Viewed {
+    pub sku: String,
+    pub viewed_at_ms: i64,
+}
+
+/// What a member keeps and looks at in the e-shop, for the shop floor: their favourites, newest
+/// first, and the products they viewed most recently. A store's tills get it for the members
+/// whose look-up keys they keep; both lists empty withdraws it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberInterests {
+    pub member_id: String,
+    pub favourites: Vec<Favourite>,
+    pub viewed: Vec<Viewed>,
+}

@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0014_member_interests",
         include_str!("../../../migrations/cloud/0014_member_interests.sql"),
     ),
+    (
+        15,
+        "0015_bought_together",
+        include_str!("../../../migrations/cloud/0015_bought_together.sql"),
+    ),
 ];
 
 /// The PostgreSQL-only parts of migrations, run after the portable part of the same version

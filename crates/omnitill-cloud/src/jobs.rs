@@ -1,4 +1,5 @@
-//! The hourly jobs (points expiry, birthday coupons, pickup expiry), run once per period across every cloud
+//! The hourly jobs (points expiry, birthday coupons, pickup expiry, and once a day what sells
+//! together), run once per period across every cloud
 //! process that serves the brand (migration 0007, `job_run`).
 //!
 //! A period is an hour of the cloud's clock, in UTC. Before a job runs, its process claims the
@@ -25,16 +26,23 @@ pub enum Job {
     ExpirePoints,
     BirthdayCoupons,
     ExpirePickups,
+    BoughtTogether,
 }
 
 impl Job {
-    pub const ALL: [Job; 3] = [Job::ExpirePoints, Job::BirthdayCoupons, Job::ExpirePickups];
+    pub const ALL: [Job; 4] = [
+        Job::ExpirePoints,
+        Job::BirthdayCoupons,
+        Job::ExpirePickups,
+        Job::BoughtTogether,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::ExpirePoints => "expire_points",
             Job::BirthdayCoupons => "birthday_coupons",
             Job::ExpirePickups => "expire_pickups",
+            Job::BoughtTogether => "bought_together",
         }
     }
 }
@@ -79,6 +87,11 @@ pub async fn run_once(
         Job::ExpirePoints => members::expire_points(db, now).await?,
         Job::BirthdayCoupons => members::issue_birthday_coupons(db, now).await?,
         Job::ExpirePickups => crate::pickups::expiry::expire_due(db, now).await?,
+        // Once a day: the hour's claim still keeps it to one process.
+        Job::BoughtTogether if crate::bought_together::due(db, now).await? => {
+            crate::bought_together::compute(db, now).await?
+        }
+        Job::BoughtTogether => 0,
     };
     sqlx::query(
         "UPDATE job_run SET finished_at = $1, outcome = $2

@@ -8,7 +8,8 @@
 //! change feed), `catalog`, `stock`, `online` (e-shop orders), `members` (members, points, coupons,
 //! conflicts), `pickups` and `api_pickups` (click-and-collect orders and their e-shop routes),
 //! `webhooks` (signed events to the e-shop, delivered at least once), `interests` (members'
-//! e-shop favourites and recently viewed products, for the shop floor), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
+//! e-shop favourites and recently viewed products, for the shop floor), `bought_together`
+//! (what sells together, daily), `lookup_keys` (members' memory-hard phone and e-mail look-up keys, per store), `locks` (row locks for check-then-write), `idempotency` (one request per key),
 //! `jobs` (hourly jobs once per period across processes), `clock`, `devices` (stores, enrolment
 //! codes, tokens), `enrolment_limit` (failed enrolment attempts per address), `api_keys` and
 //! `scopes` (e-shop keys and what each may do), `openapi` (the document generated from the
@@ -23,6 +24,7 @@ pub mod api_layers;
 pub mod api_pickups;
 pub mod api_webhooks;
 pub mod auth;
+pub mod bought_together;
 pub mod catalog;
 pub mod clock;
 pub mod db;

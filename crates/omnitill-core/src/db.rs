@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_member_interests",
         include_str!("../../../migrations/till/0008_member_interests.sql"),
     ),
+    (
+        "0009_bought_together",
+        include_str!("../../../migrations/till/0009_bought_together.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

@@ -22,6 +22,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod escpos;
+pub mod floor;
 pub mod health;
 pub mod ledger;
 pub mod lookup_keys;

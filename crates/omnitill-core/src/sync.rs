@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::catalog::{self, ProductRecord};
 use crate::error::{CoreError, CoreResult};
-use crate::{members, pickups, settings};
+use crate::{floor, members, pickups, settings};
 
 /// This till's link to the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +311,7 @@ pub fn apply_pull(
             Change::MemberLookupKeys(keys) => members::apply_lookup_keys(&tx, keys)?,
             Change::Conflict(notice) => members::apply_conflict(&tx, notice)?,
             Change::Pickup(order) => pickups::apply_order(&tx, order)?,
+            Change::BoughtTogether(together) => floor::apply_bought_together(&tx, together)?,
             Change::MemberInterests(interests) => {
                 members::apply_interests(&tx, interests, now_ms)?;
             }

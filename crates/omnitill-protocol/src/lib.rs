@@ -7,10 +7,12 @@
 //!
 //! Layout: `errors` (the error body and its codes), `ops` (operation payloads), `enrol`,
 //! `push` (the outbox going up), `pull` (the store's change feed coming down), `loyalty`
-//! (members, points rules and coupons on the wire) and `pickup` (click-and-collect orders).
+//! (members, points rules and coupons on the wire), `pickup` (click-and-collect orders) and
+//! `floor` (what sells together, for the shop floor).
 
 use serde::{Deserialize, Serialize};
 
+pub mod floor;
 pub mod loyalty;
 pub mod pickup;
 
@@ -254,6 +256,8 @@ pub mod pull {
         /// A member's e-shop favourites and recently viewed products, for a store whose tills
         /// keep the member's look-up keys; both lists empty withdraws them.
         MemberInterests(crate::loyalty::MemberInterests),
+        /// A product's most frequent companions in both channels' sales (brand-wide).
+        BoughtTogether(crate::floor::BoughtTogether),
         /// A click-and-collect order to be collected at this store, newest state.
         Pickup(crate::pickup::PickupOrder),
         /// How much of a SKU's stock at this store open pickup orders hold: available is
@@ -367,6 +371,7 @@ pub mod pull {
                 "conflict" => Change::Conflict(Deserialize::deserialize(fields)?),
                 "pickup" => Change::Pickup(Deserialize::deserialize(fields)?),
                 "member_interests" => Change::MemberInterests(Deserialize::deserialize(fields)?),
+                "bought_together" => Change::BoughtTogether(Deserialize::deserialize(fields)?),
                 "stock_reserved" => {
                     let f = StockReservedFields::deserialize(fields)?;
                     Change::StockReserved {

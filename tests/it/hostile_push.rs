@@ -26,7 +26,7 @@ pub(crate) struct Pusher {
 }
 
 impl Pusher {
-    fn of(till: &SyncedTill) -> Pusher {
+    pub(crate) fn of(till: &SyncedTill) -> Pusher {
         let link = ledger_sync::link(till.temp.till.connection())
             .expect("the link")
             .expect("an enrolled till");

@@ -43,6 +43,7 @@ mod members_cloud;
 mod members_scenarios;
 mod members_sync;
 mod members_till;
+mod pickups_cloud;
 mod privacy;
 mod push_races;
 mod races;

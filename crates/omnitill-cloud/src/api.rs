@@ -242,6 +242,21 @@ struct StockQuery {
 struct StockLevel {
     sku: String,
     on_hand: i64,
+    /// Held for open pickup orders at the store.
+    reserved: i64,
+    /// What may still be sold or promised: on hand less reserved.
+    available: i64,
+}
+
+impl StockLevel {
+    fn new(sku: String, on_hand: i64, reserved: i64) -> StockLevel {
+        StockLevel {
+            sku,
+            on_hand,
+            reserved,
+            available: on_hand.saturating_sub(reserved),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -267,7 +282,7 @@ async fn store_stock(
     Ok(Json(
         levels
             .into_iter()
-            .map(|(sku, on_hand)| StockLevel { sku, on_hand })
+            .map(|(sku, on_hand, reserved)| StockLevel::new(sku, on_hand, reserved))
             .collect(),
     ))
 }
@@ -290,7 +305,7 @@ async fn store_oversold(
     Ok(Json(
         levels
             .into_iter()
-            .map(|(sku, on_hand)| StockLevel { sku, on_hand })
+            .map(|(sku, on_hand, reserved)| StockLevel::new(sku, on_hand, reserved))
             .collect(),
     ))
 }

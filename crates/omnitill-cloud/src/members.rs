@@ -67,6 +67,7 @@ pub use rules::{
     Secrets, check_rules, default_rules, ensure_setup, rules, rules_version, secrets, set_rules,
 };
 
+pub(crate) use eshop::earn_for_pickup;
 pub use eshop::{
     Adjustment, OrderEarn, OrderLine, OrderRedeem, PointsBooked, adjust, earn_online,
     redeem_coupon_online, redeem_online,

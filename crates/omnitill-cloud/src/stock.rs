@@ -211,30 +211,37 @@ pub async fn publish_levels(
     Ok(())
 }
 
-/// A store's stock levels, optionally for some SKUs only.
-pub async fn levels(db: &Db, store_id: &str, sku: Option<&str>) -> CloudResult<Vec<(String, i64)>> {
-    let rows: Vec<(String, i64)> = match sku {
-        Some(sku) => {
-            sqlx::query_as("SELECT sku, on_hand FROM stock_level WHERE store_id = $1 AND sku = $2")
-                .bind(store_id)
-                .bind(sku)
-                .fetch_all(&db.read)
-                .await?
-        }
-        None => {
-            sqlx::query_as("SELECT sku, on_hand FROM stock_level WHERE store_id = $1 ORDER BY sku")
-                .bind(store_id)
-                .fetch_all(&db.read)
-                .await?
-        }
-    };
+/// A store's stock levels, optionally for one SKU only: (SKU, on hand, reserved by open
+/// pickup orders).
+pub async fn levels(
+    db: &Db,
+    store_id: &str,
+    sku: Option<&str>,
+) -> CloudResult<Vec<(String, i64, i64)>> {
+    let rows: Vec<(String, i64, i64)> =
+        match sku {
+            Some(sku) => sqlx::query_as(
+                "SELECT sku, on_hand, reserved FROM stock_level WHERE store_id = $1 AND sku = $2",
+            )
+            .bind(store_id)
+            .bind(sku)
+            .fetch_all(&db.read)
+            .await?,
+            None => sqlx::query_as(
+                "SELECT sku, on_hand, reserved FROM stock_level WHERE store_id = $1 ORDER BY sku",
+            )
+            .bind(store_id)
+            .fetch_all(&db.read)
+            .await?,
+        };
     Ok(rows)
 }
 
-/// SKUs with negative stock in a store.
-pub async fn oversold(db: &Db, store_id: &str) -> CloudResult<Vec<(String, i64)>> {
+/// SKUs with negative stock in a store: (SKU, on hand, reserved).
+pub async fn oversold(db: &Db, store_id: &str) -> CloudResult<Vec<(String, i64, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT sku, on_hand FROM stock_level WHERE store_id = $1 AND on_hand < 0 ORDER BY sku",
+        "SELECT sku, on_hand, reserved FROM stock_level WHERE store_id = $1 AND on_hand < 0
+         ORDER BY sku",
     )
     .bind(store_id)
     .fetch_all(&db.read)

@@ -21,6 +21,12 @@ pub const REFUND_COMPLETED_V2: &str = "refund.completed.v2";
 pub const MEMBER_ENROLLED: &str = "member.enrolled.v1";
 /// A manager marked a conflict of the review list resolved (`ConflictResolved`).
 pub const CONFLICT_RESOLVED: &str = "conflict.resolved.v1";
+/// A line of a pickup order picked, or found missing (`PickupLineMarked`).
+pub const PICKUP_LINE: &str = "pickup.line.v1";
+/// A pickup order marked ready for the customer (`PickupReady`).
+pub const PICKUP_READY: &str = "pickup.ready.v1";
+/// A pickup order handed over to the customer (`PickupHandedOver`).
+pub const PICKUP_HANDED_OVER: &str = "pickup.handed_over.v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleLineOp {
@@ -120,6 +126,39 @@ pub struct ConflictResolved {
     pub resolved_at_ms: i64,
 }
 
+/// A line of a pickup order as the store found it: `picked`, or `missing` with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupLineMarked {
+    pub order_id: String,
+    pub line_no: i64,
+    /// `picked` or `missing`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub staff_id: String,
+    pub at_ms: i64,
+}
+
+/// A pickup order ready for the customer: the e-shop tells them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupReady {
+    pub order_id: String,
+    pub staff_id: String,
+    pub at_ms: i64,
+}
+
+/// A pickup order handed over at the store, online or offline. It always stands: an order
+/// the e-shop cancelled meanwhile is collected after all, and its refund flagged for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupHandedOver {
+    pub order_id: String,
+    pub staff_id: String,
+    pub at_ms: i64,
+    /// How the customer proved the order theirs: `qr`, `code` or `member_card`.
+    pub verified_by: String,
+    /// The till's sale that took the payment of a pay-at-pickup order.
+    pub sale_id: Option<String>,
+}
+
 /// Every operation type a till may push, with its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TillOperation {
@@ -135,6 +174,12 @@ pub enum TillOperation {
     MemberEnrolled(MemberEnrolled),
     /// `conflict.resolved.v1`.
     ConflictResolved(ConflictResolved),
+    /// `pickup.line.v1`.
+    PickupLine(PickupLineMarked),
+    /// `pickup.ready.v1`.
+    PickupReady(PickupReady),
+    /// `pickup.handed_over.v1`.
+    PickupHandedOver(PickupHandedOver),
 }
 
 /// Why a pushed `(op_type, payload)` is not a `TillOperation`.
@@ -168,13 +213,16 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Every operation type, in the order the variants are declared.
-pub const KNOWN_TYPES: [&str; 6] = [
+pub const KNOWN_TYPES: [&str; 9] = [
     SALE_COMPLETED,
     SALE_COMPLETED_V2,
     REFUND_COMPLETED,
     REFUND_COMPLETED_V2,
     MEMBER_ENROLLED,
     CONFLICT_RESOLVED,
+    PICKUP_LINE,
+    PICKUP_READY,
+    PICKUP_HANDED_OVER,
 ];
 
 impl TillOperation {
@@ -237,6 +285,11 @@ impl TillOperation {
             }
             MEMBER_ENROLLED => TillOperation::MemberEnrolled(read(MEMBER_ENROLLED, payload)?),
             CONFLICT_RESOLVED => TillOperation::ConflictResolved(read(CONFLICT_RESOLVED, payload)?),
+            PICKUP_LINE => TillOperation::PickupLine(read(PICKUP_LINE, payload)?),
+            PICKUP_READY => TillOperation::PickupReady(read(PICKUP_READY, payload)?),
+            PICKUP_HANDED_OVER => {
+                TillOperation::PickupHandedOver(read(PICKUP_HANDED_OVER, payload)?)
+            }
             other => return Err(DecodeError::UnknownType(other.to_owned())),
         })
     }
@@ -250,6 +303,9 @@ impl TillOperation {
             TillOperation::MemberRefund(_) => REFUND_COMPLETED_V2,
             TillOperation::MemberEnrolled(_) => MEMBER_ENROLLED,
             TillOperation::ConflictResolved(_) => CONFLICT_RESOLVED,
+            TillOperation::PickupLine(_) => PICKUP_LINE,
+            TillOperation::PickupReady(_) => PICKUP_READY,
+            TillOperation::PickupHandedOver(_) => PICKUP_HANDED_OVER,
         }
     }
 
@@ -264,6 +320,9 @@ impl TillOperation {
             }
             TillOperation::MemberEnrolled(enrolled) => serde_json::to_value(enrolled),
             TillOperation::ConflictResolved(resolved) => serde_json::to_value(resolved),
+            TillOperation::PickupLine(line) => serde_json::to_value(line),
+            TillOperation::PickupReady(ready) => serde_json::to_value(ready),
+            TillOperation::PickupHandedOver(handed) => serde_json::to_value(handed),
         };
         // These types have string keys and no maps of their own: encoding cannot fail.
         encoded.unwrap_or(serde_json::Value::Null)

@@ -19,6 +19,7 @@ pub mod tills;
 
 pub mod till_window;
 pub mod webdriver;
+pub mod webhook_receiver;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -146,6 +146,51 @@ async fn earn_online_once(db: &Db, id: &str, order: &OrderEarn) -> CloudResult<P
     Ok(answer)
 }
 
+/// Books what a member's pickup order earns, once per order (its entry's key is
+/// `pickup:<order id>:earn`): `lines` are the (SKU, total) the member paid for, `at` when the
+/// rule's moment came (the online payment, or the collection). In the caller's transaction,
+/// which this locks the member in first, before anything the caller publishes. Returns the
+/// points booked now (0 when booked before).
+pub(crate) async fn earn_for_pickup(
+    tx: &mut AnyConnection,
+    member_id: &str,
+    order_id: &str,
+    lines: &[(String, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> CloudResult<i64> {
+    let member_id = resolve_and_lock(tx, member_id).await?;
+    let (tier,): (String,) = sqlx::query_as("SELECT tier FROM member WHERE id = $1")
+        .bind(&member_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let rules = rules(&mut *tx).await?;
+    let points = points_for_order(&rules, &tier, lines, 0, at);
+    let at_ms = at.timestamp_millis();
+    let key = format!("pickup:{order_id}:earn");
+    let booked = add_entry(
+        tx, &member_id, "earn", points, ONLINE, order_id, &key, at_ms,
+    )
+    .await?;
+    if !booked {
+        return Ok(0);
+    }
+    let spend = lines
+        .iter()
+        .try_fold(0_i64, |sum, (_, total)| sum.checked_add(*total))
+        .unwrap_or(i64::MAX);
+    add_spend(
+        tx,
+        &member_id,
+        ONLINE,
+        &format!("pickup:{order_id}"),
+        spend,
+        at_ms,
+    )
+    .await?;
+    publish(tx, &member_id, at_ms).await?;
+    Ok(points)
+}
+
 /// Redeems points for an e-shop order, once per order reference; refused when the member has
 /// fewer points available (balance less live holds) than asked. The same reference for another
 /// number of points (or another member) is a 409.

@@ -136,6 +136,23 @@ pub async fn place(db: &Db, request: &PickupRequest) -> CloudResult<(bool, Picku
     skus.sort_unstable();
     skus.dedup();
     stock::lock_levels(&mut tx, &store, &skus).await?;
+    // Points at online payment, when the brand's rule says so: the member's row is locked
+    // before anything is published (the lock order: levels, member, feed).
+    let (points_on,): (String,) =
+        sqlx::query_as("SELECT points_on FROM pickup_settings WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+    if let Some(member) = &member_id
+        && request.payment == "paid_online"
+        && points_on == "online_payment"
+    {
+        let lines: Vec<(String, i64)> = request
+            .lines
+            .iter()
+            .map(|line| (line.sku.clone(), line.total_minor))
+            .collect();
+        members::earn_for_pickup(&mut tx, member, &id, &lines, db.now()).await?;
+    }
     for (index, line) in request.lines.iter().enumerate() {
         let line_no = i64::try_from(index + 1)
             .map_err(|_| CloudError::BadRequest("too many lines".into()))?;

@@ -21,6 +21,7 @@
 mod conflict_resolved;
 mod enrolment;
 pub mod group_commit;
+mod pickup;
 mod plain_group;
 pub mod plan;
 mod refund;
@@ -510,6 +511,9 @@ async fn apply(
         TillOperation::ConflictResolved(resolved) => {
             conflict_resolved::apply(tx, device, resolved).await
         }
+        TillOperation::PickupLine(line) => pickup::apply_line(tx, device, line).await,
+        TillOperation::PickupReady(ready) => pickup::apply_ready(tx, device, ready).await,
+        TillOperation::PickupHandedOver(handed) => pickup::apply_handover(tx, device, handed).await,
     }
 }
 
@@ -522,7 +526,11 @@ fn claimed_device_id(operation: &TillOperation) -> Option<(&str, &str)> {
         TillOperation::Refund(refund) | TillOperation::MemberRefund(refund) => {
             Some((&refund.device_id, &refund.receipt_no))
         }
-        TillOperation::MemberEnrolled(_) | TillOperation::ConflictResolved(_) => None,
+        TillOperation::MemberEnrolled(_)
+        | TillOperation::ConflictResolved(_)
+        | TillOperation::PickupLine(_)
+        | TillOperation::PickupReady(_)
+        | TillOperation::PickupHandedOver(_) => None,
     }
 }
 

@@ -1,0 +1,291 @@
+//! Click-and-collect through a real cloud process, on SQLite and PostgreSQL, with the store's
+//! operations pushed as a till pushes them and a webhook receiver on loopback:
+//! - an order placed by the e-shop API reserves its stock; a line picked, a line missing, the
+//!   order ready (one signed `pickup.ready`), handed over: partially collected, the picked
+//!   line's stock taken once, the missing line's released and not charged, the member's points
+//!   earned once for what they took, and one signed `pickup.partially_collected`;
+//! - an order the e-shop cancelled while the store handed it over offline: the handover
+//!   stands, the stock is taken once, and the refund is flagged for review;
+//! - another store's order, and a made-up one, are refused with a reason and change nothing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::hostile_push::Pusher;
+use crate::support::cloud::{Backend, CloudProcess};
+use crate::support::members::EShop;
+use crate::support::tills::{SyncedTill, runtime};
+use crate::support::webhook_receiver::{Received, WebhookReceiver};
+
+const PICKED: &str = "TEA-DDO-75g";
+const MISSING: &str = "TEA-ALS-150g";
+
+/// The e-shop's view of a store's stock of `sku`: (on hand, reserved).
+fn stock(eshop: &EShop, store: &str, sku: &str) -> (i64, i64) {
+    let (status, levels) = eshop.call(
+        reqwest::Method::GET,
+        &format!("/v1/stores/{store}/stock?sku={sku}"),
+        None,
+    );
+    assert_eq!(status, 200, "the stock reads: {levels}");
+    let level = &levels[0];
+    (
+        level["on_hand"].as_i64().unwrap_or(0),
+        level["reserved"].as_i64().unwrap_or(0),
+    )
+}
+
+fn place(eshop: &EShop, order_ref: &str, store: &str, member: Option<&str>) -> Value {
+    let (status, placed) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/pickups",
+        Some(json!({
+            "order_ref": order_ref, "store": store, "payment": "paid_online",
+            "member_id": member, "guest_name": "Guest", "currency": "TWD",
+            "promised_at_ms": now_ms() + 3_600_000,
+            "lines": [
+                { "sku": PICKED, "quantity": 2, "total_minor": 96_000 },
+                { "sku": MISSING, "quantity": 1, "total_minor": 74_000 }
+            ]
+        })),
+    );
+    assert_eq!(status, 201, "the order is placed: {placed}");
+    placed
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn op(op_type: &str, payload: Value) -> (String, String, Value) {
+    (
+        uuid::Uuid::now_v7().to_string(),
+        op_type.to_owned(),
+        payload,
+    )
+}
+
+fn line(
+    order_id: &str,
+    line_no: i64,
+    state: &str,
+    reason: Option<&str>,
+) -> (String, String, Value) {
+    op(
+        "pickup.line.v1",
+        json!({ "order_id": order_id, "line_no": line_no, "state": state, "reason": reason,
+                "staff_id": "staff-1", "at_ms": now_ms() }),
+    )
+}
+
+fn handover(order_id: &str) -> (String, String, Value) {
+    op(
+        "pickup.handed_over.v1",
+        json!({ "order_id": order_id, "staff_id": "staff-1", "at_ms": now_ms(),
+                "verified_by": "qr", "sale_id": null }),
+    )
+}
+
+fn order(eshop: &EShop, order_ref: &str) -> Value {
+    let (status, view) = eshop.call(
+        reqwest::Method::GET,
+        &format!("/v1/pickups/{order_ref}"),
+        None,
+    );
+    assert_eq!(status, 200, "the order reads: {view}");
+    view
+}
+
+/// Whether a webhook's signature is HMAC-SHA-256 of its body under `secret`.
+fn signed_by(received: &Received, secret: &str) -> bool {
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        &hex::decode(secret).expect("the secret is hex"),
+    );
+    received.signature
+        == format!(
+            "sha256={}",
+            hex::encode(ring::hmac::sign(&key, &received.body).as_ref())
+        )
+}
+
+fn events_of<'a>(all: &'a [Received], event_type: &str) -> Vec<&'a Received> {
+    all.iter().filter(|r| r.event_type == event_type).collect()
+}
+
+fn scenario(backend: Backend) {
+    let runtime = runtime();
+    let cloud = CloudProcess::start(backend);
+    let eshop = EShop::new(&cloud);
+    let receiver = WebhookReceiver::start(0);
+    let (status, endpoint) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(json!({ "url": receiver.url })),
+    );
+    assert_eq!(status, 201, "the e-shop registers its endpoint: {endpoint}");
+    let secret = endpoint["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_owned();
+    let till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
+    let mut pusher = Pusher::of(&till);
+    let member = eshop.sign_up("0933-444-555", "取貨 Pickup")["id"]
+        .as_str()
+        .expect("a member id")
+        .to_owned();
+    let (on_hand_before, _) = stock(&eshop, "TPE-XINYI", PICKED);
+    let (missing_before, _) = stock(&eshop, "TPE-XINYI", MISSING);
+
+    // Placed, picked (one line missing), ready, handed over.
+    let placed = place(&eshop, "WEB-PU-1", "TPE-XINYI", Some(&member));
+    let id = placed["order"]["id"]
+        .as_str()
+        .expect("the order id")
+        .to_owned();
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", PICKED),
+        (on_hand_before, 2),
+        "reserved, not taken"
+    );
+    let outcomes = pusher.push(
+        &cloud,
+        &[
+            line(&id, 1, "picked", None),
+            line(&id, 2, "missing", Some("damaged box")),
+            op(
+                "pickup.ready.v1",
+                json!({ "order_id": id, "staff_id": "staff-1", "at_ms": now_ms() }),
+            ),
+        ],
+    );
+    assert!(outcomes.iter().all(|(s, _)| s == "applied"), "{outcomes:?}");
+    let ready = order(&eshop, "WEB-PU-1");
+    assert_eq!(ready["order"]["status"], "ready");
+    assert_eq!(ready["order"]["lines"][1]["state"], "missing");
+    assert_eq!(
+        ready["order"]["lines"][1]["resolution"], "refund",
+        "the cloud decides the missing line"
+    );
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", MISSING),
+        (missing_before, 0),
+        "the missing line's stock is free"
+    );
+    let all = receiver.wait_for(Duration::from_secs(20), |r| {
+        !events_of(r, "pickup.ready").is_empty()
+    });
+    let ready_events = events_of(&all, "pickup.ready");
+    assert_eq!(ready_events.len(), 1, "one ready event: {all:?}");
+    assert!(
+        signed_by(ready_events[0], &secret),
+        "signed with the endpoint's secret"
+    );
+
+    let outcomes = pusher.push(&cloud, &[handover(&id)]);
+    assert_eq!(outcomes[0].0, "applied", "{outcomes:?}");
+    let collected = order(&eshop, "WEB-PU-1");
+    assert_eq!(collected["order"]["status"], "partially_collected");
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", PICKED),
+        (on_hand_before - 2, 0),
+        "the picked units left the store once, and nothing is reserved"
+    );
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", MISSING),
+        (missing_before, 0),
+        "the missing unit stayed"
+    );
+    let earned: Vec<Value> = eshop
+        .entries(&member)
+        .into_iter()
+        .filter(|e| e["kind"] == "earn")
+        .collect();
+    assert_eq!(earned.len(), 1, "the order earned points once: {earned:?}");
+    let again = pusher.push(&cloud, &[handover(&id)]);
+    assert_eq!(
+        again[0].0, "applied",
+        "a second handover is recorded, not refused"
+    );
+    assert_eq!(
+        order(&eshop, "WEB-PU-1")["order"]["review"],
+        "handed_over_twice"
+    );
+    assert_eq!(
+        eshop
+            .entries(&member)
+            .iter()
+            .filter(|e| e["kind"] == "earn")
+            .count(),
+        1,
+        "and earns nothing more"
+    );
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", PICKED).0,
+        on_hand_before - 2,
+        "nor takes stock again"
+    );
+    let all = receiver.wait_for(Duration::from_secs(20), |r| {
+        !events_of(r, "pickup.partially_collected").is_empty()
+    });
+    let collected_events = events_of(&all, "pickup.partially_collected");
+    assert_eq!(collected_events.len(), 1, "one collected event: {all:?}");
+    let body: Value = serde_json::from_slice(&collected_events[0].body).expect("JSON");
+    assert_eq!(body["data"]["status"], "partially_collected");
+    let mut ids: Vec<&str> = all.iter().map(|r| r.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "every event carries its own id");
+
+    // Cancelled by the e-shop while the store handed it over offline: the handover stands.
+    let placed = place(&eshop, "WEB-PU-2", "TPE-XINYI", None);
+    let id = placed["order"]["id"]
+        .as_str()
+        .expect("the order id")
+        .to_owned();
+    let (status, cancelled) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/pickups/WEB-PU-2/cancel",
+        Some(json!({ "reason": "changed mind" })),
+    );
+    assert_eq!(status, 200, "{cancelled}");
+    let before = stock(&eshop, "TPE-XINYI", PICKED);
+    assert_eq!(before.1, 0, "the cancellation released the stock");
+    let outcomes = pusher.push(&cloud, &[handover(&id)]);
+    assert_eq!(outcomes[0].0, "applied", "{outcomes:?}");
+    let late = order(&eshop, "WEB-PU-2");
+    assert_eq!(late["order"]["status"], "collected", "the handover stands");
+    assert_eq!(
+        late["order"]["review"], "refund_after_handover",
+        "the refund is flagged"
+    );
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", PICKED),
+        (before.0 - 2, 0),
+        "taken once"
+    );
+
+    // Another store's order, and a made-up one.
+    let elsewhere = place(&eshop, "WEB-PU-3", "TPE-DAAN", None);
+    let other_id = elsewhere["order"]["id"].as_str().expect("an id").to_owned();
+    let refused = pusher.push(&cloud, &[handover(&other_id), handover("no-such-order")]);
+    assert_eq!(refused[0].0, "rejected");
+    assert!(refused[0].1.contains("another store"), "{refused:?}");
+    assert_eq!(refused[1].0, "rejected");
+    assert_eq!(
+        order(&eshop, "WEB-PU-3")["order"]["status"],
+        "new",
+        "nothing changed"
+    );
+}
+
+#[test]
+fn a_pickup_order_goes_from_the_eshop_through_the_store_and_back_on_sqlite() {
+    scenario(Backend::Sqlite);
+}
+
+#[test]
+fn a_pickup_order_goes_from_the_eshop_through_the_store_and_back_on_postgresql() {
+    scenario(Backend::Postgres);
+}

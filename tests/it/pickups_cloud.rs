@@ -289,3 +289,55 @@ fn a_pickup_order_goes_from_the_eshop_through_the_store_and_back_on_sqlite() {
 fn a_pickup_order_goes_from_the_eshop_through_the_store_and_back_on_postgresql() {
     scenario(Backend::Postgres);
 }
+
+/// A cashier sells reserved units: the sale goes through, and the order is flagged short.
+fn selling_reserved_stock(backend: Backend) {
+    let runtime = runtime();
+    let cloud = CloudProcess::start(backend);
+    let eshop = EShop::new(&cloud);
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", false);
+    let (on_hand, _) = stock(&eshop, "TPE-XINYI", PICKED);
+    let (status, placed) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/pickups",
+        Some(json!({
+            "order_ref": "WEB-SHORT", "store": "TPE-XINYI", "payment": "pay_at_pickup",
+            "guest_name": "Guest", "currency": "TWD", "promised_at_ms": now_ms() + 3_600_000,
+            "lines": [{ "sku": PICKED, "quantity": on_hand, "total_minor": 48_000 * on_hand }]
+        })),
+    );
+    assert_eq!(status, 201, "an order takes every unit on hand: {placed}");
+    assert_eq!(order(&eshop, "WEB-SHORT")["order"]["review"], Value::Null);
+
+    let cashier = till.temp.cashier();
+    let mut cart = till.temp.cart_of(&[1]);
+    let rules = till.temp.till.pricing_rules().expect("rules");
+    let due = cart.totals(rules).cash_due_minor;
+    cart.add_tender(rules, omnitill_core::TenderKind::Cash, due, None)
+        .expect("cash");
+    till.temp
+        .till
+        .complete_sale(&cashier, &cart)
+        .expect("a sale never waits for a pickup");
+    till.sync(&runtime).expect("the sale reaches the cloud");
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", PICKED),
+        (on_hand - 1, on_hand),
+        "the sale took a reserved unit"
+    );
+    assert_eq!(
+        order(&eshop, "WEB-SHORT")["order"]["review"],
+        "short",
+        "the order is flagged short before anyone walks to the shelf"
+    );
+}
+
+#[test]
+fn selling_reserved_stock_flags_the_pickup_order_short_on_sqlite() {
+    selling_reserved_stock(Backend::Sqlite);
+}
+
+#[test]
+fn selling_reserved_stock_flags_the_pickup_order_short_on_postgresql() {
+    selling_reserved_stock(Backend::Postgres);
+}

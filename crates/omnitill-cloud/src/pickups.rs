@@ -237,6 +237,39 @@ pub(crate) async fn record_event(
     Ok(())
 }
 
+/// Flags `short` the open orders of `store_id` that hold stock of `skus` the store no longer
+/// has (on hand below reserved: a sale took reserved units), and tells the store's tills.
+pub(crate) async fn flag_short(
+    tx: &mut AnyConnection,
+    store_id: &str,
+    skus: &[String],
+) -> CloudResult<()> {
+    for sku in skus {
+        let orders: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT o.id FROM pickup_reservation r
+             JOIN pickup_order o ON o.id = r.order_id
+             WHERE r.store_id = $1 AND r.sku = $2 AND r.state = 'held' AND o.review IS NULL",
+        )
+        .bind(store_id)
+        .bind(sku)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (order_id,) in orders {
+            let flagged = sqlx::query(
+                "UPDATE pickup_order SET review = 'short' WHERE id = $1 AND review IS NULL",
+            )
+            .bind(&order_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if flagged > 0 {
+                publish(tx, &order_id).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Owes the e-shop the event `event_type` with the order's current state (`webhooks`).
 pub(crate) async fn tell_eshop(
     tx: &mut AnyConnection,

@@ -175,7 +175,9 @@ pub async fn move_many(
     Ok(())
 }
 
-/// Publishes the current level of each of `skus` in a store to its feed.
+/// Publishes the current level of each of `skus` in a store to its feed, and flags the open
+/// pickup orders whose reserved stock the store no longer has (`pickups::flag_short`): a sale
+/// never waits for a pickup, and the order says it is short before anyone walks to the shelf.
 pub async fn publish_levels(
     tx: &mut AnyConnection,
     store_id: &str,
@@ -184,21 +186,29 @@ pub async fn publish_levels(
     if store_id == ONLINE_POOL {
         return Ok(());
     }
+    let mut short = Vec::new();
     for chunk in skus.chunks(MOVE_CHUNK) {
         let select = format!(
-            "SELECT sku, on_hand FROM stock_level WHERE store_id = $1 AND sku IN ({})",
+            "SELECT sku, on_hand, reserved FROM stock_level WHERE store_id = $1 AND sku IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut query = sqlx::query_as::<_, (String, i64)>(batch_statement(select)).bind(store_id);
+        let mut query =
+            sqlx::query_as::<_, (String, i64, i64)>(batch_statement(select)).bind(store_id);
         for sku in chunk {
             query = query.bind(sku.as_str());
         }
         let mut levels = query.fetch_all(&mut *tx).await?;
         // In the order asked, so cursors follow it.
-        levels.sort_by_key(|(sku, _)| chunk.iter().position(|s| s == sku));
+        levels.sort_by_key(|(sku, _, _)| chunk.iter().position(|s| s == sku));
+        short.extend(
+            levels
+                .iter()
+                .filter(|(_, on_hand, reserved)| on_hand < reserved)
+                .map(|(sku, _, _)| sku.clone()),
+        );
         let changes: Vec<(String, Change)> = levels
             .into_iter()
-            .map(|(sku, on_hand)| {
+            .map(|(sku, on_hand, _)| {
                 let change = Change::Stock {
                     sku: sku.clone(),
                     on_hand,
@@ -207,6 +217,9 @@ pub async fn publish_levels(
             })
             .collect();
         feed::publish_many(&mut *tx, store_id, "stock", &changes).await?;
+    }
+    if !short.is_empty() {
+        crate::pickups::flag_short(tx, store_id, &short).await?;
     }
     Ok(())
 }

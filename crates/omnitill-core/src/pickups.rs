@@ -1,24 +1,37 @@
-//! Click-and-collect orders at the till: this store's orders as the cloud last sent them, and
-//! what of each SKU's stock they hold.
+//! Click-and-collect orders at the till: this store's orders as the cloud last sent them, what
+//! of each SKU's stock they hold, and what this till did to them (`actions`).
 //!
 //! The cloud is the authority on an order until the store hands it over: a pull replaces the
 //! cached order whole (`apply_order`) and sets the reserved stock (`apply_reserved`), so the
-//! till shows available = on hand - reserved.
+//! till shows available = on hand - reserved. What this till did (a line picked, the order
+//! ready, handed over) is an operation in its outbox and, until a pull's write checkpoint
+//! includes it, the order this till shows (`local_data`), so its queue is right offline.
+
+pub mod actions;
+
+#[cfg(test)]
+mod tests;
 
 use omnitill_protocol::pickup::PickupOrder;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, CoreResult};
 
-/// Keeps the newest state of a pickup order of this store.
-pub(crate) fn apply_order(conn: &Connection, order: &PickupOrder) -> CoreResult<()> {
-    let data = serde_json::to_string(order)
-        .map_err(|e| CoreError::BadInput(format!("a pickup order cannot be kept: {e}")))?;
+/// Keeps the newest state of a pickup order of this store, as of a pull whose write checkpoint
+/// is `applied_seq`: this till's own change to it stays shown until the checkpoint includes it.
+pub(crate) fn apply_order(
+    conn: &Connection,
+    order: &PickupOrder,
+    applied_seq: i64,
+) -> CoreResult<()> {
+    let data = encode(order)?;
     conn.prepare_cached(
         "INSERT INTO pickup_order (id, order_ref, code, status, expires_at, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET order_ref = excluded.order_ref, code = excluded.code,
-             status = excluded.status, expires_at = excluded.expires_at, data = excluded.data",
+             status = excluded.status, expires_at = excluded.expires_at, data = excluded.data,
+             local_data = CASE WHEN pickup_order.local_seq > ?7 THEN pickup_order.local_data END,
+             local_seq = CASE WHEN pickup_order.local_seq > ?7 THEN pickup_order.local_seq END",
     )?
     .execute(params![
         order.id,
@@ -26,9 +39,36 @@ pub(crate) fn apply_order(conn: &Connection, order: &PickupOrder) -> CoreResult<
         order.code,
         order.status,
         order.expires_at_ms,
-        data
+        data,
+        applied_seq
     ])?;
     Ok(())
+}
+
+/// The order with id `order_id` as this till shows it, if it has it.
+pub(crate) fn order(conn: &Connection, order_id: &str) -> CoreResult<Option<PickupOrder>> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT coalesce(local_data, data) FROM pickup_order WHERE id = ?1")?
+        .query_row([order_id], |row| row.get(0))
+        .optional()?;
+    data.map(|data| decode(&data)).transpose()
+}
+
+/// Keeps the order as this till moved it, by its operation `seq`.
+pub(crate) fn keep_local(conn: &Connection, order: &PickupOrder, seq: i64) -> CoreResult<()> {
+    conn.prepare_cached("UPDATE pickup_order SET local_data = ?1, local_seq = ?2 WHERE id = ?3")?
+        .execute(params![encode(order)?, seq, order.id])?;
+    Ok(())
+}
+
+fn encode(order: &PickupOrder) -> CoreResult<String> {
+    serde_json::to_string(order)
+        .map_err(|e| CoreError::BadInput(format!("a pickup order cannot be kept: {e}")))
+}
+
+fn decode(data: &str) -> CoreResult<PickupOrder> {
+    serde_json::from_str(data)
+        .map_err(|e| CoreError::LedgerDamaged(format!("a cached pickup order cannot be read: {e}")))
 }
 
 /// Sets how much of `sku` open pickup orders hold at this store.
@@ -46,24 +86,21 @@ pub(crate) fn apply_reserved(
     Ok(())
 }
 
-/// This store's cached pickup orders, newest first.
+/// This store's cached pickup orders as this till shows them, newest first.
 pub(crate) fn orders(conn: &Connection) -> CoreResult<Vec<PickupOrder>> {
-    let mut statement =
-        conn.prepare_cached("SELECT data FROM pickup_order ORDER BY expires_at DESC, id")?;
+    let mut statement = conn.prepare_cached(
+        "SELECT coalesce(local_data, data) FROM pickup_order ORDER BY expires_at DESC, id",
+    )?;
     let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
     let mut orders = Vec::new();
     for data in rows {
-        let data = data?;
-        let order = serde_json::from_str(&data).map_err(|e| {
-            CoreError::LedgerDamaged(format!("a cached pickup order cannot be read: {e}"))
-        })?;
-        orders.push(order);
+        orders.push(decode(&data?)?);
     }
     Ok(orders)
 }
 
 #[cfg(test)]
-mod tests {
+mod cache_tests {
     use omnitill_protocol::pickup::PickupLine;
 
     use super::*;
@@ -103,8 +140,8 @@ mod tests {
     fn a_pulled_order_replaces_the_cached_one_and_reserved_stock_is_kept_per_sku() {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let conn = crate::db::open_ledger(&dir.path().join("till.sqlite3")).expect("a ledger");
-        apply_order(&conn, &order("new")).expect("the order is cached");
-        apply_order(&conn, &order("ready")).expect("its newer state replaces it");
+        apply_order(&conn, &order("new"), 0).expect("the order is cached");
+        apply_order(&conn, &order("ready"), 0).expect("its newer state replaces it");
         let cached = orders(&conn).expect("the orders read back");
         assert_eq!(cached.len(), 1, "one order, whatever its updates");
         assert_eq!(

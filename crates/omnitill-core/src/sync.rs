@@ -310,7 +310,7 @@ pub fn apply_pull(
             }
             Change::MemberLookupKeys(keys) => members::apply_lookup_keys(&tx, keys)?,
             Change::Conflict(notice) => members::apply_conflict(&tx, notice)?,
-            Change::Pickup(order) => pickups::apply_order(&tx, order)?,
+            Change::Pickup(order) => pickups::apply_order(&tx, order, page.last_applied_seq)?,
             Change::BoughtTogether(together) => floor::apply_bought_together(&tx, together)?,
             Change::MemberInterests(interests) => {
                 members::apply_interests(&tx, interests, now_ms)?;

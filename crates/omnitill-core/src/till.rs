@@ -24,6 +24,7 @@ use crate::settings::{self, Language, Settings, StoreInfo};
 use crate::staff::{self, ManagerApproval, StaffSession};
 use crate::{loyalty, members};
 
+mod pickups;
 mod sync_steps;
 
 /// The alphabet of receipt prefixes: Crockford base 32, no I, L, O or U to misread.
@@ -507,11 +508,6 @@ impl Till {
         self.ensure_writable()?;
         let now = self.clock.now();
         crate::review::mark_reviewed(&mut self.conn, session, seq, note, now)
-    }
-
-    /// This store's click-and-collect orders as the cloud last sent them, newest first.
-    pub fn pickup_orders(&self) -> CoreResult<Vec<omnitill_protocol::pickup::PickupOrder>> {
-        crate::pickups::orders(&self.conn)
     }
 
     /// Member conflicts the cloud found (overdrafts, coupons used twice, merged enrolments):

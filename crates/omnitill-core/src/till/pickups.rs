@@ -1,0 +1,101 @@
+//! The till's click-and-collect use cases over its ledger: this store's orders, the order a
+//! customer shows, and what the store does with it (`pickups::actions`). Picking and
+//! handing over need a logged-in staff member; all of it works offline.
+
+use omnitill_protocol::pickup::PickupOrder;
+
+use super::Till;
+use crate::error::CoreResult;
+use crate::pickups::{self, actions, actions::Verified};
+use crate::staff::StaffSession;
+
+impl Till {
+    /// This store's click-and-collect orders as this till shows them, newest first.
+    pub fn pickup_orders(&self) -> CoreResult<Vec<PickupOrder>> {
+        pickups::orders(&self.conn)
+    }
+
+    /// The open order the customer shows (a pickup QR code, its code, or their member card),
+    /// and how it was verified.
+    pub fn find_pickup(&self, input: &str) -> CoreResult<(PickupOrder, Verified)> {
+        let store_id = crate::sync::link(&self.conn)?.map(|link| link.store_id);
+        actions::find_for_handover(&self.conn, input, store_id.as_deref(), self.clock.now())
+    }
+
+    /// Marks a line of an order picked.
+    pub fn pick_pickup_line(
+        &mut self,
+        session: &StaffSession,
+        order_id: &str,
+        line_no: i64,
+    ) -> CoreResult<PickupOrder> {
+        self.mark_pickup_line(session, order_id, line_no, None)
+    }
+
+    /// Marks a line of an order missing, with the reason.
+    pub fn mark_pickup_line_missing(
+        &mut self,
+        session: &StaffSession,
+        order_id: &str,
+        line_no: i64,
+        reason: &str,
+    ) -> CoreResult<PickupOrder> {
+        self.mark_pickup_line(session, order_id, line_no, Some(reason))
+    }
+
+    fn mark_pickup_line(
+        &mut self,
+        session: &StaffSession,
+        order_id: &str,
+        line_no: i64,
+        reason: Option<&str>,
+    ) -> CoreResult<PickupOrder> {
+        self.ensure_writable()?;
+        let op_id = self.clock.new_id().to_string();
+        let now_ms = self.clock.now().timestamp_millis();
+        actions::mark_line(
+            &mut self.conn,
+            &session.id,
+            order_id,
+            line_no,
+            reason,
+            &op_id,
+            now_ms,
+        )
+    }
+
+    /// Marks an order ready: the e-shop tells the customer once the till syncs.
+    pub fn mark_pickup_ready(
+        &mut self,
+        session: &StaffSession,
+        order_id: &str,
+    ) -> CoreResult<PickupOrder> {
+        self.ensure_writable()?;
+        let op_id = self.clock.new_id().to_string();
+        let now_ms = self.clock.now().timestamp_millis();
+        actions::mark_ready(&mut self.conn, &session.id, order_id, &op_id, now_ms)
+    }
+
+    /// Hands an order over to the customer, verified as `verified`; a pay-at-pickup order
+    /// names the sale that took its payment.
+    pub fn hand_over_pickup(
+        &mut self,
+        session: &StaffSession,
+        order_id: &str,
+        verified: Verified,
+        sale_id: Option<&str>,
+    ) -> CoreResult<PickupOrder> {
+        self.ensure_writable()?;
+        let op_id = self.clock.new_id().to_string();
+        let now_ms = self.clock.now().timestamp_millis();
+        actions::hand_over(
+            &mut self.conn,
+            &session.id,
+            order_id,
+            verified,
+            sale_id,
+            &op_id,
+            now_ms,
+        )
+    }
+}

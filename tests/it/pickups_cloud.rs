@@ -6,7 +6,11 @@
 //!   earned once for what they took, and one signed `pickup.partially_collected`;
 //! - an order the e-shop cancelled while the store handed it over offline: the handover
 //!   stands, the stock is taken once, and the refund is flagged for review;
-//! - another store's order, and a made-up one, are refused with a reason and change nothing.
+//! - another store's order, and a made-up one, are refused with a reason and change nothing;
+//! - a cashier's sale of reserved units goes through and flags the order short;
+//! - the round trip with a real till (its ledger, outbox and sync engine, without the window):
+//!   in the queue after a pull, picked and ready, handed over by QR with the link down, and
+//!   once it is back collected at the cloud, stock taken once, points once, one event.
 
 use std::time::Duration;
 
@@ -340,4 +344,136 @@ fn selling_reserved_stock_flags_the_pickup_order_short_on_sqlite() {
 #[test]
 fn selling_reserved_stock_flags_the_pickup_order_short_on_postgresql() {
     selling_reserved_stock(Backend::Postgres);
+}
+
+/// The round trip with a real till: placed in the e-shop, in the store's queue after
+/// a sync, picked and ready (one signed ready event), handed over by QR with the link down,
+/// and once the link is back: collected at the cloud, the reservation taken once, the points
+/// earned once, one collected event.
+fn end_to_end(backend: Backend) {
+    use crate::support::proxy::Fault;
+    use omnitill_core::pickups::actions::Verified;
+
+    let runtime = runtime();
+    let cloud = CloudProcess::start(backend);
+    let eshop = EShop::new(&cloud);
+    let receiver = WebhookReceiver::start(0);
+    let (status, endpoint) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(json!({ "url": receiver.url })),
+    );
+    assert_eq!(status, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().expect("the secret").to_owned();
+    let mut till = SyncedTill::enrol(&runtime, &cloud, "TPE-XINYI", true);
+    let member = eshop.sign_up("0955-666-777", "到店取貨 Collect")["id"]
+        .as_str()
+        .expect("a member id")
+        .to_owned();
+    let (on_hand_before, _) = stock(&eshop, "TPE-XINYI", PICKED);
+    let (status, placed) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/pickups",
+        Some(json!({
+            "order_ref": "WEB-E2E-1", "store": "TPE-XINYI", "payment": "paid_online",
+            "member_id": member, "currency": "TWD", "promised_at_ms": now_ms() + 3_600_000,
+            "lines": [{ "sku": PICKED, "quantity": 2, "total_minor": 96_000 }]
+        })),
+    );
+    assert_eq!(status, 201, "{placed}");
+    let order_id = placed["order"]["id"].as_str().expect("an id").to_owned();
+    let qr = placed["qr_token"].as_str().expect("a QR token").to_owned();
+
+    till.sync(&runtime).expect("the till syncs");
+    let queue = till.temp.till.pickup_orders().expect("the queue");
+    assert!(
+        queue.iter().any(|o| o.id == order_id && o.status == "new"),
+        "the new order is in the store's queue after the pull: {queue:?}"
+    );
+    let clerk = till.temp.cashier();
+    till.temp
+        .till
+        .pick_pickup_line(&clerk, &order_id, 1)
+        .expect("picked");
+    till.temp
+        .till
+        .mark_pickup_ready(&clerk, &order_id)
+        .expect("ready");
+    till.sync(&runtime).expect("the till syncs");
+    let all = receiver.wait_for(Duration::from_secs(20), |r| {
+        !events_of(r, "pickup.ready").is_empty()
+    });
+    let ready = events_of(&all, "pickup.ready");
+    assert_eq!(ready.len(), 1, "one ready event: {all:?}");
+    assert!(signed_by(ready[0], &secret));
+
+    till.proxy().set(Fault::Refuse);
+    let (found, verified) = till
+        .temp
+        .till
+        .find_pickup(&qr)
+        .expect("the QR verifies offline");
+    assert_eq!(
+        (found.id.as_str(), verified),
+        (order_id.as_str(), Verified::Qr)
+    );
+    till.temp
+        .till
+        .hand_over_pickup(&clerk, &order_id, verified, None)
+        .expect("handed over offline");
+    assert!(till.sync(&runtime).is_err(), "the link is down");
+    assert_eq!(
+        order(&eshop, "WEB-E2E-1")["order"]["status"],
+        "ready",
+        "the cloud has not heard"
+    );
+
+    till.proxy().pass();
+    // The proxy listens again within milliseconds; a round that starts sooner is refused.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while till.sync(&runtime).is_err() || till.pending() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the till syncs once the link is back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(order(&eshop, "WEB-E2E-1")["order"]["status"], "collected");
+    assert_eq!(
+        stock(&eshop, "TPE-XINYI", PICKED),
+        (on_hand_before - 2, 0),
+        "the reservation was taken once"
+    );
+    assert_eq!(
+        eshop
+            .entries(&member)
+            .iter()
+            .filter(|e| e["kind"] == "earn")
+            .count(),
+        1,
+        "points were earned once"
+    );
+    let all = receiver.wait_for(Duration::from_secs(20), |r| {
+        !events_of(r, "pickup.collected").is_empty()
+    });
+    let collected = events_of(&all, "pickup.collected");
+    assert_eq!(collected.len(), 1, "one collected event: {all:?}");
+    assert!(signed_by(collected[0], &secret));
+    let shown = till.temp.till.pickup_orders().expect("the queue");
+    assert!(
+        shown
+            .iter()
+            .any(|o| o.id == order_id && o.status == "collected"),
+        "the till shows it collected"
+    );
+}
+
+#[test]
+fn a_pickup_order_is_placed_picked_and_handed_over_offline_with_a_real_till_on_sqlite() {
+    end_to_end(Backend::Sqlite);
+}
+
+#[test]
+fn a_pickup_order_is_placed_picked_and_handed_over_offline_with_a_real_till_on_postgresql() {
+    end_to_end(Backend::Postgres);
 }

@@ -20,6 +20,30 @@ pub struct Seeded {
     pub members: usize,
 }
 
+/// The demo's shop floor on top of a seeded demo brand: baskets, what sells together, the
+/// regulars' favourites and views, and pickup orders in every state (`demo_floor`). The
+/// `demo` command and `serve --demo` add it; in-process tests start from the brand without it.
+pub async fn seed_floor(db: &Db) -> CloudResult<()> {
+    let listed = devices::list_stores(db).await?;
+    // In STORE_CODES' order: the demo till's store first.
+    let stores: Vec<String> = STORE_CODES
+        .iter()
+        .filter_map(|code| listed.iter().find(|store| store.code == *code))
+        .map(|store| store.id.clone())
+        .collect();
+    let regulars: Vec<String> = sqlx::query_as::<_, (String, i64)>(
+        "SELECT member_id, max(last_at) FROM member_store WHERE keyed = 1
+         GROUP BY member_id ORDER BY max(last_at) DESC, member_id LIMIT $1",
+    )
+    .bind(i64::try_from(demo_members::DEMO_REGULARS).unwrap_or(40))
+    .fetch_all(&db.read)
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    crate::demo_floor::seed(db, &stores, &regulars, chrono::Utc::now()).await
+}
+
 /// Seeds the demo brand into an empty cloud with `demo_members::DEMO_MEMBERS` members. Does
 /// nothing when stores already exist.
 pub async fn seed(db: &Db) -> CloudResult<Option<Seeded>> {

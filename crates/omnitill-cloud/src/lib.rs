@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod clock;
 pub mod db;
 pub mod demo;
+pub mod demo_floor;
 pub mod demo_members;
 pub mod devices;
 pub mod enrolment_limit;

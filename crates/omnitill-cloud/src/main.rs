@@ -340,8 +340,9 @@ async fn seed_demo(db: &Db) -> Result<()> {
 async fn seed_demo_with(db: &Db, members: usize) -> Result<()> {
     match demo::seed_with_members(db, members).await? {
         Some(seeded) => {
+            demo::seed_floor(db).await?;
             println!(
-                "demo brand seeded: {} products, {} members",
+                "demo brand seeded: {} products, {} members, pickup orders and favourites",
                 seeded.products, seeded.members
             );
             for store in &seeded.stores {

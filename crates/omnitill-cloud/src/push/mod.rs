@@ -21,7 +21,7 @@
 mod conflict_resolved;
 mod enrolment;
 pub mod group_commit;
-mod pickup;
+pub(crate) mod pickup;
 mod plain_group;
 pub mod plan;
 mod refund;

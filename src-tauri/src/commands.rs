@@ -9,15 +9,18 @@ use std::sync::atomic::Ordering;
 
 use omnitill_app::Reply;
 use omnitill_app::checkout::ScanOutcome;
+use omnitill_app::pickups::FoundPickup;
 use omnitill_app::receipts::{RefundLineRequest, RefundRequest};
 use omnitill_app::status::AppStatus;
 use omnitill_app::views::{CartView, ReceiptView};
 use omnitill_core::catalog::ProductHit;
 use omnitill_core::ledger::{ReceiptSummary, RefundQuote, RefundableSale};
 use omnitill_core::members::{Conflict, Enrolment};
+use omnitill_core::pickups::actions::Verified;
 use omnitill_core::review::Refusal;
 use omnitill_core::{Discount, Language, Settings, StaffSession};
 use omnitill_protocol::loyalty::History;
+use omnitill_protocol::pickup::PickupOrder;
 use tauri::{AppHandle, State};
 
 use crate::args::{Lenient, optional, required};
@@ -309,4 +312,50 @@ pub async fn conflict_resolve(
         required("note", note)?,
     );
     state.app.resolve_conflict(&conflict_id, &note)
+}
+
+#[tauri::command]
+pub async fn pickup_queue(state: State<'_, AppState>) -> Reply<Vec<PickupOrder>> {
+    state.app.pickup_queue()
+}
+
+#[tauri::command]
+pub async fn pickup_find(state: State<'_, AppState>, input: Arg<String>) -> Reply<FoundPickup> {
+    state.app.find_pickup(&required("input", input)?)
+}
+
+#[tauri::command]
+pub async fn pickup_mark_line(
+    state: State<'_, AppState>,
+    order_id: Arg<String>,
+    line_no: Arg<i64>,
+    missing_reason: Arg<Option<String>>,
+) -> Reply<PickupOrder> {
+    let (order_id, line_no) = (required("orderId", order_id)?, required("lineNo", line_no)?);
+    let reason = optional("missingReason", missing_reason)?;
+    state
+        .app
+        .mark_pickup_line(&order_id, line_no, reason.as_deref())
+}
+
+#[tauri::command]
+pub async fn pickup_ready(state: State<'_, AppState>, order_id: Arg<String>) -> Reply<PickupOrder> {
+    state.app.mark_pickup_ready(&required("orderId", order_id)?)
+}
+
+#[tauri::command]
+pub async fn pickup_hand_over(
+    state: State<'_, AppState>,
+    order_id: Arg<String>,
+    verified: Arg<Verified>,
+    sale_id: Arg<Option<String>>,
+) -> Reply<PickupOrder> {
+    let (order_id, verified) = (
+        required("orderId", order_id)?,
+        required("verified", verified)?,
+    );
+    let sale_id = optional("saleId", sale_id)?;
+    state
+        .app
+        .hand_over_pickup(&order_id, verified, sale_id.as_deref())
 }

@@ -129,6 +129,11 @@ pub fn run() {
             commands::cart_pay_points,
             commands::member_conflicts,
             commands::conflict_resolve,
+            commands::pickup_queue,
+            commands::pickup_find,
+            commands::pickup_mark_line,
+            commands::pickup_ready,
+            commands::pickup_hand_over,
         ])
         .build(tauri::generate_context!());
     let app = match app {

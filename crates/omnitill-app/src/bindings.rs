@@ -21,6 +21,7 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::checkout::ScanOutcome;
 use crate::error::{ApiError, ErrorCode};
+use crate::pickups::FoundPickup;
 use crate::receipts::RefundRequest;
 use crate::status::AppStatus;
 use crate::views::{CartView, ReceiptView};
@@ -52,6 +53,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
     Settings::export_all(&config)?;
     Language::export_all(&config)?;
     Discount::export_all(&config)?;
+    FoundPickup::export_all(&config)?;
+    omnitill_protocol::pickup::PickupOrder::export_all(&config)?;
     let codes = std::fs::read_to_string(dir.join("ErrorCode.ts"))?;
     std::fs::write(dir.join("errorCodes.ts"), error_code_values(&codes))?;
     Ok(())

@@ -22,6 +22,7 @@ pub mod error;
 pub mod holds;
 pub mod http_cloud;
 pub mod members;
+pub mod pickups;
 pub mod printer;
 pub mod receipts;
 pub mod recover;

@@ -31,7 +31,7 @@ pub fn is_final(status: &str) -> bool {
 /// One line of a pickup order. `state` is to_pick, picked, missing or put_back. A missing
 /// line carries the store's reason and what the cloud decided: `refund`, or `substitute` with
 /// the SKU offered instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PickupLine {
     pub line_no: i64,
@@ -45,7 +45,7 @@ pub struct PickupLine {
 }
 
 /// A pickup order as the cloud holds it and a store's tills cache it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PickupOrder {
     pub id: String,

@@ -18,10 +18,13 @@ import type { Conflict } from "./generated/Conflict";
 import type { Discount } from "./generated/Discount";
 import type { Enrolment } from "./generated/Enrolment";
 import type { ErrorCode } from "./generated/ErrorCode";
+import type { FoundPickup } from "./generated/FoundPickup";
 import type { History } from "./generated/History";
 import type { Language } from "./generated/Language";
 import type { LinkState } from "./generated/LinkState";
 import type { OfflineLimit } from "./generated/OfflineLimit";
+import type { PickupLine } from "./generated/PickupLine";
+import type { PickupOrder } from "./generated/PickupOrder";
 import type { ProductHit } from "./generated/ProductHit";
 import type { ReceiptLine } from "./generated/ReceiptLine";
 import type { ReceiptMember } from "./generated/ReceiptMember";
@@ -43,6 +46,7 @@ import type { SyncStatus } from "./generated/SyncStatus";
 import type { TaxMode } from "./generated/TaxMode";
 import type { TenderKind } from "./generated/TenderKind";
 import type { TenderView } from "./generated/TenderView";
+import type { Verified } from "./generated/Verified";
 
 export type {
   ApiError,
@@ -51,9 +55,12 @@ export type {
   Discount,
   Enrolment,
   ErrorCode,
+  FoundPickup,
   Language,
   LinkState,
   OfflineLimit,
+  PickupLine,
+  PickupOrder,
   ProductHit,
   ReceiptLine,
   ReceiptMember,
@@ -72,6 +79,7 @@ export type {
   SyncStatus,
   TaxMode,
   TenderKind,
+  Verified,
 };
 export type Staff = StaffSession;
 export type Cart = CartView;
@@ -135,4 +143,13 @@ export const api = {
   // The manager's review list of refused operations, and marking one reviewed.
   refusalsList: (includeReviewed: boolean) => invoke<Refusal[]>("refusals_list", { includeReviewed }),
   refusalReview: (seq: number, note: string) => invoke<Refusal>("refusal_review", { seq, note }),
+  // Click-and-collect: the store's queue, the order a customer shows (QR, code or member card),
+  // picking (a reason marks a line missing), ready, and handover.
+  pickupQueue: () => invoke<PickupOrder[]>("pickup_queue"),
+  pickupFind: (input: string) => invoke<FoundPickup>("pickup_find", { input }),
+  pickupMarkLine: (orderId: string, lineNo: number, missingReason: string | null) =>
+    invoke<PickupOrder>("pickup_mark_line", { orderId, lineNo, missingReason }),
+  pickupReady: (orderId: string) => invoke<PickupOrder>("pickup_ready", { orderId }),
+  pickupHandOver: (orderId: string, verified: Verified, saleId: string | null) =>
+    invoke<PickupOrder>("pickup_hand_over", { orderId, verified, saleId }),
 };

@@ -7,6 +7,7 @@ mod enrolment;
 mod fake_cloud;
 mod holds;
 mod link_drops;
+mod pickups;
 mod printing;
 mod refund_quote;
 

@@ -22,7 +22,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::{loyalty, members, outbox, pickup_code};
 
 /// How the customer proved a pickup order theirs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Verified {
     Qr,

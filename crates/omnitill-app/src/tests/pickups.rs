@@ -1,0 +1,140 @@
+//! Click-and-collect through the use cases, with the link down: the queue, the order a
+//! customer names by its code, picking, ready and handover, each waking the sync, and what is
+//! refused.
+
+use omnitill_core::pickups::actions::Verified;
+use omnitill_protocol::pickup::{PickupLine, PickupOrder};
+use omnitill_protocol::pull::{Change, FeedEntry, PullResponse};
+
+use crate::ErrorCode;
+
+use super::Counter;
+use super::fake_cloud::Mode;
+
+fn order(id: &str, code: &str, payment: &str) -> PickupOrder {
+    let line = |line_no| PickupLine {
+        line_no,
+        sku: "TEA-DDO-75g".into(),
+        quantity: 1,
+        total_minor: 48_000,
+        state: "to_pick".into(),
+        missing_reason: None,
+        resolution: None,
+        substitute_sku: None,
+    };
+    PickupOrder {
+        id: id.into(),
+        order_ref: format!("WEB-{id}"),
+        store_id: "store-1".into(),
+        code: code.into(),
+        status: "new".into(),
+        payment: payment.into(),
+        member_id: None,
+        guest_name: Some("Guest".into()),
+        contact_masked: None,
+        currency: "TWD".into(),
+        total_minor: 96_000,
+        promised_at_ms: 0,
+        expires_at_ms: i64::MAX / 2,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+        review: None,
+        lines: vec![line(1), line(2)],
+    }
+}
+
+async fn with_orders() -> Counter {
+    let counter = Counter::with_cashier().await;
+    let page = PullResponse {
+        entries: vec![
+            FeedEntry {
+                cursor: 10,
+                change: Change::Pickup(order("o-1", "ACD34F", "paid_online")),
+            },
+            FeedEntry {
+                cursor: 11,
+                change: Change::Pickup(order("o-2", "HJK679", "pay_at_pickup")),
+            },
+        ],
+        cursor: 11,
+        has_more: false,
+        reset: false,
+        last_applied_seq: 0,
+        remaining: 0,
+        allowance: None,
+    };
+    counter
+        .app
+        .with_desk(|desk| {
+            let now = desk.till.clock().now();
+            desk.till.apply_pull(&page, now)?;
+            Ok(())
+        })
+        .expect("the orders arrive with a pull");
+    counter
+}
+
+#[tokio::test]
+async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wakes_the_sync() {
+    let counter = with_orders().await;
+    counter.cloud().set_mode(Mode::Offline);
+    let queue = counter.app.pickup_queue().expect("the queue");
+    assert_eq!(queue.len(), 2, "the store's orders are on the till");
+    let found = counter
+        .app
+        .find_pickup(" acd-34f ")
+        .expect("the code finds it");
+    assert_eq!(
+        (found.order.id.as_str(), found.verified),
+        ("o-1", Verified::Code)
+    );
+    let woken = counter.cloud().wakes();
+    counter
+        .app
+        .mark_pickup_line("o-1", 1, None)
+        .expect("picked");
+    counter
+        .app
+        .mark_pickup_line("o-1", 2, Some("broken seal"))
+        .expect("missing");
+    counter.app.mark_pickup_ready("o-1").expect("ready");
+    let handed = counter
+        .app
+        .hand_over_pickup("o-1", found.verified, None)
+        .expect("handed over offline");
+    assert_eq!(handed.status, "partially_collected");
+    assert_eq!(
+        counter.cloud().wakes(),
+        woken + 4,
+        "every step tells the sync"
+    );
+    let again = counter
+        .app
+        .find_pickup("ACD34F")
+        .expect_err("collected already");
+    assert_eq!(again.code, ErrorCode::BadInput);
+    assert!(
+        again.message.contains("collected already"),
+        "{}",
+        again.message
+    );
+    let unpaid = counter
+        .app
+        .hand_over_pickup("o-2", Verified::Code, None)
+        .expect_err("a pay-at-pickup order needs its sale");
+    assert!(
+        unpaid.message.contains("paid at pickup"),
+        "{}",
+        unpaid.message
+    );
+    let unknown = counter.app.find_pickup("XYW347").expect_err("never seen");
+    assert_eq!(unknown.code, ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn a_locked_till_shows_no_queue() {
+    let counter = with_orders().await;
+    counter.app.lock().expect("locked");
+    let refused = counter.app.pickup_queue().expect_err("nobody is logged in");
+    assert_eq!(refused.code, ErrorCode::NotLoggedIn);
+}

@@ -48,6 +48,7 @@ mod privacy;
 mod push_races;
 mod races;
 mod random_members;
+mod random_pickups;
 mod random_sync;
 mod restore;
 mod support;

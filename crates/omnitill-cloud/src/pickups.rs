@@ -29,7 +29,8 @@ use crate::feed;
 use crate::members;
 
 /// An order as the e-shop reads it: the order, the QR code to show the customer, and its
-/// status history, oldest first.
+/// status history in the order the cloud recorded it (each event's `at_ms` is when it happened:
+/// at the store, for a handover the store recorded offline).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct PickupView {
     pub order: PickupOrder,
@@ -186,7 +187,7 @@ pub(crate) async fn view(tx: &mut AnyConnection, order_id: &str) -> CloudResult<
         order.expires_at_ms.div_euclid(1_000),
     );
     let history: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT status, at, source, note FROM pickup_event WHERE order_id = $1 ORDER BY at, id",
+        "SELECT status, at, source, note FROM pickup_event WHERE order_id = $1 ORDER BY id",
     )
     .bind(order_id)
     .fetch_all(&mut *tx)

@@ -47,6 +47,9 @@ pub struct AppStatus {
     pub receipt_prefix: Option<String>,
     pub session: Option<StaffSession>,
     pub sync: SyncStatus,
+    /// Click-and-collect orders waiting for the store to start them: the notice on every
+    /// screen.
+    pub pickups_waiting: i64,
 }
 
 impl<C: Cloud> App<C> {
@@ -70,6 +73,7 @@ impl<C: Cloud> App<C> {
                 receipt_prefix: None,
                 session: None,
                 sync: SyncStatus::default(),
+                pickups_waiting: 0,
             });
         }
         let engine = self.cloud.sync_status();
@@ -93,6 +97,7 @@ impl<C: Cloud> App<C> {
                 settings: Some(desk.till.settings()?),
                 receipt_prefix: Some(desk.till.device().receipt_prefix.clone()),
                 session: desk.session.clone(),
+                pickups_waiting: desk.till.pickups_waiting()?,
                 sync: SyncStatus {
                     state,
                     online: self.online(desk)?.is_some(),

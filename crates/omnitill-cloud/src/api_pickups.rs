@@ -1,5 +1,6 @@
-//! The e-shop's click-and-collect routes: place a pickup order, read it, cancel it. Each is a
-//! few lines over `pickups`; their `#[utoipa::path]` entries are part of `/openapi.json`.
+//! The e-shop's click-and-collect routes: place a pickup order, read it, cancel it, and the
+//! brand's pickup settings. Each is a few lines over `pickups`; their `#[utoipa::path]` entries
+//! are part of `/openapi.json`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,6 +13,7 @@ use crate::api::{ApiKey, AppState, JsonBody, need};
 use crate::error::CloudResult;
 use crate::pickups::cancel::{self, CancelRequest};
 use crate::pickups::place::{self, PickupRequest};
+use crate::pickups::settings::{self, PickupSettings};
 use crate::pickups::{self, PickupView};
 
 /// The click-and-collect routes, for `api::routes`.
@@ -20,6 +22,40 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pickup_place))
         .routes(routes!(pickup_get))
         .routes(routes!(pickup_cancel))
+        .routes(routes!(pickup_settings_get, pickup_settings_put))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/pickup-settings",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    responses((status = 200, description = "The brand's pickup settings", body = PickupSettings))
+)]
+async fn pickup_settings_get(
+    State(state): State<AppState>,
+    _: ApiKey<need::Read>,
+) -> CloudResult<Json<PickupSettings>> {
+    Ok(Json(settings::get(&state.db).await?))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/pickup-settings",
+    tag = "e-shop",
+    security(("apiKey" = ["admin"])),
+    request_body = PickupSettings,
+    responses(
+        (status = 200, description = "Set; orders placed from now on follow them", body = PickupSettings),
+        (status = 400, description = "Days out of range, or an unknown points rule", body = ErrorBody)
+    )
+)]
+async fn pickup_settings_put(
+    State(state): State<AppState>,
+    _: ApiKey<need::Admin>,
+    JsonBody(new): JsonBody<PickupSettings>,
+) -> CloudResult<Json<PickupSettings>> {
+    Ok(Json(settings::set(&state.db, &new).await?))
 }
 
 #[utoipa::path(

@@ -4,7 +4,8 @@
 //! Layout: `place` (a new order, idempotent by the e-shop's `order_ref`, with its pickup code
 //! and the store stock it reserves), `reservations` (each line's reservation, held at
 //! placement and then taken or released exactly once), `cancel` (the e-shop's cancellation),
-//! `expiry` (open orders past their time, by the hourly job), and this file: the order as the
+//! `expiry` (open orders past their time, by the hourly job), `settings` (the brand's expiry
+//! days and points rule), and this file: the order as the
 //! e-shop reads it, its history, and its publication to the store's tills and the e-shop.
 //!
 //! Every change to an order is written with its status event and published to the store's
@@ -16,6 +17,7 @@ pub mod cancel;
 pub mod expiry;
 pub mod place;
 pub mod reservations;
+pub mod settings;
 
 use omnitill_protocol::pickup::{PickupLine, PickupOrder};
 use omnitill_protocol::pull::Change;

@@ -410,3 +410,76 @@ async fn an_uncollected_order_expires_after_the_brands_days_and_releases_its_sto
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_brands_settings_set_the_expiry_and_when_points_are_earned() {
+    use omnitill_cloud::pickups::settings::{self, PickupSettings};
+    both_backends(|database| async move {
+        let db = seeded(&database).await;
+        let defaults = settings::get(&db).await.expect("the settings");
+        assert_eq!(
+            (defaults.expiry_days, defaults.points_on.as_str()),
+            (7, "collection"),
+            "a week, and points when the customer collects"
+        );
+        for (days, rule) in [(0, "collection"), (31, "collection"), (3, "never")] {
+            let refused = settings::set(
+                &db,
+                &PickupSettings {
+                    expiry_days: days,
+                    points_on: rule.into(),
+                },
+            )
+            .await;
+            assert!(
+                matches!(refused, Err(CloudError::BadRequest(_))),
+                "{days} {rule}"
+            );
+        }
+        settings::set(
+            &db,
+            &PickupSettings {
+                expiry_days: 3,
+                points_on: "online_payment".into(),
+            },
+        )
+        .await
+        .expect("set");
+        let member = members::sign_up(
+            &db,
+            &members::SignUp {
+                phone: Some("0966-777-888".into()),
+                email: None,
+                name: "Online payer".into(),
+                birthday: None,
+                consent_terms: true,
+                consent_marketing: false,
+                tags: Vec::new(),
+            },
+        )
+        .await
+        .expect("a member")
+        .id;
+        let mut paid = request("WEB-5001");
+        paid.member_id = Some(member.clone());
+        let (_, placed) = place::place(&db, &paid).await.expect("placed");
+        assert_eq!(
+            placed.order.expires_at_ms - placed.order.created_at_ms,
+            3 * 86_400_000,
+            "new orders follow the brand's days"
+        );
+        let (earned,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM points_entry WHERE member_id = $1 AND kind = 'earn'",
+        )
+        .bind(&member)
+        .fetch_one(&db.read)
+        .await
+        .expect("a count");
+        assert_eq!(
+            earned, 1,
+            "paid online, the order earns at once, by the brand's rule"
+        );
+        database
+    })
+    .await;
+}

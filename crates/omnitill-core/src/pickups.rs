@@ -86,6 +86,17 @@ pub(crate) fn apply_reserved(
     Ok(())
 }
 
+/// How many of this store's orders wait for the store to start them (status new), as this till
+/// shows them: what the notice on every screen counts.
+pub(crate) fn waiting(conn: &Connection) -> CoreResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM pickup_order
+             WHERE coalesce(json_extract(local_data, '$.status'), status) = 'new'",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
 /// This store's cached pickup orders as this till shows them, newest first.
 pub(crate) fn orders(conn: &Connection) -> CoreResult<Vec<PickupOrder>> {
     let mut statement = conn.prepare_cached(

@@ -138,3 +138,18 @@ async fn a_locked_till_shows_no_queue() {
     let refused = counter.app.pickup_queue().expect_err("nobody is logged in");
     assert_eq!(refused.code, ErrorCode::NotLoggedIn);
 }
+
+#[tokio::test]
+async fn the_status_counts_the_orders_waiting_to_be_started() {
+    let counter = with_orders().await;
+    assert_eq!(counter.app.status().expect("status").pickups_waiting, 2);
+    counter
+        .app
+        .mark_pickup_line("o-1", 1, None)
+        .expect("picked");
+    assert_eq!(
+        counter.app.status().expect("status").pickups_waiting,
+        1,
+        "an order the store started no longer waits, offline too"
+    );
+}

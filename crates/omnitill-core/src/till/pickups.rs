@@ -15,6 +15,11 @@ impl Till {
         pickups::orders(&self.conn)
     }
 
+    /// How many orders wait for the store to start them.
+    pub fn pickups_waiting(&self) -> CoreResult<i64> {
+        pickups::waiting(&self.conn)
+    }
+
     /// The open order the customer shows (a pickup QR code, its code, or their member card),
     /// and how it was verified.
     pub fn find_pickup(&self, input: &str) -> CoreResult<(PickupOrder, Verified)> {

@@ -5,4 +5,9 @@ import type { StaffSession } from "./StaffSession";
 import type { StoreInfo } from "./StoreInfo";
 import type { SyncStatus } from "./SyncStatus";
 
-export type AppStatus = { error: ApiError | null, store: StoreInfo | null, settings: Settings | null, receipt_prefix: string | null, session: StaffSession | null, sync: SyncStatus, };
+export type AppStatus = { error: ApiError | null, store: StoreInfo | null, settings: Settings | null, receipt_prefix: string | null, session: StaffSession | null, sync: SyncStatus, 
+/**
+ * Click-and-collect orders waiting for the store to start them: the notice on every
+ * screen.
+ */
+pickups_waiting: number, };

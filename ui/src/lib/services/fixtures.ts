@@ -169,6 +169,7 @@ export function status(partial: Partial<AppStatus> = {}): AppStatus {
     settings: settings(),
     receipt_prefix: null,
     session: staff(),
+    pickups_waiting: 0,
     sync: {
       state: "not_configured",
       online: false,

@@ -22,6 +22,7 @@ pub mod api_interests;
 pub mod api_keys;
 pub mod api_layers;
 pub mod api_pickups;
+pub mod api_stores;
 pub mod api_webhooks;
 pub mod auth;
 pub mod bought_together;

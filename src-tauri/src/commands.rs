@@ -9,18 +9,18 @@ use std::sync::atomic::Ordering;
 
 use omnitill_app::Reply;
 use omnitill_app::checkout::ScanOutcome;
-use omnitill_app::pickups::FoundPickup;
+use omnitill_app::pickups::{FoundPickup, PickupCard};
 use omnitill_app::receipts::{RefundLineRequest, RefundRequest};
 use omnitill_app::status::AppStatus;
 use omnitill_app::views::{CartView, ReceiptView};
 use omnitill_core::catalog::ProductHit;
+use omnitill_core::floor::member_view::FloorView;
 use omnitill_core::ledger::{ReceiptSummary, RefundQuote, RefundableSale};
 use omnitill_core::members::{Conflict, Enrolment};
 use omnitill_core::pickups::actions::Verified;
 use omnitill_core::review::Refusal;
 use omnitill_core::{Discount, Language, Settings, StaffSession};
 use omnitill_protocol::loyalty::History;
-use omnitill_protocol::pickup::PickupOrder;
 use tauri::{AppHandle, State};
 
 use crate::args::{Lenient, optional, required};
@@ -315,8 +315,13 @@ pub async fn conflict_resolve(
 }
 
 #[tauri::command]
-pub async fn pickup_queue(state: State<'_, AppState>) -> Reply<Vec<PickupOrder>> {
+pub async fn pickup_queue(state: State<'_, AppState>) -> Reply<Vec<PickupCard>> {
     state.app.pickup_queue()
+}
+
+#[tauri::command]
+pub async fn pickup_order(state: State<'_, AppState>, order_id: Arg<String>) -> Reply<PickupCard> {
+    state.app.pickup_order(&required("orderId", order_id)?)
 }
 
 #[tauri::command]
@@ -325,12 +330,22 @@ pub async fn pickup_find(state: State<'_, AppState>, input: Arg<String>) -> Repl
 }
 
 #[tauri::command]
+pub async fn pickup_scan(
+    state: State<'_, AppState>,
+    order_id: Arg<String>,
+    code: Arg<String>,
+) -> Reply<PickupCard> {
+    let (order_id, code) = (required("orderId", order_id)?, required("code", code)?);
+    state.app.scan_for_pickup(&order_id, &code)
+}
+
+#[tauri::command]
 pub async fn pickup_mark_line(
     state: State<'_, AppState>,
     order_id: Arg<String>,
     line_no: Arg<i64>,
     missing_reason: Arg<Option<String>>,
-) -> Reply<PickupOrder> {
+) -> Reply<PickupCard> {
     let (order_id, line_no) = (required("orderId", order_id)?, required("lineNo", line_no)?);
     let reason = optional("missingReason", missing_reason)?;
     state
@@ -339,7 +354,7 @@ pub async fn pickup_mark_line(
 }
 
 #[tauri::command]
-pub async fn pickup_ready(state: State<'_, AppState>, order_id: Arg<String>) -> Reply<PickupOrder> {
+pub async fn pickup_ready(state: State<'_, AppState>, order_id: Arg<String>) -> Reply<PickupCard> {
     state.app.mark_pickup_ready(&required("orderId", order_id)?)
 }
 
@@ -348,14 +363,28 @@ pub async fn pickup_hand_over(
     state: State<'_, AppState>,
     order_id: Arg<String>,
     verified: Arg<Verified>,
-    sale_id: Arg<Option<String>>,
-) -> Reply<PickupOrder> {
+) -> Reply<PickupCard> {
     let (order_id, verified) = (
         required("orderId", order_id)?,
         required("verified", verified)?,
     );
-    let sale_id = optional("saleId", sale_id)?;
-    state
-        .app
-        .hand_over_pickup(&order_id, verified, sale_id.as_deref())
+    state.app.hand_over_pickup(&order_id, verified)
+}
+
+#[tauri::command]
+pub async fn pickup_checkout(
+    state: State<'_, AppState>,
+    order_id: Arg<String>,
+    verified: Arg<Verified>,
+) -> Reply<CartView> {
+    let (order_id, verified) = (
+        required("orderId", order_id)?,
+        required("verified", verified)?,
+    );
+    state.app.pickup_checkout(&order_id, verified)
+}
+
+#[tauri::command]
+pub async fn member_floor(state: State<'_, AppState>) -> Reply<FloorView> {
+    state.app.member_floor().await
 }

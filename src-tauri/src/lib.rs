@@ -130,10 +130,14 @@ pub fn run() {
             commands::member_conflicts,
             commands::conflict_resolve,
             commands::pickup_queue,
+            commands::pickup_order,
             commands::pickup_find,
+            commands::pickup_scan,
             commands::pickup_mark_line,
             commands::pickup_ready,
             commands::pickup_hand_over,
+            commands::pickup_checkout,
+            commands::member_floor,
         ])
         .build(tauri::generate_context!());
     let app = match app {

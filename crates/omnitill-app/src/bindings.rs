@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use omnitill_core::catalog::ProductHit;
+use omnitill_core::floor::member_view::FloorView;
 use omnitill_core::ledger::{ReceiptSummary, RefundQuote, RefundableSale};
 use omnitill_core::members::{Conflict, Enrolment};
 use omnitill_core::review::Refusal;
@@ -21,7 +22,7 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::checkout::ScanOutcome;
 use crate::error::{ApiError, ErrorCode};
-use crate::pickups::FoundPickup;
+use crate::pickups::{FoundPickup, PickupCard};
 use crate::receipts::RefundRequest;
 use crate::status::AppStatus;
 use crate::views::{CartView, ReceiptView};
@@ -54,7 +55,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
     Language::export_all(&config)?;
     Discount::export_all(&config)?;
     FoundPickup::export_all(&config)?;
-    omnitill_protocol::pickup::PickupOrder::export_all(&config)?;
+    PickupCard::export_all(&config)?;
+    FloorView::export_all(&config)?;
     let codes = std::fs::read_to_string(dir.join("ErrorCode.ts"))?;
     std::fs::write(dir.join("errorCodes.ts"), error_code_values(&codes))?;
     Ok(())

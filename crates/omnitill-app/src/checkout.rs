@@ -95,6 +95,7 @@ impl<C: Cloud> App<C> {
     pub async fn clear_cart(&self) -> Reply<CartView> {
         self.edit_cart_releasing(|desk| {
             desk.cart = Cart::new();
+            desk.pickup_payment = None;
             Ok(())
         })
         .await
@@ -128,7 +129,11 @@ impl<C: Cloud> App<C> {
         let receipt = self.with_desk(|desk| {
             let session = desk.session()?;
             let receipt = desk.till.complete_sale(&session, &desk.cart)?;
+            let sale_id = desk.cart.sale_id().map(str::to_owned);
             desk.cart = Cart::new();
+            if let Some(sale_id) = sale_id {
+                crate::pickups::hand_over_paid(desk, &sale_id)?;
+            }
             Ok(ReceiptView::new(receipt))
         })?;
         self.cloud.wake_sync();

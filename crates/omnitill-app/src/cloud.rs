@@ -9,6 +9,7 @@
 use std::future::Future;
 
 use omnitill_protocol::enrol::{EnrolResponse, TillIdentity};
+use omnitill_protocol::floor::MemberFloor;
 use omnitill_protocol::loyalty::{CachedMember, CouponHoldRequest, History, HoldRequest};
 use omnitill_sync::engine::EngineStatus;
 
@@ -55,6 +56,13 @@ pub trait Cloud: Send + Sync + 'static {
         at: &CloudAddress,
         member_id: &str,
     ) -> impl Future<Output = Result<History, CloudError>> + Send;
+
+    /// What the cloud adds to a member's view on the shop floor.
+    fn member_floor(
+        &self,
+        at: &CloudAddress,
+        member_id: &str,
+    ) -> impl Future<Output = Result<MemberFloor, CloudError>> + Send;
 
     /// Holds a member's points for a sale in progress.
     fn hold_points(

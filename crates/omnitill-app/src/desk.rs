@@ -1,8 +1,12 @@
-//! The counter's state: the open till, who is logged in, and the cart being rung up.
+//! The counter's state: the open till, who is logged in, the cart being rung up, and the
+//! pickup work in hand (units scanned, an order being paid).
 //!
 //! `App` keeps it behind one mutex, so a use case sees the three together and consistent. A use
 //! case holds the lock only for local work, never across a cloud call.
 
+use std::collections::HashMap;
+
+use omnitill_core::pickups::actions::Verified;
 use omnitill_core::{Cart, StaffSession, Till};
 
 use crate::error::{ApiError, ErrorCode};
@@ -11,6 +15,17 @@ pub struct Desk {
     pub till: Till,
     pub session: Option<StaffSession>,
     pub cart: Cart,
+    /// Units scanned per (pickup order, line) not yet a whole line.
+    pub pick_counts: HashMap<(String, i64), i64>,
+    /// The pay-at-pickup order whose payment the cart takes.
+    pub pickup_payment: Option<PickupPayment>,
+}
+
+/// A pay-at-pickup order being paid at checkout: the sale that completes hands it over.
+#[derive(Debug, Clone)]
+pub struct PickupPayment {
+    pub order_id: String,
+    pub verified: Verified,
 }
 
 impl Desk {
@@ -19,6 +34,8 @@ impl Desk {
             till,
             session: None,
             cart: Cart::new(),
+            pick_counts: HashMap::new(),
+            pickup_payment: None,
         }
     }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use omnitill_protocol::enrol::EnrolResponse;
+use omnitill_protocol::floor::MemberFloor;
 use omnitill_protocol::loyalty::{CachedMember, CouponHoldRequest, History, HoldRequest};
 use omnitill_sync::engine::EngineStatus;
 use omnitill_sync::{Client, SyncError};
@@ -63,6 +64,17 @@ impl Cloud for HttpCloud {
     ) -> Result<History, CloudError> {
         client(at)?
             .member_history(member_id)
+            .await
+            .map_err(cloud_error)
+    }
+
+    async fn member_floor(
+        &self,
+        at: &CloudAddress,
+        member_id: &str,
+    ) -> Result<MemberFloor, CloudError> {
+        client(at)?
+            .member_floor(member_id)
             .await
             .map_err(cloud_error)
     }

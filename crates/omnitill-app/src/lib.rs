@@ -19,6 +19,7 @@ pub mod cloud;
 pub mod desk;
 pub mod engine;
 pub mod error;
+pub mod floor;
 pub mod holds;
 pub mod http_cloud;
 pub mod members;

@@ -1,29 +1,68 @@
-//! Click-and-collect at the till: the store's queue, the order a customer shows, picking,
-//! ready and handover. Core checks every step and writes its operation; the sync engine is
-//! woken so the e-shop hears of it as soon as the link allows. All of it works offline.
+//! Click-and-collect at the till: the store's queue, the order a customer shows, picking by
+//! scan, ready and handover, and taking a pay-at-pickup order's payment at checkout. Core
+//! checks every step and writes its operation; the sync engine is woken so the e-shop hears of
+//! it as soon as the link allows. All of it works offline.
+//!
+//! Picking counts the units scanned per line on this till (`Desk::pick_counts`); a line is
+//! marked picked, one operation, when its last unit is scanned.
 
-use omnitill_core::pickups::actions::Verified;
+use omnitill_core::Discount;
+use omnitill_core::pickups::{self, actions::Verified};
 use omnitill_protocol::pickup::PickupOrder;
 use serde::Serialize;
 use ts_rs::TS;
 
 use crate::app::App;
 use crate::cloud::Cloud;
-use crate::error::Reply;
+use crate::desk::{Desk, PickupPayment};
+use crate::error::{ApiError, Reply, code_of};
+use crate::views::CartView;
+
+/// An order as the pickup screens show it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PickupCard {
+    pub order: PickupOrder,
+    /// Past its promised time and not ready yet.
+    pub late: bool,
+    /// The order's lines with what staff need to find them, in the order's line order.
+    pub lines: Vec<PickupLineView>,
+}
+
+/// A line of an order, named for the shelf.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PickupLineView {
+    pub line_no: i64,
+    pub name: String,
+    pub barcode: Option<String>,
+    /// The substitute the cloud offered for a missing line, by name.
+    pub substitute_name: Option<String>,
+    /// Units scanned so far: all of them once the line is picked.
+    pub scanned: i64,
+}
 
 /// The order a customer showed, and how it was verified.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct FoundPickup {
-    pub order: PickupOrder,
+    pub card: PickupCard,
     pub verified: Verified,
 }
 
 impl<C: Cloud> App<C> {
     /// This store's pickup orders as this till shows them, newest first.
-    pub fn pickup_queue(&self) -> Reply<Vec<PickupOrder>> {
+    pub fn pickup_queue(&self) -> Reply<Vec<PickupCard>> {
         self.with_desk(|desk| {
             desk.session()?;
-            Ok(desk.till.pickup_orders()?)
+            let orders = desk.till.pickup_orders()?;
+            orders.into_iter().map(|order| card(desk, order)).collect()
+        })
+    }
+
+    /// One order, for its pick list.
+    pub fn pickup_order(&self, order_id: &str) -> Reply<PickupCard> {
+        self.with_desk(|desk| {
+            desk.session()?;
+            let order = desk.till.pickup_order(order_id)?;
+            card(desk, order)
         })
     }
 
@@ -32,8 +71,47 @@ impl<C: Cloud> App<C> {
         self.with_desk(|desk| {
             desk.session()?;
             let (order, verified) = desk.till.find_pickup(input)?;
-            Ok(FoundPickup { order, verified })
+            Ok(FoundPickup {
+                card: card(desk, order)?,
+                verified,
+            })
         })
+    }
+
+    /// A unit scanned for an order: it must be a product of a line still to pick; the line is
+    /// marked picked when its last unit is scanned.
+    pub fn scan_for_pickup(&self, order_id: &str, code: &str) -> Reply<PickupCard> {
+        let card = self.with_desk(|desk| {
+            let session = desk.session()?;
+            let item = desk.till.scan(code)?;
+            let order = desk.till.pickup_order(order_id)?;
+            let mut lines = order.lines.iter().filter(|l| l.sku == item.sku).peekable();
+            if lines.peek().is_none() {
+                return Err(ApiError::bad_input(format!(
+                    "{} is not on this order: put it back",
+                    item.name
+                )));
+            }
+            let line = lines
+                .find(|l| l.state == "to_pick")
+                .ok_or_else(|| {
+                    ApiError::bad_input(format!("every {} of this order is picked", item.name))
+                })?
+                .clone();
+            let key = (order.id.clone(), line.line_no);
+            let scanned = desk.pick_counts.get(&key).copied().unwrap_or(0) + 1;
+            let order = if scanned >= line.quantity {
+                desk.pick_counts.remove(&key);
+                desk.till
+                    .pick_pickup_line(&session, &order.id, line.line_no)?
+            } else {
+                desk.pick_counts.insert(key, scanned);
+                order
+            };
+            card(desk, order)
+        })?;
+        self.cloud.wake_sync();
+        Ok(card)
     }
 
     /// Marks a line picked, or, with a reason, missing.
@@ -42,45 +120,157 @@ impl<C: Cloud> App<C> {
         order_id: &str,
         line_no: i64,
         missing_reason: Option<&str>,
-    ) -> Reply<PickupOrder> {
-        let order = self.with_desk(|desk| {
+    ) -> Reply<PickupCard> {
+        let card = self.with_desk(|desk| {
             let session = desk.session()?;
-            Ok(match missing_reason {
+            let order = match missing_reason {
                 Some(reason) => desk
                     .till
                     .mark_pickup_line_missing(&session, order_id, line_no, reason)?,
                 None => desk.till.pick_pickup_line(&session, order_id, line_no)?,
-            })
+            };
+            desk.pick_counts.remove(&(order_id.to_owned(), line_no));
+            card(desk, order)
         })?;
         self.cloud.wake_sync();
-        Ok(order)
+        Ok(card)
     }
 
     /// Marks an order ready: the customer is told once the till syncs.
-    pub fn mark_pickup_ready(&self, order_id: &str) -> Reply<PickupOrder> {
-        let order = self.with_desk(|desk| {
+    pub fn mark_pickup_ready(&self, order_id: &str) -> Reply<PickupCard> {
+        let card = self.with_desk(|desk| {
             let session = desk.session()?;
-            Ok(desk.till.mark_pickup_ready(&session, order_id)?)
+            let order = desk.till.mark_pickup_ready(&session, order_id)?;
+            card(desk, order)
         })?;
         self.cloud.wake_sync();
-        Ok(order)
+        Ok(card)
     }
 
-    /// Hands an order over, verified as `verified`; a pay-at-pickup order names the sale that
-    /// took its payment.
-    pub fn hand_over_pickup(
-        &self,
-        order_id: &str,
-        verified: Verified,
-        sale_id: Option<&str>,
-    ) -> Reply<PickupOrder> {
-        let order = self.with_desk(|desk| {
+    /// Hands over an order paid online, verified as `verified`.
+    pub fn hand_over_pickup(&self, order_id: &str, verified: Verified) -> Reply<PickupCard> {
+        let card = self.with_desk(|desk| {
             let session = desk.session()?;
-            Ok(desk
+            let order = desk
                 .till
-                .hand_over_pickup(&session, order_id, verified, sale_id)?)
+                .hand_over_pickup(&session, order_id, verified, None)?;
+            card(desk, order)
         })?;
         self.cloud.wake_sync();
-        Ok(order)
+        Ok(card)
     }
+
+    /// Puts a pay-at-pickup order in an empty cart, at the order's prices, with its member:
+    /// the sale completed at checkout hands the order over (`complete_sale`).
+    pub fn pickup_checkout(&self, order_id: &str, verified: Verified) -> Reply<CartView> {
+        self.edit_cart(|desk| {
+            let order = desk.till.pickup_order(order_id)?;
+            if omnitill_protocol::pickup::is_final(&order.status) {
+                return Err(ApiError::bad_input(format!(
+                    "this order is {} already: nothing is charged",
+                    order.status.replace('_', " ")
+                )));
+            }
+            if order.payment != "pay_at_pickup" {
+                return Err(ApiError::bad_input(
+                    "this order was paid online: hand it over without checkout",
+                ));
+            }
+            if !desk.cart.is_empty() {
+                return Err(ApiError::bad_input(
+                    "finish or clear the sale in progress before taking a pickup's payment",
+                ));
+            }
+            let mut cart = omnitill_core::Cart::new();
+            for (sku, quantity, total_minor) in pickups::chargeable_lines(&order) {
+                let item = desk.till.item_by_sku(&sku)?;
+                let gross = item.unit_price_minor.checked_mul(quantity).ok_or_else(|| {
+                    ApiError::bad_input("the order's line is too large for one sale")
+                })?;
+                let line_id = cart.add_item(item, quantity)?;
+                // The e-shop's price stands: a lower one is a discount on the till's price.
+                if total_minor < gross {
+                    cart.set_line_discount(
+                        line_id,
+                        Some(Discount::Amount {
+                            minor: gross - total_minor,
+                        }),
+                    )?;
+                }
+            }
+            if cart.is_empty() {
+                return Err(ApiError::bad_input(
+                    "nothing of this order is picked yet: pick it first",
+                ));
+            }
+            if let Some(member_id) = &order.member_id {
+                // A member the till has not cached pays as a guest; the cloud credits the order.
+                let _ = desk.till.attach_member(&mut cart, member_id);
+            }
+            let sale_id = desk.till.clock().new_id().to_string();
+            cart.fix_sale_id(|| sale_id);
+            desk.cart = cart;
+            desk.pickup_payment = Some(PickupPayment {
+                order_id: order.id,
+                verified,
+            });
+            Ok(())
+        })
+    }
+}
+
+/// Hands over the pickup order whose payment the sale `sale_id` just took.
+pub(crate) fn hand_over_paid(desk: &mut Desk, sale_id: &str) -> Reply<()> {
+    let Some(payment) = desk.pickup_payment.take() else {
+        return Ok(());
+    };
+    let session = desk.session()?;
+    desk.till
+        .hand_over_pickup(&session, &payment.order_id, payment.verified, Some(sale_id))
+        .map_err(|e| {
+            ApiError::new(
+                code_of(&e),
+                format!("the sale is recorded, but the order was not handed over: {e}"),
+            )
+        })?;
+    Ok(())
+}
+
+fn card(desk: &Desk, order: PickupOrder) -> Reply<PickupCard> {
+    let now_ms = desk.till.clock().now().timestamp_millis();
+    let mut lines = Vec::with_capacity(order.lines.len());
+    for line in &order.lines {
+        let (name, barcode) = desk
+            .till
+            .product_label(&line.sku)?
+            .unwrap_or_else(|| (line.sku.clone(), None));
+        let substitute_name = match &line.substitute_sku {
+            Some(sku) => Some(
+                desk.till
+                    .product_label(sku)?
+                    .map_or_else(|| sku.clone(), |(name, _)| name),
+            ),
+            None => None,
+        };
+        let scanned = if line.state == "to_pick" {
+            desk.pick_counts
+                .get(&(order.id.clone(), line.line_no))
+                .copied()
+                .unwrap_or(0)
+        } else {
+            line.quantity
+        };
+        lines.push(PickupLineView {
+            line_no: line.line_no,
+            name,
+            barcode,
+            substitute_name,
+            scanned,
+        });
+    }
+    Ok(PickupCard {
+        late: pickups::is_late(&order, now_ms),
+        order,
+        lines,
+    })
 }

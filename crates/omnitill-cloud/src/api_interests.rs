@@ -1,14 +1,17 @@
 //! The e-shop's routes for a member's favourites and recently viewed products: read them, save
 //! or remove a favourite, record a view. Each answers the member's lists as they now stand.
+//! And the till's route for the member's view on the shop floor (`member_floor`).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use omnitill_protocol::ErrorBody;
+use omnitill_protocol::floor::MemberFloor;
 use omnitill_protocol::loyalty::MemberInterests;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ApiKey, AppState, JsonBody, need};
+use crate::api::{ApiKey, AppState, JsonBody, TillAuth, need};
+
 use crate::error::CloudResult;
 use crate::interests::{self, RecordView, SaveFavourite};
 
@@ -18,6 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(interests_get))
         .routes(routes!(favourite_save, favourite_remove))
         .routes(routes!(view_record))
+        .routes(routes!(till_member_floor))
 }
 
 #[utoipa::path(
@@ -105,4 +109,27 @@ async fn view_record(
     JsonBody(view): JsonBody<RecordView>,
 ) -> CloudResult<Json<MemberInterests>> {
     Ok(Json(interests::record_view(&state.db, &id, &view).await?))
+}
+
+/// A member's view on the shop floor, for a till of the store: their lists, tags, the points
+/// that lapse within 30 days, and their favourites' stock at the other stores.
+#[utoipa::path(
+    get,
+    path = "/v1/till/members/{id}/floor",
+    tag = "till",
+    security(("deviceToken" = [])),
+    params(("id" = String, Path, description = "A member id (an id merged into another member finds the survivor)")),
+    responses(
+        (status = 200, description = "What the cloud adds to the member's floor view", body = MemberFloor),
+        (status = 404, description = "No such member", body = ErrorBody)
+    )
+)]
+async fn till_member_floor(
+    State(state): State<AppState>,
+    TillAuth(device): TillAuth,
+    Path(id): Path<String>,
+) -> CloudResult<Json<MemberFloor>> {
+    Ok(Json(
+        crate::member_floor::for_till(&state.db, &device.store_id, &id, state.db.now()).await?,
+    ))
 }

@@ -43,6 +43,7 @@ pub mod json_batches;
 pub mod json_body;
 pub mod locks;
 pub mod lookup_keys;
+pub mod member_floor;
 pub mod members;
 pub mod online;
 pub mod openapi;

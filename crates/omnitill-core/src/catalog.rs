@@ -441,13 +441,29 @@ fn index_backlog(conn: &Connection, pick: BacklogPick) -> CoreResult<usize> {
     Ok(rows.len())
 }
 
-fn price_at(conn: &Connection, product_id: i64, at: DateTime<Utc>) -> CoreResult<Option<Minor>> {
+pub(crate) fn price_at(
+    conn: &Connection,
+    product_id: i64,
+    at: DateTime<Utc>,
+) -> CoreResult<Option<Minor>> {
     Ok(conn
         .prepare_cached(
             "SELECT price_minor FROM price WHERE product_id = ?1 AND effective_from <= ?2
              ORDER BY effective_from DESC LIMIT 1",
         )?
         .query_row(params![product_id, at.timestamp_millis()], |row| row.get(0))
+        .optional()?)
+}
+
+/// A product's name and first barcode by SKU, whether or not it is for sale; `None` when the
+/// catalog does not have the SKU.
+pub fn label(conn: &Connection, sku: &str) -> CoreResult<Option<(String, Option<String>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT p.name, (SELECT code FROM barcode b WHERE b.product_id = p.id LIMIT 1)
+             FROM product p WHERE p.sku = ?1",
+        )?
+        .query_row([sku], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?)
 }
 

@@ -1,5 +1,8 @@
-//! The shop floor's reference data at the till: which products sell together, as the cloud
-//! computes it from both channels' sales. Read-only here; the floor's member view draws on it.
+//! The shop floor at the till: which products sell together, as the cloud computes it from
+//! both channels' sales (kept here, read-only), and the member's view that draws on it
+//! (`member_view`).
+
+pub mod member_view;
 
 use omnitill_protocol::floor::BoughtTogether;
 use rusqlite::{Connection, OptionalExtension, params};

@@ -71,6 +71,32 @@ fn decode(data: &str) -> CoreResult<PickupOrder> {
         .map_err(|e| CoreError::LedgerDamaged(format!("a cached pickup order cannot be read: {e}")))
 }
 
+/// What the customer pays for at pickup: each picked line, and each missing line the cloud
+/// replaced with a substitute (at the line's price); a line refunded or not yet picked is not
+/// charged. Each is (SKU handed over, quantity, the order's price for the line).
+pub fn chargeable_lines(order: &PickupOrder) -> Vec<(String, i64, i64)> {
+    order
+        .lines
+        .iter()
+        .filter_map(
+            |line| match (line.state.as_str(), line.resolution.as_deref()) {
+                ("picked", _) => Some((line.sku.clone(), line.quantity, line.total_minor)),
+                ("missing", Some("substitute")) => line
+                    .substitute_sku
+                    .clone()
+                    .map(|sku| (sku, line.quantity, line.total_minor)),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+/// Whether `now_ms` is past the time the order was promised ready and the store has not made
+/// it ready yet.
+pub fn is_late(order: &PickupOrder, now_ms: i64) -> bool {
+    matches!(order.status.as_str(), "new" | "picking") && now_ms > order.promised_at_ms
+}
+
 /// Sets how much of `sku` open pickup orders hold at this store.
 pub(crate) fn apply_reserved(
     conn: &Connection,

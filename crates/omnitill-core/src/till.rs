@@ -24,6 +24,7 @@ use crate::settings::{self, Language, Settings, StoreInfo};
 use crate::staff::{self, ManagerApproval, StaffSession};
 use crate::{loyalty, members};
 
+mod floor;
 mod pickups;
 mod sync_steps;
 

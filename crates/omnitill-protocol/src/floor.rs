@@ -19,3 +19,29 @@ pub struct BoughtTogether {
     pub sku: String,
     pub companions: Vec<Companion>,
 }
+
+/// How many of a product another store has for sale (on hand less what pickup orders hold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoreStock {
+    pub sku: String,
+    pub store_code: String,
+    pub store_name: String,
+    pub available: i64,
+}
+
+/// What the cloud adds to a member's view on the shop floor while the till is online: their
+/// newest e-shop lists (a till keeps them only for members who shop at its store), the brand's
+/// tags for them, the points that lapse soon, and the other stores' stock of their favourites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberFloor {
+    pub member_id: String,
+    pub tags: Vec<String>,
+    pub interests: crate::loyalty::MemberInterests,
+    /// Points that lapse before `points_expiring_by_ms` unless the member uses them.
+    pub points_expiring: i64,
+    pub points_expiring_by_ms: i64,
+    /// Each favourite's stock at the brand's other stores that have some, most first.
+    pub stock_elsewhere: Vec<StoreStock>,
+}

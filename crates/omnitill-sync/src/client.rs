@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use omnitill_core::outbox::OutboxOp;
 use omnitill_protocol::enrol::{EnrolRequest, EnrolResponse, TillIdentity};
+use omnitill_protocol::floor::MemberFloor;
 use omnitill_protocol::loyalty::{
     CachedMember, CouponHoldRequest, Held, History, HoldRequest, MemberLookupRequest,
 };
@@ -313,6 +314,19 @@ impl Client {
             self.request(
                 reqwest::Method::GET,
                 &format!("/v1/till/members/{member_id}/history"),
+            )
+            .timeout(MEMBER_CALL_TIMEOUT),
+        )
+        .await
+    }
+
+    /// What the cloud adds to a member's view on the shop floor: their e-shop lists, tags,
+    /// points lapsing soon, and their favourites' stock at the other stores.
+    pub async fn member_floor(&self, member_id: &str) -> Result<MemberFloor, SyncError> {
+        self.send(
+            self.request(
+                reqwest::Method::GET,
+                &format!("/v1/till/members/{member_id}/floor"),
             )
             .timeout(MEMBER_CALL_TIMEOUT),
         )

@@ -5,7 +5,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use omnitill_protocol::enrol::EnrolResponse;
-use omnitill_protocol::loyalty::{CachedMember, CouponHoldRequest, History, HoldRequest};
+use omnitill_protocol::floor::MemberFloor;
+use omnitill_protocol::loyalty::{
+    CachedMember, CouponHoldRequest, History, HoldRequest, MemberInterests,
+};
 use omnitill_sync::engine::{EngineStatus, LinkState};
 
 use crate::cloud::{Cloud, CloudAddress, CloudError, TillEnrolment};
@@ -28,6 +31,7 @@ pub enum Mode {
 pub enum Call {
     LookUp { kind: String, key: String },
     History { member_id: String },
+    Floor { member_id: String },
     HoldPoints { sale_id: String, points: i64 },
     ReleasePoints { sale_id: String },
     HoldCoupon { sale_id: String, coupon_id: String },
@@ -43,6 +47,8 @@ pub struct FakeCloud {
     wakes: Mutex<usize>,
     /// How long each call takes before it is answered by the mode.
     latency: Mutex<Duration>,
+    /// What the cloud adds to a member's floor view.
+    floor: Mutex<Option<MemberFloor>>,
 }
 
 impl FakeCloud {
@@ -53,6 +59,7 @@ impl FakeCloud {
             member: Mutex::new(None),
             wakes: Mutex::new(0),
             latency: Mutex::new(Duration::ZERO),
+            floor: Mutex::new(None),
         }
     }
 
@@ -68,6 +75,11 @@ impl FakeCloud {
     /// The member the next look-ups find.
     pub fn knows(&self, member: CachedMember) {
         *lock(&self.member) = Some(member);
+    }
+
+    /// What the floor view of any member gets from the cloud (none: empty lists).
+    pub fn floor_answers(&self, floor: MemberFloor) {
+        *lock(&self.floor) = Some(floor);
     }
 
     /// Every call so far, in order.
@@ -149,6 +161,29 @@ impl Cloud for FakeCloud {
             points: Vec::new(),
             purchases: Vec::new(),
         })
+    }
+
+    async fn member_floor(
+        &self,
+        _at: &CloudAddress,
+        member_id: &str,
+    ) -> Result<MemberFloor, CloudError> {
+        self.answer(Call::Floor {
+            member_id: member_id.into(),
+        })
+        .await?;
+        Ok(lock(&self.floor).clone().unwrap_or_else(|| MemberFloor {
+            member_id: member_id.into(),
+            tags: Vec::new(),
+            interests: MemberInterests {
+                member_id: member_id.into(),
+                favourites: Vec::new(),
+                viewed: Vec::new(),
+            },
+            points_expiring: 0,
+            points_expiring_by_ms: 0,
+            stock_elsewhere: Vec::new(),
+        }))
     }
 
     async fn hold_points(

@@ -5,6 +5,7 @@
 mod access;
 mod enrolment;
 mod fake_cloud;
+mod floor;
 mod holds;
 mod link_drops;
 mod pickups;

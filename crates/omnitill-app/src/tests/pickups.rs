@@ -14,8 +14,13 @@ use super::fake_cloud::Mode;
 fn order(id: &str, code: &str, payment: &str) -> PickupOrder {
     let line = |line_no| PickupLine {
         line_no,
-        sku: "TEA-DDO-75g".into(),
-        quantity: 1,
+        sku: if line_no == 1 {
+            "TEA-DDO-75g"
+        } else {
+            "TEA-ALS-75g"
+        }
+        .into(),
+        quantity: line_no,
         total_minor: 48_000,
         state: "to_pick".into(),
         missing_reason: None,
@@ -85,7 +90,7 @@ async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wak
         .find_pickup(" acd-34f ")
         .expect("the code finds it");
     assert_eq!(
-        (found.order.id.as_str(), found.verified),
+        (found.card.order.id.as_str(), found.verified),
         ("o-1", Verified::Code)
     );
     let woken = counter.cloud().wakes();
@@ -100,9 +105,9 @@ async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wak
     counter.app.mark_pickup_ready("o-1").expect("ready");
     let handed = counter
         .app
-        .hand_over_pickup("o-1", found.verified, None)
+        .hand_over_pickup("o-1", found.verified)
         .expect("handed over offline");
-    assert_eq!(handed.status, "partially_collected");
+    assert_eq!(handed.order.status, "partially_collected");
     assert_eq!(
         counter.cloud().wakes(),
         woken + 4,
@@ -120,7 +125,7 @@ async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wak
     );
     let unpaid = counter
         .app
-        .hand_over_pickup("o-2", Verified::Code, None)
+        .hand_over_pickup("o-2", Verified::Code)
         .expect_err("a pay-at-pickup order needs its sale");
     assert!(
         unpaid.message.contains("paid at pickup"),
@@ -152,4 +157,92 @@ async fn the_status_counts_the_orders_waiting_to_be_started() {
         1,
         "an order the store started no longer waits, offline too"
     );
+}
+
+#[tokio::test]
+async fn scanning_counts_each_unit_and_refuses_a_product_not_on_the_order() {
+    let counter = with_orders().await;
+    let alishan = omnitill_core::demo::demo_barcode(4);
+    let card = counter
+        .app
+        .scan_for_pickup("o-1", &alishan)
+        .expect("one of two Alishan scanned");
+    assert_eq!(
+        (card.lines[1].scanned, card.order.lines[1].state.as_str()),
+        (1, "to_pick"),
+        "a line of two is not picked after one unit"
+    );
+    let card = counter
+        .app
+        .scan_for_pickup("o-1", &alishan)
+        .expect("the second Alishan scanned");
+    assert_eq!(
+        (card.lines[1].scanned, card.order.lines[1].state.as_str()),
+        (2, "picked"),
+        "the last unit picks the line"
+    );
+    let extra = counter
+        .app
+        .scan_for_pickup("o-1", &alishan)
+        .expect_err("a third is one too many");
+    assert!(extra.message.contains("is picked"), "{}", extra.message);
+    let wrong = counter
+        .app
+        .scan_for_pickup("o-1", &omnitill_core::demo::demo_barcode(10))
+        .expect_err("Sun Moon Lake is not on the order");
+    assert!(
+        wrong.message.contains("not on this order"),
+        "{}",
+        wrong.message
+    );
+    assert_eq!(
+        counter
+            .app
+            .pickup_order("o-1")
+            .expect("the order")
+            .order
+            .lines[0]
+            .state,
+        "to_pick",
+        "a wrong scan changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_pay_at_pickup_order_is_charged_its_picked_lines_at_the_order_price_and_handed_over_by_the_sale()
+ {
+    let counter = with_orders().await;
+    counter
+        .app
+        .mark_pickup_line("o-2", 1, None)
+        .expect("picked");
+    counter
+        .app
+        .mark_pickup_line("o-2", 2, Some("none left"))
+        .expect("missing, refunded by the cloud's rule");
+    counter.app.mark_pickup_ready("o-2").expect("ready");
+    let cart = counter
+        .app
+        .pickup_checkout("o-2", Verified::Code)
+        .expect("the order goes into the cart");
+    assert_eq!(cart.lines.len(), 1, "the missing line is not charged");
+    assert_eq!(
+        cart.total_minor, 48_000,
+        "the picked line at the order's price"
+    );
+    counter
+        .app
+        .add_tender("cash", 50_000, None)
+        .expect("paid in cash");
+    counter.app.complete_sale().expect("the sale completes");
+    let order = counter.app.pickup_order("o-2").expect("the order");
+    assert_eq!(
+        order.order.status, "partially_collected",
+        "the sale that took the payment hands the order over"
+    );
+    let again = counter
+        .app
+        .pickup_checkout("o-2", Verified::Code)
+        .expect_err("a collected order is not charged twice");
+    assert_eq!(again.code, ErrorCode::BadInput, "{}", again.message);
 }

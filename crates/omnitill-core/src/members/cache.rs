@@ -112,6 +112,16 @@ pub fn apply_lookup_keys(conn: &Connection, keys: &MemberLookupKeys) -> CoreResu
     Ok(())
 }
 
+/// Whether this till keeps `member_id`'s look-up keys: the member shops at this store or was
+/// looked up here, so the feed also brings their e-shop lists.
+pub fn keeps_lookup_keys(conn: &Connection, member_id: &str) -> CoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM member_lookup WHERE member_id = ?1")?
+        .query_row([member_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Members whose phone or e-mail this till can look up offline.
 pub fn keyed_count(conn: &Connection) -> CoreResult<i64> {
     Ok(conn.query_row("SELECT COUNT(*) FROM member_lookup", [], |row| row.get(0))?)

@@ -5,7 +5,7 @@
 use omnitill_protocol::pickup::PickupOrder;
 
 use super::Till;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::pickups::{self, actions, actions::Verified};
 use crate::staff::StaffSession;
 
@@ -13,6 +13,31 @@ impl Till {
     /// This store's click-and-collect orders as this till shows them, newest first.
     pub fn pickup_orders(&self) -> CoreResult<Vec<PickupOrder>> {
         pickups::orders(&self.conn)
+    }
+
+    /// The order with id `order_id` as this till shows it.
+    pub fn pickup_order(&self, order_id: &str) -> CoreResult<PickupOrder> {
+        pickups::order(&self.conn, order_id)?.ok_or_else(|| {
+            CoreError::NotFound(format!("pickup order {order_id} is not on this till"))
+        })
+    }
+
+    /// A product's name and first barcode by SKU, for a pick list; `None` when the catalog
+    /// does not have it.
+    pub fn product_label(&self, sku: &str) -> CoreResult<Option<(String, Option<String>)>> {
+        crate::catalog::label(&self.conn, sku)
+    }
+
+    /// The product with SKU `sku`, priced now, to put in a cart for a pickup's payment.
+    pub fn item_by_sku(&self, sku: &str) -> CoreResult<crate::cart::PricedItem> {
+        let product_id: i64 = self
+            .conn
+            .prepare_cached("SELECT id FROM product WHERE sku = ?1")?
+            .query_row([sku], |row| row.get(0))
+            .map_err(|_| {
+                CoreError::NotFound(format!("product {sku} is not in this till's catalog"))
+            })?;
+        crate::catalog::priced_item(&self.conn, product_id, None, self.clock.now())
     }
 
     /// How many orders wait for the store to start them.

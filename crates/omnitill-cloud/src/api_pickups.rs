@@ -1,6 +1,6 @@
-//! The e-shop's click-and-collect routes: place a pickup order, read it, cancel it, and the
-//! brand's pickup settings. Each is a few lines over `pickups`; their `#[utoipa::path]` entries
-//! are part of `/openapi.json`.
+//! The e-shop's click-and-collect routes: place a pickup order, read it, cancel it, the
+//! brand's pickup settings, and the substitutes it names per SKU. Each is a few lines over
+//! `pickups`; their `#[utoipa::path]` entries are part of `/openapi.json`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,6 +14,7 @@ use crate::error::CloudResult;
 use crate::pickups::cancel::{self, CancelRequest};
 use crate::pickups::place::{self, PickupRequest};
 use crate::pickups::settings::{self, PickupSettings};
+use crate::pickups::substitutes::{self, PickupSubstitutes, SubstituteList};
 use crate::pickups::{self, PickupView};
 
 /// The click-and-collect routes, for `api::routes`.
@@ -23,6 +24,48 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pickup_get))
         .routes(routes!(pickup_cancel))
         .routes(routes!(pickup_settings_get, pickup_settings_put))
+        .routes(routes!(pickup_substitutes_get, pickup_substitutes_put))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/pickup-substitutes/{sku}",
+    tag = "e-shop",
+    security(("apiKey" = ["read"])),
+    params(("sku" = String, Path, description = "A SKU of the catalog")),
+    responses(
+        (status = 200, description = "The SKUs offered for a missing line of this SKU, preferred first", body = PickupSubstitutes),
+        (status = 404, description = "No such SKU in the catalog", body = ErrorBody)
+    )
+)]
+async fn pickup_substitutes_get(
+    State(state): State<AppState>,
+    _: ApiKey<need::Read>,
+    Path(sku): Path<String>,
+) -> CloudResult<Json<PickupSubstitutes>> {
+    Ok(Json(substitutes::get(&state.db, &sku).await?))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/pickup-substitutes/{sku}",
+    tag = "e-shop",
+    security(("apiKey" = ["admin"])),
+    params(("sku" = String, Path, description = "A SKU of the catalog")),
+    request_body = SubstituteList,
+    responses(
+        (status = 200, description = "Named, replacing the SKU's list: a missing line of an order that accepts substitutes is offered the first that is active, in stock at the store and no dearer per unit", body = PickupSubstitutes),
+        (status = 400, description = "A field is wrong, named in the message: too many SKUs, one named twice, the SKU itself, or one not in the catalog", body = ErrorBody),
+        (status = 404, description = "No such SKU in the catalog", body = ErrorBody)
+    )
+)]
+async fn pickup_substitutes_put(
+    State(state): State<AppState>,
+    _: ApiKey<need::Admin>,
+    Path(sku): Path<String>,
+    JsonBody(list): JsonBody<SubstituteList>,
+) -> CloudResult<Json<PickupSubstitutes>> {
+    Ok(Json(substitutes::set(&state.db, &sku, &list).await?))
 }
 
 #[utoipa::path(

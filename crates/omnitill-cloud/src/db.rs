@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0015_bought_together",
         include_str!("../../../migrations/cloud/0015_bought_together.sql"),
     ),
+    (
+        16,
+        "0016_pickup_substitutes",
+        include_str!("../../../migrations/cloud/0016_pickup_substitutes.sql"),
+    ),
 ];
 
 /// The PostgreSQL-only parts of migrations, run after the portable part of the same version

@@ -197,6 +197,7 @@ async fn pickups(
                     total_minor: 96_000,
                 },
             ],
+            accepts_substitutes: false,
         }
     };
     let placed = |request: PickupRequest| async move {

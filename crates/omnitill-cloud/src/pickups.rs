@@ -5,8 +5,10 @@
 //! and the store stock it reserves), `reservations` (each line's reservation, held at
 //! placement and then taken or released exactly once), `cancel` (the e-shop's cancellation),
 //! `expiry` (open orders past their time, by the hourly job), `settings` (the brand's expiry
-//! days and points rule), and this file: the order as the
-//! e-shop reads it, its history, and its publication to the store's tills and the e-shop.
+//! days and points rule), `substitutes` (the brand's substitutes per SKU, and what a missing
+//! line gets: a substitute or a refund), and this file: the order as the e-shop reads it (with
+//! what the customer is charged), its history, and its publication to the store's tills and
+//! the e-shop.
 //!
 //! Every change to an order is written with its status event and published to the store's
 //! feed (`Change::Pickup`) in one transaction; a move out of a status is a conditional update
@@ -18,6 +20,7 @@ pub mod expiry;
 pub mod place;
 pub mod reservations;
 pub mod settings;
+pub mod substitutes;
 
 use omnitill_protocol::pickup::{PickupLine, PickupOrder};
 use omnitill_protocol::pull::Change;
@@ -39,6 +42,66 @@ pub struct PickupView {
     /// The pickup QR token (`OMP1.`), signed by the brand's key; a till verifies it offline.
     pub qr_token: String,
     pub history: Vec<PickupEvent>,
+    /// Whether the customer accepts a substitute for a missing line.
+    #[serde(default)]
+    pub accepts_substitutes: bool,
+    /// What the customer pays for the order, in minor units: its total less the lines refunded
+    /// because the store could not find them. A missing line given a substitute stays charged
+    /// at its own price. (A cancelled or expired order is the e-shop's to refund whole.)
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub charged_minor: i64,
+    /// What the e-shop owes the customer back for refunded lines: their totals when the order
+    /// was paid online, 0 when it is paid at pickup (the till takes `charged_minor`).
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub refund_minor: i64,
+}
+
+/// An order as a webhook tells it to the e-shop (`data`): the order's fields, with whether
+/// the customer accepts substitutes and the amounts of `PickupView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PickupEventData {
+    #[serde(flatten)]
+    pub order: PickupOrder,
+    pub accepts_substitutes: bool,
+    pub charged_minor: i64,
+    pub refund_minor: i64,
+}
+
+/// What the customer pays for `order` and what the e-shop owes back: (charged, refund), both
+/// in minor units (see `PickupView`). Only lines resolved `refund` come off.
+pub fn amounts(order: &PickupOrder) -> CloudResult<(i64, i64)> {
+    let overflow = || CloudError::Internal(format!("the amounts of order {} overflow", order.id));
+    let refunded = order
+        .lines
+        .iter()
+        .filter(|line| line.resolution.as_deref() == Some(substitutes::REFUND))
+        .try_fold(0_i64, |sum, line| sum.checked_add(line.total_minor))
+        .ok_or_else(overflow)?;
+    let charged = order
+        .total_minor
+        .checked_sub(refunded)
+        .ok_or_else(overflow)?;
+    let refund = if order.payment == "paid_online" {
+        refunded
+    } else {
+        0
+    };
+    Ok((charged, refund))
+}
+
+/// Whether the customer of order `order_id` accepts substitutes.
+pub(crate) async fn accepts_substitutes(
+    tx: &mut AnyConnection,
+    order_id: &str,
+) -> CloudResult<bool> {
+    let (accepts,): (i64,) =
+        sqlx::query_as("SELECT accepts_substitutes FROM pickup_order WHERE id = $1")
+            .bind(order_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(accepts != 0)
 }
 
 /// One status an order went through.
@@ -194,9 +257,14 @@ pub(crate) async fn view(tx: &mut AnyConnection, order_id: &str) -> CloudResult<
     .bind(order_id)
     .fetch_all(&mut *tx)
     .await?;
+    let (charged_minor, refund_minor) = amounts(&order)?;
+    let accepts_substitutes = accepts_substitutes(tx, order_id).await?;
     Ok(PickupView {
         order,
         qr_token,
+        accepts_substitutes,
+        charged_minor,
+        refund_minor,
         history: history
             .into_iter()
             .map(|(status, at_ms, source, note)| PickupEvent {
@@ -273,7 +341,8 @@ pub(crate) async fn flag_short(
     Ok(())
 }
 
-/// Owes the e-shop the event `event_type` with the order's current state (`webhooks`).
+/// Owes the e-shop the event `event_type` with the order's current state, its lines'
+/// resolutions and amounts included (`webhooks`, `PickupEventData`).
 pub(crate) async fn tell_eshop(
     tx: &mut AnyConnection,
     order_id: &str,
@@ -281,7 +350,14 @@ pub(crate) async fn tell_eshop(
     at_ms: i64,
 ) -> CloudResult<()> {
     let order = load(tx, order_id).await?;
-    crate::webhooks::enqueue(tx, event_type, &order, at_ms).await
+    let (charged_minor, refund_minor) = amounts(&order)?;
+    let data = PickupEventData {
+        accepts_substitutes: accepts_substitutes(tx, order_id).await?,
+        charged_minor,
+        refund_minor,
+        order,
+    };
+    crate::webhooks::enqueue(tx, event_type, &data, at_ms).await
 }
 
 /// Publishes the order's current state to its store's tills.

@@ -2,7 +2,8 @@
 //! by the e-shop gets a pickup code and a QR token its store's tills can verify offline, and
 //! reserves its stock once; a retry is answered without reserving more, another order under
 //! the same reference is refused; a cancellation releases the stock once, however many arrive
-//! at the same time; bad orders are refused in words and leave nothing behind.
+//! at the same time; bad orders are refused in words and leave nothing behind. What a missing
+//! line gets, a substitute or a refund, is in `pickups/substitutes.rs`.
 
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ use ring::signature::KeyPair;
 
 mod support;
 use support::both_backends;
+
+#[path = "pickups/substitutes.rs"]
+mod substitutes;
 
 const STORE: &str = "TPE-XINYI";
 /// When the orders are promised ready: an hour after the tests' clock starts.
@@ -44,6 +48,7 @@ fn request(order_ref: &str) -> PickupRequest {
             line("TEA-DDO-75g", 2, 96_000),
             line("TEA-ALS-150g", 1, 74_000),
         ],
+        accepts_substitutes: false,
     }
 }
 

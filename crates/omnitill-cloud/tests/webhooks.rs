@@ -77,6 +77,7 @@ fn order(order_ref: &str) -> PickupRequest {
             quantity: 1,
             total_minor: 48_000,
         }],
+        accepts_substitutes: false,
     }
 }
 

@@ -58,6 +58,12 @@ pub struct PickupRequest {
     pub promised_at_ms: i64,
     #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<PickupLineRequest>,
+    /// Whether the customer accepts a substitute for a line the store cannot find: one the
+    /// brand names for its SKU (`PUT /v1/pickup-substitutes/{sku}`), in stock at the store, at
+    /// no more than the line's unit price, charged at the line's price. Without it (the
+    /// default) a missing line is refunded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepts_substitutes: bool,
 }
 
 /// Places `request`. Returns whether it was new, and the order.
@@ -114,8 +120,8 @@ pub async fn place(db: &Db, request: &PickupRequest) -> CloudResult<(bool, Picku
     sqlx::query(
         "INSERT INTO pickup_order (id, order_ref, store_id, code, status, payment, member_id,
              guest_name, contact_masked, currency, total_minor, promised_at, expires_at,
-             created_at, updated_at, review)
-         VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULL)",
+             created_at, updated_at, review, accepts_substitutes)
+         VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULL, $14)",
     )
     .bind(&id)
     .bind(order_ref)
@@ -130,6 +136,7 @@ pub async fn place(db: &Db, request: &PickupRequest) -> CloudResult<(bool, Picku
     .bind(request.promised_at_ms)
     .bind(expires_at)
     .bind(now)
+    .bind(i64::from(request.accepts_substitutes))
     .execute(&mut *tx)
     .await?;
     let mut skus: Vec<&str> = request.lines.iter().map(|line| line.sku.as_str()).collect();
@@ -167,7 +174,16 @@ pub async fn place(db: &Db, request: &PickupRequest) -> CloudResult<(bool, Picku
         .bind(line.total_minor)
         .execute(&mut *tx)
         .await?;
-        reservations::hold(&mut tx, &id, line_no, &store, &line.sku, line.quantity).await?;
+        reservations::hold(
+            &mut tx,
+            &id,
+            line_no,
+            reservations::Kind::Ordered,
+            &store,
+            &line.sku,
+            line.quantity,
+        )
+        .await?;
     }
     record_event(&mut tx, &id, "new", now, "eshop", None).await?;
     publish(&mut tx, &id).await?;

@@ -3,13 +3,16 @@
 //!
 //! `check_*` are pure: the words and times a till may send. `apply_*` check the order is the
 //! pushing device's store's, then move it:
-//! - **A line.** Picked, or missing with a reason: a missing line's stock is released, it is
-//!   not charged, and the cloud decides what the customer gets for it (a refund). The order
-//!   moves from new to picking. An order that has ended changes no more.
+//! - **A line.** Picked, or missing with a reason: a missing line's stock is released and the
+//!   cloud decides what the customer gets for it (`pickups::substitutes`): a substitute the
+//!   brand names, held now and charged at the line's price, when the order accepts one and one
+//!   qualifies; a refund otherwise, and the line is not charged. The order moves from new to
+//!   picking. An order that has ended changes no more.
 //! - **Ready.** From new or picking, with no line left to pick: the e-shop is told
 //!   (`pickup.ready`), which tells the customer.
 //! - **Handed over.** Always stands, whatever the cloud did meanwhile. An open order ends
-//!   collected (or partially collected, with a missing line); its held stock is taken. An order
+//!   collected (or partially collected, with a missing line); its held stock, substitutes
+//!   included, is taken. An order
 //!   the e-shop cancelled or that expired while the store handed it over offline ends
 //!   collected too: its stock, released then, is taken now, and a cancelled one is flagged
 //!   `refund_after_handover` for a person to settle the refund. A second handover of a
@@ -20,7 +23,8 @@ use omnitill_protocol::ops::{PickupHandedOver, PickupLineMarked, PickupReady};
 use sqlx::AnyConnection;
 
 use super::{ApplyError, PushingDevice, Refusal};
-use crate::pickups::reservations::{self, Settle};
+use crate::pickups::reservations::{self, Kind, Settle};
+use crate::pickups::substitutes::{self, MissingLine};
 use crate::pickups::{load, publish, record_event, tell_eshop};
 use crate::{members, stock};
 
@@ -115,39 +119,40 @@ pub async fn apply_line(
     if omnitill_protocol::pickup::is_final(&status) {
         return Ok(());
     }
-    let (resolution, reason) = match line.state.as_str() {
-        "missing" => (Some("refund"), line.reason.as_deref().map(str::trim)),
-        _ => (None, None),
+    let reason = match line.state.as_str() {
+        "missing" => line.reason.as_deref().map(str::trim),
+        _ => None,
     };
-    let moved = sqlx::query(
-        "UPDATE pickup_line SET state = $1, missing_reason = $2, resolution = $3
-         WHERE order_id = $4 AND line_no = $5 AND state IN ('to_pick', 'picked')",
+    // The line moves once: of two operations on it, the second finds it moved.
+    let moved: Option<(String, i64, i64)> = sqlx::query_as(
+        "UPDATE pickup_line SET state = $1, missing_reason = $2, resolution = NULL,
+             substitute_sku = NULL
+         WHERE order_id = $3 AND line_no = $4 AND state IN ('to_pick', 'picked')
+         RETURNING sku, quantity, total_minor",
     )
     .bind(&line.state)
     .bind(reason)
-    .bind(resolution)
     .bind(&line.order_id)
     .bind(line.line_no)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((sku, quantity, total_minor)) = moved else {
         return Err(Refusal(format!(
             "pickup order {} has no line {} still to pick",
             line.order_id, line.line_no
         ))
         .into());
-    }
+    };
     if line.state == "missing" {
-        reservations::settle(
-            tx,
-            &line.order_id,
-            Some(line.line_no),
-            Settle::Released,
-            "missing",
-            line.at_ms,
-        )
-        .await?;
+        let missing = MissingLine {
+            order_id: &line.order_id,
+            line_no: line.line_no,
+            store_id: &device.store_id,
+            sku: &sku,
+            quantity,
+            total_minor,
+        };
+        substitutes::resolve_missing(tx, &missing, device.now_ms, line.at_ms).await?;
     }
     if status == "new" {
         set_status(tx, &line.order_id, "picking", line.at_ms).await?;
@@ -227,11 +232,12 @@ pub async fn apply_handover(
         return Ok(());
     }
     // Points first: the member's row is locked before anything is published (the lock order).
+    // Every line charged earns: a substituted line at its own SKU and price.
     let order = load(tx, &order_id).await?;
-    let taken: Vec<(String, i64)> = order
+    let charged: Vec<(String, i64)> = order
         .lines
         .iter()
-        .filter(|line| line.state != "missing")
+        .filter(|line| line.resolution.as_deref() != Some(substitutes::REFUND))
         .map(|line| (line.sku.clone(), line.total_minor))
         .collect();
     let (points_on,): (String,) =
@@ -243,7 +249,7 @@ pub async fn apply_handover(
         && points_on == "collection"
     {
         let at = chrono::DateTime::from_timestamp_millis(handed.at_ms).unwrap_or_default();
-        members::earn_for_pickup(tx, member_id, &order_id, &taken, at).await?;
+        members::earn_for_pickup(tx, member_id, &order_id, &charged, at).await?;
     }
     let ended = if order.lines.iter().any(|line| line.state == "missing") {
         "partially_collected"
@@ -253,16 +259,25 @@ pub async fn apply_handover(
     let held =
         reservations::settle(tx, &order_id, None, Settle::Taken, "handover", handed.at_ms).await?;
     if status == "cancelled" || status == "expired" {
-        // Released when the order ended; the goods left the store all the same.
-        for line in order.lines.iter().filter(|line| line.state != "missing") {
-            if held.iter().any(|(line_no, ..)| *line_no == line.line_no) {
+        // Released when the order ended; the goods left the store all the same: each line's
+        // own SKU, or the substitute offered for it.
+        for line in &order.lines {
+            let (kind, sku) = match (line.state.as_str(), &line.substitute_sku) {
+                ("missing", Some(substitute)) => (Kind::Substitute, substitute),
+                ("missing", None) => continue,
+                _ => (Kind::Ordered, &line.sku),
+            };
+            if held
+                .iter()
+                .any(|taken| taken.line_no == line.line_no && taken.kind == kind)
+            {
                 continue;
             }
             stock::move_stock(
                 tx,
-                &format!("pickup:{order_id}:{}", line.line_no),
+                &kind.movement_id(&order_id, line.line_no),
                 &device.store_id,
-                &line.sku,
+                sku,
                 -line.quantity,
                 "pickup",
                 &order_id,

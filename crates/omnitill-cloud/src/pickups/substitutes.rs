@@ -38,8 +38,10 @@ pub const REFUND: &str = "refund";
 /// A missing line's resolution: a substitute is offered at the line's price.
 pub const SUBSTITUTE: &str = "substitute";
 
-/// The substitutes the brand names for a SKU, as the e-shop or brand IT sends them.
+/// The substitutes the brand names for a SKU, as the e-shop or brand IT sends them. A field
+/// it does not know is refused, so a misspelt one is not taken for an empty list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SubstituteList {
     /// SKUs of the catalog, the first preferred; each at most once and never the SKU itself.
     /// An empty list removes every substitute.
@@ -66,7 +68,7 @@ impl utoipa::PartialSchema for SubstituteSkus {
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(MAX_SKU_CHARS))
-            .pattern(Some("^[^\\u0000-\\u001F\\u007F]+$"));
+            .pattern(Some("^[^\\u0000-\\u001F\\u007F-\\u009F]+$"));
         ArrayBuilder::new()
             .items(sku)
             .max_items(Some(MAX_SUBSTITUTES))

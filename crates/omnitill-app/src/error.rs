@@ -53,6 +53,9 @@ pub enum ErrorCode {
     LockedOut,
     /// A manager is needed for this action.
     NotManager,
+    /// A pickup step this order does not allow (a product not on it, a line picked already,
+    /// an order collected, cancelled or expired, another store's); the message says which.
+    PickupRefused,
     /// No staff session (the till is locked).
     NotLoggedIn,
     /// A refund quantity above what remains refundable.

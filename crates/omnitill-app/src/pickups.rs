@@ -15,7 +15,7 @@ use ts_rs::TS;
 use crate::app::App;
 use crate::cloud::Cloud;
 use crate::desk::{Desk, PickupPayment};
-use crate::error::{ApiError, Reply, code_of};
+use crate::error::{ApiError, ErrorCode, Reply, code_of};
 use crate::views::CartView;
 
 /// An order as the pickup screens show it.
@@ -24,6 +24,8 @@ pub struct PickupCard {
     pub order: PickupOrder,
     /// Past its promised time and not ready yet.
     pub late: bool,
+    /// The member's name when this till knows them (a guest's is on the order).
+    pub member_name: Option<String>,
     /// The order's lines with what staff need to find them, in the order's line order.
     pub lines: Vec<PickupLineView>,
 }
@@ -68,20 +70,20 @@ impl<C: Cloud> App<C> {
 
     /// The open order a customer shows: its QR code, its pickup code, or their member card.
     pub fn find_pickup(&self, input: &str) -> Reply<FoundPickup> {
-        self.with_desk(|desk| {
+        pickup_step(self.with_desk(|desk| {
             desk.session()?;
             let (order, verified) = desk.till.find_pickup(input)?;
             Ok(FoundPickup {
                 card: card(desk, order)?,
                 verified,
             })
-        })
+        }))
     }
 
     /// A unit scanned for an order: it must be a product of a line still to pick; the line is
     /// marked picked when its last unit is scanned.
     pub fn scan_for_pickup(&self, order_id: &str, code: &str) -> Reply<PickupCard> {
-        let card = self.with_desk(|desk| {
+        let card = pickup_step(self.with_desk(|desk| {
             let session = desk.session()?;
             let item = desk.till.scan(code)?;
             let order = desk.till.pickup_order(order_id)?;
@@ -109,7 +111,7 @@ impl<C: Cloud> App<C> {
                 order
             };
             card(desk, order)
-        })?;
+        }))?;
         self.cloud.wake_sync();
         Ok(card)
     }
@@ -121,7 +123,7 @@ impl<C: Cloud> App<C> {
         line_no: i64,
         missing_reason: Option<&str>,
     ) -> Reply<PickupCard> {
-        let card = self.with_desk(|desk| {
+        let card = pickup_step(self.with_desk(|desk| {
             let session = desk.session()?;
             let order = match missing_reason {
                 Some(reason) => desk
@@ -131,31 +133,31 @@ impl<C: Cloud> App<C> {
             };
             desk.pick_counts.remove(&(order_id.to_owned(), line_no));
             card(desk, order)
-        })?;
+        }))?;
         self.cloud.wake_sync();
         Ok(card)
     }
 
     /// Marks an order ready: the customer is told once the till syncs.
     pub fn mark_pickup_ready(&self, order_id: &str) -> Reply<PickupCard> {
-        let card = self.with_desk(|desk| {
+        let card = pickup_step(self.with_desk(|desk| {
             let session = desk.session()?;
             let order = desk.till.mark_pickup_ready(&session, order_id)?;
             card(desk, order)
-        })?;
+        }))?;
         self.cloud.wake_sync();
         Ok(card)
     }
 
     /// Hands over an order paid online, verified as `verified`.
     pub fn hand_over_pickup(&self, order_id: &str, verified: Verified) -> Reply<PickupCard> {
-        let card = self.with_desk(|desk| {
+        let card = pickup_step(self.with_desk(|desk| {
             let session = desk.session()?;
             let order = desk
                 .till
                 .hand_over_pickup(&session, order_id, verified, None)?;
             card(desk, order)
-        })?;
+        }))?;
         self.cloud.wake_sync();
         Ok(card)
     }
@@ -163,7 +165,7 @@ impl<C: Cloud> App<C> {
     /// Puts a pay-at-pickup order in an empty cart, at the order's prices, with its member:
     /// the sale completed at checkout hands the order over (`complete_sale`).
     pub fn pickup_checkout(&self, order_id: &str, verified: Verified) -> Reply<CartView> {
-        self.edit_cart(|desk| {
+        pickup_step(self.edit_cart(|desk| {
             let order = desk.till.pickup_order(order_id)?;
             if omnitill_protocol::pickup::is_final(&order.status) {
                 return Err(ApiError::bad_input(format!(
@@ -215,7 +217,7 @@ impl<C: Cloud> App<C> {
                 verified,
             });
             Ok(())
-        })
+        }))
     }
 }
 
@@ -236,6 +238,15 @@ pub(crate) fn hand_over_paid(desk: &mut Desk, sale_id: &str) -> Reply<()> {
     Ok(())
 }
 
+/// A refusal of a pickup step in words the store understands: what the order does not allow
+/// is `pickup_refused`, not a malformed request.
+fn pickup_step<T>(result: Reply<T>) -> Reply<T> {
+    result.map_err(|error| match error.code {
+        ErrorCode::BadInput => ApiError::new(ErrorCode::PickupRefused, error.message),
+        _ => error,
+    })
+}
+
 fn card(desk: &Desk, order: PickupOrder) -> Reply<PickupCard> {
     let now_ms = desk.till.clock().now().timestamp_millis();
     let mut lines = Vec::with_capacity(order.lines.len());
@@ -252,13 +263,14 @@ fn card(desk: &Desk, order: PickupOrder) -> Reply<PickupCard> {
             ),
             None => None,
         };
-        let scanned = if line.state == "to_pick" {
-            desk.pick_counts
+        let scanned = match line.state.as_str() {
+            "to_pick" => desk
+                .pick_counts
                 .get(&(order.id.clone(), line.line_no))
                 .copied()
-                .unwrap_or(0)
-        } else {
-            line.quantity
+                .unwrap_or(0),
+            "picked" => line.quantity,
+            _ => 0,
         };
         lines.push(PickupLineView {
             line_no: line.line_no,
@@ -268,8 +280,13 @@ fn card(desk: &Desk, order: PickupOrder) -> Reply<PickupCard> {
             scanned,
         });
     }
+    let member_name = match &order.member_id {
+        Some(id) => desk.till.member(id).ok().map(|member| member.name),
+        None => None,
+    };
     Ok(PickupCard {
         late: pickups::is_late(&order, now_ms),
+        member_name,
         order,
         lines,
     })

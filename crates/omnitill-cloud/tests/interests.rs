@@ -152,3 +152,73 @@ async fn favourites_keep_their_price_views_keep_the_newest_and_the_members_store
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_tills_floor_view_has_the_lists_the_points_about_to_lapse_and_the_other_stores_stock() {
+    both_backends(|database| async move {
+        let now = chrono::DateTime::from_timestamp_millis(NOW_MS).expect("a time");
+        let db = database.connect(Arc::new(ManualClock::new(now))).await;
+        demo::seed(&db).await.expect("the demo brand");
+        let id = member(&db).await;
+        interests::save_favourite(&db, &id, "TEA-DDO-75g", &SaveFavourite { saved_at_ms: None })
+            .await
+            .expect("a favourite is saved");
+        let store = |code: &'static str| {
+            let db = db.clone();
+            async move {
+                let (id,): (String,) = sqlx::query_as("SELECT id FROM store WHERE code = $1")
+                    .bind(code)
+                    .fetch_one(&db.read)
+                    .await
+                    .expect("the store");
+                id
+            }
+        };
+        let (xinyi, daan) = (store("TPE-XINYI").await, store("TPE-DAAN").await);
+        sqlx::query("UPDATE stock_level SET on_hand = 9, reserved = 2 WHERE store_id = $1 AND sku = 'TEA-DDO-75g'")
+            .bind(&daan)
+            .execute(&db.write)
+            .await
+            .expect("Da'an's stock is set");
+        // 500 points earned 705 days ago lapse within 30 days under the demo's rules (24
+        // months); 200 earned last month do not; 100 already redeemed come off the old ones.
+        let month_ms: i64 = 30 * 86_400_000;
+        for (key, points, age_ms) in [("old", 500, 705 * 86_400_000), ("new", 200, month_ms), ("used", -100, month_ms)] {
+            sqlx::query(
+                "INSERT INTO points_entry (id, member_id, kind, points, channel, ref_id, op_key, created_at)
+                 VALUES ($1, $2, 'adjust', $3, 'online', NULL, $1, $4)",
+            )
+            .bind(format!("{id}-{key}"))
+            .bind(&id)
+            .bind(points)
+            .bind(NOW_MS - age_ms)
+            .execute(&db.write)
+            .await
+            .expect("a points entry");
+        }
+        let floor = omnitill_cloud::member_floor::for_till(&db, &xinyi, &id, now)
+            .await
+            .expect("the floor view");
+        assert_eq!(floor.interests.favourites.len(), 1, "the member's lists come along");
+        assert_eq!(
+            floor
+                .stock_elsewhere
+                .iter()
+                .map(|s| (s.store_code.as_str(), s.available))
+                .collect::<Vec<_>>(),
+            [("TPE-DAAN", 7)],
+            "another store's stock is on hand less what pickups hold; the asking store is left out"
+        );
+        assert_eq!(
+            floor.points_expiring, 400,
+            "what lapses within 30 days is the old earnings less what was used since"
+        );
+        let missing = omnitill_cloud::member_floor::for_till(&db, &xinyi, "no-such-member", now).await;
+        assert!(
+            matches!(missing, Err(CloudError::NotFound(_))),
+            "an unknown member is a 404, not an empty view"
+        );
+        database
+    })
+    .await;
+}

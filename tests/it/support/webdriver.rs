@@ -25,9 +25,13 @@ pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(50);
 pub mod keys {
     pub const ENTER: &str = "\u{E007}";
     pub const ESCAPE: &str = "\u{E00C}";
+    pub const ARROW_DOWN: &str = "\u{E015}";
+    pub const F1: &str = "\u{E031}";
+    pub const F3: &str = "\u{E033}";
     pub const F4: &str = "\u{E034}";
     pub const F6: &str = "\u{E036}";
     pub const F7: &str = "\u{E037}";
+    pub const F8: &str = "\u{E038}";
     pub const F9: &str = "\u{E039}";
     pub const F11: &str = "\u{E03B}";
     pub const F12: &str = "\u{E03C}";

@@ -10,11 +10,13 @@
 //! This file holds what the flows share: the window lock, demo products, a cashier's steps and
 //! the ledger read beside the app. The flows: `checkout` (a sale, a refund, bad input),
 //! `sync` (an outage, a refused operation, a restored cloud), `members` (a member at
-//! checkout), `ledger` (a damaged ledger), `screen` (the till filling its screen).
+//! checkout), `ledger` (a damaged ledger), `screen` (the till filling its screen), `pickups`
+//! (click-and-collect and the member on the shop floor).
 
 mod checkout;
 mod ledger;
 mod members;
+mod pickups;
 mod screen;
 mod sync;
 

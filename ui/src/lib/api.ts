@@ -18,7 +18,12 @@ import type { Conflict } from "./generated/Conflict";
 import type { Discount } from "./generated/Discount";
 import type { Enrolment } from "./generated/Enrolment";
 import type { ErrorCode } from "./generated/ErrorCode";
+import type { FloorView } from "./generated/FloorView";
 import type { FoundPickup } from "./generated/FoundPickup";
+import type { NextAction } from "./generated/NextAction";
+import type { PickupCard } from "./generated/PickupCard";
+import type { PickupLineView } from "./generated/PickupLineView";
+import type { FloorProduct } from "./generated/FloorProduct";
 import type { History } from "./generated/History";
 import type { Language } from "./generated/Language";
 import type { LinkState } from "./generated/LinkState";
@@ -55,7 +60,12 @@ export type {
   Discount,
   Enrolment,
   ErrorCode,
+  FloorProduct,
+  FloorView,
   FoundPickup,
+  NextAction,
+  PickupCard,
+  PickupLineView,
   Language,
   LinkState,
   OfflineLimit,
@@ -145,11 +155,17 @@ export const api = {
   refusalReview: (seq: number, note: string) => invoke<Refusal>("refusal_review", { seq, note }),
   // Click-and-collect: the store's queue, the order a customer shows (QR, code or member card),
   // picking (a reason marks a line missing), ready, and handover.
-  pickupQueue: () => invoke<PickupOrder[]>("pickup_queue"),
+  pickupQueue: () => invoke<PickupCard[]>("pickup_queue"),
+  pickupOrder: (orderId: string) => invoke<PickupCard>("pickup_order", { orderId }),
   pickupFind: (input: string) => invoke<FoundPickup>("pickup_find", { input }),
+  pickupScan: (orderId: string, code: string) =>
+    invoke<PickupCard>("pickup_scan", { orderId, code }),
   pickupMarkLine: (orderId: string, lineNo: number, missingReason: string | null) =>
-    invoke<PickupOrder>("pickup_mark_line", { orderId, lineNo, missingReason }),
-  pickupReady: (orderId: string) => invoke<PickupOrder>("pickup_ready", { orderId }),
-  pickupHandOver: (orderId: string, verified: Verified, saleId: string | null) =>
-    invoke<PickupOrder>("pickup_hand_over", { orderId, verified, saleId }),
+    invoke<PickupCard>("pickup_mark_line", { orderId, lineNo, missingReason }),
+  pickupReady: (orderId: string) => invoke<PickupCard>("pickup_ready", { orderId }),
+  pickupHandOver: (orderId: string, verified: Verified) =>
+    invoke<PickupCard>("pickup_hand_over", { orderId, verified }),
+  pickupCheckout: (orderId: string, verified: Verified) =>
+    invoke<Cart>("pickup_checkout", { orderId, verified }),
+  memberFloor: () => invoke<FloorView>("member_floor"),
 };

@@ -3,8 +3,9 @@
 // are written `{name}` and filled by `translate`.
 
 import type { Language } from "./api";
+import { floorEn, floorZhHant } from "./i18n/floor";
 
-const en = {
+const baseEn = {
   "app.name": "Omnitill",
   "app.loading": "Starting the till…",
 
@@ -341,9 +342,11 @@ const en = {
   "error.internal": "Something went wrong in the till. Try again; if it repeats, call support.",
 } satisfies Record<string, string>;
 
+const en = { ...baseEn, ...floorEn };
+
 export type MessageKey = keyof typeof en;
 
-const zhHant: Record<MessageKey, string> = {
+const baseZhHant: Record<keyof typeof baseEn, string> = {
   "app.name": "Omnitill",
   "app.loading": "收銀機啟動中…",
 
@@ -677,6 +680,8 @@ const zhHant: Record<MessageKey, string> = {
   "error.ledger_damaged": "銷售帳本已損毀：在店長復原之前已停止銷售",
   "error.internal": "收銀機發生錯誤。請再試一次；若持續發生，請聯絡技術支援。",
 };
+
+const zhHant: Record<MessageKey, string> = { ...baseZhHant, ...floorZhHant };
 
 export const dictionaries: Record<Language, Record<MessageKey, string>> = {
   en,

@@ -5,7 +5,17 @@
 // time in the order they were made (a fast scanner can send several barcodes before the first
 // answer) and shows a failure in the banner instead of throwing.
 
-import type { ApiError, AppStatus, Cart, ErrorCode, Language, Receipt } from "./api";
+import type {
+  ApiError,
+  AppStatus,
+  Cart,
+  ErrorCode,
+  FloorView,
+  Language,
+  PickupCard,
+  Receipt,
+  Verified,
+} from "./api";
 import { toApiError } from "./errors";
 import { translate, type MessageKey, type Params } from "./i18n";
 import { formatMoney } from "./money";
@@ -19,7 +29,9 @@ export type Screen =
   | "refund"
   | "receipts"
   | "settings"
-  | "review";
+  | "review"
+  | "pickups"
+  | "floor";
 
 export interface Message {
   // error: red, from the till or a value the till would refuse; warning: amber, a hint from the
@@ -45,6 +57,13 @@ class AppState {
   // A barcode scanned on the receipt screen, to be added once the next sale's screen is up.
   pendingScan = $state<string | null>(null);
   busy = $state(0);
+  // The store's pickup orders as last read, the one open on the pickup screen, and how its
+  // customer proved it theirs (set once they showed it for handover).
+  pickups = $state<PickupCard[]>([]);
+  pickup = $state<PickupCard | null>(null);
+  pickupVerified = $state<Verified | null>(null);
+  // The attached member as floor staff see them.
+  floor = $state<FloorView | null>(null);
   // Why the till cannot start: AppStatus.error, or why AppStatus itself failed.
   fatal = $state<ApiError | null>(null);
 

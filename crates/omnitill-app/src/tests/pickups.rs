@@ -117,7 +117,11 @@ async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wak
         .app
         .find_pickup("ACD34F")
         .expect_err("collected already");
-    assert_eq!(again.code, ErrorCode::BadInput);
+    assert_eq!(
+        again.code,
+        ErrorCode::PickupRefused,
+        "a step the order does not allow has its own code"
+    );
     assert!(
         again.message.contains("collected already"),
         "{}",
@@ -244,5 +248,5 @@ async fn a_pay_at_pickup_order_is_charged_its_picked_lines_at_the_order_price_an
         .app
         .pickup_checkout("o-2", Verified::Code)
         .expect_err("a collected order is not charged twice");
-    assert_eq!(again.code, ErrorCode::BadInput, "{}", again.message);
+    assert_eq!(again.code, ErrorCode::PickupRefused, "{}", again.message);
 }

@@ -3,4 +3,4 @@
 /**
  * Every way an IPC command can fail, as the UI switches on it.
  */
-export type ErrorCode = "bad_input" | "unknown_barcode" | "bad_check_digit" | "bad_barcode" | "bad_quantity" | "bad_discount" | "bad_tender" | "offline_points_limit" | "points_unavailable" | "coupon_unavailable" | "member_input" | "member_not_found" | "card_exceeds_due" | "not_paid" | "empty_cart" | "inactive_product" | "not_found" | "wrong_pin" | "locked_out" | "not_manager" | "not_logged_in" | "refund_exceeds_sold" | "printer" | "sync" | "database_refused" | "store" | "ledger_damaged" | "internal";
+export type ErrorCode = "bad_input" | "unknown_barcode" | "bad_check_digit" | "bad_barcode" | "bad_quantity" | "bad_discount" | "bad_tender" | "offline_points_limit" | "points_unavailable" | "coupon_unavailable" | "member_input" | "member_not_found" | "card_exceeds_due" | "not_paid" | "empty_cart" | "inactive_product" | "not_found" | "wrong_pin" | "locked_out" | "not_manager" | "pickup_refused" | "not_logged_in" | "refund_exceeds_sold" | "printer" | "sync" | "database_refused" | "store" | "ledger_damaged" | "internal";

@@ -11,6 +11,10 @@ export type PickupCard = { order: PickupOrder,
  */
 late: boolean, 
 /**
+ * The member's name when this till knows them (a guest's is on the order).
+ */
+member_name: string | null, 
+/**
  * The order's lines with what staff need to find them, in the order's line order.
  */
 lines: Array<PickupLineView>, };

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "wrong_pin",
   "locked_out",
   "not_manager",
+  "pickup_refused",
   "not_logged_in",
   "refund_exceeds_sold",
   "printer",

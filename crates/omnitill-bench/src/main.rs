@@ -13,21 +13,37 @@
 //! `import` times `omnitill-cloud catalog import` of a large generated catalog on SQLite and
 //! PostgreSQL.
 //!
+//! `pickups` adds the click-and-collect and shop-floor rows: the till's pickup queue read and
+//! handover commit (`pickup_queue`), the member floor view on the large ledger (`floor`), both
+//! fed as pulled pages (`feed`), the cloud's bought-together computation (`bought_together`,
+//! over sales from `cloud_sales`) and pickup orders placed through the API on PostgreSQL
+//! (`pickup_api`).
+//!
 //! Usage: `omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only]
-//! [--import-only] [--skip-import]`. `--import-only` runs only the catalog import rows. `--quick` uses 100,000
-//! products and sales, fewer iterations and smaller sync sizes; `--skip-app` leaves out the
-//! app's cold start and memory; `--skip-sync` leaves out the sync rows; `--skip-till` leaves
-//! out barcode look-up, name search and commits (the ledger is still prepared for the app);
+//! [--import-only] [--skip-import] [--pickups-only]`. `--import-only` runs only the catalog
+//! import rows. `--quick` uses 100,000 products and sales, fewer iterations and smaller sync
+//! sizes; `--skip-app` leaves out the app's cold start and memory; `--skip-sync` leaves out the
+//! sync rows and the cloud's pickup rows; `--skip-till` leaves out barcode look-up, name search,
+//! commits and the till's pickup and floor rows (the ledger is still prepared for the app);
 //! `--redeem-only` runs only the e-shop redemption rows (`redemptions`: 16 clients on one
-//! balance, one and two cloud processes on PostgreSQL).
+//! balance, one and two cloud processes on PostgreSQL); `--pickups-only` runs only the
+//! click-and-collect and shop-floor rows (`pickups`; not the app, sync or import rows, nor the
+//! ledger's own rows).
 
 mod app;
+mod bought_together;
 mod cloud;
+mod cloud_sales;
+mod feed;
 mod fleet;
+mod floor;
 mod generate;
 mod import;
 mod measure;
 mod members;
+mod pickup_api;
+mod pickup_queue;
+mod pickups;
 mod redemptions;
 mod relay;
 mod sync;
@@ -69,6 +85,9 @@ struct Plan {
     import: import::ImportPlan,
     skip_import: bool,
     import_only: bool,
+    pickups: pickups::PickupPlan,
+    /// Only the click-and-collect and shop-floor rows (`--pickups-only`).
+    pickups_only: bool,
 }
 
 impl Plan {
@@ -84,6 +103,7 @@ impl Plan {
         let mut redeem_only = false;
         let mut push_only = false;
         let mut fleet_only = false;
+        let mut pickups_only = false;
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -121,6 +141,11 @@ impl Plan {
                     skip_import = true;
                 }
                 "--skip-import" => skip_import = true,
+                "--pickups-only" => {
+                    pickups_only = true;
+                    skip_app = true;
+                    skip_import = true;
+                }
                 "--import-only" => {
                     import_only = true;
                     skip_app = true;
@@ -129,12 +154,12 @@ impl Plan {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only] [--push-only] [--fleet-only]"
+                        "usage: omnitill-bench [--quick] [--skip-app] [--skip-sync] [--skip-till] [--catalog-only] [--members-only] [--import-only] [--skip-import] [--redeem-only] [--push-only] [--fleet-only] [--pickups-only]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!(
-                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only, --push-only, --fleet-only"
+                    "unknown option {other:?}; use --quick or --skip-app, --skip-sync, --skip-till, --catalog-only, --members-only, --import-only, --skip-import, --redeem-only, --push-only, --fleet-only, --pickups-only"
                 ),
             }
         }
@@ -172,6 +197,8 @@ impl Plan {
                 import: import::ImportPlan { products: 100_000 },
                 skip_import,
                 import_only,
+                pickups: pickups::PickupPlan::quick(),
+                pickups_only,
             }
         } else {
             Plan {
@@ -209,6 +236,8 @@ impl Plan {
                 },
                 skip_import,
                 import_only,
+                pickups: pickups::PickupPlan::full(),
+                pickups_only,
             }
         })
     }
@@ -296,17 +325,18 @@ fn run() -> Result<()> {
         || plan.import_only
         || plan.sync.redeem_only
         || plan.sync.push_only
+        || plan.pickups_only
     {
         eprintln!(
-            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only, --redeem-only, --push-only)"
+            "skipping the ledger and its rows (--catalog-only, --members-only, --import-only, --redeem-only, --push-only, --pickups-only)"
         );
         None
     } else {
         Some(ledger_rows(&mut table, &plan, &cache_dir, &run_dir.0)?)
     };
 
-    if plan.skip_sync {
-        eprintln!("skipping the sync rows (--skip-sync)");
+    if plan.skip_sync || plan.pickups_only {
+        eprintln!("skipping the sync rows (--skip-sync or --pickups-only)");
     } else {
         sync::rows(
             &mut table,
@@ -323,6 +353,27 @@ fn run() -> Result<()> {
         eprintln!("skipping the catalog import rows");
     } else {
         import::rows(&mut table, &plan.import, &bin_dir, &run_dir.0);
+    }
+
+    let other_only = plan.sync.catalog_only
+        || plan.sync.members_only
+        || plan.import_only
+        || plan.sync.redeem_only
+        || plan.sync.push_only;
+    if other_only && !plan.pickups_only {
+        eprintln!("skipping the click-and-collect rows (another --*-only option)");
+    } else {
+        pickups::rows(
+            &mut table,
+            &plan.pickups,
+            &sync::Dirs {
+                bin_dir: &bin_dir,
+                cache_dir: &cache_dir,
+                run_dir: &run_dir.0,
+            },
+            plan.skip_till,
+            plan.skip_sync,
+        )?;
     }
 
     if plan.skip_app {

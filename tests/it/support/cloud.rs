@@ -3,8 +3,9 @@
 //! `CloudProcess::start` runs `omnitill-cloud serve --listen 127.0.0.1:PORT --demo` against a new
 //! database (a file in a temporary directory, or a new PostgreSQL database that is dropped
 //! afterwards), waits for its "listening" line, and kills it on drop. `backup` and `restore`
-//! put last night's database back, as a brand's IT would. `TillClient` speaks the sync
-//! protocol for a test the way a till does.
+//! put last night's database back, as a brand's IT would. `restart_at` moves the cloud's clock
+//! (`--test-clock`) to a later moment, and `jobs_at` runs the hourly jobs at it. `TillClient`
+//! speaks the sync protocol for a test the way a till does.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -15,6 +16,9 @@ use omnitill_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::Value;
 
 use super::ports::PortReservation;
+
+/// The variable `--test-clock` starts the cloud's clock from (Unix ms).
+const TEST_CLOCK_VAR: &str = "OMNITILL_CLOUD_NOW_MS";
 
 /// The PostgreSQL server the tests use; `scripts/setup` creates this role.
 pub const DEFAULT_POSTGRES: &str = "postgres://omnitill:omnitill@127.0.0.1:5432/postgres";
@@ -103,6 +107,8 @@ pub struct CloudProcess {
     address: String,
     child: Child,
     postgres_db: Option<String>,
+    /// How far the cloud's clock runs ahead of the system's, in ms, once `restart_at` moved it.
+    clock_ahead_ms: Option<i64>,
     /// Keeps the port the cloud's own between `stop` and `restart`.
     _reservation: PortReservation,
     _dir: tempfile::TempDir,
@@ -136,13 +142,15 @@ impl CloudProcess {
         };
         // The port stays the cloud's while it is stopped, so it can start again on it.
         let reservation = PortReservation::new();
-        let (child, address) = spawn_serve(&database, &reservation.address().to_string(), demo);
+        let (child, address) =
+            spawn_serve(&database, &reservation.address().to_string(), demo, None);
         CloudProcess {
             database,
             base_url: format!("http://{address}"),
             address,
             child,
             postgres_db,
+            clock_ahead_ms: None,
             _reservation: reservation,
             _dir: dir,
         }
@@ -152,14 +160,19 @@ impl CloudProcess {
     /// one PostgreSQL), on its own port. The database stays this process's to drop.
     pub fn another_process(&self) -> CloudProcess {
         let reservation = PortReservation::new();
-        let (child, address) =
-            spawn_serve(&self.database, &reservation.address().to_string(), false);
+        let (child, address) = spawn_serve(
+            &self.database,
+            &reservation.address().to_string(),
+            false,
+            self.clock_ahead_ms.map(clock_at),
+        );
         CloudProcess {
             database: self.database.clone(),
             base_url: format!("http://{address}"),
             address,
             child,
             postgres_db: None,
+            clock_ahead_ms: self.clock_ahead_ms,
             _reservation: reservation,
             _dir: tempfile::tempdir().expect("tempdir"),
         }
@@ -195,11 +208,36 @@ impl CloudProcess {
         .expect("PostgreSQL counts deadlocks per database")
     }
 
-    /// Starts the cloud again on the same address and database.
+    /// Starts the cloud again on the same address and database (and its clock as far ahead
+    /// as `restart_at` last put it).
     pub fn restart(&mut self) {
         self.stop();
-        let (child, _) = spawn_serve(&self.database, &self.address, false);
+        let clock = self.clock_ahead_ms.map(clock_at);
+        let (child, _) = spawn_serve(&self.database, &self.address, false, clock);
         self.child = child;
+    }
+
+    /// Starts the cloud again with its clock (`--test-clock`) reading `now_ms` and running on
+    /// from there, as the brand's cloud would be after that much time passed.
+    pub fn restart_at(&mut self, now_ms: i64) {
+        self.clock_ahead_ms = Some(now_ms - chrono::Utc::now().timestamp_millis());
+        self.restart();
+    }
+
+    /// Runs the hourly jobs (`jobs run`) in a process of its own with the clock at `now_ms`,
+    /// as the serving cloud does each hour; returns what it printed.
+    pub fn jobs_at(&self, now_ms: i64) -> String {
+        let output = Command::new(binary("omnitill-cloud"))
+            .args(["--database", &self.database, "--test-clock", "jobs", "run"])
+            .env(TEST_CLOCK_VAR, now_ms.to_string())
+            .output()
+            .expect("jobs run starts");
+        assert!(
+            output.status.success(),
+            "jobs run failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
     /// Takes a backup of the cloud's database while the cloud is stopped, then starts it again:
@@ -312,8 +350,14 @@ impl CloudProcess {
     }
 }
 
-/// Starts `omnitill-cloud serve` and waits for the address it listens on.
-fn spawn_serve(database: &str, listen: &str, demo: bool) -> (Child, String) {
+/// The moment that is `ahead_ms` after the system's now, in Unix ms.
+fn clock_at(ahead_ms: i64) -> i64 {
+    chrono::Utc::now().timestamp_millis() + ahead_ms
+}
+
+/// Starts `omnitill-cloud serve` and waits for the address it listens on; with `clock_ms`, on
+/// a clock (`--test-clock`) that starts there.
+fn spawn_serve(database: &str, listen: &str, demo: bool, clock_ms: Option<i64>) -> (Child, String) {
     let mut command = Command::new(binary("omnitill-cloud"));
     command.args([
         "--database",
@@ -325,6 +369,11 @@ fn spawn_serve(database: &str, listen: &str, demo: bool) -> (Child, String) {
     ]);
     if demo {
         command.arg("--demo");
+    }
+    if let Some(now_ms) = clock_ms {
+        command
+            .arg("--test-clock")
+            .env(TEST_CLOCK_VAR, now_ms.to_string());
     }
     let mut child = command
         .stdout(Stdio::piped())

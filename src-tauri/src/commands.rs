@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use omnitill_app::Reply;
 use omnitill_app::checkout::ScanOutcome;
-use omnitill_app::pickups::{FoundPickup, PickupCard};
+use omnitill_app::pickups::{FoundPickup, PickupCard, PickupQueue};
 use omnitill_app::receipts::{RefundLineRequest, RefundRequest};
 use omnitill_app::status::AppStatus;
 use omnitill_app::views::{CartView, ReceiptView};
@@ -315,8 +315,8 @@ pub async fn conflict_resolve(
 }
 
 #[tauri::command]
-pub async fn pickup_queue(state: State<'_, AppState>) -> Reply<Vec<PickupCard>> {
-    state.app.pickup_queue()
+pub async fn pickup_queue(state: State<'_, AppState>, tab: Arg<String>) -> Reply<PickupQueue> {
+    state.app.pickup_queue(&required("tab", tab)?)
 }
 
 #[tauri::command]

@@ -22,7 +22,7 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::checkout::ScanOutcome;
 use crate::error::{ApiError, ErrorCode};
-use crate::pickups::{FoundPickup, PickupCard};
+use crate::pickups::{FoundPickup, PickupCard, PickupQueue};
 use crate::receipts::RefundRequest;
 use crate::status::AppStatus;
 use crate::views::{CartView, ReceiptView};
@@ -56,6 +56,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
     Discount::export_all(&config)?;
     FoundPickup::export_all(&config)?;
     PickupCard::export_all(&config)?;
+    PickupQueue::export_all(&config)?;
     FloorView::export_all(&config)?;
     let codes = std::fs::read_to_string(dir.join("ErrorCode.ts"))?;
     std::fs::write(dir.join("errorCodes.ts"), error_code_values(&codes))?;

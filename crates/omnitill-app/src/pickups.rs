@@ -42,6 +42,41 @@ pub struct PickupLineView {
     pub scanned: i64,
 }
 
+/// One tab of the pickup queue: how many orders each tab holds, and the most urgent of this
+/// one's (at most `pickups::QUEUE_PAGE`; `more` says how many are not sent).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PickupQueue {
+    pub tab: String,
+    pub counts: Vec<TabCount>,
+    pub orders: Vec<PickupCard>,
+    pub more: i64,
+}
+
+/// How many orders a tab of the queue holds.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TabCount {
+    pub tab: String,
+    pub count: i64,
+}
+
+/// The queue's tabs, in the order an order moves through them, each with the statuses it
+/// shows. A status this build does not know shows under New, so that nobody misses it.
+pub const QUEUE_TABS: [(&str, &[&str]); 6] = [
+    ("new", &["new"]),
+    ("picking", &["picking"]),
+    ("ready", &["ready"]),
+    ("collected", &["collected", "partially_collected"]),
+    ("expired", &["expired"]),
+    ("cancelled", &["cancelled"]),
+];
+
+fn tab_of(status: &str) -> &'static str {
+    QUEUE_TABS
+        .iter()
+        .find(|(_, statuses)| statuses.contains(&status))
+        .map_or("new", |(tab, _)| tab)
+}
+
 /// The order a customer showed, and how it was verified.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct FoundPickup {
@@ -50,12 +85,53 @@ pub struct FoundPickup {
 }
 
 impl<C: Cloud> App<C> {
-    /// This store's pickup orders as this till shows them, newest first.
-    pub fn pickup_queue(&self) -> Reply<Vec<PickupCard>> {
+    /// One tab of this store's pickup queue, with every tab's count.
+    pub fn pickup_queue(&self, tab: &str) -> Reply<PickupQueue> {
+        let (tab, statuses) = QUEUE_TABS
+            .iter()
+            .find(|(name, _)| *name == tab)
+            .ok_or_else(|| ApiError::bad_input(format!("{tab:?} is not a tab of the queue")))?;
         self.with_desk(|desk| {
             desk.session()?;
-            let orders = desk.till.pickup_orders()?;
-            orders.into_iter().map(|order| card(desk, order)).collect()
+            let by_status = desk.till.pickup_counts()?;
+            let mut counts: Vec<TabCount> = QUEUE_TABS
+                .iter()
+                .map(|(tab, _)| TabCount {
+                    tab: (*tab).to_owned(),
+                    count: 0,
+                })
+                .collect();
+            for (status, count) in &by_status {
+                let tab = tab_of(status);
+                if let Some(entry) = counts.iter_mut().find(|c| c.tab == tab) {
+                    entry.count = entry.count.saturating_add(*count);
+                }
+            }
+            let mut wanted: Vec<&str> = statuses.to_vec();
+            if *tab == "new" {
+                // Statuses this build does not know are shown with the new orders.
+                wanted.extend(
+                    by_status
+                        .iter()
+                        .map(|(status, _)| status.as_str())
+                        .filter(|status| {
+                            QUEUE_TABS.iter().all(|(_, known)| !known.contains(status))
+                        }),
+                );
+            }
+            let orders = desk.till.pickup_orders_in(&wanted)?;
+            let total = counts.iter().find(|c| c.tab == *tab).map_or(0, |c| c.count);
+            let more = total.saturating_sub(i64::try_from(orders.len()).unwrap_or(i64::MAX));
+            let orders = orders
+                .into_iter()
+                .map(|order| card(desk, order))
+                .collect::<Reply<Vec<_>>>()?;
+            Ok(PickupQueue {
+                tab: (*tab).to_owned(),
+                counts,
+                orders,
+                more,
+            })
         })
     }
 

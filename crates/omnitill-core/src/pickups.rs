@@ -12,7 +12,7 @@ pub mod actions;
 #[cfg(test)]
 mod tests;
 
-use omnitill_protocol::pickup::PickupOrder;
+use omnitill_protocol::pickup::{PickupOrder, is_final};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, CoreResult};
@@ -123,6 +123,64 @@ pub(crate) fn waiting(conn: &Connection) -> CoreResult<i64> {
         .query_row([], |row| row.get(0))?)
 }
 
+/// How long an order that ended stays on the till, so that staff can still look it up and a
+/// customer showing its code hears that it was collected.
+pub const KEEP_FINAL_DAYS: i64 = 30;
+
+/// The most orders of one state the queue sends at once: the most urgent first.
+pub const QUEUE_PAGE: usize = 200;
+
+/// The order's status as this till shows it, in SQL.
+const SHOWN_STATUS: &str = "coalesce(json_extract(local_data, '$.status'), status)";
+
+/// Forgets orders that ended more than `KEEP_FINAL_DAYS` ago and that this till has no
+/// unconfirmed move of; returns how many.
+pub(crate) fn prune_final(conn: &Connection, now_ms: i64) -> CoreResult<usize> {
+    let before = now_ms.saturating_sub(KEEP_FINAL_DAYS.saturating_mul(86_400_000));
+    Ok(conn
+        .prepare_cached(&format!(
+            "DELETE FROM pickup_order
+             WHERE local_seq IS NULL
+               AND {SHOWN_STATUS} IN ('collected', 'partially_collected', 'expired', 'cancelled')
+               AND json_extract(data, '$.updated_at_ms') < ?1"
+        ))?
+        .execute([before])?)
+}
+
+/// How many of this store's orders the till shows in each status.
+pub(crate) fn counts(conn: &Connection) -> CoreResult<Vec<(String, i64)>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {SHOWN_STATUS} AS shown, count(*) FROM pickup_order GROUP BY shown ORDER BY shown"
+    ))?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `QUEUE_PAGE` orders whose shown status is one of `statuses`: open orders by promised
+/// time (the most urgent first), ended ones newest first.
+pub(crate) fn orders_in(conn: &Connection, statuses: &[&str]) -> CoreResult<Vec<PickupOrder>> {
+    let open = statuses.iter().all(|status| !is_final(status));
+    let order_by = if open {
+        "json_extract(coalesce(local_data, data), '$.promised_at_ms') ASC, id"
+    } else {
+        "json_extract(coalesce(local_data, data), '$.updated_at_ms') DESC, id"
+    };
+    let list = serde_json::to_string(statuses)
+        .map_err(|e| CoreError::BadInput(format!("statuses cannot be listed: {e}")))?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT coalesce(local_data, data) FROM pickup_order
+         WHERE {SHOWN_STATUS} IN (SELECT value FROM json_each(?1))
+         ORDER BY {order_by} LIMIT ?2"
+    ))?;
+    let limit = i64::try_from(QUEUE_PAGE).unwrap_or(i64::MAX);
+    let rows = statement.query_map(params![list, limit], |row| row.get::<_, String>(0))?;
+    let mut orders = Vec::new();
+    for data in rows {
+        orders.push(decode(&data?)?);
+    }
+    Ok(orders)
+}
+
 /// This store's cached pickup orders as this till shows them, newest first.
 pub(crate) fn orders(conn: &Connection) -> CoreResult<Vec<PickupOrder>> {
     let mut statement = conn.prepare_cached(
@@ -197,5 +255,55 @@ mod cache_tests {
             )
             .expect("the level");
         assert_eq!(reserved, 0, "the feed's newest reserved figure stands");
+    }
+
+    #[test]
+    fn ended_orders_are_forgotten_after_a_month_unless_this_till_still_owes_their_move() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let conn = crate::db::open_ledger(&dir.path().join("till.sqlite3")).expect("a ledger");
+        let day = 86_400_000;
+        let now = 100 * day;
+        let with = |id: &str, status: &str, updated_at_ms: i64| PickupOrder {
+            id: id.into(),
+            updated_at_ms,
+            ..order(status)
+        };
+        apply_order(
+            &conn,
+            &with("old-collected", "collected", now - 31 * day),
+            0,
+        )
+        .expect("kept");
+        apply_order(
+            &conn,
+            &with("recent-cancelled", "cancelled", now - 2 * day),
+            0,
+        )
+        .expect("kept");
+        apply_order(&conn, &with("old-open", "ready", now - 40 * day), 0).expect("kept");
+        let owed = with("old-owed", "expired", now - 40 * day);
+        apply_order(&conn, &owed, 0).expect("kept");
+        keep_local(
+            &conn,
+            &PickupOrder {
+                status: "collected".into(),
+                ..owed
+            },
+            7,
+        )
+        .expect("a handover this till has not had confirmed");
+
+        assert_eq!(prune_final(&conn, now).expect("pruned"), 1);
+        let mut left: Vec<String> = orders(&conn)
+            .expect("the orders")
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["old-open", "old-owed", "recent-cancelled"],
+            "only an order that ended over a month ago, with nothing of this till's unconfirmed, goes"
+        );
     }
 }

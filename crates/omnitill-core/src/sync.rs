@@ -345,6 +345,7 @@ pub fn apply_pull(
     }
     if !page.has_more {
         members::build_lookup_indexes(&tx)?;
+        pickups::prune_final(&tx, now_ms)?;
     }
     if let Some(allowance) = &page.allowance {
         members::apply_allowance(&tx, allowance, page.last_applied_seq)?;

@@ -22,6 +22,7 @@ import type { FloorView } from "./generated/FloorView";
 import type { FoundPickup } from "./generated/FoundPickup";
 import type { NextAction } from "./generated/NextAction";
 import type { PickupCard } from "./generated/PickupCard";
+import type { PickupQueue } from "./generated/PickupQueue";
 import type { PickupLineView } from "./generated/PickupLineView";
 import type { FloorProduct } from "./generated/FloorProduct";
 import type { History } from "./generated/History";
@@ -65,6 +66,7 @@ export type {
   FoundPickup,
   NextAction,
   PickupCard,
+  PickupQueue,
   PickupLineView,
   Language,
   LinkState,
@@ -155,7 +157,7 @@ export const api = {
   refusalReview: (seq: number, note: string) => invoke<Refusal>("refusal_review", { seq, note }),
   // Click-and-collect: the store's queue, the order a customer shows (QR, code or member card),
   // picking (a reason marks a line missing), ready, and handover.
-  pickupQueue: () => invoke<PickupCard[]>("pickup_queue"),
+  pickupQueue: (tab: string) => invoke<PickupQueue>("pickup_queue", { tab }),
   pickupOrder: (orderId: string) => invoke<PickupCard>("pickup_order", { orderId }),
   pickupFind: (input: string) => invoke<FoundPickup>("pickup_find", { input }),
   pickupScan: (orderId: string, code: string) =>

@@ -13,6 +13,7 @@ import type {
   FloorView,
   Language,
   PickupCard,
+  PickupQueue,
   Receipt,
   Verified,
 } from "./api";
@@ -57,9 +58,10 @@ class AppState {
   // A barcode scanned on the receipt screen, to be added once the next sale's screen is up.
   pendingScan = $state<string | null>(null);
   busy = $state(0);
-  // The store's pickup orders as last read, the one open on the pickup screen, and how its
-  // customer proved it theirs (set once they showed it for handover).
-  pickups = $state<PickupCard[]>([]);
+  // The pickup queue's tab on show as last read (every tab's count, the tab's most urgent
+  // orders), the order open on the pickup screen, and how its customer proved it theirs (set
+  // once they showed it for handover).
+  pickupQueue = $state<PickupQueue | null>(null);
   pickup = $state<PickupCard | null>(null);
   pickupVerified = $state<Verified | null>(null);
   // The attached member as floor staff see them.

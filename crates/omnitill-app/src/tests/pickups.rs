@@ -83,8 +83,8 @@ async fn with_orders() -> Counter {
 async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wakes_the_sync() {
     let counter = with_orders().await;
     counter.cloud().set_mode(Mode::Offline);
-    let queue = counter.app.pickup_queue().expect("the queue");
-    assert_eq!(queue.len(), 2, "the store's orders are on the till");
+    let queue = counter.app.pickup_queue("new").expect("the queue");
+    assert_eq!(queue.orders.len(), 2, "the store's orders are on the till");
     let found = counter
         .app
         .find_pickup(" acd-34f ")
@@ -144,7 +144,10 @@ async fn an_order_is_picked_made_ready_and_handed_over_offline_and_each_step_wak
 async fn a_locked_till_shows_no_queue() {
     let counter = with_orders().await;
     counter.app.lock().expect("locked");
-    let refused = counter.app.pickup_queue().expect_err("nobody is logged in");
+    let refused = counter
+        .app
+        .pickup_queue("new")
+        .expect_err("nobody is logged in");
     assert_eq!(refused.code, ErrorCode::NotLoggedIn);
 }
 
@@ -249,4 +252,40 @@ async fn a_pay_at_pickup_order_is_charged_its_picked_lines_at_the_order_price_an
         .pickup_checkout("o-2", Verified::Code)
         .expect_err("a collected order is not charged twice");
     assert_eq!(again.code, ErrorCode::PickupRefused, "{}", again.message);
+}
+
+#[tokio::test]
+async fn each_tab_counts_its_orders_and_sends_the_most_urgent_first() {
+    let counter = with_orders().await;
+    counter
+        .app
+        .mark_pickup_line("o-2", 1, None)
+        .expect("o-2 is being picked");
+    let new = counter.app.pickup_queue("new").expect("the new tab");
+    let counts: Vec<(String, i64)> = new
+        .counts
+        .iter()
+        .map(|c| (c.tab.clone(), c.count))
+        .collect();
+    assert_eq!(
+        counts[..3],
+        [
+            ("new".into(), 1),
+            ("picking".into(), 1),
+            ("ready".into(), 0)
+        ],
+        "every tab's count comes with any tab, as this till shows the orders"
+    );
+    assert_eq!(new.orders.len(), 1);
+    assert_eq!(new.more, 0, "nothing is held back below the page size");
+    let picking = counter
+        .app
+        .pickup_queue("picking")
+        .expect("the picking tab");
+    assert_eq!(picking.orders[0].order.id, "o-2");
+    let refused = counter
+        .app
+        .pickup_queue("archive")
+        .expect_err("no such tab");
+    assert_eq!(refused.code, ErrorCode::BadInput);
 }

@@ -59,7 +59,7 @@ fn order(id: &str, code: &str, status: &str, payment: &str) -> PickupOrder {
         promised_at_ms: 0,
         expires_at_ms: at().timestamp_millis() + 86_400_000,
         created_at_ms: 0,
-        updated_at_ms: 0,
+        updated_at_ms: at().timestamp_millis(),
         review: None,
         lines: vec![line(1, "TEA-DDO-75g"), line(2, "TEA-ALS-150g")],
     }

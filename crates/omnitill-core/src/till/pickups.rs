@@ -40,6 +40,16 @@ impl Till {
         crate::catalog::priced_item(&self.conn, product_id, None, self.clock.now())
     }
 
+    /// How many orders the till shows in each status.
+    pub fn pickup_counts(&self) -> CoreResult<Vec<(String, i64)>> {
+        pickups::counts(&self.conn)
+    }
+
+    /// Up to `pickups::QUEUE_PAGE` orders in `statuses`, the most urgent first.
+    pub fn pickup_orders_in(&self, statuses: &[&str]) -> CoreResult<Vec<PickupOrder>> {
+        pickups::orders_in(&self.conn, statuses)
+    }
+
     /// How many orders wait for the store to start them.
     pub fn pickups_waiting(&self) -> CoreResult<i64> {
         pickups::waiting(&self.conn)

@@ -73,6 +73,10 @@ export function resetApp() {
   app.shown = null;
   app.pendingScan = null;
   app.fatal = null;
+  app.pickupQueue = null;
+  app.pickup = null;
+  app.pickupVerified = null;
+  app.floor = null;
 }
 
 export function line(line_id: number, quantity = 1): CartLine {

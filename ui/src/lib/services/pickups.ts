@@ -1,45 +1,53 @@
 // Click-and-collect: the store's queue, the order open on the pickup screen, picking it by
 // scan, marking a line missing, ready, and handing it over (a pay-at-pickup order through the
-// checkout, whose sale hands it over). Each answer from the till is kept in app.pickups and
-// app.pickup.
+// checkout, whose sale hands it over). Each answer from the till is kept in app.pickupQueue
+// and app.pickup.
 
-import { api, type PickupCard } from "../api";
+import { api, type PickupCard, type PickupQueue } from "../api";
 import { app, attempt } from "../state.svelte";
 
-// The queue's tabs, in the order an order moves through them.
+// The queue's tabs, in the order an order moves through them (the till's QUEUE_TABS).
 export const PICKUP_TABS = ["new", "picking", "ready", "collected", "expired", "cancelled"] as const;
 export type PickupTab = (typeof PICKUP_TABS)[number];
 
-// The tab an order's status belongs to: a partly collected order is collected; a status this
-// build does not know shows under New, so that nobody misses it.
+// The tab an order's status shows under: a partly collected order is collected; a status this
+// build does not know shows under New, as the till files it.
 export function tabOf(status: string): PickupTab {
   if (status === "partially_collected") return "collected";
   return (PICKUP_TABS as readonly string[]).includes(status) ? (status as PickupTab) : "new";
 }
 
-// How many orders each tab holds.
-export function countByTab(cards: PickupCard[]): Record<PickupTab, number> {
-  const counts = Object.fromEntries(PICKUP_TABS.map((tab) => [tab, 0])) as Record<PickupTab, number>;
-  for (const card of cards) counts[tabOf(card.order.status)] += 1;
-  return counts;
+// How many orders `tab` holds, from the queue as last read.
+export function countOf(queue: PickupQueue | null, tab: PickupTab): number {
+  return queue?.counts.find((c) => c.tab === tab)?.count ?? 0;
 }
 
-// Keeps an order's newest state in the queue and as the open order.
+// Keeps an order's newest state as the open order, and in the tab on show.
 function keep(card: PickupCard): PickupCard {
-  const at = app.pickups.findIndex((c) => c.order.id === card.order.id);
-  if (at >= 0) app.pickups[at] = card;
-  else app.pickups = [card, ...app.pickups];
+  const orders = app.pickupQueue?.orders;
+  const at = orders ? orders.findIndex((c) => c.order.id === card.order.id) : -1;
+  if (orders && at >= 0) orders[at] = card;
   app.pickup = card;
   return card;
 }
 
-// Reads the queue again; the open order follows it.
-export async function loadPickups(): Promise<boolean> {
-  const cards = await attempt(() => api.pickupQueue());
-  if (!cards) return false;
-  app.pickups = cards;
-  const open = app.pickup && cards.find((c) => c.order.id === app.pickup?.order.id);
-  app.pickup = open ?? null;
+// Reads a tab of the queue (every tab's count comes with it); the open order follows it.
+// `quietly`: a failure is not shown (a background refresh tries again).
+export async function loadPickups(tab: PickupTab, quietly = false): Promise<boolean> {
+  let queue: PickupQueue | undefined;
+  if (quietly) {
+    try {
+      queue = await api.pickupQueue(tab);
+    } catch {
+      return false;
+    }
+  } else {
+    queue = await attempt(() => api.pickupQueue(tab));
+  }
+  if (!queue) return false;
+  app.pickupQueue = queue;
+  const open = app.pickup && queue.orders.find((c) => c.order.id === app.pickup?.order.id);
+  if (open) app.pickup = open;
   return true;
 }
 

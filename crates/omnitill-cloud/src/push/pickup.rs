@@ -12,9 +12,9 @@
 //!   (`pickup.ready`), which tells the customer.
 //! - **Handed over.** Always stands, whatever the cloud did meanwhile. An open order ends
 //!   collected (or partially collected, with a missing line); its held stock, substitutes
-//!   included, is taken. An order
-//!   the e-shop cancelled or that expired while the store handed it over offline ends
-//!   collected too: its stock, released then, is taken now, and a cancelled one is flagged
+//!   included, is taken. An order the e-shop cancelled or that expired while the store handed
+//!   it over offline ends collected too: its stock (a substitute's for a line given one),
+//!   released then, is taken now, and a cancelled one is flagged
 //!   `refund_after_handover` for a person to settle the refund. A second handover of a
 //!   collected order changes nothing and is flagged `handed_over_twice`. A member's order
 //!   earns points at collection, once, when the brand's rule says so. The e-shop is told.

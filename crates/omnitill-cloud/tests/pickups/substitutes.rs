@@ -7,8 +7,10 @@
 //! substitutes refuses bad input in words that name the field.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use omnitill_cloud::catalog;
+use omnitill_cloud::clock::{Clock, ManualClock};
 use omnitill_cloud::devices::{self, Device};
 use omnitill_cloud::pickups::PickupView;
 use omnitill_cloud::pickups::substitutes::{self, SubstituteList};
@@ -213,7 +215,12 @@ async fn events(db: &Db, event_type: &str, order_ref: &str) -> Vec<Value> {
 /// The demo brand on the test clock, with the substitutes named and priced: `DEARER` costs a
 /// unit more than the missing line's unit price, `SHORT` has one unit free, `FITS` fits.
 async fn with_substitutes(database: &TestDatabase) -> Db {
-    let (db, _clock) = seeded_with_clock(database).await;
+    with_substitutes_and_clock(database).await.0
+}
+
+/// `with_substitutes`, with the clock the test moves.
+async fn with_substitutes_and_clock(database: &TestDatabase) -> (Db, Arc<ManualClock>) {
+    let (db, clock) = seeded_with_clock(database).await;
     price(&db, DEARER, MISSING_TOTAL / 2 + 1).await;
     price(&db, SHORT, 40_000).await;
     price(&db, FITS, MISSING_TOTAL / 2).await;
@@ -233,7 +240,7 @@ async fn with_substitutes(database: &TestDatabase) -> Db {
     )
     .await
     .expect("an endpoint, so events are owed");
-    db
+    (db, clock)
 }
 
 #[tokio::test]
@@ -344,6 +351,56 @@ async fn a_missing_line_gets_the_first_substitute_in_stock_and_no_dearer_when_th
                 "the e-shop's {event} event says what the customer gets for the missing line"
             );
         }
+        database
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_substitute_handed_over_after_the_order_expired_leaves_the_store_once() {
+    both_backends(|database| async move {
+        let (db, clock) = with_substitutes_and_clock(&database).await;
+        let placed = place(&db, "WEB-LATE-1", "paid_online", true).await;
+        let order_id = placed.order.id.clone();
+        let mut till = StoreTill::enrol(&db, "Pickup counter").await;
+        let fits_before = on_hand(&db, FITS).await;
+        let outcome = till.line(&db, &order_id, 1, true).await;
+        assert_eq!(outcome.status, Status::Applied, "{outcome:?}");
+        assert_eq!(reserved(&db, FITS).await, 2, "the substitute is held");
+
+        clock.advance(chrono::Duration::days(8));
+        let expired = omnitill_cloud::pickups::expiry::expire_due(&db, clock.now())
+            .await
+            .expect("the job runs");
+        assert_eq!(expired, 1, "the uncollected order expires");
+        assert_eq!(
+            reserved(&db, FITS).await,
+            0,
+            "expiry releases the substitute's hold with the line's own"
+        );
+        // The store handed it over offline before it heard of the expiry; that stands.
+        till.finish(&db, &order_id, &[2]).await;
+        let view = read(&db, "WEB-LATE-1").await;
+        assert_eq!(view.order.status, "partially_collected");
+        assert_eq!(
+            on_hand(&db, FITS).await,
+            fits_before - 2,
+            "the substitute left the store with the customer, once"
+        );
+        let handed = json!({ "order_id": order_id, "staff_id": "staff-1",
+                             "at_ms": db.now_ms(), "verified_by": "code", "sale_id": null });
+        let again = till.push(&db, "pickup.handed_over.v1", handed).await;
+        assert_eq!(again.status, Status::Applied, "{again:?}");
+        assert_eq!(
+            on_hand(&db, FITS).await,
+            fits_before - 2,
+            "a second handover moves nothing more"
+        );
+        assert_eq!(
+            read(&db, "WEB-LATE-1").await.order.review.as_deref(),
+            Some("handed_over_twice")
+        );
+        assert_stock_recomputes(&db, "after a handover of an expired order").await;
         database
     })
     .await;
@@ -551,8 +608,12 @@ async fn bad_substitute_lists_are_refused_with_a_400_naming_the_field_and_change
             }
         };
         let eleven: Vec<String> = (0..11).map(|n| format!("SKU-{n}")).collect();
-        let cases: [(Value, &str); 7] = [
+        let cases: [(Value, &str); 8] = [
             (json!({}), "substitutes"),
+            (
+                json!({ "substitutes": [], "substitute": [FITS] }),
+                "unknown field `substitute`",
+            ),
             (json!({ "substitutes": FITS }), "substitutes"),
             (json!({ "substitutes": [FITS, 7] }), "substitutes[1]"),
             (json!({ "substitutes": eleven }), "substitutes: at most 10"),

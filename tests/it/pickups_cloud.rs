@@ -10,7 +10,10 @@
 //! - a cashier's sale of reserved units goes through and flags the order short;
 //! - the round trip with a real till (its ledger, outbox and sync engine, without the window):
 //!   in the queue after a pull, picked and ready, handed over by QR with the link down, and
-//!   once it is back collected at the cloud, stock taken once, points once, one event.
+//!   once it is back collected at the cloud, stock taken once, points once, one event; beside
+//!   it, an order handed over by its code while the fault proxy cuts the link and the e-shop
+//!   cancels it: the handover stands, the refund is flagged, its stock is taken once, and the
+//!   e-shop hears of the cancellation and then of the collection.
 
 use std::time::Duration;
 
@@ -383,6 +386,19 @@ fn end_to_end(backend: Backend) {
     assert_eq!(status, 201, "{placed}");
     let order_id = placed["order"]["id"].as_str().expect("an id").to_owned();
     let qr = placed["qr_token"].as_str().expect("a QR token").to_owned();
+    // A second order, which the e-shop will cancel while the store hands it over offline.
+    let (status, second) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/pickups",
+        Some(json!({
+            "order_ref": "WEB-E2E-2", "store": "TPE-XINYI", "payment": "paid_online",
+            "guest_name": "Guest", "currency": "TWD", "promised_at_ms": now_ms() + 3_600_000,
+            "lines": [{ "sku": PICKED, "quantity": 1, "total_minor": 48_000 }]
+        })),
+    );
+    assert_eq!(status, 201, "{second}");
+    let second_id = second["order"]["id"].as_str().expect("an id").to_owned();
+    let second_code = second["order"]["code"].as_str().expect("a code").to_owned();
 
     till.sync(&runtime).expect("the till syncs");
     let queue = till.temp.till.pickup_orders().expect("the queue");
@@ -399,12 +415,20 @@ fn end_to_end(backend: Backend) {
         .till
         .mark_pickup_ready(&clerk, &order_id)
         .expect("ready");
+    till.temp
+        .till
+        .pick_pickup_line(&clerk, &second_id, 1)
+        .expect("the second is picked");
+    till.temp
+        .till
+        .mark_pickup_ready(&clerk, &second_id)
+        .expect("the second is ready");
     till.sync(&runtime).expect("the till syncs");
     let all = receiver.wait_for(Duration::from_secs(20), |r| {
-        !events_of(r, "pickup.ready").is_empty()
+        events_of(r, "pickup.ready").len() >= 2
     });
     let ready = events_of(&all, "pickup.ready");
-    assert_eq!(ready.len(), 1, "one ready event: {all:?}");
+    assert_eq!(ready.len(), 2, "one ready event per order: {all:?}");
     assert!(signed_by(ready[0], &secret));
 
     till.proxy().set(Fault::Refuse);
@@ -421,6 +445,23 @@ fn end_to_end(backend: Backend) {
         .till
         .hand_over_pickup(&clerk, &order_id, verified, None)
         .expect("handed over offline");
+    // The second customer says their code at the counter while, unknown to the store, the
+    // e-shop cancels the order.
+    let (found, verified) = till
+        .temp
+        .till
+        .find_pickup(&second_code)
+        .expect("the code verifies offline");
+    till.temp
+        .till
+        .hand_over_pickup(&clerk, &found.id, verified, None)
+        .expect("the second is handed over offline");
+    let (status, cancelled) = eshop.call(
+        reqwest::Method::POST,
+        "/v1/pickups/WEB-E2E-2/cancel",
+        Some(json!({ "reason": "customer asked" })),
+    );
+    assert_eq!(status, 200, "the e-shop cancels: {cancelled}");
     assert!(till.sync(&runtime).is_err(), "the link is down");
     assert_eq!(
         order(&eshop, "WEB-E2E-1")["order"]["status"],
@@ -439,10 +480,16 @@ fn end_to_end(backend: Backend) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(order(&eshop, "WEB-E2E-1")["order"]["status"], "collected");
+    let second = order(&eshop, "WEB-E2E-2");
+    assert_eq!(
+        (&second["order"]["status"], &second["order"]["review"]),
+        (&json!("collected"), &json!("refund_after_handover")),
+        "the handover made offline stands over the cancellation, and the refund is flagged: {second}"
+    );
     assert_eq!(
         stock(&eshop, "TPE-XINYI", PICKED),
-        (on_hand_before - 2, 0),
-        "the reservation was taken once"
+        (on_hand_before - 3, 0),
+        "each reservation was taken or released once: the cancelled order's units left with its customer"
     );
     assert_eq!(
         eshop
@@ -454,11 +501,34 @@ fn end_to_end(backend: Backend) {
         "points were earned once"
     );
     let all = receiver.wait_for(Duration::from_secs(20), |r| {
-        !events_of(r, "pickup.collected").is_empty()
+        events_of(r, "pickup.collected").len() >= 2
     });
-    let collected = events_of(&all, "pickup.collected");
-    assert_eq!(collected.len(), 1, "one collected event: {all:?}");
-    assert!(signed_by(collected[0], &secret));
+    let of_order = |order_ref: &str| -> Vec<String> {
+        let mut kinds: Vec<String> = all
+            .iter()
+            .filter(|r| {
+                serde_json::from_slice::<Value>(&r.body)
+                    .is_ok_and(|body| body["data"]["order_ref"] == order_ref)
+            })
+            .map(|r| r.event_type.clone())
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(
+        of_order("WEB-E2E-1"),
+        ["pickup.collected", "pickup.ready"],
+        "one ready and one collected event for the first order"
+    );
+    assert_eq!(
+        of_order("WEB-E2E-2"),
+        ["pickup.cancelled", "pickup.collected", "pickup.ready"],
+        "the e-shop hears of the cancellation, then of the handover that overtook it"
+    );
+    assert!(
+        all.iter().all(|r| signed_by(r, &secret)),
+        "every event is signed"
+    );
     let shown = till.temp.till.pickup_orders().expect("the queue");
     assert!(
         shown

@@ -8,8 +8,10 @@
 //! lines, paid online or at pickup, for members or guests.
 //!
 //! - queue read: `Till::pickup_orders()` (every cached order, decoded, newest first) timed
-//!   `reads` times after a few untimed calls. This is the till's part of showing the queue;
-//!   the window's rendering is not included.
+//!   `reads` times after a few untimed calls; and the queue window's tab read as the app makes
+//!   it, `Till::pickup_counts()` then `Till::pickup_orders_in(&["new"])` (the biggest tab's
+//!   most urgent orders, up to `pickups::QUEUE_PAGE`), timed together. These are the till's
+//!   part of showing the queue; the app's cards and the window's rendering are not included.
 //! - handover: `handovers` of the new orders paid online are found by their pickup code
 //!   (`Till::find_pickup`), have every line picked and are marked ready through the till, all
 //!   untimed; then each is handed over with `Till::hand_over_pickup`, one fresh order per
@@ -52,6 +54,9 @@ pub struct QueueResult {
     /// Orders the queue read returned.
     pub queue_len: usize,
     pub reads: Samples,
+    /// Orders the tab read returned.
+    pub tab_len: usize,
+    pub tab_reads: Samples,
     pub finds: Samples,
     pub handovers: Samples,
 }
@@ -96,11 +101,29 @@ pub fn measure(plan: &QueuePlan, cache_dir: &Path, work: &Path) -> Result<QueueR
         );
     }
 
+    let mut tab_reads = Vec::with_capacity(plan.reads);
+    let mut tab_len = 0;
+    for index in 0..WARM_UP + plan.reads {
+        let started = Instant::now();
+        let counts = till.pickup_counts().context("counting the queue's tabs")?;
+        let tab = till
+            .pickup_orders_in(&["new"])
+            .context("reading the queue's new tab")?;
+        let elapsed = started.elapsed();
+        tab_len = tab.len();
+        black_box((counts, tab));
+        if index >= WARM_UP {
+            tab_reads.push(elapsed);
+        }
+    }
+
     let (finds, handovers) = handovers(&mut till, &ledger, &orders, plan.handovers)?;
     Ok(QueueResult {
         seeding,
         queue_len,
         reads: Samples::from_unsorted(reads),
+        tab_len,
+        tab_reads: Samples::from_unsorted(tab_reads),
         finds,
         handovers,
     })

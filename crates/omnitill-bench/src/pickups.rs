@@ -170,6 +170,16 @@ fn queue_rows(table: &mut Table, plan: &PickupPlan, cache_dir: &Path, work: &Pat
                 result.reads.p99(),
                 Some((QUEUE_READ, "< 200 ms")),
             );
+            let tab_label = format!(
+                "pickup queue tab read, till's part (counts + {} most urgent new)",
+                result.tab_len
+            );
+            table.duration(format!("{tab_label} p50"), result.tab_reads.p50(), None);
+            table.duration(
+                format!("{tab_label} p99"),
+                result.tab_reads.p99(),
+                Some((QUEUE_READ, "< 200 ms")),
+            );
             table.row(
                 format!(
                     "  {} pickup orders applied from pulled pages",

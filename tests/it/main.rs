@@ -54,5 +54,6 @@ mod restore;
 mod support;
 mod sync;
 mod sync_crash;
+mod till_protocol;
 mod two_clouds;
 mod ui;

@@ -75,6 +75,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(till_release_hold))
         .routes(routes!(till_reserve_coupon))
         .routes(routes!(till_release_coupon))
+        .merge(crate::api_interests::till_routes())
         // A route layer: a method the route does not take is a 405 before the version check.
         .route_layer(middleware::from_fn(require_protocol));
     let eshop = OpenApiRouter::new()

@@ -1,6 +1,7 @@
 //! The e-shop's routes for a member's favourites and recently viewed products: read them, save
 //! or remove a favourite, record a view. Each answers the member's lists as they now stand.
-//! And the till's route for the member's view on the shop floor (`member_floor`).
+//! And the till's route for the member's view on the shop floor (`member_floor`), which
+//! `api::routes` puts behind the protocol version check with the other till routes.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{ApiKey, AppState, JsonBody, TillAuth, need};
-
 use crate::error::CloudResult;
 use crate::interests::{self, RecordView, SaveFavourite};
 
@@ -21,7 +21,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(interests_get))
         .routes(routes!(favourite_save, favourite_remove))
         .routes(routes!(view_record))
-        .routes(routes!(till_member_floor))
+}
+
+/// The till's route of this module, for `api::routes` to put behind the protocol version
+/// check with the other till routes.
+pub fn till_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(till_member_floor))
 }
 
 #[utoipa::path(

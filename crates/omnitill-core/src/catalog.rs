@@ -441,7 +441,7 @@ fn index_backlog(conn: &Connection, pick: BacklogPick) -> CoreResult<usize> {
     Ok(rows.len())
 }
 
-pub(crate) fn price_at(
+fn price_at(
     conn: &Connection,
     product_id: i64,
     at: DateTime<Utc>,

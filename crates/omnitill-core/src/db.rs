@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_bought_together",
         include_str!("../../../migrations/till/0009_bought_together.sql"),
     ),
+    (
+        "0010_pickup_columns",
+        include_str!("../../../migrations/till/0010_pickup_columns.sql"),
+    ),
 ];
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

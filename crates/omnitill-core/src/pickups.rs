@@ -25,11 +25,19 @@ pub(crate) fn apply_order(
     applied_seq: i64,
 ) -> CoreResult<()> {
     let data = encode(order)?;
+    // While this till's own move is not in the cloud's checkpoint, the order stays shown as
+    // this till moved it: its local data, status and promised time stand.
     conn.prepare_cached(
-        "INSERT INTO pickup_order (id, order_ref, code, status, expires_at, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO pickup_order (id, order_ref, code, status, expires_at, data, shown_status,
+                                   promised_at, updated_at, member_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET order_ref = excluded.order_ref, code = excluded.code,
              status = excluded.status, expires_at = excluded.expires_at, data = excluded.data,
+             updated_at = excluded.updated_at, member_id = excluded.member_id,
+             shown_status = CASE WHEN pickup_order.local_seq > ?7 THEN pickup_order.shown_status
+                                 ELSE excluded.shown_status END,
+             promised_at = CASE WHEN pickup_order.local_seq > ?7 THEN pickup_order.promised_at
+                                ELSE excluded.promised_at END,
              local_data = CASE WHEN pickup_order.local_seq > ?7 THEN pickup_order.local_data END,
              local_seq = CASE WHEN pickup_order.local_seq > ?7 THEN pickup_order.local_seq END",
     )?
@@ -40,7 +48,10 @@ pub(crate) fn apply_order(
         order.status,
         order.expires_at_ms,
         data,
-        applied_seq
+        applied_seq,
+        order.promised_at_ms,
+        order.updated_at_ms,
+        order.member_id,
     ])?;
     Ok(())
 }
@@ -56,8 +67,18 @@ pub(crate) fn order(conn: &Connection, order_id: &str) -> CoreResult<Option<Pick
 
 /// Keeps the order as this till moved it, by its operation `seq`.
 pub(crate) fn keep_local(conn: &Connection, order: &PickupOrder, seq: i64) -> CoreResult<()> {
-    conn.prepare_cached("UPDATE pickup_order SET local_data = ?1, local_seq = ?2 WHERE id = ?3")?
-        .execute(params![encode(order)?, seq, order.id])?;
+    conn.prepare_cached(
+        "UPDATE pickup_order SET local_data = ?1, local_seq = ?2, shown_status = ?3,
+             promised_at = ?4
+         WHERE id = ?5",
+    )?
+    .execute(params![
+        encode(order)?,
+        seq,
+        order.status,
+        order.promised_at_ms,
+        order.id
+    ])?;
     Ok(())
 }
 
@@ -116,10 +137,7 @@ pub(crate) fn apply_reserved(
 /// shows them: what the notice on every screen counts.
 pub(crate) fn waiting(conn: &Connection) -> CoreResult<i64> {
     Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM pickup_order
-             WHERE coalesce(json_extract(local_data, '$.status'), status) = 'new'",
-        )?
+        .prepare_cached("SELECT count(*) FROM pickup_order WHERE shown_status = 'new'")?
         .query_row([], |row| row.get(0))?)
 }
 
@@ -130,28 +148,26 @@ pub const KEEP_FINAL_DAYS: i64 = 30;
 /// The most orders of one state the queue sends at once: the most urgent first.
 pub const QUEUE_PAGE: usize = 200;
 
-/// The order's status as this till shows it, in SQL.
-const SHOWN_STATUS: &str = "coalesce(json_extract(local_data, '$.status'), status)";
-
 /// Forgets orders that ended more than `KEEP_FINAL_DAYS` ago and that this till has no
 /// unconfirmed move of; returns how many.
 pub(crate) fn prune_final(conn: &Connection, now_ms: i64) -> CoreResult<usize> {
     let before = now_ms.saturating_sub(KEEP_FINAL_DAYS.saturating_mul(86_400_000));
     Ok(conn
-        .prepare_cached(&format!(
+        .prepare_cached(
             "DELETE FROM pickup_order
              WHERE local_seq IS NULL
-               AND {SHOWN_STATUS} IN ('collected', 'partially_collected', 'expired', 'cancelled')
-               AND json_extract(data, '$.updated_at_ms') < ?1"
-        ))?
+               AND shown_status IN ('collected', 'partially_collected', 'expired', 'cancelled')
+               AND updated_at < ?1",
+        )?
         .execute([before])?)
 }
 
 /// How many of this store's orders the till shows in each status.
 pub(crate) fn counts(conn: &Connection) -> CoreResult<Vec<(String, i64)>> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {SHOWN_STATUS} AS shown, count(*) FROM pickup_order GROUP BY shown ORDER BY shown"
-    ))?;
+    let mut statement = conn.prepare_cached(
+        "SELECT shown_status, count(*) FROM pickup_order GROUP BY shown_status
+         ORDER BY shown_status",
+    )?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -161,19 +177,33 @@ pub(crate) fn counts(conn: &Connection) -> CoreResult<Vec<(String, i64)>> {
 pub(crate) fn orders_in(conn: &Connection, statuses: &[&str]) -> CoreResult<Vec<PickupOrder>> {
     let open = statuses.iter().all(|status| !is_final(status));
     let order_by = if open {
-        "json_extract(coalesce(local_data, data), '$.promised_at_ms') ASC, id"
+        "promised_at ASC, id"
     } else {
-        "json_extract(coalesce(local_data, data), '$.updated_at_ms') DESC, id"
+        "updated_at DESC, id"
     };
     let list = serde_json::to_string(statuses)
         .map_err(|e| CoreError::BadInput(format!("statuses cannot be listed: {e}")))?;
     let mut statement = conn.prepare_cached(&format!(
         "SELECT coalesce(local_data, data) FROM pickup_order
-         WHERE {SHOWN_STATUS} IN (SELECT value FROM json_each(?1))
+         WHERE shown_status IN (SELECT value FROM json_each(?1))
          ORDER BY {order_by} LIMIT ?2"
     ))?;
     let limit = i64::try_from(QUEUE_PAGE).unwrap_or(i64::MAX);
     let rows = statement.query_map(params![list, limit], |row| row.get::<_, String>(0))?;
+    let mut orders = Vec::new();
+    for data in rows {
+        orders.push(decode(&data?)?);
+    }
+    Ok(orders)
+}
+
+/// `member_id`'s orders that are ready at this store, as this till shows them.
+pub(crate) fn ready_for_member(conn: &Connection, member_id: &str) -> CoreResult<Vec<PickupOrder>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT coalesce(local_data, data) FROM pickup_order
+         WHERE member_id = ?1 AND shown_status = 'ready' ORDER BY promised_at, id",
+    )?;
+    let rows = statement.query_map([member_id], |row| row.get::<_, String>(0))?;
     let mut orders = Vec::new();
     for data in rows {
         orders.push(decode(&data?)?);

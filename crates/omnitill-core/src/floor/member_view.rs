@@ -8,21 +8,26 @@
 //! newest, and it alone knows the member's tags, their points about to lapse and the other
 //! stores' stock.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use omnitill_protocol::floor::{MemberFloor, StoreStock};
 use omnitill_protocol::loyalty::MemberInterests;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::CoreResult;
 use crate::members::{self, MemberView};
-use crate::{catalog, pickups, sync};
+use crate::{pickups, sync};
 
 /// How many suggestions the view offers.
 pub const SUGGESTIONS: usize = 5;
 /// How many favourites in stock the next best actions name at most.
 pub const FAVOURITE_ACTIONS: usize = 3;
+/// How many of the member's newest favourites, and of their views, "you may also like" draws
+/// on: the ones they care about now, and a bound on the work for a member who saved hundreds.
+pub const SUGGESTION_SEEDS: usize = 20;
 /// How many recently viewed products the view shows.
 pub const VIEWED_SHOWN: usize = 10;
 
@@ -214,11 +219,26 @@ fn in_stock(product: &FloorProduct) -> bool {
 
 /// The SKU as the floor shows it: its name, today's price and what this store has for sale.
 fn product(conn: &Connection, sku: &str, now: DateTime<Utc>) -> CoreResult<FloorProduct> {
-    let row: Option<(i64, String, bool)> = conn
-        .prepare_cached("SELECT id, name, active FROM product WHERE sku = ?1")?
-        .query_row([sku], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+    type Row = (i64, String, bool, Option<i64>, Option<i64>);
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT p.id, p.name, p.active,
+                    (SELECT price_minor FROM price WHERE product_id = p.id AND effective_from <= ?2
+                     ORDER BY effective_from DESC LIMIT 1),
+                    (SELECT reserved FROM stock_level WHERE sku = p.sku)
+             FROM product p WHERE p.sku = ?1",
+        )?
+        .query_row(params![sku, now.timestamp_millis()], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })
         .optional()?;
-    let Some((product_id, name, active)) = row else {
+    let Some((product_id, name, active, price_minor, reserved)) = row else {
         return Ok(FloorProduct {
             sku: sku.to_owned(),
             product_id: None,
@@ -228,13 +248,7 @@ fn product(conn: &Connection, sku: &str, now: DateTime<Utc>) -> CoreResult<Floor
             available_here: 0,
         });
     };
-    let price_minor = catalog::price_at(conn, product_id, now)?;
-    let reserved: i64 = conn
-        .prepare_cached("SELECT reserved FROM stock_level WHERE sku = ?1")?
-        .query_row([sku], |row| row.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let available_here = sync::stock_on_hand(conn, sku)?.saturating_sub(reserved);
+    let available_here = sync::stock_on_hand(conn, sku)?.saturating_sub(reserved.unwrap_or(0));
     Ok(FloorProduct {
         sku: sku.to_owned(),
         product_id: Some(product_id),
@@ -253,31 +267,34 @@ fn suggestions(
     viewed: &[FloorViewed],
     now: DateTime<Utc>,
 ) -> CoreResult<Vec<Suggestion>> {
-    let seeds = favourites
-        .iter()
+    let mut newest_favourites: Vec<&FloorFavourite> = favourites.iter().collect();
+    newest_favourites.sort_by_key(|f| std::cmp::Reverse(f.saved_at_ms));
+    let seeds = newest_favourites
+        .into_iter()
+        .take(SUGGESTION_SEEDS)
         .map(|f| &f.product)
-        .chain(viewed.iter().map(|v| &v.product));
-    let mut candidates: Vec<(String, &FloorProduct, i64)> = Vec::new();
+        .chain(viewed.iter().take(SUGGESTION_SEEDS).map(|v| &v.product));
+    let favourite_skus: HashSet<&str> = favourites.iter().map(|f| f.product.sku.as_str()).collect();
+    // Each candidate with its strongest reason: the seed it sells with most often.
+    let mut best: HashMap<String, (&FloorProduct, i64)> = HashMap::new();
     for seed in seeds {
         let Some(together) = crate::floor::bought_together(conn, &seed.sku)? else {
             continue;
         };
         for companion in together.companions {
-            let known = favourites.iter().any(|f| f.product.sku == companion.sku)
-                || companion.sku == seed.sku;
-            if known {
+            if favourite_skus.contains(companion.sku.as_str()) || companion.sku == seed.sku {
                 continue;
             }
-            match candidates
-                .iter_mut()
-                .find(|(sku, ..)| *sku == companion.sku)
-            {
-                Some(existing) if existing.2 >= companion.sales => {}
-                Some(existing) => *existing = (companion.sku, seed, companion.sales),
-                None => candidates.push((companion.sku, seed, companion.sales)),
+            let entry = best.entry(companion.sku).or_insert((seed, companion.sales));
+            if companion.sales > entry.1 {
+                *entry = (seed, companion.sales);
             }
         }
     }
+    let mut candidates: Vec<(String, &FloorProduct, i64)> = best
+        .into_iter()
+        .map(|(sku, (seed, sales))| (sku, seed, sales))
+        .collect();
     candidates.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     let mut chosen = Vec::new();
     for (sku, because, sales) in candidates {
@@ -306,9 +323,8 @@ fn next_actions(
     now: DateTime<Utc>,
 ) -> CoreResult<Vec<NextAction>> {
     let now_ms = now.timestamp_millis();
-    let mut actions: Vec<NextAction> = pickups::orders(conn)?
+    let mut actions: Vec<NextAction> = pickups::ready_for_member(conn, &member.id)?
         .into_iter()
-        .filter(|order| order.member_id.as_deref() == Some(&member.id) && order.status == "ready")
         .map(|order| NextAction::PickupReady {
             order_id: order.id,
             code: order.code,

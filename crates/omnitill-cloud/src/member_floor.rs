@@ -1,6 +1,7 @@
 //! What a till's member view on the shop floor asks of the cloud while it is online: the
 //! member's newest e-shop lists, the brand's tags, the points that lapse within
-//! `EXPIRY_HORIZON_DAYS`, and their favourites' stock at the brand's other stores.
+//! `EXPIRY_HORIZON_DAYS`, their favourites' stock at the brand's other stores, and their newest
+//! purchases in both channels.
 //!
 //! The points figure follows the expiry job's own rule (`members::periodic`): points earned
 //! before the cutoff, less everything taken away since the start, never more than the balance.
@@ -16,6 +17,8 @@ use crate::{interests, members};
 
 /// How far ahead the view warns of lapsing points.
 pub const EXPIRY_HORIZON_DAYS: i64 = 30;
+/// How many of the member's newest purchases the view shows.
+pub const PURCHASES_SHOWN: i64 = 10;
 
 /// Member `id`'s floor view as the cloud sees it now, for a till of `store_id`.
 pub async fn for_till(
@@ -41,6 +44,10 @@ pub async fn for_till(
         .map(|f| f.sku.as_str())
         .collect();
     let stock_elsewhere = stock_elsewhere(&mut tx, store_id, &skus).await?;
+    drop(tx);
+    let purchases = members::history(db, &member_id, PURCHASES_SHOWN)
+        .await?
+        .purchases;
     Ok(MemberFloor {
         member_id,
         tags: serde_json::from_str(&tags).unwrap_or_default(),
@@ -48,6 +55,7 @@ pub async fn for_till(
         points_expiring,
         points_expiring_by_ms: by.timestamp_millis(),
         stock_elsewhere,
+        purchases,
     })
 }
 

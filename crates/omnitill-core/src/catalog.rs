@@ -441,11 +441,7 @@ fn index_backlog(conn: &Connection, pick: BacklogPick) -> CoreResult<usize> {
     Ok(rows.len())
 }
 
-fn price_at(
-    conn: &Connection,
-    product_id: i64,
-    at: DateTime<Utc>,
-) -> CoreResult<Option<Minor>> {
+fn price_at(conn: &Connection, product_id: i64, at: DateTime<Utc>) -> CoreResult<Option<Minor>> {
     Ok(conn
         .prepare_cached(
             "SELECT price_minor FROM price WHERE product_id = ?1 AND effective_from <= ?2

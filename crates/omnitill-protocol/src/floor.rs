@@ -44,4 +44,7 @@ pub struct MemberFloor {
     pub points_expiring_by_ms: i64,
     /// Each favourite's stock at the brand's other stores that have some, most first.
     pub stock_elsewhere: Vec<StoreStock>,
+    /// The member's newest purchases and refunds in both channels.
+    #[serde(default)]
+    pub purchases: Vec<crate::loyalty::Purchase>,
 }

@@ -183,6 +183,7 @@ impl Cloud for FakeCloud {
             points_expiring: 0,
             points_expiring_by_ms: 0,
             stock_elsewhere: Vec::new(),
+            purchases: Vec::new(),
         }))
     }
 

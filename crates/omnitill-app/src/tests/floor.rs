@@ -25,6 +25,7 @@ fn cloud_answer(member_id: &str) -> MemberFloor {
         points_expiring: 0,
         points_expiring_by_ms: 0,
         stock_elsewhere: Vec::new(),
+        purchases: Vec::new(),
     }
 }
 

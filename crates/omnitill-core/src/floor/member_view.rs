@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use omnitill_protocol::floor::{MemberFloor, StoreStock};
-use omnitill_protocol::loyalty::MemberInterests;
+use omnitill_protocol::loyalty::{MemberInterests, Purchase};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use ts_rs::TS;
@@ -51,6 +51,9 @@ pub struct FloorView {
     pub actions: Vec<NextAction>,
     /// The brand's tags for the member; `None` while the cloud was not asked.
     pub tags: Option<Vec<String>>,
+    /// Their newest purchases in both channels; `None` while the cloud was not asked (the till
+    /// keeps no member's history).
+    pub purchases: Option<Vec<Purchase>>,
 }
 
 /// Where a member's e-shop lists came from.
@@ -202,6 +205,7 @@ pub fn member_view(
         suggestions,
         actions,
         tags: from_cloud.map(|floor| floor.tags.clone()),
+        purchases: from_cloud.map(|floor| floor.purchases.clone()),
     }))
 }
 

@@ -4,6 +4,7 @@ import type { FloorViewed } from "./FloorViewed";
 import type { ListsSource } from "./ListsSource";
 import type { MemberView } from "./MemberView";
 import type { NextAction } from "./NextAction";
+import type { Purchase } from "./Purchase";
 import type { Suggestion } from "./Suggestion";
 
 /**
@@ -41,4 +42,9 @@ actions: Array<NextAction>,
 /**
  * The brand's tags for the member; `None` while the cloud was not asked.
  */
-tags: Array<string> | null, };
+tags: Array<string> | null, 
+/**
+ * Their newest purchases in both channels; `None` while the cloud was not asked (the till
+ * keeps no member's history).
+ */
+purchases: Array<Purchase> | null, };

@@ -96,6 +96,10 @@ export const floorEn = {
   "floor.added": "{name} added to the sale",
   "floor.points": "{points} points",
   "floor.tagsOffline": "Tags show when online",
+  "floor.purchases": "Purchases, both channels",
+  "floor.purchasesOffline": "Purchases show when the till is online",
+  "floor.noPurchases": "No purchases yet",
+  "floor.online": "E-shop",
 } satisfies Record<string, string>;
 
 export const floorZhHant: Record<keyof typeof floorEn, string> = {
@@ -192,4 +196,8 @@ export const floorZhHant: Record<keyof typeof floorEn, string> = {
   "floor.added": "已將 {name} 加入銷售",
   "floor.points": "{points} 點",
   "floor.tagsOffline": "標籤需連線顯示",
+  "floor.purchases": "購買紀錄（門市與網路）",
+  "floor.purchasesOffline": "購買紀錄需連線顯示",
+  "floor.noPurchases": "尚無購買紀錄",
+  "floor.online": "網路商店",
 };

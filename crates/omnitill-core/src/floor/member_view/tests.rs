@@ -220,6 +220,7 @@ fn offline_the_view_puts_what_is_in_stock_here_first_and_says_why_each_line_is_t
         "the copy's age is shown, so staff know how old it is"
     );
     assert_eq!(view.tags, None, "tags are only in the cloud");
+    assert_eq!(view.purchases, None, "the till keeps no member's history");
     let favourites: Vec<(&str, i64, bool)> = view
         .favourites
         .iter()
@@ -327,6 +328,12 @@ fn online_the_clouds_lists_tags_points_and_other_stores_stock_are_shown() {
             store_name: "Da'an".into(),
             available: 7,
         }],
+        purchases: vec![omnitill_protocol::loyalty::Purchase {
+            reference: "WEB-9".into(),
+            channel: "online".into(),
+            spend_minor: 96_000,
+            at_ms: ms(3),
+        }],
     };
     let view = till
         .member_floor(WALK_IN, Some(&floor))
@@ -334,6 +341,11 @@ fn online_the_clouds_lists_tags_points_and_other_stores_stock_are_shown() {
     assert_eq!(view.lists_from, ListsSource::Cloud);
     assert_eq!(view.lists_as_of_ms, None, "the cloud's lists are current");
     assert_eq!(view.tags, Some(floor.tags.clone()));
+    assert_eq!(
+        view.purchases,
+        Some(floor.purchases.clone()),
+        "online, the member's purchases in both channels come along"
+    );
     assert_eq!(
         view.favourites[0].elsewhere, floor.stock_elsewhere,
         "a favourite out of stock here shows where else it is"

@@ -13,4 +13,4 @@ UPDATE pickup_order SET
     updated_at = json_extract(data, '$.updated_at_ms'),
     member_id = json_extract(data, '$.member_id');
 CREATE INDEX pickup_order_by_shown ON pickup_order (shown_status, promised_at);
-CREATE INDEX pickup_order_by_member ON pickup_order (member_id) WHERE member_id IS NOT NULL;
+CREATE INDEX pickup_order_by_member ON pickup_order (member_id, shown_status);

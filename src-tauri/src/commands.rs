@@ -354,6 +354,16 @@ pub async fn pickup_mark_line(
 }
 
 #[tauri::command]
+pub async fn pickup_put_back(
+    state: State<'_, AppState>,
+    order_id: Arg<String>,
+    line_no: Arg<i64>,
+) -> Reply<PickupCard> {
+    let (order_id, line_no) = (required("orderId", order_id)?, required("lineNo", line_no)?);
+    state.app.put_back_pickup_line(&order_id, line_no)
+}
+
+#[tauri::command]
 pub async fn pickup_ready(state: State<'_, AppState>, order_id: Arg<String>) -> Reply<PickupCard> {
     state.app.mark_pickup_ready(&required("orderId", order_id)?)
 }

@@ -134,6 +134,7 @@ pub fn run() {
             commands::pickup_find,
             commands::pickup_scan,
             commands::pickup_mark_line,
+            commands::pickup_put_back,
             commands::pickup_ready,
             commands::pickup_hand_over,
             commands::pickup_checkout,

@@ -500,8 +500,9 @@ fn end_to_end(backend: Backend) {
         1,
         "points were earned once"
     );
-    let all = receiver.wait_for(Duration::from_secs(20), |r| {
-        events_of(r, "pickup.collected").len() >= 2
+    // Every event owed: a delivery that failed once waits for its retry.
+    let all = receiver.wait_for(Duration::from_secs(30), |r| {
+        events_of(r, "pickup.collected").len() >= 2 && !events_of(r, "pickup.cancelled").is_empty()
     });
     let of_order = |order_ref: &str| -> Vec<String> {
         let mut kinds: Vec<String> = all

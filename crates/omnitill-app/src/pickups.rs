@@ -26,6 +26,8 @@ pub struct PickupCard {
     pub late: bool,
     /// The member's name when this till knows them (a guest's is on the order).
     pub member_name: Option<String>,
+    /// Items picked for an order that was cancelled or expired: they go back on the shelf.
+    pub to_put_back: i64,
     /// The order's lines with what staff need to find them, in the order's line order.
     pub lines: Vec<PickupLineView>,
 }
@@ -214,6 +216,19 @@ impl<C: Cloud> App<C> {
         Ok(card)
     }
 
+    /// Marks a picked line of a cancelled or expired order back on the shelf.
+    pub fn put_back_pickup_line(&self, order_id: &str, line_no: i64) -> Reply<PickupCard> {
+        let card = pickup_step(self.with_desk(|desk| {
+            let session = desk.session()?;
+            let order = desk
+                .till
+                .put_back_pickup_line(&session, order_id, line_no)?;
+            card(desk, order)
+        }))?;
+        self.cloud.wake_sync();
+        Ok(card)
+    }
+
     /// Marks an order ready: the customer is told once the till syncs.
     pub fn mark_pickup_ready(&self, order_id: &str) -> Reply<PickupCard> {
         let card = pickup_step(self.with_desk(|desk| {
@@ -360,9 +375,21 @@ fn card(desk: &Desk, order: PickupOrder) -> Reply<PickupCard> {
         Some(id) => desk.till.member(id).ok().map(|member| member.name),
         None => None,
     };
+    let ended_unpaid = matches!(order.status.as_str(), "cancelled" | "expired");
+    let to_put_back = if ended_unpaid {
+        order
+            .lines
+            .iter()
+            .filter(|l| l.state == "picked")
+            .map(|l| l.quantity)
+            .fold(0_i64, i64::saturating_add)
+    } else {
+        0
+    };
     Ok(PickupCard {
         late: pickups::is_late(&order, now_ms),
         member_name,
+        to_put_back,
         order,
         lines,
     })

@@ -3,7 +3,8 @@
 //! reserves its stock once; a retry is answered without reserving more, another order under
 //! the same reference is refused; a cancellation releases the stock once, however many arrive
 //! at the same time; bad orders are refused in words and leave nothing behind. What a missing
-//! line gets, a substitute or a refund, is in `pickups/substitutes.rs`.
+//! line gets, a substitute or a refund, is in `pickups/substitutes.rs`; putting a cancelled
+//! order's picked items back in `pickups/put_back.rs`.
 
 use std::sync::Arc;
 
@@ -18,6 +19,10 @@ use ring::signature::KeyPair;
 mod support;
 use support::both_backends;
 
+#[path = "pickups/put_back.rs"]
+mod put_back;
+#[path = "pickups/store_till.rs"]
+mod store_till;
 #[path = "pickups/substitutes.rs"]
 mod substitutes;
 

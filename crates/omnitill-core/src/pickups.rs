@@ -183,41 +183,56 @@ pub(crate) fn orders_in(conn: &Connection, statuses: &[&str]) -> CoreResult<Vec<
     };
     let list = serde_json::to_string(statuses)
         .map_err(|e| CoreError::BadInput(format!("statuses cannot be listed: {e}")))?;
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT coalesce(local_data, data) FROM pickup_order
-         WHERE shown_status IN (SELECT value FROM json_each(?1))
-         ORDER BY {order_by} LIMIT ?2"
-    ))?;
     let limit = i64::try_from(QUEUE_PAGE).unwrap_or(i64::MAX);
-    let rows = statement.query_map(params![list, limit], |row| row.get::<_, String>(0))?;
-    let mut orders = Vec::new();
-    for data in rows {
-        orders.push(decode(&data?)?);
-    }
-    Ok(orders)
+    query_orders(
+        conn,
+        &format!(
+            "SELECT coalesce(local_data, data) FROM pickup_order
+             WHERE shown_status IN (SELECT value FROM json_each(?1))
+             ORDER BY {order_by} LIMIT ?2"
+        ),
+        params![list, limit],
+    )
 }
 
 /// `member_id`'s orders that are ready at this store, as this till shows them. (`+` keeps
 /// SQLite on the member's index: a store's ready orders can be thousands, a member's few.)
 pub(crate) fn ready_for_member(conn: &Connection, member_id: &str) -> CoreResult<Vec<PickupOrder>> {
-    let mut statement = conn.prepare_cached(
+    query_orders(
+        conn,
         "SELECT coalesce(local_data, data) FROM pickup_order
          WHERE member_id = ?1 AND +shown_status = 'ready' ORDER BY promised_at, id",
-    )?;
-    let rows = statement.query_map([member_id], |row| row.get::<_, String>(0))?;
-    let mut orders = Vec::new();
-    for data in rows {
-        orders.push(decode(&data?)?);
-    }
-    Ok(orders)
+        [member_id],
+    )
+}
+
+/// Every order of `member_id` this till has, as it shows them.
+pub(crate) fn of_member(conn: &Connection, member_id: &str) -> CoreResult<Vec<PickupOrder>> {
+    query_orders(
+        conn,
+        "SELECT coalesce(local_data, data) FROM pickup_order WHERE member_id = ?1
+         ORDER BY promised_at, id",
+        [member_id],
+    )
 }
 
 /// This store's cached pickup orders as this till shows them, newest first.
 pub(crate) fn orders(conn: &Connection) -> CoreResult<Vec<PickupOrder>> {
-    let mut statement = conn.prepare_cached(
+    query_orders(
+        conn,
         "SELECT coalesce(local_data, data) FROM pickup_order ORDER BY expires_at DESC, id",
-    )?;
-    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+        [],
+    )
+}
+
+/// The orders a query of their JSON finds, in its order.
+fn query_orders(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> CoreResult<Vec<PickupOrder>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| row.get::<_, String>(0))?;
     let mut orders = Vec::new();
     for data in rows {
         orders.push(decode(&data?)?);

@@ -165,6 +165,8 @@ export const api = {
   pickupMarkLine: (orderId: string, lineNo: number, missingReason: string | null) =>
     invoke<PickupCard>("pickup_mark_line", { orderId, lineNo, missingReason }),
   pickupReady: (orderId: string) => invoke<PickupCard>("pickup_ready", { orderId }),
+  pickupPutBack: (orderId: string, lineNo: number) =>
+    invoke<PickupCard>("pickup_put_back", { orderId, lineNo }),
   pickupHandOver: (orderId: string, verified: Verified) =>
     invoke<PickupCard>("pickup_hand_over", { orderId, verified }),
   pickupCheckout: (orderId: string, verified: Verified) =>

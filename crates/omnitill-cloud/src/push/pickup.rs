@@ -34,7 +34,7 @@ const MAX_REASON_CHARS: usize = 200;
 pub fn check_line(line: &PickupLineMarked) -> Result<(), Refusal> {
     check_ids(&line.order_id, &line.staff_id, line.at_ms)?;
     match (line.state.as_str(), line.reason.as_deref().map(str::trim)) {
-        ("picked", _) => Ok(()),
+        ("picked" | "put_back", _) => Ok(()),
         ("missing", Some(reason))
             if !reason.is_empty()
                 && reason.chars().count() <= MAX_REASON_CHARS
@@ -46,7 +46,7 @@ pub fn check_line(line: &PickupLineMarked) -> Result<(), Refusal> {
             "a missing line needs a reason of 1 to {MAX_REASON_CHARS} printable characters"
         ))),
         (other, _) => Err(Refusal(format!(
-            "a pickup line is picked or missing, not {other:?}"
+            "a pickup line is picked, missing or put back, not {other:?}"
         ))),
     }
 }
@@ -116,6 +116,9 @@ pub async fn apply_line(
 ) -> Result<(), ApplyError> {
     check_line(line)?;
     let (status, ..) = this_stores(tx, device, &line.order_id).await?;
+    if line.state == "put_back" {
+        return put_back(tx, &status, line).await;
+    }
     if omnitill_protocol::pickup::is_final(&status) {
         return Ok(());
     }
@@ -167,6 +170,37 @@ pub async fn apply_line(
         .await?;
     }
     publish(tx, &line.order_id).await?;
+    Ok(())
+}
+
+/// A picked line of an order that was cancelled or expired is back on the shelf. Its stock
+/// never left the store (the order's reservation was released when it ended), so nothing
+/// moves but the line's state, once.
+async fn put_back(
+    tx: &mut AnyConnection,
+    status: &str,
+    line: &PickupLineMarked,
+) -> Result<(), ApplyError> {
+    if status != "cancelled" && status != "expired" {
+        return Err(Refusal(format!(
+            "pickup order {} is {status}: only a cancelled or expired order's lines are put back",
+            line.order_id
+        ))
+        .into());
+    }
+    let moved = sqlx::query(
+        "UPDATE pickup_line SET state = 'put_back'
+         WHERE order_id = $1 AND line_no = $2 AND state = 'picked'",
+    )
+    .bind(&line.order_id)
+    .bind(line.line_no)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 1 {
+        publish(tx, &line.order_id).await?;
+    }
+    // Put back twice, or a line never picked: nothing more to do.
     Ok(())
 }
 

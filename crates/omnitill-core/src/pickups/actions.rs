@@ -109,9 +109,9 @@ fn member_order(conn: &Connection, card: &str) -> CoreResult<Option<PickupOrder>
     let Some(member_id) = member_id else {
         return Ok(None);
     };
-    let mut open: Vec<PickupOrder> = super::orders(conn)?
+    let mut open: Vec<PickupOrder> = super::of_member(conn, &member_id)?
         .into_iter()
-        .filter(|o| o.member_id.as_deref() == Some(member_id.as_str()) && !is_final(&o.status))
+        .filter(|o| !is_final(&o.status))
         .collect();
     open.sort_by_key(|o| (o.status != "ready", o.created_at_ms));
     Ok(open.into_iter().next())
@@ -187,6 +187,50 @@ pub(crate) fn mark_line(
         line_no,
         state: state.to_owned(),
         reason: reason.map(str::to_owned),
+        staff_id: staff_id.to_owned(),
+        at_ms: now_ms,
+    };
+    record(&tx, &order, PICKUP_LINE, &payload, op_id, now_ms)?;
+    tx.commit()?;
+    Ok(order)
+}
+
+/// Marks a picked line of a cancelled or expired order back on the shelf.
+pub(crate) fn put_back(
+    conn: &mut Connection,
+    staff_id: &str,
+    order_id: &str,
+    line_no: i64,
+    op_id: &str,
+    now_ms: i64,
+) -> CoreResult<PickupOrder> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut order = order(&tx, order_id)?
+        .ok_or_else(|| CoreError::NotFound(format!("pickup order {order_id}")))?;
+    if order.status != "cancelled" && order.status != "expired" {
+        return Err(CoreError::BadInput(format!(
+            "order {} is {}: only a cancelled or expired order's items go back on the shelf",
+            order.order_ref,
+            order.status.replace('_', " ")
+        )));
+    }
+    let line = order
+        .lines
+        .iter_mut()
+        .find(|line| line.line_no == line_no)
+        .ok_or_else(|| CoreError::NotFound(format!("line {line_no} of this order")))?;
+    if line.state != "picked" {
+        return Err(CoreError::BadInput(format!(
+            "line {line_no} is {}: only a picked line goes back on the shelf",
+            line.state.replace('_', " ")
+        )));
+    }
+    line.state = "put_back".to_owned();
+    let payload = PickupLineMarked {
+        order_id: order.id.clone(),
+        line_no,
+        state: "put_back".to_owned(),
+        reason: None,
         staff_id: staff_id.to_owned(),
         at_ms: now_ms,
     };

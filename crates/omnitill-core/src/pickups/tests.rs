@@ -265,3 +265,39 @@ fn the_tills_own_view_stands_until_the_cloud_has_its_operation() {
         "once the cloud has it, the cloud's order is what shows"
     );
 }
+
+#[test]
+fn a_cancelled_orders_picked_line_goes_back_on_the_shelf_once_and_nothing_else_does() {
+    let mut s = store();
+    let clerk = s.clerk.clone();
+    let mut cancelled = order("o-5", "PQR349", "cancelled", "paid_online");
+    cancelled.lines[0].state = "picked".into();
+    s.till
+        .apply_pull(&pull(vec![Change::Pickup(cancelled)], 0), at())
+        .expect("the cancellation arrives");
+
+    let back = s
+        .till
+        .put_back_pickup_line(&clerk, "o-5", 1)
+        .expect("the picked line goes back");
+    assert_eq!(back.lines[0].state, "put_back");
+    assert_eq!(
+        outbox(&s.till).last().map(|(op, _)| op.as_str()),
+        Some("pickup.line.v1"),
+        "one operation tells the cloud"
+    );
+    let written = outbox(&s.till).len();
+    refused_in_words(
+        s.till.put_back_pickup_line(&clerk, "o-5", 1),
+        "only a picked line",
+    );
+    refused_in_words(
+        s.till.put_back_pickup_line(&clerk, "o-5", 2),
+        "only a picked line",
+    );
+    refused_in_words(
+        s.till.put_back_pickup_line(&clerk, "o-1", 1),
+        "only a cancelled or expired order",
+    );
+    assert_eq!(outbox(&s.till).len(), written, "a refusal writes nothing");
+}

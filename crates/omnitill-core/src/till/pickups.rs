@@ -104,6 +104,26 @@ impl Till {
         )
     }
 
+    /// Marks a picked line of a cancelled or expired order back on the shelf.
+    pub fn put_back_pickup_line(
+        &mut self,
+        session: &StaffSession,
+        order_id: &str,
+        line_no: i64,
+    ) -> CoreResult<PickupOrder> {
+        self.ensure_writable()?;
+        let op_id = self.clock.new_id().to_string();
+        let now_ms = self.clock.now().timestamp_millis();
+        actions::put_back(
+            &mut self.conn,
+            &session.id,
+            order_id,
+            line_no,
+            &op_id,
+            now_ms,
+        )
+    }
+
     /// Marks an order ready: the e-shop tells the customer once the till syncs.
     pub fn mark_pickup_ready(
         &mut self,

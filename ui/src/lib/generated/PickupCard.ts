@@ -15,6 +15,10 @@ late: boolean,
  */
 member_name: string | null, 
 /**
+ * Items picked for an order that was cancelled or expired: they go back on the shelf.
+ */
+to_put_back: number, 
+/**
  * The order's lines with what staff need to find them, in the order's line order.
  */
 lines: Array<PickupLineView>, };

@@ -13,6 +13,7 @@ export const floorEn = {
   "key.handOver": "Hand over",
   "key.takePayment": "Take payment",
   "key.tab": "Next tab",
+  "key.putBack": "Put back",
 
   "notice.pickups": "{count} new pickup orders",
   "error.pickup_refused": "Not possible for this order",
@@ -44,6 +45,8 @@ export const floorEn = {
   "pickups.line.picked": "Picked",
   "pickups.line.missing": "Missing",
   "pickups.line.put_back": "Put back",
+  "pickups.line.to_put_back": "To put back",
+  "pickups.toPutBack": "{count} to put back",
   "pickups.resolution.refund": "Refunded, not charged",
   "pickups.resolution.substitute": "Substitute offered: {name}",
   "pickups.resolution.pending": "The cloud decides: refund or substitute",
@@ -113,6 +116,7 @@ export const floorZhHant: Record<keyof typeof floorEn, string> = {
   "key.handOver": "交付",
   "key.takePayment": "結帳取貨",
   "key.tab": "下一分頁",
+  "key.putBack": "歸位",
 
   "notice.pickups": "{count} 筆新的取貨訂單",
   "error.pickup_refused": "此訂單無法執行這個步驟",
@@ -144,6 +148,8 @@ export const floorZhHant: Record<keyof typeof floorEn, string> = {
   "pickups.line.picked": "已揀",
   "pickups.line.missing": "缺貨",
   "pickups.line.put_back": "已歸位",
+  "pickups.line.to_put_back": "待歸位",
+  "pickups.toPutBack": "{count} 件待歸位",
   "pickups.resolution.refund": "已退款，不收費",
   "pickups.resolution.substitute": "提供替代品：{name}",
   "pickups.resolution.pending": "由雲端決定退款或替代",

@@ -34,6 +34,7 @@ function card(id: string, status: string, payment = "paid_online"): PickupCard {
     },
     late: false,
     member_name: null,
+    to_put_back: 0,
     lines: [],
   };
 }

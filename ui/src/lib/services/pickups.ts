@@ -74,6 +74,11 @@ export function markLine(lineNo: number, missingReason: string | null): Promise<
   return change((orderId) => api.pickupMarkLine(orderId, lineNo, missingReason));
 }
 
+// Marks a picked line of the open (cancelled or expired) order back on the shelf.
+export function putBack(lineNo: number): Promise<PickupCard | undefined> {
+  return change((orderId) => api.pickupPutBack(orderId, lineNo));
+}
+
 // Marks the open order ready: the customer is told.
 export function markReady(): Promise<PickupCard | undefined> {
   return change((orderId) => api.pickupReady(orderId));

@@ -97,14 +97,25 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0016_pickup_substitutes",
         include_str!("../../../migrations/cloud/0016_pickup_substitutes.sql"),
     ),
+    (
+        17,
+        "0017_bought_pairs",
+        include_str!("../../../migrations/cloud/0017_bought_pairs.sql"),
+    ),
 ];
 
 /// The PostgreSQL-only parts of migrations, run after the portable part of the same version
 /// in its transaction: what SQLite does by itself or cannot say (`<name>.postgres.sql`).
-pub const POSTGRES_ONLY: &[(i64, &str)] = &[(
-    11,
-    include_str!("../../../migrations/cloud/0011_catalog_bulk_writes.postgres.sql"),
-)];
+pub const POSTGRES_ONLY: &[(i64, &str)] = &[
+    (
+        11,
+        include_str!("../../../migrations/cloud/0011_catalog_bulk_writes.postgres.sql"),
+    ),
+    (
+        17,
+        include_str!("../../../migrations/cloud/0017_bought_pairs.postgres.sql"),
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -242,7 +242,7 @@ fn parent_of(stat: &str) -> Option<u32> {
 }
 
 /// Every process below `root`, children and their children.
-fn descendants_of(root: u32) -> Vec<u32> {
+pub fn descendants_of(root: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };

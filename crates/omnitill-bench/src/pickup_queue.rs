@@ -4,14 +4,15 @@
 //! A copy of the demo till (`tills::demo_template`) is enrolled with a store (recorded, no
 //! cloud needed) and given `open_orders` open pickup orders of that store the way a till gets
 //! them: pulled pages of `Change::Pickup` entries applied with `Till::apply_pull` (`feed`).
-//! The orders (`open_orders`, also used by `floor`) are new, picking or ready, with one to six
-//! lines, paid online or at pickup, for members or guests.
+//! The orders (`open_orders`, also used by `floor` and `pickup_window`) are new, picking or
+//! ready, with one to six lines, paid online or at pickup, for members or guests.
 //!
 //! - queue read: `Till::pickup_orders()` (every cached order, decoded, newest first) timed
 //!   `reads` times after a few untimed calls; and the queue window's tab read as the app makes
 //!   it, `Till::pickup_counts()` then `Till::pickup_orders_in(&["new"])` (the biggest tab's
 //!   most urgent orders, up to `pickups::QUEUE_PAGE`), timed together. These are the till's
-//!   part of showing the queue; the app's cards and the window's rendering are not included.
+//!   part of showing the queue; the app's cards and the window's rendering are timed by
+//!   `pickup_window`.
 //! - handover: `handovers` of the new orders paid online are found by their pickup code
 //!   (`Till::find_pickup`), have every line picked and are marked ready through the till, all
 //!   untimed; then each is handed over with `Till::hand_over_pickup`, one fresh order per
@@ -130,7 +131,7 @@ pub fn measure(plan: &QueuePlan, cache_dir: &Path, work: &Path) -> Result<QueueR
 }
 
 /// The demo catalog's sellable SKUs and their prices.
-fn demo_skus(till: &Till) -> Vec<(String, i64)> {
+pub fn demo_skus(till: &Till) -> Vec<(String, i64)> {
     demo::records(till.clock().now())
         .into_iter()
         .filter(|record| record.active)

@@ -1,6 +1,8 @@
 //! The click-and-collect and shop-floor rows (issue 12), in the report's order:
 //! - the till's pickup queue read with thousands of open orders, and a handover's durable
 //!   commit (`pickup_queue`, in this process on a copy of the demo till);
+//! - the same queue rendered in the app's real window: F7 on the checkout to the New tab's
+//!   cards painted, and switching tabs (`pickup_window`, the app under tauri-driver);
 //! - the shop floor's member view on the large generated ledger, without and with a pickup
 //!   queue cached (`floor`);
 //! - the cloud's "bought together" computation over a large sales history, in full and again
@@ -8,10 +10,11 @@
 //! - pickup orders placed through the e-shop API by many clients at once (`pickup_api`, a real
 //!   cloud process on PostgreSQL).
 //!
-//! The till rows (queue, handover, floor view) are left out with `--skip-till` and the cloud
-//! rows with `--skip-sync`; `--pickups-only` runs only these. A measurement that cannot run
-//! becomes a MISS row saying so; the others still run. The machine's load average is written
-//! to stderr before and after, since other work on the machine moves these timings.
+//! The till rows (queue, handover, floor view) are left out with `--skip-till`, the window row
+//! with `--skip-app` (it needs the app's `till` build and a display) and the cloud rows with
+//! `--skip-sync`; `--pickups-only` runs only these. A measurement that cannot run becomes a
+//! MISS row saying so; the others still run. The machine's load average is written to stderr
+//! before and after, since other work on the machine moves these timings.
 
 use std::fs;
 use std::path::Path;
@@ -22,11 +25,12 @@ use anyhow::{Context, Result};
 use crate::cloud_sales::SalesSize;
 use crate::generate::Size;
 use crate::pickup_queue::QueuePlan;
+use crate::pickup_window::WindowPlan;
 use crate::sync::Dirs;
 use crate::table::{Table, Verdict, duration_parts, thousands};
-use crate::{bought_together, floor, pickup_api, pickup_queue};
+use crate::{bought_together, floor, pickup_api, pickup_queue, pickup_window};
 
-/// The queue read's target: the till's part of showing the queue.
+/// The pickup queue's target: the till's part of showing it, and the queue in the window.
 const QUEUE_READ: Duration = Duration::from_millis(200);
 /// The handover commit's target.
 const HANDOVER: Duration = Duration::from_millis(3);
@@ -37,6 +41,8 @@ const FLOOR_VIEW: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone, Copy)]
 pub struct PickupPlan {
     pub queue: QueuePlan,
+    /// The queue opened in the app's window, with `queue.open_orders` orders.
+    pub window: WindowPlan,
     pub floor: floor::FloorPlan,
     pub together: SalesSize,
     /// Sales added before the bought-together re-run.
@@ -53,6 +59,10 @@ impl PickupPlan {
                 open_orders: 5_000,
                 reads: 200,
                 handovers: 1_000,
+            },
+            window: WindowPlan {
+                warm_ups: 3,
+                opens: 30,
             },
             floor: floor::FloorPlan {
                 size: Size {
@@ -81,6 +91,10 @@ impl PickupPlan {
                 handovers: 200,
                 ..full.queue
             },
+            window: WindowPlan {
+                warm_ups: 2,
+                opens: 10,
+            },
             floor: floor::FloorPlan {
                 size: Size {
                     products: 100_000,
@@ -99,11 +113,13 @@ impl PickupPlan {
     }
 }
 
-/// Adds the till rows (unless `skip_till`) and the cloud rows (unless `skip_cloud`).
+/// Adds the till rows (unless `skip_till`), the window row (when `app`, the app binary, is
+/// given) and the cloud rows (unless `skip_cloud`).
 pub fn rows(
     table: &mut Table,
     plan: &PickupPlan,
     dirs: &Dirs<'_>,
+    app: Option<&Path>,
     skip_till: bool,
     skip_cloud: bool,
 ) -> Result<()> {
@@ -114,6 +130,12 @@ pub fn rows(
         eprintln!("skipping the till's pickup queue and handover rows (--skip-till)");
     } else {
         queue_rows(table, plan, dirs.cache_dir, &work);
+    }
+    match app {
+        Some(app) => window_rows(table, plan, app, dirs.cache_dir, &work),
+        None => eprintln!("skipping the pickup queue in the app's window (--skip-app)"),
+    }
+    if !skip_till {
         floor_rows(table, plan, dirs.cache_dir, &work);
     }
     if skip_cloud {
@@ -228,6 +250,94 @@ fn queue_rows(table: &mut Table, plan: &PickupPlan, cache_dir: &Path, work: &Pat
                 "failed",
                 "",
                 "< 3 ms",
+                Verdict::Miss,
+            );
+        }
+    }
+}
+
+fn window_label(plan: &PickupPlan) -> String {
+    format!(
+        "pickup queue rendered in the window ({} open orders)",
+        thousands(plan.queue.open_orders as u64)
+    )
+}
+
+fn window_rows(table: &mut Table, plan: &PickupPlan, app: &Path, cache_dir: &Path, work: &Path) {
+    let label = window_label(plan);
+    let problem = if std::env::var_os("DISPLAY").is_none() {
+        Some("no DISPLAY (run through scripts/bench, or pass --skip-app)".to_owned())
+    } else if !app.is_file() {
+        Some(format!(
+            "{} is not built (scripts/bench builds it)",
+            app.display()
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        eprintln!("pickups: cannot open the queue in the window: {problem}");
+        table.row(
+            format!("{label} p99"),
+            "not measured",
+            "",
+            "< 200 ms",
+            Verdict::Miss,
+        );
+        return;
+    }
+    eprintln!(
+        "pickups: the queue opened in the app's window {} times after {} warm-ups",
+        plan.window.opens, plan.window.warm_ups
+    );
+    match pickup_window::measure(&plan.window, plan.queue.open_orders, app, cache_dir, work) {
+        Ok(result) => {
+            table.duration(format!("{label} p50"), result.opens.p50(), None);
+            table.duration(
+                format!("{label} p99"),
+                result.opens.p99(),
+                Some((QUEUE_READ, "< 200 ms")),
+            );
+            table.duration(
+                format!(
+                    "  of which to {} cards in the document (of {} new), p50",
+                    result.cards,
+                    thousands(result.new_orders as u64)
+                ),
+                result.opens_in_dom.p50(),
+                None,
+            );
+            table.duration(
+                "  the New tab's pickup_queue IPC call alone, from the page, p50",
+                result.ipc.p50(),
+                None,
+            );
+            table.duration(
+                "  tab switch in the window, New → Picking (F5), p50",
+                result.to_picking.p50(),
+                None,
+            );
+            table.duration(
+                "  tab switch in the window, Picking → New (tab clicked), p50",
+                result.to_new.p50(),
+                None,
+            );
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            eprintln!(
+                "pickups: in the window, open p99 {:.1} ms (max {:.1}); New→Picking p99 {:.1} ms; Picking→New p99 {:.1} ms",
+                ms(result.opens.p99()),
+                ms(result.opens.percentile(100)),
+                ms(result.to_picking.p99()),
+                ms(result.to_new.p99())
+            );
+        }
+        Err(e) => {
+            eprintln!("pickups: the queue in the window failed: {e:#}");
+            table.row(
+                format!("{label} p99"),
+                "failed",
+                "",
+                "< 200 ms",
                 Verdict::Miss,
             );
         }

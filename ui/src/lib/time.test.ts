@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ageParts, formatClock, formatTimestamp } from "./time";
+import { ageParts, formatClock, formatInstant, formatTimestamp } from "./time";
 
 describe("ageParts", () => {
   const now = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -31,5 +31,15 @@ describe("store time", () => {
   it("formats a receipt time in the store's time, not the machine's", () => {
     const text = formatTimestamp("2026-11-23T10:50:00+08:00", "en", 480);
     expect(text, "a Taipei receipt made at 10:50 reads 10:50").toContain("10:50");
+  });
+
+  it("formats an instant in ms as it formats the same RFC 3339 time, in each language", () => {
+    const ms = Date.parse("2026-11-23T10:50:00+08:00");
+    for (const language of ["en", "zh-Hant"] as const) {
+      expect(formatInstant(ms, language, 480), "one instant reads the same either way").toBe(
+        formatTimestamp("2026-11-23T10:50:00+08:00", language, 480),
+      );
+    }
+    expect(formatInstant(ms, "en", 0), "a formatter kept for one offset is not stuck on it").toContain("02:50");
   });
 });

@@ -22,6 +22,8 @@ use crate::views::CartView;
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct PickupCard {
     pub order: PickupOrder,
+    /// The queue's tab the order shows under (`QUEUE_TABS`).
+    pub tab: String,
     /// Past its promised time and not ready yet.
     pub late: bool,
     /// The member's name when this till knows them (a guest's is on the order).
@@ -72,7 +74,7 @@ pub const QUEUE_TABS: [(&str, &[&str]); 6] = [
     ("cancelled", &["cancelled"]),
 ];
 
-fn tab_of(status: &str) -> &'static str {
+pub fn tab_of(status: &str) -> &'static str {
     QUEUE_TABS
         .iter()
         .find(|(_, statuses)| statuses.contains(&status))
@@ -387,6 +389,7 @@ fn card(desk: &Desk, order: PickupOrder) -> Reply<PickupCard> {
         0
     };
     Ok(PickupCard {
+        tab: tab_of(&order.status).to_owned(),
         late: pickups::is_late(&order, now_ms),
         member_name,
         to_put_back,

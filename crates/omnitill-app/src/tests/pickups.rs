@@ -289,3 +289,15 @@ async fn each_tab_counts_its_orders_and_sends_the_most_urgent_first() {
         .expect_err("no such tab");
     assert_eq!(refused.code, ErrorCode::BadInput);
 }
+
+#[test]
+fn an_order_shows_under_its_tab_and_an_unknown_status_under_new() {
+    use crate::pickups::tab_of;
+    assert_eq!(tab_of("partially_collected"), "collected");
+    assert_eq!(tab_of("ready"), "ready");
+    assert_eq!(
+        tab_of("on_hold_v9"),
+        "new",
+        "a newer cloud's status is not hidden"
+    );
+}

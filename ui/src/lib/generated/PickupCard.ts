@@ -7,6 +7,10 @@ import type { PickupOrder } from "./PickupOrder";
  */
 export type PickupCard = { order: PickupOrder, 
 /**
+ * The queue's tab the order shows under (`QUEUE_TABS`).
+ */
+tab: string, 
+/**
  * Past its promised time and not ready yet.
  */
 late: boolean, 

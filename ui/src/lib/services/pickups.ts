@@ -10,11 +10,9 @@ import { app, attempt } from "../state.svelte";
 export const PICKUP_TABS = ["new", "picking", "ready", "collected", "expired", "cancelled"] as const;
 export type PickupTab = (typeof PICKUP_TABS)[number];
 
-// The tab an order's status shows under: a partly collected order is collected; a status this
-// build does not know shows under New, as the till files it.
-export function tabOf(status: string): PickupTab {
-  if (status === "partially_collected") return "collected";
-  return (PICKUP_TABS as readonly string[]).includes(status) ? (status as PickupTab) : "new";
+// The tab the till files an order under.
+export function tabOf(card: PickupCard): PickupTab {
+  return (PICKUP_TABS as readonly string[]).includes(card.tab) ? (card.tab as PickupTab) : "new";
 }
 
 // How many orders `tab` holds, from the queue as last read.
